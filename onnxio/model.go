@@ -2,8 +2,8 @@ package onnxio
 
 import (
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"

@@ -30,7 +30,7 @@ type SaveOptions struct {
 // protoLimit is where Save moves tensors out of the protobuf even when not
 // asked to: protobuf cannot encode a message of 2 GiB or more. A margin
 // leaves room for the graph itself.
-const protoLimit = 2<<30 - 64<<20
+var protoLimit = 2<<30 - 64<<20 // a variable only so tests can lower it
 
 // dataAlign aligns each tensor in an external data file, so a reader can
 // map or load it with aligned vector loads.

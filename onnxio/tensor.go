@@ -186,68 +186,23 @@ func Decode[T Elem](m *Model, t *pb.TensorProto) ([]T, error) {
 	n, _ := NumElements(t.GetDims()) // checked by TensorBytes
 	out := make([]T, n)
 	switch o := any(out).(type) {
-	case []float32:
-		for i := range o {
-			o[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-	case []float64:
-		for i := range o {
-			o[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-		}
-	case []F16:
-		for i := range o {
-			o[i] = F16(binary.LittleEndian.Uint16(b[2*i:]))
-		}
-	case []BF16:
-		for i := range o {
-			o[i] = BF16(binary.LittleEndian.Uint16(b[2*i:]))
-		}
 	case []int8:
 		if dt == pb.TensorProto_INT4 {
 			for i := range o {
 				o[i] = int8(nibble(b, i)<<4) >> 4
 			}
-		} else {
-			for i := range o {
-				o[i] = int8(b[i])
-			}
+			return out, nil
 		}
 	case []uint8:
 		if dt == pb.TensorProto_UINT4 {
 			for i := range o {
 				o[i] = nibble(b, i)
 			}
-		} else {
-			copy(o, b)
+			return out, nil
 		}
-	case []int16:
-		for i := range o {
-			o[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-		}
-	case []uint16:
-		for i := range o {
-			o[i] = binary.LittleEndian.Uint16(b[2*i:])
-		}
-	case []int32:
-		for i := range o {
-			o[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-	case []uint32:
-		for i := range o {
-			o[i] = binary.LittleEndian.Uint32(b[4*i:])
-		}
-	case []int64:
-		for i := range o {
-			o[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
-		}
-	case []uint64:
-		for i := range o {
-			o[i] = binary.LittleEndian.Uint64(b[8*i:])
-		}
-	case []bool:
-		for i := range o {
-			o[i] = b[i] != 0
-		}
+	}
+	if _, err := binary.Decode(b, binary.LittleEndian, out); err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
 	}
 	return out, nil
 }
@@ -277,22 +232,6 @@ func NewTensor[T Elem](name string, dt DataType, dims []int64, v []T) (*pb.Tenso
 	}
 	b := make([]byte, ByteSize(dt, n))
 	switch s := any(v).(type) {
-	case []float32:
-		for i, x := range s {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-		}
-	case []float64:
-		for i, x := range s {
-			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-		}
-	case []F16:
-		for i, x := range s {
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(x))
-		}
-	case []BF16:
-		for i, x := range s {
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(x))
-		}
 	case []int8:
 		if dt == pb.TensorProto_INT4 {
 			for i, x := range s {
@@ -301,10 +240,7 @@ func NewTensor[T Elem](name string, dt DataType, dims []int64, v []T) (*pb.Tenso
 				}
 				b[i/2] |= (uint8(x) & 0xF) << (4 * (i & 1))
 			}
-		} else {
-			for i, x := range s {
-				b[i] = uint8(x)
-			}
+			return rawTensor(name, dt, dims, b), nil
 		}
 	case []uint8:
 		if dt == pb.TensorProto_UINT4 {
@@ -314,46 +250,22 @@ func NewTensor[T Elem](name string, dt DataType, dims []int64, v []T) (*pb.Tenso
 				}
 				b[i/2] |= x << (4 * (i & 1))
 			}
-		} else {
-			copy(b, s)
-		}
-	case []int16:
-		for i, x := range s {
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(x))
-		}
-	case []uint16:
-		for i, x := range s {
-			binary.LittleEndian.PutUint16(b[2*i:], x)
-		}
-	case []int32:
-		for i, x := range s {
-			binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
-		}
-	case []uint32:
-		for i, x := range s {
-			binary.LittleEndian.PutUint32(b[4*i:], x)
-		}
-	case []int64:
-		for i, x := range s {
-			binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
-		}
-	case []uint64:
-		for i, x := range s {
-			binary.LittleEndian.PutUint64(b[8*i:], x)
-		}
-	case []bool:
-		for i, x := range s {
-			if x {
-				b[i] = 1
-			}
+			return rawTensor(name, dt, dims, b), nil
 		}
 	}
+	if _, err := binary.Encode(b, binary.LittleEndian, v); err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	return rawTensor(name, dt, dims, b), nil
+}
+
+func rawTensor(name string, dt DataType, dims []int64, b []byte) *pb.TensorProto {
 	return &pb.TensorProto{
 		Name:     proto.String(name),
 		DataType: proto.Int32(int32(dt)),
 		Dims:     append([]int64{}, dims...),
 		RawData:  b,
-	}, nil
+	}
 }
 
 // ToFloat32 converts any numeric tensor (float, half, bfloat16, double,
@@ -365,19 +277,9 @@ func ToFloat32(m *Model, t *pb.TensorProto) ([]float32, error) {
 	case pb.TensorProto_DOUBLE:
 		return convert[float64](m, t)
 	case pb.TensorProto_FLOAT16:
-		v, err := Decode[F16](m, t)
-		out := make([]float32, len(v))
-		for i, x := range v {
-			out[i] = x.Float32()
-		}
-		return out, err
+		return mapTo(m, t, F16.Float32)
 	case pb.TensorProto_BFLOAT16:
-		v, err := Decode[BF16](m, t)
-		out := make([]float32, len(v))
-		for i, x := range v {
-			out[i] = x.Float32()
-		}
-		return out, err
+		return mapTo(m, t, BF16.Float32)
 	case pb.TensorProto_INT8, pb.TensorProto_INT4:
 		return convert[int8](m, t)
 	case pb.TensorProto_UINT8, pb.TensorProto_UINT4:
@@ -395,14 +297,12 @@ func ToFloat32(m *Model, t *pb.TensorProto) ([]float32, error) {
 	case pb.TensorProto_UINT64:
 		return convert[uint64](m, t)
 	case pb.TensorProto_BOOL:
-		v, err := Decode[bool](m, t)
-		out := make([]float32, len(v))
-		for i, x := range v {
-			if x {
-				out[i] = 1
+		return mapTo(m, t, func(b bool) float32 {
+			if b {
+				return 1
 			}
-		}
-		return out, err
+			return 0
+		})
 	}
 	return nil, fmt.Errorf("tensor %q: %s does not convert to float32", t.GetName(), DataTypeName(DataType(t.GetDataType())))
 }
@@ -434,25 +334,22 @@ type realNumber interface {
 }
 
 func convert[T realNumber](m *Model, t *pb.TensorProto) ([]float32, error) {
-	v, err := Decode[T](m, t)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out, nil
+	return mapTo(m, t, func(x T) float32 { return float32(x) })
 }
 
 func widen[T int8 | uint8 | int16 | uint16 | int32 | uint32](m *Model, t *pb.TensorProto) ([]int64, error) {
+	return mapTo(m, t, func(x T) int64 { return int64(x) })
+}
+
+// mapTo decodes t as T and converts each element with f.
+func mapTo[T Elem, U any](m *Model, t *pb.TensorProto, f func(T) U) ([]U, error) {
 	v, err := Decode[T](m, t)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int64, len(v))
+	out := make([]U, len(v))
 	for i, x := range v {
-		out[i] = int64(x)
+		out[i] = f(x)
 	}
 	return out, nil
 }

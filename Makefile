@@ -1,0 +1,41 @@
+# qtool's build and test entry points. `make test` is what CI runs.
+GO ?= go
+FUZZTIME ?= 30s
+
+.PHONY: all build test test-deps check unit arm64 fuzz fixtures clean
+
+all: build
+
+build:
+	$(GO) build -o qtool ./cmd/qtool
+
+# Everything CI checks, from a fresh clone: installs the reference data and
+# tools (idempotently), then formatting, vet, the race-enabled tests, the
+# arm64 build and tests under qemu, and a short fuzz run.
+test: test-deps check unit arm64 fuzz
+
+test-deps:
+	scripts/setup-test-deps.sh
+
+check:
+	@out=$$(gofmt -l . | grep -v '^\.cache/' || true); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# arm64 binaries run under user-mode qemu (binfmt is not registered here).
+arm64:
+	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoadBytes -fuzztime $(FUZZTIME) -fuzzminimizetime 5x ./onnxio
+
+# Retrains the Fashion-MNIST fixture models (see testdata/README.md).
+fixtures:
+	/usr/bin/python3 testdata/train/train_fixtures.py --arch all
+
+clean:
+	rm -f qtool
