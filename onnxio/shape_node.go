@@ -52,8 +52,8 @@ func (in *inferrer) node(n *pb.NodeProto, idx int) (err error) {
 	if d := n.GetDomain(); d == "" || d == "ai.onnx" {
 		if rule := opRules[c.op]; rule != nil {
 			e := rule(c)
-			if e == nil {
-				e = c.err
+			if c.err != nil {
+				e = c.err // the first problem met, which later ones may follow from
 			}
 			if e != nil {
 				return wrap(e)
