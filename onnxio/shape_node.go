@@ -148,16 +148,16 @@ func (c *nctx) ranked(i int) (*tinfo, bool) {
 	return t, t != nil && t.rank
 }
 
-// set gives output i a shape; dims are used as they are.
+// set gives output i a shape; dims are used as they are. For an output
+// the node does not have, the result is recorded nowhere.
 func (c *nctx) set(i int, elem DataType, dims []*expr) *tinfo {
-	if i >= len(c.outs) {
-		return nil
-	}
 	if dims == nil {
 		dims = []*expr{}
 	}
 	t := &tinfo{elem: elem, rank: true, dims: dims}
-	c.outs[i] = t
+	if i < len(c.outs) {
+		c.outs[i] = t
+	}
 	return t
 }
 

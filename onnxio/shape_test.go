@@ -171,6 +171,8 @@ func TestInferShapesRules(t *testing.T) {
 			node("MaxPool", "x", "y i", aInts("kernel_shape", 2, 2), aInts("strides", 2, 2), aInt("ceil_mode", 1)), nil, "i", "int64[1,1,3,3]"},
 		{"max pool ceil mode drops a window in the pad", newGB(13).in("x", Float, 1, 1, 5, 5).
 			node("MaxPool", "x", "y", aInts("kernel_shape", 2, 2), aInts("strides", 2, 2), aInts("pads", 1, 1, 1, 1), aInt("ceil_mode", 1)), nil, "y", "float32[1,1,3,3]"},
+		{"max pool ceil mode drops a window past the input", newGB(13).in("x", Float, 1, 1, 6, 6).
+			node("MaxPool", "x", "y", aInts("kernel_shape", 2, 2), aInts("strides", 3, 3), aInt("ceil_mode", 1)), nil, "y", "float32[1,1,2,2]"},
 		{"avg pool symbolic", newGB(13).in("x", Float, "N", 3, "H", "W").
 			node("AveragePool", "x", "y", aInts("kernel_shape", 2, 2), aInts("strides", 2, 2)), nil, "y", "float32[N,3,floor(H/2),floor(W/2)]"},
 		{"global pool", newGB(13).in("x", Float, "N", 3, "H", "W").node("GlobalAveragePool", "x", "y"), nil, "y", "float32[N,3,1,1]"},
@@ -391,6 +393,8 @@ func TestInferShapesMalformed(t *testing.T) {
 		{"undefined input", newGB(13).node("Relu", "nowhere", "y"), "nowhere"},
 		{"lstm direction", newGB(13).in("x", Float, 1, 2, 3).in("w", Float, 1, 4, 3).node("LSTM", "x w", "y", aStr("direction", "sideways")), "direction"},
 		{"constant without value", newGB(13).node("Constant", "", "y"), "Constant"},
+		{"node without outputs", newGB(13).ints("a", []int64{}, 0).ints("d", []int64{}, 1).node("Range", "a a d", "").
+			node("Shape", "a", "").ints("v", nil, 1).node("Concat", "v v", "", aInt("axis", 0)), ""},
 		{"global pool rank", newGB(13).in("x", Float, 3).node("GlobalAveragePool", "x", "y"), "rank 1"},
 	}
 	for _, c := range cases {
@@ -695,4 +699,44 @@ func ExampleInferShapes() {
 	// Output:
 	// float32[N,8,floor((H+1)/2),floor((W+1)/2)] float32[N,8*floor((H+1)/2)*floor((W+1)/2)]
 	// float32[1,8,112,50] float32[1,44800]
+}
+
+// FuzzInferShapes feeds mutated small models to inference: it may refuse
+// them, but never panic (caught as "internal error") or hang.
+func FuzzInferShapes(f *testing.F) {
+	seeds := []*gb{
+		newGB(13).in("x", Float, "N", 3, 8, 8).floats("w", []int64{4, 3, 3, 3}).
+			node("Conv", "x w", "y", aInts("pads", 1, 1, 1, 1), aInts("strides", 2, 2), aInts("dilations", 1, 1), aInt("group", 1)),
+		newGB(13).in("x", Float, "N", 3, 8, 8).node("MaxPool", "x", "y i", aInts("kernel_shape", 3, 3), aInts("strides", 2, 2), aInt("ceil_mode", 1)),
+		newGB(13).in("x", Float, "N", 3, "H", "W").ints("zero", []int64{}, 0).ints("ax", nil, 0).ints("m1", nil, -1).
+			node("Shape", "x", "s").node("Gather", "s zero", "n").node("Unsqueeze", "n ax", "n1").
+			node("Concat", "n1 m1", "shape", aInt("axis", 0)).node("Reshape", "x shape", "y"),
+		newGB(13).in("x", Float, 10, 20).ints("s", nil, -1, 1).ints("e", nil, -100, 100).ints("a", nil, 0, 1).ints("st", nil, -3, 4).
+			node("Slice", "x s e a st", "y").node("Split", "y", "p q", aInt("axis", 1)),
+		newGB(13).in("x", Float, "N", 3, "H", 5).floats("roi", []int64{0}).floats("sc", nil, 1, 1, 2, 0.5).node("Resize", "x roi sc", "y").
+			node("Pad", "y p", "z").ints("p", nil, 0, 1, 0, 2, 0, 1, 0, 2),
+		newGB(13).in("x", Float, 4, 1, 6).ints("s", nil, 2, 4, 1, 6).node("Expand", "x s", "y").ints("r", nil, 1, 2, 3, 1).node("Tile", "y r", "z").
+			node("ConstantOfShape", "r", "c").node("ConvTranspose", "c w", "d", aInts("output_padding", 1, 1), aInts("strides", 2, 2)).
+			floats("w", []int64{1, 2, 3, 3}),
+		newGB(13).in("a", Float, "N", 4).in("b", Float, 4, 6).node("MatMul", "a b", "y").node("Gemm", "y c", "z", aInt("transB", 1)).in("c", Float, 5, 6).
+			node("Range", "i j k", "r").ints("i", []int64{}, 0).ints("j", []int64{}, 10).ints("k", []int64{}, 3),
+	}
+	for _, s := range seeds {
+		b, err := marshal(s.model().Proto)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := LoadBytes(data, "")
+		if err != nil {
+			return
+		}
+		for _, in := range []map[string]Shape{nil, {"x": mustShape("2,3,9,7")}} {
+			if _, err := InferShapes(m, in); err != nil && strings.Contains(err.Error(), "internal error") {
+				t.Fatal(err)
+			}
+		}
+	})
 }
