@@ -105,6 +105,7 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 
 	// Concrete shapes: what the caller gave, symbols elsewhere set to 1.
 	concrete := map[string]onnxio.Shape{}
+	guessed := false
 	for _, in := range info.Inputs {
 		var s onnxio.Shape
 		if given, ok := shapes[in.Name]; ok {
@@ -115,6 +116,7 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 					s = append(s, onnxio.Dim{Value: v})
 				} else {
 					s = append(s, onnxio.Dim{Value: 1})
+					guessed = true
 				}
 			}
 		}
@@ -130,7 +132,10 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 	}
 	types, err := onnxio.InferShapes(m, concrete)
 	if err != nil {
-		return nil, fmt.Errorf("shape inference: %w", err)
+		if guessed {
+			return nil, fmt.Errorf("%w (symbolic input sizes were taken as 1; give real ones with --shape NAME=D0,D1,...)", err)
+		}
+		return nil, err
 	}
 	for i, n := range g.GetNode() {
 		if !macOps[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx") {

@@ -127,8 +127,8 @@ func TestInspectCNNHandCount(t *testing.T) {
 // for every Conv, ConvTranspose, Gemm and MatMul.
 func TestInspectModels(t *testing.T) {
 	models := map[string][]string{
-		fixture("resnet.onnx"):    nil,
-		fixture("mobilenet.onnx"): nil,
+		fixture("resnet.onnx"):                                      nil,
+		fixture("mobilenet.onnx"):                                   nil,
 		testdeps.OCRModel(t, "ch_PP-OCRv4_det_infer.onnx"):          {"--shape", "x=1,3,320,320"},
 		testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx"): {"--shape", "x=1,3,48,192"},
 	}
