@@ -184,6 +184,10 @@ func (nm *Namer) collect(g *pb.GraphProto) {
 	for _, t := range g.GetInitializer() {
 		nm.used[t.GetName()] = true
 	}
+	for _, st := range g.GetSparseInitializer() {
+		nm.used[st.GetValues().GetName()] = true
+		nm.used[st.GetIndices().GetName()] = true
+	}
 	for _, vi := range g.GetInput() {
 		nm.used[vi.GetName()] = true
 	}
@@ -250,6 +254,13 @@ func (m *Model) ConstantsToInitializers() (int, error) {
 	}
 	g.Node = kept
 	g.Initializer = append(g.Initializer, inits...)
+	// Before IR 4 every initializer had to be listed as a graph input too.
+	if m.Proto.GetIrVersion() < 4 {
+		for _, t := range inits {
+			g.Input = append(g.Input, &pb.ValueInfoProto{Name: t.Name, Type: &pb.TypeProto{Value: &pb.TypeProto_TensorType{
+				TensorType: &pb.TypeProto_Tensor{ElemType: t.DataType, Shape: shapeProto(t.GetDims())}}}})
+		}
+	}
 	return len(inits), nil
 }
 
@@ -290,4 +301,12 @@ func ConstantValue(n *pb.NodeProto) (*pb.TensorProto, error) {
 		return nil, fmt.Errorf("Constant has unknown attribute %q", a.GetName())
 	}
 	return t, err
+}
+
+func shapeProto(dims []int64) *pb.TensorShapeProto {
+	s := &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dimension{}}
+	for _, d := range dims {
+		s.Dim = append(s.Dim, &pb.TensorShapeProto_Dimension{Value: &pb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return s
 }

@@ -383,3 +383,20 @@ func TestOpset(t *testing.T) {
 		t.Errorf("SetOpset: %v", m.Proto.OpsetImport)
 	}
 }
+
+// Before IR 4 an initializer must also be a graph input.
+func TestConstantsToInitializersIR3(t *testing.T) {
+	m := smallModel(t)
+	m.Proto.IrVersion = proto.Int64(3)
+	g := m.Graph()
+	g.Node = append([]*pb.NodeProto{{OpType: proto.String("Constant"), Output: []string{"c"},
+		Attribute: []*pb.AttributeProto{{Name: proto.String("value_ints"), Ints: []int64{1, 2}}}}}, g.Node...)
+	inputs := len(g.Input)
+	if _, err := m.ConstantsToInitializers(); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Input) != inputs+1 || g.Input[inputs].GetName() != "c" ||
+		len(g.Input[inputs].GetType().GetTensorType().GetShape().GetDim()) != 1 {
+		t.Errorf("IR 3: inputs %v", g.Input)
+	}
+}

@@ -19,17 +19,6 @@ func nd(op string, in, out []string, attrs ...*pb.AttributeProto) *pb.NodeProto 
 		Input: in, Output: out, Attribute: attrs}
 }
 
-func aInt(name string, v int64) *pb.AttributeProto { return intAttr(name, v) }
-func aStr(name, v string) *pb.AttributeProto       { return stringAttr(name, v) }
-func aFloat(name string, v float32) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
-}
-func aInts(name string, v ...int64) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_INTS.Enum(), Ints: v}
-}
-func aFloats(name string, v ...float32) *pb.AttributeProto {
-	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_FLOATS.Enum(), Floats: v}
-}
 func aGraph(name string, g *pb.GraphProto) *pb.AttributeProto {
 	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_GRAPH.Enum(), G: g}
 }
