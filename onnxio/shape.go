@@ -156,6 +156,13 @@ const maxPropagated = 1024
 // of unknown rank; a known operator whose inputs cannot be valid (say a
 // Conv whose weight has the wrong rank, or a Reshape to a different
 // element count) is an error naming the node and its input shapes.
+//
+// Where a symbolic size leaves the answer open, inference assumes the
+// usual case rather than give up: a symbolic size is taken not to be 1
+// when Squeeze has no axes, and to be at least as large as constant Slice
+// bounds. Two different symbols that must broadcast give a fresh symbol.
+// Shapes are for ai.onnx opsets 7 to 21 (older models mostly work too);
+// the ai.onnx version the model imports selects each operator's form.
 func InferShapes(m *Model, inputs map[string]Shape) (map[string]ValueType, error) {
 	vals, err := inferTypes(m, inputs)
 	if err != nil {
