@@ -146,7 +146,8 @@ const maxPropagated = 1024
 // Graph inputs take their shapes from the model, with dims that have
 // neither dim_value nor dim_param getting fresh symbols; inputs overrides
 // them by name (an unknown name, a rank different from the model's or a
-// size contradicting a fixed one is an error). Initializers that are also
+// size contradicting a fixed one is an error; a symbol given for a fixed
+// size keeps the size). Initializers that are also
 // graph inputs count as constants unless inputs names them.
 //
 // Inference follows the contents of small integer tensors (Shape, Gather,
@@ -468,7 +469,11 @@ func (in *inferrer) inputInfo(vi *pb.ValueInfoProto, s Shape, given bool) (*tinf
 			e = cst(d.Value)
 		}
 		if hasShape && declared[i].isConst() && !eq(e, declared[i]) {
-			return nil, fmt.Errorf("shape %v does not fit the model's %s", s, (&tinfo{rank: true, dims: declared}).valueType().Shape)
+			if d.Param != "" {
+				e = declared[i] // a name for a size the model fixes
+			} else {
+				return nil, fmt.Errorf("shape %v does not fit the model's %s", s, (&tinfo{rank: true, dims: declared}).valueType().Shape)
+			}
 		}
 		ti.dims = append(ti.dims, e)
 	}
