@@ -564,7 +564,7 @@ func inferTranspose(c *nctx) error {
 		out[i] = x.dims[p]
 	}
 	o := c.set(0, x.elem, out)
-	if r <= 1 || len(x.dims) == 0 {
+	if r <= 1 { // the same elements in the same order
 		o.val = reshapeValue(x)
 	}
 	return nil
@@ -812,7 +812,7 @@ func inferSplit(c *nctx) error {
 				if a.GetI() != n {
 					return fmt.Errorf("num_outputs %d but the node has %d outputs", a.GetI(), n)
 				}
-			} else if c.opset >= 18 {
+			} else {
 				return errors.New("Split needs split or num_outputs")
 			}
 		}
