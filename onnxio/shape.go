@@ -146,7 +146,8 @@ const maxPropagated = 1024
 // Graph inputs take their shapes from the model, with dims that have
 // neither dim_value nor dim_param getting fresh symbols; inputs overrides
 // them by name (an unknown name, a rank different from the model's or a
-// size contradicting a fixed one is an error). Initializers that are also
+// size contradicting a fixed one is an error; a symbol given for a fixed
+// size keeps the size). Initializers that are also
 // graph inputs count as constants unless inputs names them.
 //
 // Inference follows the contents of small integer tensors (Shape, Gather,
@@ -156,6 +157,13 @@ const maxPropagated = 1024
 // of unknown rank; a known operator whose inputs cannot be valid (say a
 // Conv whose weight has the wrong rank, or a Reshape to a different
 // element count) is an error naming the node and its input shapes.
+//
+// Where a symbolic size leaves the answer open, inference assumes the
+// usual case rather than give up: a symbolic size is taken not to be 1
+// when Squeeze has no axes, and to be at least as large as constant Slice
+// bounds. Two different symbols that must broadcast give a fresh symbol.
+// Shapes are for ai.onnx opsets 7 to 21 (older models mostly work too);
+// the ai.onnx version the model imports selects each operator's form.
 func InferShapes(m *Model, inputs map[string]Shape) (map[string]ValueType, error) {
 	vals, err := inferTypes(m, inputs)
 	if err != nil {
@@ -461,7 +469,11 @@ func (in *inferrer) inputInfo(vi *pb.ValueInfoProto, s Shape, given bool) (*tinf
 			e = cst(d.Value)
 		}
 		if hasShape && declared[i].isConst() && !eq(e, declared[i]) {
-			return nil, fmt.Errorf("shape %v does not fit the model's %s", s, (&tinfo{rank: true, dims: declared}).valueType().Shape)
+			if d.Param != "" {
+				e = declared[i] // a name for a size the model fixes
+			} else {
+				return nil, fmt.Errorf("shape %v does not fit the model's %s", s, (&tinfo{rank: true, dims: declared}).valueType().Shape)
+			}
 		}
 		ti.dims = append(ti.dims, e)
 	}

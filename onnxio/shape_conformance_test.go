@@ -94,6 +94,7 @@ func runtimeInputs(g *pb.GraphProto) []*pb.ValueInfoProto {
 type confResult struct {
 	checked, skipped, unsupported int
 	symbolic                      int // outputs left symbolic from shapes alone
+	symRanked, symExact           int // outputs of known rank, and fully determined, from symbolic inputs
 	valuesChecked                 int
 }
 
@@ -162,6 +163,53 @@ func checkConformanceCase(t *testing.T, dir string, res *confResult) string {
 			t.Errorf("%s: from input shapes: output %q: %s", name, vi.GetName(), msg)
 		} else if !got.Shape.Known() {
 			res.symbolic++
+		}
+	}
+
+	// Stage 1b: every input size symbolic. Nothing may be refused, and a
+	// size inferred as a constant must be the reference's.
+	msym := &Model{Proto: proto.Clone(m.Proto).(*pb.ModelProto), Dir: m.Dir}
+	for _, vi := range runtimeInputs(msym.Graph()) {
+		for k, d := range vi.GetType().GetTensorType().GetShape().GetDim() {
+			d.Value = &pb.TensorShapeProto_Dimension_DimParam{DimParam: fmt.Sprintf("%s_d%d", vi.GetName(), k)}
+		}
+	}
+	symVals, err := inferTypes(msym, nil)
+	if err != nil {
+		t.Errorf("%s: with symbolic inputs: %v", name, err)
+		return ""
+	}
+	env := map[string]int64{}
+	for i, vi := range rin {
+		for k, d := range ins[i].GetDims() {
+			env[fmt.Sprintf("%s_d%d", vi.GetName(), k)] = d
+		}
+	}
+	for i, vi := range g.GetOutput() {
+		sv := symVals[vi.GetName()]
+		if !sv.rank {
+			continue
+		}
+		res.symRanked++
+		if msg := compareType(sv.valueType(), outs[i], true); msg != "" {
+			t.Errorf("%s: with symbolic inputs: output %q: %s", name, vi.GetName(), msg)
+			continue
+		}
+		exact := true
+		for k, d := range sv.dims {
+			// Bound to the case's input sizes, every expression must
+			// give the reference size.
+			v, ok := evalExpr(d, env)
+			if !ok {
+				exact = false
+				continue
+			}
+			if v != outs[i].GetDims()[k] {
+				t.Errorf("%s: with symbolic inputs: output %q is %s, which is %d, not %d, at the case's sizes", name, vi.GetName(), sv, v, outs[i].GetDims()[k])
+			}
+		}
+		if exact {
+			res.symExact++
 		}
 	}
 
@@ -292,6 +340,7 @@ func TestInferShapesConformance(t *testing.T) {
 	}
 	t.Logf("conformance: %d cases checked (%d outputs left partly symbolic from shapes alone, %d propagated contents compared), %d skipped, %d with unsupported ops",
 		res.checked, res.symbolic, res.valuesChecked, res.skipped, res.unsupported)
+	t.Logf("with every input size symbolic: %d outputs of known rank, %d of them fully determined by the input symbols (and checked)", res.symRanked, res.symExact)
 	for why, n := range skipReasons {
 		t.Logf("  skipped %d: %s", n, why)
 	}

@@ -170,8 +170,8 @@ func inferConv(c *nctx) error {
 	if group < 1 || group > maxElements {
 		return fmt.Errorf("group %d is not positive", group)
 	}
-	kernel := freshDims(c, n)
-	m := c.in.fresh()
+	var kernel []*expr
+	var m *expr
 	if w.rank {
 		if len(w.dims) != r {
 			return fmt.Errorf("weight has rank %d but input has rank %d", len(w.dims), r)
@@ -196,6 +196,12 @@ func inferConv(c *nctx) error {
 			}
 		}
 		kernel = constExprs(ks)
+	}
+	if kernel == nil {
+		kernel = freshDims(c, n)
+	}
+	if m == nil {
+		m = c.in.fresh()
 	}
 	if b, ok := c.ranked(bi); bi >= 0 && ok {
 		if len(b.dims) != 1 {
@@ -241,8 +247,8 @@ func inferConvTranspose(c *nctx) error {
 	if group < 1 || group > maxElements {
 		return fmt.Errorf("group %d is not positive", group)
 	}
-	kernel := freshDims(c, n)
-	m := c.in.fresh()
+	var kernel []*expr
+	var m *expr
 	if w.rank {
 		if len(w.dims) != r {
 			return fmt.Errorf("weight has rank %d but input has rank %d", len(w.dims), r)
@@ -256,6 +262,12 @@ func inferConvTranspose(c *nctx) error {
 			return fmt.Errorf("kernel_shape %v has %d entries for %d spatial axes", ks, len(ks), n)
 		}
 		kernel = constExprs(ks)
+	}
+	if kernel == nil {
+		kernel = freshDims(c, n)
+	}
+	if m == nil {
+		m = c.in.fresh()
 	}
 	if b, ok := c.ranked(2); ok {
 		if len(b.dims) != 1 {
@@ -711,12 +723,14 @@ func inferRNN(c *nctx) error {
 	if len(x.dims) != 3 {
 		return fmt.Errorf("X has rank %d, want 3", len(x.dims))
 	}
-	hidden := c.in.fresh()
+	var hidden *expr
 	if h := c.attrInt("hidden_size", 0); h > 0 && h <= maxElements {
 		hidden = cst(h)
 	} else if w.rank && len(w.dims) == 3 {
 		gates := map[string]int64{"RNN": 1, "GRU": 3, "LSTM": 4}[c.op]
 		hidden = c.floorDiv(w.dims[1], cst(gates))
+	} else {
+		hidden = c.in.fresh()
 	}
 	seq, batch := x.dims[0], x.dims[1]
 	layout := int64(0)
@@ -738,5 +752,214 @@ func inferRNN(c *nctx) error {
 			c.set(i, x.elem, []*expr{batch, ndir, hidden})
 		}
 	}
+	return nil
+}
+
+func addMiscRules(r map[string]opRule) {
+	r["NegativeLogLikelihoodLoss"] = inferLoss
+	r["SoftmaxCrossEntropyLoss"] = inferLoss
+	r["GridSample"] = inferGridSample
+	r["RoiAlign"] = inferRoiAlign
+	r["Det"] = inferDet
+	r["Compress"] = inferCompress
+	r["MaxUnpool"] = inferMaxUnpool
+}
+
+func inferLoss(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	tgt, err := c.need(1)
+	if err != nil {
+		return err
+	}
+	if x.rank && tgt.rank {
+		if len(x.dims) < 2 || len(tgt.dims) != len(x.dims)-1 {
+			return fmt.Errorf("target %s does not fit input %s: want the input's shape without C", tgt, x)
+		}
+		c.same2(x.dims[0], tgt.dims[0], "batch sizes")
+		for i := 2; i < len(x.dims); i++ {
+			c.same2(x.dims[i], tgt.dims[i-1], "input and target sizes")
+		}
+	}
+	switch red := c.attrString("reduction", "mean"); red {
+	case "none":
+		c.same(0, tgt, x.elem)
+	case "mean", "sum":
+		c.set(0, x.elem, nil)
+	default:
+		return fmt.Errorf("unknown reduction %q", red)
+	}
+	c.same(1, x, x.elem) // SoftmaxCrossEntropyLoss's log_prob
+	return nil
+}
+
+func inferGridSample(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	g, err := c.need(1)
+	if err != nil {
+		return err
+	}
+	if !x.rank || !g.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	r := len(x.dims)
+	if r < 3 || len(g.dims) != r {
+		return fmt.Errorf("grid %s does not fit input %s", g, x)
+	}
+	if v, ok := g.dims[r-1].constVal(); ok && v != int64(r-2) {
+		return fmt.Errorf("grid's last size is %d, want %d", v, r-2)
+	}
+	n := c.same2(x.dims[0], g.dims[0], "batch sizes")
+	c.set(0, x.elem, append([]*expr{n, x.dims[1]}, g.dims[1:r-1]...))
+	return nil
+}
+
+func inferRoiAlign(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	rois, err := c.need(1)
+	if err != nil {
+		return err
+	}
+	if !x.rank || !rois.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	if len(x.dims) != 4 || len(rois.dims) != 2 {
+		return fmt.Errorf("RoiAlign needs a 4-D input and 2-D rois")
+	}
+	oh, ow := c.attrInt("output_height", 1), c.attrInt("output_width", 1)
+	if oh < 1 || ow < 1 || oh > maxWindow || ow > maxWindow {
+		return fmt.Errorf("output size %dx%d is not positive", oh, ow)
+	}
+	c.set(0, x.elem, []*expr{rois.dims[0], x.dims[1], cst(oh), cst(ow)})
+	return nil
+}
+
+func inferDet(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	if !x.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	r := len(x.dims)
+	if r < 2 {
+		return fmt.Errorf("Det needs rank 2 or more, has %d", r)
+	}
+	c.same2(x.dims[r-2], x.dims[r-1], "matrix sides")
+	c.set(0, x.elem, slices.Clone(x.dims[:r-2]))
+	return nil
+}
+
+func inferCompress(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	if _, err := c.need(1); err != nil {
+		return err
+	}
+	if !x.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	var axis = -1
+	if a := c.attr("axis"); a != nil {
+		if axis, err = c.axis(c.attrInt("axis", 0), len(x.dims), false); err != nil {
+			return err
+		}
+	}
+	count := c.in.fresh()
+	if cond, ok := c.constInts(1); ok {
+		limit := int64(len(cond))
+		if axis >= 0 {
+			if d, ok := x.dims[axis].constVal(); ok {
+				limit = min(limit, d)
+			} else {
+				limit = -1
+			}
+		} else if n, ok := x.numel(); ok {
+			limit = min(limit, n)
+		} else {
+			limit = -1
+		}
+		if limit >= 0 {
+			n := int64(0)
+			for _, v := range cond[:limit] {
+				if v != 0 {
+					n++
+				}
+			}
+			count = cst(n)
+		}
+	}
+	if axis < 0 {
+		c.set(0, x.elem, []*expr{count})
+		return nil
+	}
+	out := slices.Clone(x.dims)
+	out[axis] = count
+	c.set(0, x.elem, out)
+	return nil
+}
+
+func inferMaxUnpool(c *nctx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	if !x.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	if c.input(2) != nil {
+		vs, ok := c.ints(2)
+		if !ok {
+			c.setUnknown(0, x.elem)
+			return nil
+		}
+		if len(vs) != len(x.dims) {
+			return fmt.Errorf("output_shape has %d entries for rank %d", len(vs), len(x.dims))
+		}
+		dims, err := c.dimsFrom(vs, "output_shape")
+		if err != nil {
+			return err
+		}
+		c.set(0, x.elem, dims)
+		return nil
+	}
+	r := len(x.dims)
+	if r < 3 {
+		return fmt.Errorf("input has rank %d; MaxUnpool needs N, C and a spatial axis", r)
+	}
+	n := r - 2
+	ks, ok := c.attrInts("kernel_shape")
+	if !ok || len(ks) != n {
+		return fmt.Errorf("kernel_shape %v does not fit %d spatial axes", ks, n)
+	}
+	win, err := c.readWindow(n, constExprs(ks))
+	if err != nil {
+		return err
+	}
+	out := []*expr{x.dims[0], x.dims[1]}
+	for i := 0; i < n; i++ {
+		o := c.addc(c.mul(c.addc(x.dims[2+i], -1), cst(win.strides[i])), ks[i]-win.pads[i]-win.pads[i+n])
+		if v, ok := o.constVal(); ok && v < 0 {
+			return fmt.Errorf("output size %d is negative", v)
+		}
+		out = append(out, o)
+	}
+	c.set(0, x.elem, out)
 	return nil
 }

@@ -50,10 +50,11 @@ func init() {
 		opRules[op] = inferReduce
 	}
 	addNNRules(opRules)
+	addMiscRules(opRules)
 }
 
-// SupportedOps lists the ai.onnx operators whose shapes InferShapes
-// computes; any other operator's outputs get unknown rank.
+// supportedOp reports whether InferShapes has a rule for the ai.onnx
+// operator op; any other operator's outputs get unknown rank.
 func supportedOp(op string) bool { _, ok := opRules[op]; return ok }
 
 func inferUnary(c *nctx) error {
@@ -563,7 +564,7 @@ func inferTranspose(c *nctx) error {
 		out[i] = x.dims[p]
 	}
 	o := c.set(0, x.elem, out)
-	if r <= 1 || len(x.dims) == 0 {
+	if r <= 1 { // the same elements in the same order
 		o.val = reshapeValue(x)
 	}
 	return nil
@@ -811,7 +812,7 @@ func inferSplit(c *nctx) error {
 				if a.GetI() != n {
 					return fmt.Errorf("num_outputs %d but the node has %d outputs", a.GetI(), n)
 				}
-			} else if c.opset >= 18 {
+			} else {
 				return errors.New("Split needs split or num_outputs")
 			}
 		}
@@ -1348,12 +1349,14 @@ func inferOneHot(c *nctx) error {
 	if err != nil {
 		return err
 	}
-	depth := c.in.fresh()
+	var depth *expr
 	if d, ok := c.constFloats(1); ok && len(d) == 1 {
 		if d[0] < 1 || d[0] > maxElements {
 			return fmt.Errorf("depth %v is not positive", d[0])
 		}
 		depth = cst(int64(d[0]))
+	} else {
+		depth = c.in.fresh()
 	}
 	out := append(append(slices.Clone(idx.dims[:a]), depth), idx.dims[a:]...)
 	c.set(0, vals.elem, out)
@@ -1374,11 +1377,13 @@ func inferTopK(c *nctx) error {
 	if err != nil {
 		return err
 	}
-	k := c.in.fresh()
+	var k *expr
 	if c.opset < 10 {
 		k = cst(c.attrInt("k", 0))
 	} else if ks, ok := c.constInts(1); ok && len(ks) == 1 {
 		k = cst(ks[0])
+	} else {
+		k = c.in.fresh()
 	}
 	if v, ok := k.constVal(); ok {
 		if v < 0 {

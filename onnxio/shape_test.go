@@ -686,19 +686,26 @@ func TestInferShapesOCRSymbolic(t *testing.T) {
 	}
 }
 
-func ExampleInferShapes() {
+// A strided conv and a Flatten, symbolic and then concrete.
+func TestInferShapesConvFlatten(t *testing.T) {
 	b := newGB(13).in("x", Float, "N", 3, "H", "W").floats("w", []int64{8, 3, 3, 3}).
 		node("Conv", "x w", "c", aInts("pads", 1, 1, 1, 1), aInts("strides", 2, 2)).node("Flatten", "c", "y")
-	types, err := InferShapes(b.model(), nil)
-	if err != nil {
-		panic(err)
+	for _, c := range []struct{ in, want string }{
+		{"", "float32[N,8,floor((H+1)/2),floor((W+1)/2)] float32[N,8*floor((H+1)/2)*floor((W+1)/2)]"},
+		{"1,3,224," + strconv.Itoa(99), "float32[1,8,112,50] float32[1,44800]"},
+	} {
+		ins := map[string]Shape{}
+		if c.in != "" {
+			ins["x"] = mustShape(c.in)
+		}
+		types, err := InferShapes(b.model(), ins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(types["c"], " ", types["y"]); got != c.want {
+			t.Errorf("%q: got %s, want %s", c.in, got, c.want)
+		}
 	}
-	fmt.Println(types["c"], types["y"])
-	types, _ = InferShapes(b.model(), map[string]Shape{"x": mustShape("1,3,224," + strconv.Itoa(100))})
-	fmt.Println(types["c"], types["y"])
-	// Output:
-	// float32[N,8,floor((H+1)/2),floor((W+1)/2)] float32[N,8*floor((H+1)/2)*floor((W+1)/2)]
-	// float32[1,8,112,50] float32[1,44800]
 }
 
 // FuzzInferShapes feeds mutated small models to inference: it may refuse
