@@ -57,6 +57,11 @@ func (m *Model) checkGraph(g *pb.GraphProto, outer map[string]bool) error {
 			if o == "" {
 				continue
 			}
+			if defined[o] && !outer[o] {
+				if _, dup := producer[o]; !dup {
+					return fmt.Errorf("node %s: output %q has the name of a graph input or initializer", NodeLabel(n, i), o)
+				}
+			}
 			if p, dup := producer[o]; dup {
 				return fmt.Errorf("value %q is produced by two nodes, %s and %s", o, p, NodeLabel(n, i))
 			}

@@ -1,6 +1,7 @@
 package onnxio
 
 import (
+	"container/heap"
 	"fmt"
 	"strconv"
 	"strings"
@@ -109,19 +110,19 @@ func TopoSort(g *pb.GraphProto) ([]*pb.NodeProto, error) {
 			}
 		}
 	}
-	// Kahn's algorithm with a min-heap-free trick: scan in index order so
-	// the result is deterministic and stable.
+	// Kahn's algorithm, always taking the ready node that comes first in
+	// the file, so the order is deterministic and keeps the file's order
+	// where it can.
 	order := make([]*pb.NodeProto, 0, len(nodes))
 	done := make([]bool, len(nodes))
-	ready := make([]int, 0, len(nodes))
+	ready := &intHeap{}
 	for i := range nodes {
 		if indeg[i] == 0 {
-			ready = append(ready, i)
+			heap.Push(ready, i)
 		}
 	}
-	for len(ready) > 0 {
-		i := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
 		done[i] = true
 		order = append(order, nodes[i])
 		released := map[int]bool{}
@@ -134,7 +135,7 @@ func TopoSort(g *pb.GraphProto) ([]*pb.NodeProto, error) {
 					released[c] = true
 					indeg[c]--
 					if indeg[c] == 0 {
-						ready = insertSorted(ready, c)
+						heap.Push(ready, c)
 					}
 				}
 			}
@@ -156,15 +157,18 @@ func TopoSort(g *pb.GraphProto) ([]*pb.NodeProto, error) {
 	return order, nil
 }
 
-func insertSorted(s []int, v int) []int {
-	i := len(s)
-	for i > 0 && s[i-1] > v {
-		i--
-	}
-	s = append(s, 0)
-	copy(s[i+1:], s[i:])
-	s[i] = v
-	return s
+// intHeap is a min-heap of node indices.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Namer hands out names that no value, node or initializer of a model uses.
@@ -270,6 +274,9 @@ func (m *Model) ConstantsToInitializers() (int, error) {
 func ConstantValue(n *pb.NodeProto) (*pb.TensorProto, error) {
 	if len(n.GetAttribute()) != 1 {
 		return nil, fmt.Errorf("Constant needs exactly one value attribute, has %d", len(n.GetAttribute()))
+	}
+	if len(n.GetOutput()) != 1 {
+		return nil, fmt.Errorf("Constant needs exactly one output, has %d", len(n.GetOutput()))
 	}
 	a := n.GetAttribute()[0]
 	name := n.GetOutput()[0]

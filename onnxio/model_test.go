@@ -274,6 +274,7 @@ func TestCheckErrors(t *testing.T) {
 		{"dangling input", func(g *pb.GraphProto) { g.Node[1].Input[1] = "nowhere" }, `"scale" (Mul): input "nowhere"`},
 		{"cycle", func(g *pb.GraphProto) { g.Node[0].Input[0] = "y" }, "cycle"},
 		{"two producers", func(g *pb.GraphProto) { g.Node[2].Output[0] = "h" }, `"h" is produced by two nodes`},
+		{"output shadows initializer", func(g *pb.GraphProto) { g.Node[1].Output[0] = "W" }, `output "W" has the name of a graph input or initializer`},
 		{"missing output", func(g *pb.GraphProto) { g.Output[0].Name = proto.String("zz") }, `"zz"`},
 		{"bad initializer", func(g *pb.GraphProto) { g.Initializer[1].Dims = []int64{3} }, `"s"`},
 		{"unknown type", func(g *pb.GraphProto) { g.Initializer[1].DataType = proto.Int32(1000) }, "unknown data type 1000"},
@@ -350,6 +351,9 @@ func TestConstantsToInitializers(t *testing.T) {
 	n, err := m.ConstantsToInitializers()
 	if err != nil || n != 3 {
 		t.Fatalf("converted %d, %v", n, err)
+	}
+	if _, err := ConstantValue(&pb.NodeProto{OpType: proto.String("Constant"), Attribute: g.Node[0].Attribute}); err == nil {
+		t.Error("a Constant without outputs gave no error")
 	}
 	if len(g.Node) != 3 || len(g.Initializer) != 5 {
 		t.Fatalf("%d nodes, %d initializers", len(g.Node), len(g.Initializer))
