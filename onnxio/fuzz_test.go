@@ -10,11 +10,13 @@ import (
 )
 
 // FuzzLoadBytes feeds arbitrary bytes to the loader and everything that
-// reads a loaded model. Nothing may panic, and a model that loads must
-// re-encode and load again. Seeds: the committed fixture models with their
-// weights shrunk to one element (the fuzzer crawls on megabyte inputs; the
-// graphs are what matters) and a small hand-built model.
-// Run: go test ./onnxio -run '^$' -fuzz FuzzLoadBytes -fuzztime 60s
+// reads a loaded model, shape inference included. Nothing may panic, and a
+// model that loads must re-encode and load again. Seeds: the committed
+// fixture models with their weights shrunk to one element (the fuzzer
+// crawls on megabyte inputs; the graphs are what matters) and a small
+// hand-built model. Run (make fuzz does):
+//
+//	go test ./onnxio -run '^$' -fuzz '^FuzzLoadBytes$' -fuzztime 60s -fuzzminimizetime 5x
 func FuzzLoadBytes(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join(testdeps.Root(), "testdata", "models", "*.onnx"))
 	for _, p := range paths {
@@ -56,6 +58,7 @@ func FuzzLoadBytes(f *testing.F) {
 			t.Fatal(err)
 		}
 		TopoSort(m.Graph())
+		InferShapes(m, nil)
 		NewNamer(m.Graph()).Fresh("x")
 		out, err := m.Marshal()
 		if err != nil {
