@@ -123,6 +123,16 @@ func TestInspectCNNHandCount(t *testing.T) {
 	}
 }
 
+// The other fixtures' totals as counted from the PyTorch modules when they
+// were trained (testdata/README.md).
+func TestInspectFixtureTotals(t *testing.T) {
+	for name, want := range map[string]int64{"resnet.onnx": 12_958_592, "mobilenet.onnx": 4_020_064} {
+		if got := inspect(t, fixture(name)).MACs; got != want {
+			t.Errorf("%s: MACs %d, want %d", name, got, want)
+		}
+	}
+}
+
 // Every fixture and both PaddleOCR models inspect cleanly, with a MAC count
 // for every Conv, ConvTranspose, Gemm and MatMul.
 func TestInspectModels(t *testing.T) {
