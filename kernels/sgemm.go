@@ -24,11 +24,12 @@ import (
 
 // microkernel computes one mr×nr tile: c[i*ldc+j] (=|+=) Σ_p a[p*mr+i]·b[p*nr+j]
 // over p < k, loading c first when load != 0. It may read mr*k floats at a
-// and nr*k floats at b and writes exactly the mr×nr tile.
+// and nr*k floats at b and writes exactly the mr×nr tile. next is only a
+// prefetch hint: the C tile of the following call (same ldc).
 type microkernel struct {
 	name   string
 	mr, nr int
-	fn     func(k int, a, b, c *float32, ldc int, load int)
+	fn     func(k int, a, b, c *float32, ldc int, load int, next *float32)
 }
 
 // Operand is a GEMM input: a dense row-major matrix (optionally
@@ -101,9 +102,7 @@ func PackB(k, n int, b []float32, ldb int, transB bool) *PackedB {
 	checkDense("B", k, n, b, ldb, transB)
 	np := (n + uk.nr - 1) / uk.nr
 	p := &PackedB{k: k, n: n, nr: uk.nr, path: ActivePath(), data: make([]float32, np*k*uk.nr)}
-	for jp := 0; jp < np; jp++ {
-		packB(p.data[jp*k*uk.nr:], uk.nr, b, ldb, transB, 0, k, jp*uk.nr, min(uk.nr, n-jp*uk.nr))
-	}
+	packB(p.data, uk.nr, b, ldb, transB, 0, k, 0, n)
 	return p
 }
 
@@ -162,45 +161,58 @@ func packA(dst []float32, MR int, a []float32, lda int, trans bool, i0, rows, p0
 		}
 		return
 	}
+	// Row-major A: gather MR rows at once so the writes are sequential.
+	var srcs [maxMR][]float32
 	for i := 0; i < rows; i++ {
-		src := a[(i0+i)*lda+p0:]
-		src = src[:kc]
-		for p, v := range src {
-			dst[p*MR+i] = v
-		}
+		srcs[i] = a[(i0+i)*lda+p0 : (i0+i)*lda+p0+kc]
 	}
-	if rows < MR {
+	for p := 0; p < kc; p++ {
+		d := dst[p*MR : p*MR+MR]
+		for i := 0; i < rows; i++ {
+			d[i] = srcs[i][p]
+		}
+		clear(d[rows:])
+	}
+}
+
+// maxMR bounds the microkernels' tile height.
+const maxMR = 32
+
+// packB packs rows [p0, p0+kc) × cols [j0, j0+cols) of B into NR-wide
+// micro-panels dst[q*kc*NR + p*NR + j], zero-padding past cols.
+func packB(dst []float32, NR int, b []float32, ldb int, trans bool, p0, kc, j0, cols int) {
+	np := (cols + NR - 1) / NR
+	dst = dst[:np*kc*NR]
+	if !trans {
+		// Row by row of B, so reads are sequential.
 		for p := 0; p < kc; p++ {
-			clear(dst[p*MR+rows : p*MR+MR])
+			src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+cols]
+			for q := 0; q < np; q++ {
+				d := dst[q*kc*NR+p*NR : q*kc*NR+p*NR+NR]
+				n := copy(d, src[q*NR:])
+				clear(d[n:])
+			}
+		}
+		return
+	}
+	for q := 0; q < np; q++ { // B[p,j] = b[j*ldb+p]
+		w := min(NR, cols-q*NR)
+		var srcs [maxNR][]float32
+		for j := 0; j < w; j++ {
+			srcs[j] = b[(j0+q*NR+j)*ldb+p0 : (j0+q*NR+j)*ldb+p0+kc]
+		}
+		for p := 0; p < kc; p++ {
+			d := dst[q*kc*NR+p*NR : q*kc*NR+p*NR+NR]
+			for j := 0; j < w; j++ {
+				d[j] = srcs[j][p]
+			}
+			clear(d[w:])
 		}
 	}
 }
 
-// packB packs rows [p0, p0+kc) × cols [j0, j0+cols) of B into one NR-wide
-// micro-panel dst[p*NR+j], zero-padding columns past cols.
-func packB(dst []float32, NR int, b []float32, ldb int, trans bool, p0, kc, j0, cols int) {
-	dst = dst[:kc*NR]
-	if !trans {
-		for p := 0; p < kc; p++ {
-			d := dst[p*NR : p*NR+NR]
-			copy(d, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
-			clear(d[cols:])
-		}
-		return
-	}
-	for j := 0; j < cols; j++ { // B[p,j] = b[j*ldb+p]
-		src := b[(j0+j)*ldb+p0:]
-		src = src[:kc]
-		for p, v := range src {
-			dst[p*NR+j] = v
-		}
-	}
-	if cols < NR {
-		for p := 0; p < kc; p++ {
-			clear(dst[p*NR+cols : p*NR+NR])
-		}
-	}
-}
+// maxNR bounds the microkernels' tile width.
+const maxNR = 64
 
 // blocking holds a path's cache blocking: KC deep slices, MC-high A blocks
 // (multiple of MR), NC-wide B blocks (multiple of NR).
@@ -447,9 +459,7 @@ func (j *job) run() {
 				bp, bstride, boff = j.bpk[((j.j0+jc)/nr)*K*nr:], K*nr, pc*nr
 			} else {
 				buf.b = grow(buf.b, ncp*kc*nr)
-				for q := 0; q < ncp; q++ {
-					packB(buf.b[q*kc*nr:], nr, j.b, j.ldb, j.transB, pc, kc, j.j0+jc+q*nr, min(nr, nc-q*nr))
-				}
+				packB(buf.b, nr, j.b, j.ldb, j.transB, pc, kc, j.j0+jc, nc)
 				bp, bstride = buf.b, kc*nr
 			}
 			for ic := 0; ic < j.m; ic += blk.mc {
@@ -466,16 +476,24 @@ func (j *job) run() {
 					}
 					ap, astride = buf.a, kc*mr
 				}
-				for q := 0; q < ncp; q++ {
-					bptr := &bp[q*bstride+boff]
-					cols := min(nr, nc-q*nr)
-					col := j.j0 + jc + q*nr
-					for r := 0; r < mcp; r++ {
-						aptr := &ap[r*astride+aoff]
-						rows := min(mr, mc-r*mr)
-						row := j.i0 + ic + r*mr
+				// A micro-panel (L1) outer, B micro-panels (L2) inner: the C
+				// tiles go along rows, so a tile's loads never wait on the
+				// previous tile's stores through 4K aliasing (which they did
+				// going down a column when ldc*4 is a multiple of 4096).
+				for r := 0; r < mcp; r++ {
+					aptr := &ap[r*astride+aoff]
+					rows := min(mr, mc-r*mr)
+					row := j.i0 + ic + r*mr
+					for q := 0; q < ncp; q++ {
+						bptr := &bp[q*bstride+boff]
+						cols := min(nr, nc-q*nr)
+						col := j.j0 + jc + q*nr
 						if rows == mr && cols == nr {
-							uk.fn(kc, aptr, bptr, &j.c[row*j.ldc+col], j.ldc, load)
+							next := &j.c[row*j.ldc+col]
+							if cols+nr <= nc-q*nr {
+								next = &j.c[row*j.ldc+col+nr]
+							}
+							uk.fn(kc, aptr, bptr, &j.c[row*j.ldc+col], j.ldc, load, next)
 						} else {
 							// Edge tile: through a full temporary tile so the
 							// microkernel never writes outside C's window.
@@ -485,7 +503,7 @@ func (j *job) run() {
 									copy(t[i*nr:i*nr+cols], j.c[(row+i)*j.ldc+col:])
 								}
 							}
-							uk.fn(kc, aptr, bptr, &t[0], nr, load)
+							uk.fn(kc, aptr, bptr, &t[0], nr, load, &t[0])
 							for i := 0; i < rows; i++ {
 								copy(j.c[(row+i)*j.ldc+col:(row+i)*j.ldc+col+cols], t[i*nr:i*nr+cols])
 							}

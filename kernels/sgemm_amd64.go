@@ -9,25 +9,25 @@ import "golang.org/x/sys/cpu"
 // Microkernels in sgemm_amd64.s (see microkernel for the contract).
 
 //go:noescape
-func sgemm_6x16_avx2(k int, a, b, c *float32, ldc int, load int)
+func sgemm_6x16_avx2(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_6x32_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_6x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_8x32_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_8x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_12x32_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_12x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_14x32_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_14x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_8x48_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_8x48_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
-func sgemm_4x64_avx512(k int, a, b, c *float32, ldc int, load int)
+func sgemm_4x64_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 // FMA peak loops: n iterations of independent register-only FMAs
 // (fmaPeakFlops per iteration).

@@ -38,7 +38,7 @@ func fmaf32(x, y, z float32) float32 {
 }
 
 // sgemm4x8Generic is the pure-Go microkernel (4×8 tile): see microkernel.
-func sgemm4x8Generic(k int, a, b, c *float32, ldc int, load int) {
+func sgemm4x8Generic(k int, a, b, c *float32, ldc int, load int, _ *float32) {
 	const mr, nr = 4, 8
 	as := unsafe.Slice(a, k*mr)
 	bs := unsafe.Slice(b, k*nr)

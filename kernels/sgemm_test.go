@@ -106,7 +106,7 @@ func TestMicrokernels(t *testing.T) {
 				c0 := randSlice(r, uk.mr*ldc, 1)
 				want := append([]float32(nil), c0...)
 				got := append([]float32(nil), c0...)
-				uk.fn(k, &a[0], &b[0], &got[0], ldc, load)
+				uk.fn(k, &a[0], &b[0], &got[0], ldc, load, &got[0])
 				refTile(uk.mr, uk.nr, k, a, b, want, ldc, load)
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
