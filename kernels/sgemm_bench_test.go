@@ -84,3 +84,30 @@ func BenchmarkFMAPeak(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMicrokernel: each microkernel alone on L1-resident panels
+// (k = 256), its ceiling inside the driver.
+func BenchmarkMicrokernel(b *testing.B) {
+	var uks []*microkernel
+	for _, p := range SupportedPaths() {
+		uks = append(uks, pathKernel(p))
+	}
+	if ok, _ := Supported(PathAVX512); ok {
+		for i := range extraKernels {
+			uks = append(uks, &extraKernels[i])
+		}
+	}
+	for _, uk := range uks {
+		b.Run(uk.name, func(b *testing.B) {
+			const k = 256
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bb, c := alignedFloats(k*uk.mr), alignedFloats(k*uk.nr), alignedFloats(uk.mr*uk.nr)
+			copy(a, randSlice(r, len(a), 0))
+			copy(bb, randSlice(r, len(bb), 0))
+			for b.Loop() {
+				uk.fn(k, &a[0], &bb[0], &c[0], uk.nr, 1, &c[0])
+			}
+			b.ReportMetric(2*float64(uk.mr*uk.nr*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

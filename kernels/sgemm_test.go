@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // fmaExact is x*y+z rounded once to float32, via exact big.Float
@@ -544,6 +545,15 @@ func TestEpilogue(t *testing.T) {
 					t.Errorf("%v act %d: %g, want %g", p, tc.act, c[0], tc.want)
 				}
 			})
+		}
+	}
+}
+
+func TestAlignedFloats(t *testing.T) {
+	for n := 1; n < 100; n += 7 {
+		s := alignedFloats(n)
+		if len(s) != n || uintptr(unsafe.Pointer(&s[0]))&63 != 0 {
+			t.Fatalf("alignedFloats(%d): len %d at %p", n, len(s), &s[0])
 		}
 	}
 }
