@@ -19,20 +19,17 @@ func fmaf32(x, y, z float32) float32 {
 	xy := float64(x) * float64(y)
 	zz := float64(z)
 	s := xy + zz
+	bb := s - xy
+	e := (xy - (s - bb)) + (zz - bb) // s + e == xy + zz exactly
 	bits := math.Float64bits(s)
-	if bits&1 == 0 && bits&0x7ff0000000000000 != 0x7ff0000000000000 {
-		// s even and finite: if inexact, move it one float64 ulp towards the
-		// exact sum (the odd neighbour on that side).
-		bb := s - xy
-		e := (xy - (s - bb)) + (zz - bb)
-		if e != 0 {
-			if (e > 0) == (s > 0) {
-				bits++
-			} else {
-				bits--
-			}
-			s = math.Float64frombits(bits)
-		}
+	if e != 0 && bits&0x7ff0000000000000 != 0x7ff0000000000000 {
+		// Inexact and finite: round to odd, i.e. truncate towards zero
+		// (step back one ulp when s is beyond the exact sum, which is when
+		// e and s differ in sign) and set the last bit. Branch-free in the
+		// data: this branch is taken for nearly every inexact sum.
+		down := (math.Float64bits(e) ^ bits) >> 63
+		bits = (bits - down) | 1
+		s = math.Float64frombits(bits)
 	}
 	return float32(s)
 }
@@ -55,8 +52,21 @@ func sgemm4x8Generic(k int, a, b, c *float32, ldc int, load int, _ *float32) {
 		for i := range mr {
 			av := ap[i]
 			r := &acc[i]
+			a64 := float64(av)
 			for j := range nr {
-				r[j] = fmaf32(av, bp[j], r[j])
+				// fmaf32(av, bp[j], r[j]), inlined by hand (too big for
+				// the compiler to inline).
+				xy := a64 * float64(bp[j])
+				zz := float64(r[j])
+				s := xy + zz
+				bb := s - xy
+				e := (xy - (s - bb)) + (zz - bb)
+				bits := math.Float64bits(s)
+				if e != 0 && bits&0x7ff0000000000000 != 0x7ff0000000000000 {
+					bits = (bits - (math.Float64bits(e)^bits)>>63) | 1
+					s = math.Float64frombits(bits)
+				}
+				r[j] = float32(s)
 			}
 		}
 	}
