@@ -34,6 +34,13 @@ func sgemm_4x64_avx512(k int, a, b, c *float32, ldc int, load int, next *float32
 func fmaPeak_avx2(n int)
 func fmaPeak_avx512(n int)
 
+// Shapes, measured on a Sapphire Rapids-class Xeon (2 zmm FMA ports,
+// 48 KiB L1D) alone on L1-resident panels, FMA peak 211 GFLOP/s: 6x16 avx2
+// (12 ymm accumulators) 110 of 112 avx2 peak; zmm 6x32 174, 8x32 179,
+// 12x32 180, 14x32 178, 8x48 180-187, 4x64 174-178; in the 1024^3 driver
+// 12x32 and 14x32 were best (146-149 GFLOP/s), 8x48 and 4x64 worse (edge
+// waste, more B traffic). 14x32 uses 28 accumulators + 2 B + 1 broadcast
+// register.
 var archRegistered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2 && x.HasFMA
