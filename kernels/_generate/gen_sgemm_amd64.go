@@ -1,0 +1,236 @@
+//go:build ignore
+
+// Command gen_sgemm_amd64 writes kernels/sgemm_amd64.s: the FP32 GEMM
+// microkernels and the FMA peak loops. Run from kernels/:
+//
+//	go run _generate/gen_sgemm_amd64.go > sgemm_amd64.s
+//
+// Each microkernel computes one MR x NR tile of C from a packed A
+// micro-panel (k steps of MR floats) and a packed B micro-panel (k steps of
+// NR floats):
+//
+//	for p := 0; p < k; p++ { acc[i][j] = fma(a[p*MR+i], b[p*NR+j], acc[i][j]) }
+//
+// with acc starting at zero (load == 0) or at C's current values (load != 0),
+// then stored to C (row stride ldc floats). One VFMADD231PS per element and
+// k step, in k order: the same rounding as the Go microkernel.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+type isa struct {
+	name  string // avx2 / avx512
+	reg   string // Y / Z
+	width int    // floats per vector
+	nregs int
+}
+
+var (
+	avx2   = isa{"avx2", "Y", 8, 16}
+	avx512 = isa{"avx512", "Z", 16, 32}
+)
+
+type kernel struct {
+	isa    isa
+	mr, nv int  // rows, vectors per row
+	bcst   bool // FMAs with embedded broadcast of A (AVX-512 only; measured 10-20% slower than VBROADCASTSS + register FMAs, so unused)
+}
+
+func (k kernel) nr() int { return k.nv * k.isa.width }
+func (k kernel) name() string {
+	suffix := ""
+	if k.bcst {
+		suffix = "bcst"
+	}
+	return fmt.Sprintf("sgemm_%dx%d_%s%s", k.mr, k.nr(), k.isa.name, suffix)
+}
+func (k kernel) acc(i, v int) string { return fmt.Sprintf("%s%d", k.isa.reg, i*k.nv+v) }
+func (k kernel) breg(v int) string   { return fmt.Sprintf("%s%d", k.isa.reg, k.mr*k.nv+v) }
+func (k kernel) areg() string        { return fmt.Sprintf("%s%d", k.isa.reg, k.mr*k.nv+k.nv) }
+
+const unroll = 4
+
+var prefetch = "PREFETCHT0"
+
+// bDist is how far ahead (bytes) the K loop prefetches B; 0 for none.
+var bDist = 0
+
+func (k kernel) gen(w *strings.Builder) {
+	if k.mr*k.nv+k.nv+1 > k.isa.nregs {
+		panic("too many registers: " + k.name())
+	}
+	vb := k.isa.width * 4 // vector bytes
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func %s(k int, a, b, c *float32, ldc int, load int, next *float32)\n", k.name())
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name())
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ b+16(FP), DX")
+	p("MOVQ c+24(FP), DI")
+	p("MOVQ ldc+32(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ load+40(FP), R9")
+	// Prefetch the next tile's C rows (from L3/L2; rows a power-of-two
+	// stride apart share L1 sets, so the loads at the start of the next
+	// call would otherwise miss).
+	p("MOVQ next+48(FP), R12")
+	for i := 0; i < k.mr; i++ {
+		for l := 0; l < k.nr()*4; l += 64 {
+			p("%s %d(R12)", prefetch, l)
+		}
+		if i < k.mr-1 {
+			p("ADDQ R8, R12")
+		}
+	}
+	p("TESTQ R9, R9")
+	p("JNZ loadc")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			r := k.acc(i, v)
+			if k.isa.reg == "Z" {
+				p("VPXORD %s, %s, %s", r, r, r)
+			} else {
+				p("VXORPS %s, %s, %s", r, r, r)
+			}
+		}
+	}
+	p("JMP kloop")
+	fmt.Fprintln(w, "loadc:")
+	p("MOVQ DI, R10")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			p("VMOVUPS %d(R10), %s", v*vb, k.acc(i, v))
+		}
+		if i < k.mr-1 {
+			p("ADDQ R8, R10")
+		}
+	}
+	fmt.Fprintln(w, "kloop:")
+	step := func(u int) {
+		for v := 0; v < k.nv; v++ {
+			p("VMOVUPS %d(DX), %s", (u*k.nr()+v*k.isa.width)*4, k.breg(v))
+		}
+		for i := 0; i < k.mr; i++ {
+			if k.bcst {
+				// Embedded broadcast: the load micro-fuses into the FMA.
+				for v := 0; v < k.nv; v++ {
+					p("VFMADD231PS.BCST %d(SI), %s, %s", (u*k.mr+i)*4, k.breg(v), k.acc(i, v))
+				}
+				continue
+			}
+			p("VBROADCASTSS %d(SI), %s", (u*k.mr+i)*4, k.areg())
+			for v := 0; v < k.nv; v++ {
+				p("VFMADD231PS %s, %s, %s", k.areg(), k.breg(v), k.acc(i, v))
+			}
+		}
+	}
+	p("MOVQ CX, R11")
+	p("SHRQ $%d, R11", 2)
+	p("JZ tail")
+	fmt.Fprintln(w, "loop4:")
+	for u := 0; u < unroll; u++ {
+		if bDist > 0 {
+			// Prefetch the B micro-panel bDist bytes ahead (it streams
+			// from L2: each B panel is used once per A micro-panel).
+			for l := 0; l < k.nr()*4; l += 64 {
+				p("PREFETCHT0 %d(DX)", bDist+u*k.nr()*4+l)
+			}
+		}
+		step(u)
+	}
+	p("ADDQ $%d, SI", unroll*k.mr*4)
+	p("ADDQ $%d, DX", unroll*k.nr()*4)
+	p("DECQ R11")
+	p("JNZ loop4")
+	fmt.Fprintln(w, "tail:")
+	p("ANDQ $%d, CX", unroll-1)
+	p("JZ store")
+	fmt.Fprintln(w, "loop1:")
+	step(0)
+	p("ADDQ $%d, SI", k.mr*4)
+	p("ADDQ $%d, DX", k.nr()*4)
+	p("DECQ CX")
+	p("JNZ loop1")
+	fmt.Fprintln(w, "store:")
+	p("MOVQ DI, R10")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			p("VMOVUPS %s, %d(R10)", k.acc(i, v), v*vb)
+		}
+		if i < k.mr-1 {
+			p("ADDQ R8, R10")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+// peak writes a register-only loop of independent FMAs: n iterations of
+// chains VFMADD231PS, chains*width*2 FLOP per iteration.
+func peak(w *strings.Builder, s isa, chains int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	name := "fmaPeak_" + s.name
+	fmt.Fprintf(w, "// func %s(n int)  (%d FMAs of %d floats per iteration)\n", name, chains, s.width)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
+	p("MOVQ n+0(FP), CX")
+	a, b := fmt.Sprintf("%s%d", s.reg, s.nregs-2), fmt.Sprintf("%s%d", s.reg, s.nregs-1)
+	for i := 0; i < chains; i++ {
+		r := fmt.Sprintf("%s%d", s.reg, i)
+		if s.reg == "Z" {
+			p("VPXORD %s, %s, %s", r, r, r)
+		} else {
+			p("VXORPS %s, %s, %s", r, r, r)
+		}
+	}
+	if s.reg == "Z" {
+		p("VPXORD %s, %s, %s", a, a, a)
+		p("VPXORD %s, %s, %s", b, b, b)
+	} else {
+		p("VXORPS %s, %s, %s", a, a, a)
+		p("VXORPS %s, %s, %s", b, b, b)
+	}
+	p("TESTQ CX, CX")
+	p("JZ done")
+	fmt.Fprintln(w, "loop:")
+	for i := 0; i < chains; i++ {
+		p("VFMADD231PS %s, %s, %s%d", a, b, s.reg, i)
+	}
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintln(w, "done:")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		prefetch = os.Args[1]
+	}
+	if len(os.Args) > 2 {
+		fmt.Sscan(os.Args[2], &bDist)
+	}
+	var w strings.Builder
+	w.WriteString("// Code generated by _generate/gen_sgemm_amd64.go; DO NOT EDIT.\n\n//go:build !purego\n\n#include \"textflag.h\"\n\n")
+	for _, k := range kernels {
+		k.gen(&w)
+	}
+	peak(&w, avx2, 12)
+	peak(&w, avx512, 24)
+	os.Stdout.WriteString(w.String())
+}
+
+var kernels = []kernel{
+	{avx2, 6, 2, false},
+	{avx512, 6, 2, false},
+	{avx512, 8, 2, false},
+	{avx512, 12, 2, false},
+	{avx512, 14, 2, false},
+	{avx512, 8, 3, false},
+	{avx512, 4, 4, false},
+}

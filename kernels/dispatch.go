@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Path names one family of microkernels. Every path computes bit-identical
+// results (see Sgemm); paths differ only in speed.
+type Path int
+
+const (
+	// PathGeneric is pure Go and runs everywhere (the only path under the
+	// purego build tag).
+	PathGeneric Path = iota
+	// PathAVX2 needs AVX2 and FMA (amd64).
+	PathAVX2
+	// PathAVX512 needs AVX-512 F (amd64).
+	PathAVX512
+	// PathNEON is reserved for arm64 ASIMD microkernels; none is
+	// registered yet, so it is never supported for now.
+	PathNEON
+	numPaths
+)
+
+var pathNames = [numPaths]string{"generic", "avx2", "avx512", "neon"}
+
+func (p Path) String() string {
+	if p >= 0 && p < numPaths {
+		return pathNames[p]
+	}
+	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+// ParsePath maps a name as printed by Path.String back to its Path.
+func ParsePath(s string) (Path, error) {
+	for i, n := range pathNames {
+		if strings.EqualFold(s, n) {
+			return Path(i), nil
+		}
+	}
+	return 0, fmt.Errorf("kernels: unknown path %q (want one of %s)", s, strings.Join(pathNames[:], ", "))
+}
+
+// pathImpl is what a path contributes: its SGEMM microkernel and whether
+// this CPU (and build) can run it. Architecture files register theirs in
+// init (sgemm_amd64.go; an sgemm_arm64.go would register PathNEON the same
+// way).
+type pathImpl struct {
+	sgemm     *microkernel
+	supported bool
+	why       string // why not supported
+}
+
+var (
+	paths      [numPaths]pathImpl
+	pathMu     sync.RWMutex
+	activePath Path
+	pathNote   string
+)
+
+func registerPath(p Path, impl pathImpl) { paths[p] = impl }
+
+// Supported reports whether this CPU and build can run path p, and if not,
+// why.
+func Supported(p Path) (bool, string) {
+	if p < 0 || p >= numPaths {
+		return false, "unknown path"
+	}
+	if !paths[p].supported {
+		why := paths[p].why
+		if why == "" {
+			why = "not built for " + DetectCPU().Arch
+		}
+		return false, why
+	}
+	return true, ""
+}
+
+// SupportedPaths lists the paths this CPU and build can run, slowest first.
+func SupportedPaths() []Path {
+	var ps []Path
+	for p := Path(0); p < numPaths; p++ {
+		if ok, _ := Supported(p); ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// bestPath is the fastest supported path.
+func bestPath() Path {
+	ps := SupportedPaths()
+	return ps[len(ps)-1]
+}
+
+// ActivePath returns the path the kernels use now.
+func ActivePath() Path {
+	pathMu.RLock()
+	defer pathMu.RUnlock()
+	return activePath
+}
+
+// PathNote says how the active path was chosen at init: the best one, or
+// the one QTOOL_KERNELS forced, or why QTOOL_KERNELS could not be honoured.
+func PathNote() string {
+	pathMu.RLock()
+	defer pathMu.RUnlock()
+	return pathNote
+}
+
+// SetPath makes p the active path, for tests and benchmarks. It fails,
+// leaving the active path alone, when the CPU or build can't run p. Don't
+// call it while kernels run on other goroutines: a call that has started
+// keeps the path it started with, but packed operands record their path
+// (see PackA).
+func SetPath(p Path) error {
+	if ok, why := Supported(p); !ok {
+		return fmt.Errorf("kernels: path %v unsupported: %s", p, why)
+	}
+	pathMu.Lock()
+	activePath = p
+	pathMu.Unlock()
+	return nil
+}
+
+// EnvPath is the environment variable read once at init to force a path:
+// QTOOL_KERNELS=generic|avx2|avx512|neon. A path the CPU can't run falls
+// back to the best supported one; PathNote records why.
+const EnvPath = "QTOOL_KERNELS"
+
+func initPath() {
+	activePath = bestPath()
+	pathNote = "best supported path"
+	env := os.Getenv(EnvPath)
+	if env == "" {
+		return
+	}
+	p, err := ParsePath(env)
+	if err != nil {
+		pathNote = fmt.Sprintf("%s=%s ignored: %v; using best path %v", EnvPath, env, err, activePath)
+		return
+	}
+	if ok, why := Supported(p); !ok {
+		pathNote = fmt.Sprintf("%s=%s ignored: %s; using best path %v", EnvPath, env, why, activePath)
+		return
+	}
+	activePath = p
+	pathNote = fmt.Sprintf("forced by %s=%s", EnvPath, env)
+}
