@@ -6,11 +6,12 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/qtool/qtool/internal/testdeps"
 )
 
 // fmaExact is x*y+z rounded once to float32, via exact big.Float
@@ -460,9 +461,6 @@ func TestSupportedPaths(t *testing.T) {
 // QTOOL_KERNELS forces the path at init in a fresh process; unsupported or
 // unknown names fall back to the best supported path with a note.
 func TestEnvForcing(t *testing.T) {
-	if os.Getenv("QTOOL_TEST_WANT_PATH") != "" {
-		t.Skip("child")
-	}
 	best := bestPath()
 	cases := map[string]Path{"bogus": best}
 	for p := Path(0); p < numPaths; p++ {
@@ -474,47 +472,31 @@ func TestEnvForcing(t *testing.T) {
 		cases[strings.ToUpper(p.String())] = want
 	}
 	for env, want := range cases {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestEnvChild$", "-test.v")
-		cmd.Env = append(os.Environ(), EnvPath+"="+env, "QTOOL_TEST_WANT_PATH="+want.String())
-		out, err := cmd.CombinedOutput()
-		if err != nil && strings.Contains(err.Error(), "exec format error") {
-			t.Skip("can't exec the test binary here (emulated):", err)
+		cmd := testdeps.SelfCommand(t, "envpath")
+		cmd.Env = append(cmd.Env, EnvPath+"="+env)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%s=%s: %v", EnvPath, env, err)
+			continue
 		}
-		if err != nil || !strings.Contains(string(out), "PASS: TestEnvChild") {
-			t.Errorf("%s=%s: %v\n%s", EnvPath, env, err, out)
+		got, note, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		if got != want.String() {
+			t.Errorf("%s=%s: active path %s, want %s (%s)", EnvPath, env, got, want, note)
+		}
+		if p, _ := ParsePath(env); p.String() != got && !strings.Contains(note, "ignored") {
+			t.Errorf("%s=%s: fallback without a note: %q", EnvPath, env, note)
 		}
 	}
 }
 
-func TestEnvChild(t *testing.T) {
-	want := os.Getenv("QTOOL_TEST_WANT_PATH")
-	if want == "" {
-		t.Skip("run by TestEnvForcing")
+// TestMain makes the test binary report the path init chose when it runs
+// as TestEnvForcing's child.
+func TestMain(m *testing.M) {
+	if os.Getenv(testdeps.ChildEnv) == "envpath" {
+		fmt.Println(ActivePath(), PathNote())
+		os.Exit(0)
 	}
-	t.Logf("%s=%s: active %v (%s)", EnvPath, os.Getenv(EnvPath), ActivePath(), PathNote())
-	if ActivePath().String() != want {
-		t.Fatalf("active path %v, want %s (%s)", ActivePath(), want, PathNote())
-	}
-	if p, _ := ParsePath(os.Getenv(EnvPath)); p != ActivePath() && !strings.Contains(PathNote(), "ignored") {
-		t.Fatalf("fallback without a note: %q", PathNote())
-	}
-}
-
-// Steady-state Sgemm allocates nothing (packing buffers come from a pool).
-func TestSgemmNoAlloc(t *testing.T) {
-	if raceEnabled {
-		t.Skip("race detector allocates")
-	}
-	m, n, k := 40, 70, 50
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	pb := PackB(k, n, b, n, false).Operand()
-	ep := &Epilogue{Act: ActRelu, RowBias: make([]float32, m)}
-	allocs := testing.AllocsPerRun(20, func() {
-		Sgemm(m, n, k, Dense(a, k, false), pb, c, n, ep, 1)
-	})
-	if allocs > 0 {
-		t.Errorf("%v allocations per Sgemm", allocs)
-	}
+	os.Exit(m.Run())
 }
 
 // The epilogue's order and each activation, on exact values.
