@@ -13,6 +13,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/qtool/qtool/kernels"
 )
 
 func main() {
@@ -24,7 +26,8 @@ func main() {
 
 // options are the flags every command shares.
 type options struct {
-	json bool
+	json    bool
+	kernels string
 }
 
 func newRoot() *cobra.Command {
@@ -40,6 +43,20 @@ compute cost.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVar(&opt.json, "json", false, "print machine-readable JSON instead of text")
+	root.PersistentFlags().StringVar(&opt.kernels, "kernels", "", "force a kernel path: generic, avx2, avx512 or neon (default: the best this CPU runs; also QTOOL_KERNELS)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if opt.kernels == "" {
+			return nil
+		}
+		p, err := kernels.ParsePath(opt.kernels)
+		if err != nil {
+			return fmt.Errorf("--kernels: %w", err)
+		}
+		if err := kernels.SetPath(p); err != nil {
+			return fmt.Errorf("--kernels: %w", err)
+		}
+		return nil
+	}
 	root.AddCommand(newInspect(opt), newCPU(opt), newVersion(opt))
 	return root
 }

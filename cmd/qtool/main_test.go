@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/qtool/qtool/internal/testdeps"
+	"github.com/qtool/qtool/kernels"
 )
 
 // run executes qtool with args in-process and returns stdout and the error.
@@ -203,8 +204,17 @@ func TestCPUAndVersion(t *testing.T) {
 		Features []string `json:"features"`
 		Kernels  map[string]string
 	}
-	if err := json.Unmarshal([]byte(out), &c); err != nil || c.Arch == "" || c.Features == nil {
+	if err := json.Unmarshal([]byte(out), &c); err != nil || c.Arch == "" || c.Features == nil || c.Kernels["fp32"] == "" {
 		t.Errorf("cpu --json: %v\n%s", err, out)
+	}
+	// --kernels forces a path for the whole command (and this process).
+	defer kernels.SetPath(kernels.ActivePath())
+	out, err = run(t, "cpu", "--json", "--kernels", "generic")
+	if err != nil || json.Unmarshal([]byte(out), &c) != nil || c.Kernels["fp32"] != "generic" {
+		t.Errorf("cpu --kernels generic: %v\n%s", err, out)
+	}
+	if _, err := run(t, "cpu", "--kernels", "sse9"); err == nil || !strings.Contains(err.Error(), "--kernels") {
+		t.Errorf("cpu --kernels sse9: %v", err)
 	}
 	out, err = run(t, "version", "--json")
 	var v versionInfo
