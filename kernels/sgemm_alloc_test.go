@@ -20,4 +20,3 @@ func TestSgemmNoAlloc(t *testing.T) {
 		t.Errorf("%v allocations per Sgemm", allocs)
 	}
 }
-
