@@ -1,0 +1,545 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/qtool/qtool/kernels"
+	"github.com/qtool/qtool/onnxio"
+)
+
+func init() {
+	register(buildConv, "Conv")
+	register(buildConvTranspose, "ConvTranspose")
+}
+
+// convGeom is the geometry of a 2-D convolution or pooling window (1-D
+// ones run as 2-D with height 1).
+type convGeom struct {
+	kh, kw, sh, sw, dh, dw int
+	pt, pl, pb, pr         int
+	autoPad                string
+	explicitPads           bool
+}
+
+// readGeom reads kernel_shape, strides, dilations, pads and auto_pad for
+// spatial rank r (1 or 2). Kernel sizes of 0 are taken from the weight.
+func readGeom(c *nodeCtx) (convGeom, error) {
+	g := convGeom{sh: 1, sw: 1, dh: 1, dw: 1}
+	g.autoPad = c.attrString("auto_pad", "NOTSET")
+	ks, _ := c.attrInts("kernel_shape")
+	st, _ := c.attrInts("strides")
+	dl, _ := c.attrInts("dilations")
+	pd, hasPads := c.attrInts("pads")
+	g.explicitPads = hasPads
+	r := max(len(ks), len(st), len(dl), len(pd)/2)
+	if r > 2 {
+		return g, unsupported("%d-D windows (only 1-D and 2-D)", r)
+	}
+	get := func(v []int64, i int, def int) int {
+		if len(v) == 0 {
+			return def
+		}
+		if len(v) == 1 { // 1-D: the only size is the width
+			if i == 1 {
+				return int(v[0])
+			}
+			return def
+		}
+		return int(v[i])
+	}
+	g.kh, g.kw = get(ks, 0, 1), get(ks, 1, 0)
+	if len(ks) == 0 {
+		g.kh, g.kw = 0, 0
+	}
+	g.sh, g.sw = get(st, 0, 1), get(st, 1, 1)
+	g.dh, g.dw = get(dl, 0, 1), get(dl, 1, 1)
+	switch len(pd) {
+	case 0:
+	case 2:
+		g.pl, g.pr = int(pd[0]), int(pd[1])
+	case 4:
+		g.pt, g.pl, g.pb, g.pr = int(pd[0]), int(pd[1]), int(pd[2]), int(pd[3])
+	default:
+		return g, fmt.Errorf("pads has %d values", len(pd))
+	}
+	switch g.autoPad {
+	case "NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER":
+	default:
+		return g, fmt.Errorf("auto_pad %q", g.autoPad)
+	}
+	if g.autoPad == "VALID" {
+		g.pt, g.pl, g.pb, g.pr = 0, 0, 0, 0
+	}
+	return g, nil
+}
+
+// as4 views an N×C×W or N×C×H×W shape as N, C, H, W.
+func as4(s []int) (n, c, h, w int, err error) {
+	switch len(s) {
+	case 3:
+		return s[0], s[1], 1, s[2], nil
+	case 4:
+		return s[0], s[1], s[2], s[3], nil
+	}
+	return 0, 0, 0, 0, unsupported("rank %d input (only 1-D and 2-D spatial)", len(s))
+}
+
+// resolve fills in SAME padding and returns the output size of one
+// spatial axis.
+func samePad(in, k, s, d int, lower bool) (begin, end int) {
+	out := (in + s - 1) / s
+	total := max(0, (out-1)*s+d*(k-1)+1-in)
+	if lower {
+		return (total + 1) / 2, total / 2
+	}
+	return total / 2, (total + 1) / 2
+}
+
+// outSize is the window count along one axis.
+func outSize(in, k, s, d, p0, p1 int, ceil bool) int {
+	span := in + p0 + p1 - d*(k-1) - 1
+	if span < 0 {
+		return 0
+	}
+	if !ceil {
+		return span/s + 1
+	}
+	o := (span+s-1)/s + 1
+	if (o-1)*s >= in+p0 { // the last window must start inside the input
+		o--
+	}
+	return o
+}
+
+// forInput returns the geometry with SAME pads resolved for an H×W input
+// and the output size.
+func (g convGeom) forInput(h, w int, ceil bool) (convGeom, int, int) {
+	if g.autoPad == "SAME_UPPER" || g.autoPad == "SAME_LOWER" {
+		lower := g.autoPad == "SAME_LOWER"
+		g.pt, g.pb = samePad(h, g.kh, g.sh, g.dh, lower)
+		g.pl, g.pr = samePad(w, g.kw, g.sw, g.dw, lower)
+	}
+	return g, outSize(h, g.kh, g.sh, g.dh, g.pt, g.pb, ceil), outSize(w, g.kw, g.sw, g.dw, g.pl, g.pr, ceil)
+}
+
+// ---- Conv ----
+
+type convK struct {
+	g        convGeom
+	group    int
+	m, cg    int // output channels, input channels per group
+	packed   []*kernels.PackedA
+	w        []float32 // constant weights (BN folded), M×(Cg·kh·kw)
+	bias     []float32 // constant bias (BN folded), or nil
+	ep       kernels.Epilogue
+	residual bool // input 3 is a residual to add before the activation
+}
+
+func buildConv(c *nodeCtx) (kernel, error) {
+	g, err := readGeom(c)
+	if err != nil {
+		return nil, err
+	}
+	k := &convK{g: g, group: int(c.attrInt("group", 1))}
+	if k.group < 1 {
+		return nil, fmt.Errorf("group %d", k.group)
+	}
+	k.ep = c.fuse.epilogue()
+	k.residual = c.fuse != nil && c.fuse.residual != ""
+	if w := c.constInput(1); w != nil {
+		if w.Type != onnxio.Float {
+			return nil, unsupported("Conv with %s weights", onnxio.DataTypeName(w.Type))
+		}
+		if len(w.Shape) != 4 && len(w.Shape) != 3 {
+			return nil, unsupported("Conv with rank %d weights", len(w.Shape))
+		}
+		k.m, k.cg = w.Shape[0], w.Shape[1]
+		if k.m%k.group != 0 {
+			return nil, fmt.Errorf("%d output channels do not split into %d groups", k.m, k.group)
+		}
+		kk := numel(w.Shape[1:])
+		k.w = append([]float32{}, w.F32...)
+		if b := c.constInput(2); b != nil {
+			k.bias = append([]float32{}, b.F32...)
+		}
+		if f := c.fuse; f != nil && f.bnScale != nil {
+			if len(f.bnScale) != k.m {
+				return nil, fmt.Errorf("BatchNormalization has %d channels, Conv %d", len(f.bnScale), k.m)
+			}
+			if k.bias == nil {
+				k.bias = make([]float32, k.m)
+			}
+			for o := 0; o < k.m; o++ {
+				row := k.w[o*kk : (o+1)*kk]
+				for i := range row {
+					row[i] *= f.bnScale[o]
+				}
+				k.bias[o] = k.bias[o]*f.bnScale[o] + f.bnShift[o]
+			}
+		}
+		if k.cg > 1 || k.m/k.group > 1 {
+			mg := k.m / k.group
+			for gi := 0; gi < k.group; gi++ {
+				k.packed = append(k.packed, kernels.PackA(mg, kk, k.w[gi*mg*kk:], kk, false))
+			}
+		}
+	}
+	return k, nil
+}
+
+func (k *convK) infer(in []*Tensor) ([]spec, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].Type != onnxio.Float || in[1].Type != onnxio.Float {
+		return nil, fmt.Errorf("Conv needs float X and W")
+	}
+	x, w := in[0], in[1]
+	if len(w.Shape) != len(x.Shape) {
+		return nil, fmt.Errorf("Conv: X %v and W %v differ in rank", x.Shape, w.Shape)
+	}
+	n, c, h, wd, err := as4(x.Shape)
+	if err != nil {
+		return nil, err
+	}
+	_, cg, kh, kw, _ := as4(w.Shape)
+	if cg*k.group != c {
+		return nil, fmt.Errorf("Conv: %d input channels, weight wants %d×%d groups", c, cg, k.group)
+	}
+	g := k.g
+	if g.kh == 0 {
+		g.kh, g.kw = kh, kw
+	}
+	_, oh, ow := g.forInput(h, wd, false)
+	if len(x.Shape) == 3 {
+		return []spec{{onnxio.Float, []int{n, w.Shape[0], ow}}}, nil
+	}
+	return []spec{{onnxio.Float, []int{n, w.Shape[0], oh, ow}}}, nil
+}
+
+func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
+	x, wt, o := in[0], in[1], out[0]
+	n, c, h, wd, _ := as4(x.Shape)
+	m, cg, kh, kw, _ := as4(wt.Shape)
+	_, _, oh, ow, _ := as4(o.Shape)
+	g := k.g
+	if g.kh == 0 {
+		g.kh, g.kw = kh, kw
+	}
+	g, _, _ = g.forInput(h, wd, false)
+	w, bias := k.w, k.bias
+	if w == nil {
+		w = wt.F32
+		if len(in) > 2 && in[2] != nil {
+			bias = in[2].F32
+		}
+	}
+	var res *Tensor
+	if k.residual {
+		res = in[3]
+	}
+	resFused := res != nil && sameShape(res.Shape, o.Shape)
+	mg := m / k.group
+	kk := cg * g.kh * g.kw
+	hw := oh * ow
+	ep := k.ep
+	if res != nil && !resFused {
+		ep.Act = kernels.ActNone
+	}
+	if cg == 1 && mg == 1 {
+		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, g, res, resFused, ep)
+	} else {
+		direct := g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0
+		var col []float32
+		if !direct {
+			col = rc.buf(kk * hw)
+		}
+		for ni := 0; ni < n; ni++ {
+			for gi := 0; gi < k.group; gi++ {
+				xs := x.F32[(ni*c+gi*cg)*h*wd : (ni*c+(gi+1)*cg)*h*wd]
+				b := kernels.Dense(xs, hw, false)
+				if !direct {
+					im2col(rc.threads, xs, cg, h, wd, oh, ow, g, col)
+					b = kernels.Dense(col, hw, false)
+				}
+				var a kernels.Operand
+				if k.packed != nil {
+					a = k.packed[gi].Operand()
+				} else {
+					a = kernels.Dense(w[gi*mg*kk:(gi+1)*mg*kk], kk, false)
+				}
+				e := ep
+				if bias != nil {
+					e.RowBias = bias[gi*mg : (gi+1)*mg]
+				}
+				off := (ni*m + gi*mg) * hw
+				if resFused {
+					e.Residual, e.LdResidual = res.F32[off:off+mg*hw], hw
+				}
+				kernels.Sgemm(mg, hw, kk, a, b, o.F32[off:off+mg*hw], hw, &e, rc.threads)
+			}
+		}
+	}
+	if res != nil && !resFused {
+		binaryF32("Add", o.F32, res.F32, o.F32, o.Shape, res.Shape, o.Shape)
+		f := actFunc(k.ep)
+		for i, v := range o.F32 {
+			o.F32[i] = f(v)
+		}
+	}
+	return nil
+}
+
+// im2col writes the cg·kh·kw × oh·ow patch matrix of one image's group.
+func im2col(threads int, x []float32, cg, h, w, oh, ow int, g convGeom, col []float32) {
+	hw := oh * ow
+	parallelFor(threads, cg*g.kh*g.kw, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ci, kr := r/(g.kh*g.kw), r%(g.kh*g.kw)
+			ky, kx := kr/g.kw, kr%g.kw
+			dst := col[r*hw : (r+1)*hw]
+			src := x[ci*h*w : (ci+1)*h*w]
+			for oy := 0; oy < oh; oy++ {
+				iy := oy*g.sh - g.pt + ky*g.dh
+				row := dst[oy*ow : (oy+1)*ow]
+				if iy < 0 || iy >= h {
+					clear(row)
+					continue
+				}
+				srow := src[iy*w : (iy+1)*w]
+				ix := -g.pl + kx*g.dw
+				if g.sw == 1 {
+					for ox := range row {
+						if j := ix + ox; j >= 0 && j < w {
+							row[ox] = srow[j]
+						} else {
+							row[ox] = 0
+						}
+					}
+					continue
+				}
+				for ox := range row {
+					if j := ix + ox*g.sw; j >= 0 && j < w {
+						row[ox] = srow[j]
+					} else {
+						row[ox] = 0
+					}
+				}
+			}
+		}
+	})
+}
+
+// depthwise is the convolution where every output channel reads one
+// input channel (cg == 1 and one output per group), in plain Go.
+func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, g convGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
+	f := actFunc(ep)
+	kk := g.kh * g.kw
+	parallelFor(rc.threads, n*m, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			ni, co := p/m, p%m
+			ci := co // one input channel per group, groups == channels
+			src := x[(ni*c+ci)*h*wd : (ni*c+ci+1)*h*wd]
+			dst := o[p*oh*ow : (p+1)*oh*ow]
+			kw := w[co*kk : (co+1)*kk]
+			var b float32
+			if bias != nil {
+				b = bias[co]
+			}
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					var acc float32
+					for ky := 0; ky < g.kh; ky++ {
+						iy := oy*g.sh - g.pt + ky*g.dh
+						if iy < 0 || iy >= h {
+							continue
+						}
+						srow := src[iy*wd:]
+						krow := kw[ky*g.kw:]
+						ix0 := ox*g.sw - g.pl
+						for kx := 0; kx < g.kw; kx++ {
+							ix := ix0 + kx*g.dw
+							if ix >= 0 && ix < wd {
+								acc += srow[ix] * krow[kx]
+							}
+						}
+					}
+					v := acc + b
+					if resFused {
+						v += res.F32[p*oh*ow+oy*ow+ox]
+					}
+					dst[oy*ow+ox] = f(v)
+				}
+			}
+		}
+	})
+}
+
+// actFunc is the Go form of an epilogue's activation.
+func actFunc(ep kernels.Epilogue) func(float32) float32 {
+	a, b := ep.Alpha, ep.Beta
+	switch ep.Act {
+	case kernels.ActRelu:
+		return func(x float32) float32 { return max(x, 0) }
+	case kernels.ActClip:
+		return func(x float32) float32 { return min(max(x, a), b) }
+	case kernels.ActLeakyRelu:
+		return func(x float32) float32 {
+			if x < 0 {
+				return a * x
+			}
+			return x
+		}
+	case kernels.ActHardSigmoid:
+		return func(x float32) float32 { return max(0, min(1, a*x+b)) }
+	case kernels.ActHardSwish:
+		return func(x float32) float32 { return x * max(0, min(1, x/6+0.5)) }
+	}
+	return func(x float32) float32 { return x }
+}
+
+// ---- ConvTranspose ----
+
+type convTK struct {
+	g                convGeom
+	group            int
+	outPad, outShape []int64
+	packed           []*kernels.PackedA
+}
+
+func buildConvTranspose(c *nodeCtx) (kernel, error) {
+	g, err := readGeom(c)
+	if err != nil {
+		return nil, err
+	}
+	k := &convTK{g: g, group: int(c.attrInt("group", 1))}
+	k.outPad, _ = c.attrInts("output_padding")
+	k.outShape, _ = c.attrInts("output_shape")
+	if w := c.constInput(1); w != nil && w.Type == onnxio.Float && len(w.Shape) >= 3 {
+		cin, mg := w.Shape[0], w.Shape[1]
+		kk := numel(w.Shape[2:])
+		cg := cin / k.group
+		for gi := 0; gi < k.group; gi++ {
+			// A = W_g^T: (mg·kk) × cg, stored cg × (mg·kk).
+			k.packed = append(k.packed, kernels.PackA(mg*kk, cg, w.F32[gi*cg*mg*kk:], mg*kk, true))
+		}
+	}
+	return k, nil
+}
+
+// geometry returns the resolved pads and output size for an input.
+func (k *convTK) geometry(x, w []int) (g convGeom, oh, ow int, err error) {
+	_, _, h, wd, err := as4(x)
+	if err != nil {
+		return g, 0, 0, err
+	}
+	_, _, kh, kw, _ := as4(w)
+	g = k.g
+	if g.kh == 0 {
+		g.kh, g.kw = kh, kw
+	}
+	oph, opw := 0, 0
+	switch len(k.outPad) {
+	case 1:
+		opw = int(k.outPad[0])
+	case 2:
+		oph, opw = int(k.outPad[0]), int(k.outPad[1])
+	}
+	full := func(in, s, d, kk, op int) int { return s*(in-1) + op + (kk-1)*d + 1 }
+	fh, fw := full(h, g.sh, g.dh, g.kh, oph), full(wd, g.sw, g.dw, g.kw, opw)
+	if len(k.outShape) > 0 || g.autoPad == "SAME_UPPER" || g.autoPad == "SAME_LOWER" {
+		th, tw := h*g.sh, wd*g.sw
+		if len(k.outShape) > 0 {
+			os := k.outShape[len(k.outShape)-min(len(k.outShape), 2):]
+			if len(os) == 2 {
+				th, tw = int(os[0]), int(os[1])
+			} else {
+				th, tw = 1, int(os[0])
+			}
+		}
+		split := func(total int) (int, int) {
+			half := total >> 1 // floor division, as the reference does
+			if g.autoPad == "SAME_UPPER" {
+				return half, total - half
+			}
+			return total - half, half
+		}
+		g.pt, g.pb = split(fh - th)
+		g.pl, g.pr = split(fw - tw)
+		if len(x) == 3 {
+			g.pt, g.pb = 0, 0
+		}
+	}
+	return g, fh - g.pt - g.pb, fw - g.pl - g.pr, nil
+}
+
+func (k *convTK) infer(in []*Tensor) ([]spec, error) {
+	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].Type != onnxio.Float || len(in[0].Shape) != len(in[1].Shape) {
+		return nil, fmt.Errorf("ConvTranspose needs float X and W of one rank")
+	}
+	_, oh, ow, err := k.geometry(in[0].Shape, in[1].Shape)
+	if err != nil {
+		return nil, err
+	}
+	m := in[1].Shape[1] * k.group
+	if len(in[0].Shape) == 3 {
+		return []spec{{onnxio.Float, []int{in[0].Shape[0], m, ow}}}, nil
+	}
+	return []spec{{onnxio.Float, []int{in[0].Shape[0], m, oh, ow}}}, nil
+}
+
+func (k *convTK) run(rc *runCtx, in, out []*Tensor) error {
+	x, w, o := in[0], in[1], out[0]
+	g, oh, ow, _ := k.geometry(x.Shape, w.Shape)
+	n, c, h, wd, _ := as4(x.Shape)
+	cg := c / k.group
+	mg := w.Shape[1]
+	m := mg * k.group
+	kk := g.kh * g.kw
+	hw := h * wd
+	col := rc.buf(mg * kk * hw)
+	clear(o.F32)
+	for ni := 0; ni < n; ni++ {
+		for gi := 0; gi < k.group; gi++ {
+			var a kernels.Operand
+			if k.packed != nil {
+				a = k.packed[gi].Operand()
+			} else {
+				a = kernels.Dense(w.F32[gi*cg*mg*kk:(gi+1)*cg*mg*kk], mg*kk, true)
+			}
+			xs := x.F32[(ni*c+gi*cg)*hw : (ni*c+(gi+1)*cg)*hw]
+			kernels.Sgemm(mg*kk, hw, cg, a, kernels.Dense(xs, hw, false), col, hw, nil, rc.threads)
+			base := (ni*m + gi*mg) * oh * ow
+			parallelFor(rc.threads, mg, 1, func(lo, hi int) {
+				for mi := lo; mi < hi; mi++ {
+					dst := o.F32[base+mi*oh*ow : base+(mi+1)*oh*ow]
+					for r := 0; r < kk; r++ {
+						ky, kx := r/g.kw, r%g.kw
+						src := col[(mi*kk+r)*hw : (mi*kk+r+1)*hw]
+						for iy := 0; iy < h; iy++ {
+							oy := iy*g.sh - g.pt + ky*g.dh
+							if oy < 0 || oy >= oh {
+								continue
+							}
+							for ix := 0; ix < wd; ix++ {
+								ox := ix*g.sw - g.pl + kx*g.dw
+								if ox >= 0 && ox < ow {
+									dst[oy*ow+ox] += src[iy*wd+ix]
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	if len(in) > 2 && in[2] != nil {
+		for ni := 0; ni < n; ni++ {
+			for mi := 0; mi < m; mi++ {
+				b := in[2].F32[mi]
+				dst := o.F32[(ni*m+mi)*oh*ow : (ni*m+mi+1)*oh*ow]
+				for i := range dst {
+					dst[i] += b
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,656 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/qtool/qtool/kernels"
+	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
+)
+
+// builder makes the kernel for one node (with c.fuse set for nodes that
+// absorbed the ones after them). An errUnsupported error means the
+// engine lacks that form of the operator.
+type builder func(c *nodeCtx) (kernel, error)
+
+var builders = map[string]builder{}
+
+func register(b builder, ops ...string) {
+	for _, op := range ops {
+		builders[op] = b
+	}
+}
+
+// nodeCtx is what a builder sees of its node.
+type nodeCtx struct {
+	s    *Session
+	n    *pb.NodeProto
+	fuse *fusion
+}
+
+func (c *nodeCtx) attr(name string) *pb.AttributeProto {
+	for _, a := range c.n.GetAttribute() {
+		if a.GetName() == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (c *nodeCtx) attrInt(name string, def int64) int64 {
+	if a := c.attr(name); a != nil {
+		return a.GetI()
+	}
+	return def
+}
+
+func (c *nodeCtx) attrFloat(name string, def float32) float32 {
+	if a := c.attr(name); a != nil {
+		return a.GetF()
+	}
+	return def
+}
+
+func (c *nodeCtx) attrString(name, def string) string {
+	if a := c.attr(name); a != nil {
+		return string(a.GetS())
+	}
+	return def
+}
+
+func (c *nodeCtx) attrInts(name string) ([]int64, bool) {
+	if a := c.attr(name); a != nil {
+		return a.GetInts(), true
+	}
+	return nil, false
+}
+
+// input returns the constant value of input i, or nil when it is absent
+// or not a constant.
+func (c *nodeCtx) constInput(i int) *Tensor {
+	if i >= len(c.n.GetInput()) || c.n.GetInput()[i] == "" {
+		return nil
+	}
+	id, ok := c.s.ids[c.n.GetInput()[i]]
+	if !ok {
+		return nil
+	}
+	return c.s.consts[id]
+}
+
+func (c *nodeCtx) hasInput(i int) bool {
+	return i < len(c.n.GetInput()) && c.n.GetInput()[i] != ""
+}
+
+// fusion is a chain of nodes after a Conv or Gemm folded into its output
+// stage: BatchNormalization (into the weights), Add of a residual, and
+// one activation.
+type fusion struct {
+	bnScale, bnShift []float32
+	residual         string
+	act              kernels.Activation
+	alpha, beta      float32
+	out              string
+	nodes            []*pb.NodeProto
+}
+
+// epilogue returns the activation part of the fusion as an Epilogue.
+func (f *fusion) epilogue() kernels.Epilogue {
+	if f == nil {
+		return kernels.Epilogue{}
+	}
+	return kernels.Epilogue{Act: f.act, Alpha: f.alpha, Beta: f.beta}
+}
+
+// build turns the sorted nodes into steps: constant nodes are folded,
+// fusable chains merged, and every unsupported node collected.
+func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
+	consumers := map[string][]*pb.NodeProto{}
+	for _, n := range nodes {
+		for _, in := range n.GetInput() {
+			if in != "" {
+				consumers[in] = append(consumers[in], n)
+			}
+		}
+	}
+	isOut := map[string]bool{}
+	for _, o := range g.GetOutput() {
+		isOut[o.GetName()] = true
+	}
+	absorbed := map[*pb.NodeProto]bool{}
+	pos := map[*step]int{}
+	var unsup []string
+	var errs []error
+	unsupOps := map[string]bool{}
+	for i, n := range nodes {
+		if absorbed[n] {
+			continue
+		}
+		label := onnxio.NodeLabel(n, i)
+		c := &nodeCtx{s: s, n: n}
+		last := i
+		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "Gemm") && len(n.GetOutput()) == 1 {
+			c.fuse = s.fuseChain(n, consumers, isOut)
+			if c.fuse != nil {
+				for _, fn := range c.fuse.nodes {
+					absorbed[fn] = true
+					for j := i; j < len(nodes); j++ {
+						if nodes[j] == fn && j > last {
+							last = j
+						}
+					}
+				}
+			}
+		}
+		k, err := builders[n.GetOpType()](c)
+		if err != nil {
+			var u errUnsupported
+			if errors.As(err, &u) {
+				unsup = append(unsup, label+": "+err.Error())
+				unsupOps[n.GetOpType()] = true
+			} else {
+				errs = append(errs, fmt.Errorf("node %s: %w", label, err))
+			}
+			continue
+		}
+		st := &step{label: label, op: n.GetOpType(), k: k}
+		for _, in := range n.GetInput() {
+			if in == "" {
+				st.ins = append(st.ins, -1)
+			} else {
+				st.ins = append(st.ins, s.id(in))
+			}
+		}
+		outs := n.GetOutput()
+		if c.fuse != nil {
+			if c.fuse.residual != "" {
+				for len(st.ins) < 3 {
+					st.ins = append(st.ins, -1)
+				}
+				st.ins = append(st.ins, s.id(c.fuse.residual))
+			}
+			outs = []string{c.fuse.out}
+			st.op += "+fused"
+		}
+		for _, o := range outs {
+			if o == "" {
+				st.outs = append(st.outs, -1)
+			} else {
+				st.outs = append(st.outs, s.id(o))
+			}
+		}
+		pos[st] = last
+		s.steps = append(s.steps, st)
+	}
+	if len(unsup) > 0 {
+		e := &UnsupportedError{Nodes: unsup}
+		for op := range unsupOps {
+			e.Ops = append(e.Ops, op)
+		}
+		sort.Strings(e.Ops)
+		return e
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("engine: %w", errors.Join(errs...))
+	}
+	sort.SliceStable(s.steps, func(a, b int) bool { return pos[s.steps[a]] < pos[s.steps[b]] })
+	return s.foldConstants()
+}
+
+// foldConstants evaluates, once, every step whose inputs are all
+// constants, and drops it.
+func (s *Session) foldConstants() error {
+	kept := s.steps[:0]
+	rc := &runCtx{threads: s.opts.Threads}
+	for _, st := range s.steps {
+		all := true
+		for _, id := range st.ins {
+			if id >= 0 && s.consts[id] == nil {
+				all = false
+			}
+		}
+		if !all {
+			kept = append(kept, st)
+			continue
+		}
+		ins := s.gather(s.consts, st.ins)
+		outs, err := evalStep(rc, st, ins)
+		if err != nil {
+			return fmt.Errorf("engine: folding constant node %s: %w", st.label, err)
+		}
+		for j, id := range st.outs {
+			if id >= 0 {
+				s.consts[id] = outs[j]
+			}
+		}
+	}
+	s.steps = kept
+	return nil
+}
+
+func (s *Session) gather(vals map[int]*Tensor, ids []int) []*Tensor {
+	ins := make([]*Tensor, len(ids))
+	for j, id := range ids {
+		if id >= 0 {
+			ins[j] = vals[id]
+		}
+	}
+	return ins
+}
+
+// evalStep infers and runs one step on fresh outputs.
+func evalStep(rc *runCtx, st *step, ins []*Tensor) ([]*Tensor, error) {
+	specs, err := st.k.infer(ins)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]*Tensor, len(specs))
+	for j, sp := range specs {
+		outs[j] = newTensor(sp.dt, sp.shape)
+	}
+	if err := st.k.run(rc, ins, outs); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// fuseChain finds the nodes after Conv or Gemm n that fold into its
+// output stage; nil when none does.
+func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) *fusion {
+	f := &fusion{}
+	cur := n.GetOutput()[0]
+	single := func() *pb.NodeProto {
+		if isOut[cur] || len(consumers[cur]) != 1 {
+			return nil
+		}
+		c := consumers[cur][0]
+		if d := c.GetDomain(); d != "" && d != "ai.onnx" {
+			return nil
+		}
+		return c
+	}
+	constOf := func(name string) *Tensor {
+		if id, ok := s.ids[name]; ok {
+			return s.consts[id]
+		}
+		return nil
+	}
+	if n.GetOpType() == "Conv" {
+		constW := len(n.GetInput()) > 1 && constOf(n.GetInput()[1]) != nil && (len(n.GetInput()) < 3 || n.GetInput()[2] == "" || constOf(n.GetInput()[2]) != nil)
+		if c := single(); constW && c != nil && c.GetOpType() == "BatchNormalization" && len(c.GetInput()) == 5 && c.GetInput()[0] == cur && usedOutputs(c, consumers, isOut) == 1 {
+			ts := make([]*Tensor, 4)
+			ok := true
+			for j := range ts {
+				ts[j] = constOf(c.GetInput()[j+1])
+				ok = ok && ts[j] != nil && ts[j].Type == onnxio.Float
+			}
+			if ok {
+				eps := float32(1e-5)
+				for _, a := range c.GetAttribute() {
+					if a.GetName() == "epsilon" {
+						eps = a.GetF()
+					}
+					if a.GetName() == "training_mode" && a.GetI() != 0 {
+						ok = false
+					}
+				}
+				if ok {
+					f.bnScale, f.bnShift = bnParams(ts[0].F32, ts[1].F32, ts[2].F32, ts[3].F32, eps)
+					f.nodes = append(f.nodes, c)
+					cur = c.GetOutput()[0]
+				}
+			}
+		}
+		if c := single(); c != nil && c.GetOpType() == "Add" && len(c.GetInput()) == 2 {
+			other := c.GetInput()[0]
+			if other == cur {
+				other = c.GetInput()[1]
+			}
+			if other != cur && other != "" {
+				f.residual = other
+				f.nodes = append(f.nodes, c)
+				cur = c.GetOutput()[0]
+			}
+		}
+	}
+	if c := single(); c != nil {
+		act, ok := kernels.ActNone, true
+		switch c.GetOpType() {
+		case "Relu":
+			act = kernels.ActRelu
+		case "LeakyRelu":
+			act, f.alpha = kernels.ActLeakyRelu, attrF(c, "alpha", 0.01)
+		case "HardSigmoid":
+			act, f.alpha, f.beta = kernels.ActHardSigmoid, attrF(c, "alpha", 0.2), attrF(c, "beta", 0.5)
+		case "HardSwish":
+			act = kernels.ActHardSwish
+		case "Clip":
+			lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+			for j, in := range c.GetInput()[1:] {
+				if in == "" {
+					continue
+				}
+				t := constOf(in)
+				if t == nil || t.Type != onnxio.Float || t.Len() != 1 {
+					ok = false
+					break
+				}
+				if j == 0 {
+					lo = t.F32[0]
+				} else {
+					hi = t.F32[0]
+				}
+			}
+			act, f.alpha, f.beta = kernels.ActClip, lo, hi
+		default:
+			ok = false
+		}
+		if ok && c.GetInput()[0] == cur {
+			f.act = act
+			f.nodes = append(f.nodes, c)
+			cur = c.GetOutput()[0]
+		} else {
+			f.alpha, f.beta = 0, 0
+		}
+	} else if cs := consumers[cur]; !isOut[cur] && len(cs) == 2 {
+		// x * HardSigmoid(x) with alpha 1/6, beta 1/2 is HardSwish.
+		h, m := cs[0], cs[1]
+		if h.GetOpType() == "Mul" {
+			h, m = m, h
+		}
+		if h.GetOpType() == "HardSigmoid" && m.GetOpType() == "Mul" && len(m.GetInput()) == 2 &&
+			math.Abs(float64(attrF(h, "alpha", 0.2))-1.0/6) < 1e-6 && attrF(h, "beta", 0.5) == 0.5 {
+			ho := h.GetOutput()[0]
+			in := m.GetInput()
+			if !isOut[ho] && len(consumers[ho]) == 1 && ((in[0] == cur && in[1] == ho) || (in[1] == cur && in[0] == ho)) {
+				f.act = kernels.ActHardSwish
+				f.nodes = append(f.nodes, h, m)
+				cur = m.GetOutput()[0]
+			}
+		}
+	}
+	if len(f.nodes) == 0 {
+		return nil
+	}
+	f.out = cur
+	return f
+}
+
+func usedOutputs(n *pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) int {
+	u := 0
+	for _, o := range n.GetOutput() {
+		if o != "" && (len(consumers[o]) > 0 || isOut[o]) {
+			u++
+		}
+	}
+	return u
+}
+
+func attrF(n *pb.NodeProto, name string, def float32) float32 {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			return a.GetF()
+		}
+	}
+	return def
+}
+
+// bnParams turns inference BatchNormalization into y = x*scale + shift.
+func bnParams(gamma, beta, mean, variance []float32, eps float32) (scale, shift []float32) {
+	scale = make([]float32, len(gamma))
+	shift = make([]float32, len(gamma))
+	for i := range gamma {
+		scale[i] = gamma[i] / float32(math.Sqrt(float64(variance[i]+eps)))
+		shift[i] = beta[i] - mean[i]*scale[i]
+	}
+	return scale, shift
+}
+
+// plan is a Session specialised to one set of input shapes: every
+// value's type and shape, the values computable from shapes alone
+// already computed, and float32 activations assigned to reusable slots.
+type plan struct {
+	vals     []*Tensor // per value id: data when known at plan time, else type and shape only
+	known    []bool
+	isInput  []bool
+	live     []*step
+	alias    []bool // live step i's output 0 is a view of its input 0
+	slot     []int  // per value id: arena slot, -1 for a fresh allocation
+	slotSize []int
+	arenas   sync.Pool
+}
+
+type arena struct{ slots [][]float32 }
+
+func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error) {
+	n := len(s.names)
+	p := &plan{vals: make([]*Tensor, n), known: make([]bool, n), isInput: make([]bool, n), slot: make([]int, n)}
+	for id, c := range s.consts {
+		p.vals[id], p.known[id] = c, true
+	}
+	for _, in := range s.inputs {
+		t := inputs[in.name]
+		p.vals[in.id] = &Tensor{Type: t.Type, Shape: t.Shape}
+		if byValue && t.Len() <= maxKeyedInput {
+			p.vals[in.id], p.known[in.id] = t.clone(), true
+		}
+		p.isInput[in.id] = true
+	}
+	rc := &runCtx{threads: 1}
+	for _, st := range s.steps {
+		ins := make([]*Tensor, len(st.ins))
+		all := true
+		for j, id := range st.ins {
+			if id < 0 {
+				continue
+			}
+			if p.vals[id] == nil {
+				return nil, fmt.Errorf("engine: node %s: input %q has no value", st.label, s.names[id])
+			}
+			ins[j] = p.vals[id]
+			all = all && p.known[id]
+		}
+		if so, ok := st.k.(shapeOnly); ok && so.shapeOnly() {
+			all = true
+		}
+		if all {
+			outs, err := evalStep(rc, st, ins)
+			if err != nil {
+				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
+			}
+			for j, id := range st.outs {
+				if id >= 0 {
+					p.vals[id], p.known[id] = outs[j], true
+				}
+			}
+			continue
+		}
+		specs, err := st.k.infer(ins)
+		if err != nil {
+			return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
+		}
+		for j, id := range st.outs {
+			if id >= 0 {
+				p.vals[id] = &Tensor{Type: specs[j].dt, Shape: specs[j].shape}
+			}
+		}
+		p.live = append(p.live, st)
+	}
+	for _, o := range s.outputs {
+		if p.vals[o.id] == nil {
+			return nil, fmt.Errorf("engine: graph output %q is never computed", o.name)
+		}
+	}
+	p.memoryPlan(s)
+	return p, nil
+}
+
+func describe(ts []*Tensor) string {
+	var parts []string
+	for _, t := range ts {
+		if t == nil {
+			parts = append(parts, "-")
+		} else {
+			parts = append(parts, t.String())
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// memoryPlan assigns float32 activations to slots: a slot is reused
+// once the last reader of its value (or of views of it) has run.
+func (p *plan) memoryPlan(s *Session) {
+	n := len(p.vals)
+	isOut := make([]bool, n)
+	for _, o := range s.outputs {
+		isOut[o.id] = true
+	}
+	root := make([]int, n)
+	for i := range root {
+		root[i] = i
+		p.slot[i] = -1
+	}
+	p.alias = make([]bool, len(p.live))
+	lastUse := make([]int, n)
+	for i := range lastUse {
+		lastUse[i] = -1
+	}
+	for i, st := range p.live {
+		if a, ok := st.k.(aliaser); ok && a.alias() && st.outs[0] >= 0 && !isOut[st.outs[0]] && st.ins[0] >= 0 {
+			p.alias[i] = true
+			root[st.outs[0]] = root[st.ins[0]]
+		}
+		for _, id := range st.ins {
+			if id >= 0 {
+				lastUse[root[id]] = i
+			}
+		}
+		for _, id := range st.outs {
+			if id >= 0 && lastUse[root[id]] < i {
+				lastUse[root[id]] = i
+			}
+		}
+	}
+	var free []int
+	for i, st := range p.live {
+		for j, id := range st.outs {
+			if id < 0 || (j == 0 && p.alias[i]) || isOut[id] || p.vals[id].Type != onnxio.Float {
+				continue
+			}
+			need := p.vals[id].Len()
+			if need == 0 {
+				continue
+			}
+			best := -1
+			for k, sl := range free {
+				if p.slotSize[sl] >= need && (best < 0 || p.slotSize[sl] < p.slotSize[free[best]]) {
+					best = k
+				}
+			}
+			if best < 0 && len(free) > 0 {
+				best = 0
+				for k, sl := range free {
+					if p.slotSize[sl] > p.slotSize[free[best]] {
+						best = k
+					}
+				}
+			}
+			if best >= 0 {
+				sl := free[best]
+				free = append(free[:best], free[best+1:]...)
+				p.slotSize[sl] = max(p.slotSize[sl], need)
+				p.slot[id] = sl
+			} else {
+				p.slot[id] = len(p.slotSize)
+				p.slotSize = append(p.slotSize, need)
+			}
+		}
+		for _, id := range append(append([]int{}, st.ins...), st.outs...) {
+			if id < 0 {
+				continue
+			}
+			r := root[id]
+			if lastUse[r] == i && p.slot[r] >= 0 {
+				free = append(free, p.slot[r])
+				lastUse[r] = -2 // freed once
+			}
+		}
+	}
+	p.arenas.New = func() any {
+		a := &arena{slots: make([][]float32, len(p.slotSize))}
+		for i, sz := range p.slotSize {
+			a.slots[i] = make([]float32, sz)
+		}
+		return a
+	}
+}
+
+func (p *plan) run(s *Session, inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	vals := make([]*Tensor, len(p.vals))
+	for id, k := range p.known {
+		if k {
+			vals[id] = p.vals[id]
+		}
+	}
+	for _, in := range s.inputs {
+		vals[in.id] = inputs[in.name]
+	}
+	ar := p.arenas.Get().(*arena)
+	defer p.arenas.Put(ar)
+	rc := &runCtx{threads: s.opts.Threads}
+	for i, st := range p.live {
+		ins := make([]*Tensor, len(st.ins))
+		for j, id := range st.ins {
+			if id >= 0 {
+				ins[j] = vals[id]
+			}
+		}
+		outs := make([]*Tensor, len(st.outs))
+		for j, id := range st.outs {
+			var sp *Tensor
+			if id >= 0 {
+				sp = p.vals[id]
+			} else {
+				// An unused optional output: give it scratch of the kernel's
+				// choosing.
+				specs, err := st.k.infer(ins)
+				if err != nil {
+					return nil, err
+				}
+				sp = &Tensor{Type: specs[j].dt, Shape: specs[j].shape}
+			}
+			switch {
+			case j == 0 && p.alias[i]:
+				outs[j] = ins[0].view(sp.Shape)
+			case id >= 0 && p.slot[id] >= 0:
+				outs[j] = &Tensor{Type: onnxio.Float, Shape: sp.Shape, F32: ar.slots[p.slot[id]][:sp.Len()]}
+			default:
+				outs[j] = newTensor(sp.Type, sp.Shape)
+			}
+		}
+		if !(p.alias[i] && len(outs) == 1) {
+			if err := st.k.run(rc, ins, outs); err != nil {
+				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
+			}
+		}
+		for j, id := range st.outs {
+			if id >= 0 {
+				vals[id] = outs[j]
+			}
+		}
+	}
+	res := make(map[string]*Tensor, len(s.outputs))
+	for _, o := range s.outputs {
+		t := vals[o.id]
+		if p.known[o.id] || p.isInput[o.id] {
+			t = t.clone()
+		}
+		res[o.name] = t
+	}
+	return res, nil
+}

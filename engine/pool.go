@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qtool/qtool/onnxio"
+)
+
+func init() {
+	register(buildPool, "MaxPool", "AveragePool")
+	register(buildGlobalPool, "GlobalAveragePool", "GlobalMaxPool")
+}
+
+type poolK struct {
+	max        bool
+	g          convGeom
+	ceil       bool
+	includePad bool
+}
+
+func buildPool(c *nodeCtx) (kernel, error) {
+	g, err := readGeom(c)
+	if err != nil {
+		return nil, err
+	}
+	if g.kh == 0 {
+		return nil, fmt.Errorf("%s needs kernel_shape", c.n.GetOpType())
+	}
+	if out := c.n.GetOutput(); len(out) > 1 && out[1] != "" {
+		return nil, unsupported("MaxPool Indices output")
+	}
+	if c.attrInt("storage_order", 0) != 0 {
+		return nil, unsupported("MaxPool storage_order 1")
+	}
+	return &poolK{max: c.n.GetOpType() == "MaxPool", g: g, ceil: c.attrInt("ceil_mode", 0) != 0,
+		includePad: c.attrInt("count_include_pad", 0) != 0}, nil
+}
+
+func (k *poolK) geometry(x []int) (g convGeom, oh, ow int) {
+	_, _, h, w, _ := as4(x)
+	g = k.g
+	if len(x) == 3 {
+		g.kh, g.sh, g.dh = 1, 1, 1
+	}
+	return g.forInput(h, w, k.ceil)
+}
+
+func (k *poolK) infer(in []*Tensor) ([]spec, error) {
+	if in[0].Type != onnxio.Float {
+		return nil, unsupported("pooling of %s", onnxio.DataTypeName(in[0].Type))
+	}
+	if _, _, _, _, err := as4(in[0].Shape); err != nil {
+		return nil, err
+	}
+	_, oh, ow := k.geometry(in[0].Shape)
+	s := append([]int{}, in[0].Shape[:2]...)
+	if len(in[0].Shape) == 4 {
+		s = append(s, oh)
+	}
+	return []spec{{onnxio.Float, append(s, ow)}}, nil
+}
+
+func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	n, c, h, w, _ := as4(x.Shape)
+	g, oh, ow := k.geometry(x.Shape)
+	parallelFor(rc.threads, n*c, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := x.F32[p*h*w : (p+1)*h*w]
+			dst := o.F32[p*oh*ow : (p+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				y0 := oy*g.sh - g.pt
+				for ox := 0; ox < ow; ox++ {
+					x0 := ox*g.sw - g.pl
+					if k.max {
+						m := float32(math.Inf(-1))
+						for ky := 0; ky < g.kh; ky++ {
+							iy := y0 + ky*g.dh
+							if iy < 0 || iy >= h {
+								continue
+							}
+							for kx := 0; kx < g.kw; kx++ {
+								ix := x0 + kx*g.dw
+								if ix >= 0 && ix < w {
+									if v := src[iy*w+ix]; v > m || v != v {
+										m = v
+									}
+								}
+							}
+						}
+						dst[oy*ow+ox] = m
+						continue
+					}
+					var sum float32
+					cnt := 0
+					for ky := 0; ky < g.kh; ky++ {
+						iy := y0 + ky*g.dh
+						if iy < 0 || iy >= h {
+							continue
+						}
+						for kx := 0; kx < g.kw; kx++ {
+							ix := x0 + kx*g.dw
+							if ix >= 0 && ix < w {
+								sum += src[iy*w+ix]
+								cnt++
+							}
+						}
+					}
+					if k.includePad {
+						// Window clipped to the padded input.
+						cy := 0
+						for ky := 0; ky < g.kh; ky++ {
+							if iy := y0 + ky*g.dh; iy < h+g.pb {
+								cy++
+							}
+						}
+						cx := 0
+						for kx := 0; kx < g.kw; kx++ {
+							if ix := x0 + kx*g.dw; ix < w+g.pr {
+								cx++
+							}
+						}
+						cnt = cy * cx
+					}
+					dst[oy*ow+ox] = sum / float32(cnt)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+type globalPoolK struct{ max bool }
+
+func buildGlobalPool(c *nodeCtx) (kernel, error) {
+	return &globalPoolK{max: c.n.GetOpType() == "GlobalMaxPool"}, nil
+}
+
+func (k *globalPoolK) infer(in []*Tensor) ([]spec, error) {
+	x := in[0]
+	if x.Type != onnxio.Float || len(x.Shape) < 2 {
+		return nil, fmt.Errorf("global pooling needs float N×C×...")
+	}
+	s := append([]int{}, x.Shape[:2]...)
+	for range x.Shape[2:] {
+		s = append(s, 1)
+	}
+	return []spec{{onnxio.Float, s}}, nil
+}
+
+func (k *globalPoolK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	nc := x.Shape[0] * x.Shape[1]
+	sp := numel(x.Shape[2:])
+	for p := 0; p < nc; p++ {
+		src := x.F32[p*sp : (p+1)*sp]
+		if k.max {
+			m := float32(math.Inf(-1))
+			for _, v := range src {
+				if v > m {
+					m = v
+				}
+			}
+			o.F32[p] = m
+			continue
+		}
+		var s float32
+		for _, v := range src {
+			s += v
+		}
+		o.F32[p] = s / float32(sp)
+	}
+	return nil
+}
