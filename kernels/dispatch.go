@@ -19,8 +19,7 @@ const (
 	PathAVX2
 	// PathAVX512 needs AVX-512 F (amd64).
 	PathAVX512
-	// PathNEON is reserved for arm64 ASIMD microkernels; none is
-	// registered yet, so it is never supported for now.
+	// PathNEON needs ASIMD (arm64).
 	PathNEON
 	numPaths
 )
