@@ -23,12 +23,17 @@ check:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
 
+# The purego build tag leaves the assembly out: the generic path alone.
 unit:
 	$(GO) test -race -count=1 ./...
+	$(GO) vet -tags purego ./kernels
+	$(GO) test -count=1 -tags purego ./kernels
 
-# arm64 binaries run under user-mode qemu (binfmt is not registered here).
+# arm64 binaries run under user-mode qemu (binfmt is not registered here):
+# once with every feature, once as a Cortex-A53 (no dot product, no i8mm).
 arm64:
 	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./...
+	GOARCH=arm64 $(GO) test -count=1 -exec 'qemu-aarch64-static -cpu cortex-a53' ./kernels
 
 # Minimizing is capped: with the default of a minute per new input the
 # fuzzer spends nearly all its time minimizing.

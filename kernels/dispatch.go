@@ -19,8 +19,7 @@ const (
 	PathAVX2
 	// PathAVX512 needs AVX-512 F (amd64).
 	PathAVX512
-	// PathNEON is reserved for arm64 ASIMD microkernels; none is
-	// registered yet, so it is never supported for now.
+	// PathNEON needs ASIMD (arm64).
 	PathNEON
 	numPaths
 )
@@ -150,3 +149,9 @@ func initPath() {
 	activePath = p
 	pathNote = fmt.Sprintf("forced by %s=%s", EnvPath, env)
 }
+
+// PeakFLOP runs path p's register-only FMA loop for iters iterations and
+// returns the floating-point operations it did (an FMA counts as two), or
+// 0 for a path without such a loop (generic). Divided by the time taken it
+// is the core's fp32 ceiling, which benchmarks compare GEMM speed against.
+func PeakFLOP(p Path, iters int) float64 { return fmaPeak(p, iters) }

@@ -1,10 +1,8 @@
-//go:build purego || !amd64
+//go:build purego || !(amd64 || arm64)
 
 // Architectures without assembly microkernels (and the purego build) run
-// the generic path only. An arm64 NEON path plugs in as sgemm_arm64.go
-// (//go:build !purego) + sgemm_arm64.s registering PathNEON in its
-// archRegistered, with this file's constraint becoming
-// purego || !(amd64 || arm64).
+// the generic path only. amd64 (sgemm_amd64.go) and arm64 (sgemm_arm64.go)
+// register their assembly paths in their own archRegistered.
 
 package kernels
 

@@ -445,6 +445,9 @@ func TestSupportedPaths(t *testing.T) {
 		want[PathAVX2] = c.Has("avx2") && c.Has("fma")
 		want[PathAVX512] = want[PathAVX2] && c.Has("avx512f")
 	}
+	if runtime.GOARCH == "arm64" && !puregoBuild {
+		want[PathNEON] = c.Has("asimd")
+	}
 	for p := Path(0); p < numPaths; p++ {
 		if ok, why := Supported(p); ok != want[p] {
 			t.Errorf("Supported(%v) = %v (%s), want %v", p, ok, why, want[p])

@@ -57,7 +57,7 @@ compute cost.`,
 		}
 		return nil
 	}
-	root.AddCommand(newInspect(opt), newCPU(opt), newVersion(opt))
+	root.AddCommand(newInspect(opt), newCPU(opt), newVersion(opt), newBench(opt))
 	return root
 }
 

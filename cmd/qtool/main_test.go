@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/bench"
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/kernels"
 )
@@ -223,5 +224,23 @@ func TestCPUAndVersion(t *testing.T) {
 	}
 	if out, err := run(t, "completion", "bash"); err != nil || !strings.Contains(out, "qtool") {
 		t.Errorf("completion bash: %v", err)
+	}
+}
+
+func TestBenchKernelsCommand(t *testing.T) {
+	out, err := run(t, "bench", "--kernels", "--paths", "generic", "--shapes", "16x16x16,8x3x5", "--time", "1ms", "--rounds", "1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Kernels []bench.KernelRow `json:"kernels"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Kernels) != 2 || r.Kernels[0].Path != "generic" || r.Kernels[0].GOPS <= 0 {
+		t.Errorf("%v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"bench"}, {"bench", "--kernels", "--paths", "sse9"}, {"bench", "--kernels", "--shapes", "12x12"}} {
+		if _, err := run(t, args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
 	}
 }

@@ -36,7 +36,6 @@ type ORTResult struct {
 func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 	t.Helper()
 	node, script := ORTRunner(t)
-	script = filepath.Join(filepath.Dir(script), "ortbatch.js")
 	dir := t.TempDir()
 	type reqInput struct {
 		Name string  `json:"name"`

@@ -3,7 +3,7 @@
 // Usage: node ortbatch.js REQUEST.json
 // The request: {"threads": 1, "optimization": "all", "jobs": [{"model": "...",
 //   "dir": "...", "inputs": [{"name", "type", "dims", "file"}]}]}
-// Inputs are raw little-endian files as for ortrun.js; a "string" input's
+// Inputs are raw little-endian files (row-major); a "string" input's
 // file holds a JSON array of strings. Each job's outputs are written to
 // DIR/out_<index>.bin (string outputs as JSON arrays), and stdout gets one
 // JSON line per job, in order: {"outputs": [{"name", "type", "dims",

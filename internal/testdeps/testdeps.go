@@ -82,5 +82,5 @@ func ORTRunner(t testing.TB) (node, script string) {
 	if err != nil {
 		missing(t, "node", "apt-get install nodejs")
 	}
-	return node, filepath.Join(Root(), "internal", "testdeps", "ortrun.js")
+	return node, filepath.Join(Root(), "internal", "testdeps", "ortbatch.js")
 }

@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/qtool/qtool/kernels"
+)
+
+// KernelRow is one line of `qtool bench --kernels`: a kernel family on one
+// path and shape, against the ceiling measured in the same run. Its JSON
+// field names are a contract later reports rely on.
+type KernelRow struct {
+	Family string `json:"family"` // fp32; the integer and binary families add theirs
+	Path   string `json:"path"`   // generic, avx2, avx512, neon
+	Shape  string `json:"shape"`  // e.g. "gemm 1024x1024x1024"
+	// GOPS counts a multiply-accumulate as two operations.
+	GOPS float64 `json:"gops"`
+	// CeilingGOPS is the path's register-only FMA loop, measured in the
+	// same run; 0 where the path has none (generic).
+	CeilingGOPS float64 `json:"ceiling_gops"`
+	Efficiency  float64 `json:"efficiency"` // GOPS / CeilingGOPS, 0 without a ceiling
+	VsFP32      float64 `json:"vs_fp32"`    // GOPS / the fp32 row of the same path and shape
+	Ms          float64 `json:"ms"`         // best time of one call
+}
+
+// KernelOptions chooses what BenchKernels measures.
+type KernelOptions struct {
+	// Paths defaults to every path this CPU supports.
+	Paths []kernels.Path
+	// Shapes are GEMM sizes {M, N, K}; default 1024^3 and a conv-like
+	// 256x3136x576 (a 3x3 conv, 64->256 channels, on 56x56).
+	Shapes [][3]int
+	// Rounds alternate the paths this many times so machine drift hits all
+	// alike; the best time of all rounds counts. Default 3.
+	Rounds int
+	// MinTime is how long each measurement repeats at least (default
+	// 200 ms); a single call longer than that is measured once.
+	MinTime time.Duration
+}
+
+// BenchKernels measures the kernel families single-threaded, on every path
+// side by side, with each path's FMA ceiling measured in the same rounds.
+// It leaves the active kernel path as it found it.
+func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
+	if len(opt.Paths) == 0 {
+		opt.Paths = kernels.SupportedPaths()
+	}
+	if len(opt.Shapes) == 0 {
+		opt.Shapes = [][3]int{{1024, 1024, 1024}, {256, 3136, 576}}
+	}
+	if opt.Rounds <= 0 {
+		opt.Rounds = 3
+	}
+	if opt.MinTime <= 0 {
+		opt.MinTime = 200 * time.Millisecond
+	}
+	for _, p := range opt.Paths {
+		if ok, why := kernels.Supported(p); !ok {
+			return nil, fmt.Errorf("kernel path %v: %s", p, why)
+		}
+	}
+	active := kernels.ActivePath()
+	defer kernels.SetPath(active)
+
+	type key struct {
+		p kernels.Path
+		s int
+	}
+	best := map[key]time.Duration{}
+	ceiling := map[kernels.Path]float64{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < opt.Rounds; round++ {
+		for _, p := range opt.Paths {
+			if err := kernels.SetPath(p); err != nil {
+				return nil, err
+			}
+			ceiling[p] = max(ceiling[p], peakGOPS(p, opt.MinTime))
+			for si, s := range opt.Shapes {
+				d := timeSgemm(s, opt.MinTime, rng)
+				if b, ok := best[key{p, si}]; !ok || d < b {
+					best[key{p, si}] = d
+				}
+			}
+		}
+	}
+	var rows []KernelRow
+	for _, p := range opt.Paths {
+		for si, s := range opt.Shapes {
+			d := best[key{p, si}]
+			r := KernelRow{
+				Family:      "fp32",
+				Path:        p.String(),
+				Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
+				GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
+				CeilingGOPS: ceiling[p],
+				VsFP32:      1,
+				Ms:          float64(d.Nanoseconds()) / 1e6,
+			}
+			if r.CeilingGOPS > 0 {
+				r.Efficiency = r.GOPS / r.CeilingGOPS
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// peakGOPS runs the path's FMA loop for at least minTime.
+func peakGOPS(p kernels.Path, minTime time.Duration) float64 {
+	const iters = 1 << 14
+	if kernels.PeakFLOP(p, 1) == 0 {
+		return 0
+	}
+	var flop float64
+	start := time.Now()
+	for time.Since(start) < minTime {
+		flop += kernels.PeakFLOP(p, iters)
+	}
+	return flop / time.Since(start).Seconds() / 1e9
+}
+
+// timeSgemm returns the best time of one m×n×k Sgemm with B packed once,
+// as the engine uses weights, repeated for at least minTime.
+func timeSgemm(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration {
+	m, n, k := s[0], s[1], s[2]
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = rng.Float32()*2 - 1
+	}
+	for i := range b {
+		b[i] = rng.Float32()*2 - 1
+	}
+	pb := kernels.PackB(k, n, b, n, false).Operand()
+	run := func() time.Duration {
+		t := time.Now()
+		kernels.Sgemm(m, n, k, kernels.Dense(a, k, false), pb, c, n, nil, 1)
+		return time.Since(t)
+	}
+	run() // warm caches and pools
+	bestTime := run()
+	for total := bestTime; total < minTime; {
+		d := run()
+		total += d
+		bestTime = min(bestTime, d)
+	}
+	return bestTime
+}

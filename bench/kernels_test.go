@@ -1,0 +1,39 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/qtool/qtool/kernels"
+)
+
+func TestBenchKernelsRows(t *testing.T) {
+	before := kernels.ActivePath()
+	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{17, 33, 9}, {8, 8, 8}}, Rounds: 2, MinTime: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kernels.ActivePath() != before {
+		t.Errorf("active path changed to %v", kernels.ActivePath())
+	}
+	paths := kernels.SupportedPaths()
+	if len(rows) != 2*len(paths) {
+		t.Fatalf("%d rows for %d paths and 2 shapes", len(rows), len(paths))
+	}
+	for i, r := range rows {
+		if r.Family != "fp32" || r.Path != paths[i/2].String() || r.GOPS <= 0 || r.Ms <= 0 || r.VsFP32 != 1 {
+			t.Errorf("row %+v", r)
+		}
+		// The ceiling exists exactly for the assembly paths; a GEMM cannot
+		// run several times faster than the register-only FMA loop.
+		if (r.CeilingGOPS > 0) != (r.Path != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
+			t.Errorf("ceiling %v efficiency %v on %s", r.CeilingGOPS, r.Efficiency, r.Path)
+		}
+	}
+	if rows[0].Shape != "gemm 17x33x9" {
+		t.Errorf("shape %q", rows[0].Shape)
+	}
+	if _, err := BenchKernels(KernelOptions{Paths: []kernels.Path{kernels.Path(99)}}); err == nil {
+		t.Error("an unknown path was accepted")
+	}
+}
