@@ -69,6 +69,36 @@ func bcastRows(out []int, ins [][]int, fn func(o int, off []int, n int, inc []in
 	st := make([][]int, k)
 	for j, s := range ins {
 		st[j] = bcastStrides(s, out)
+	}
+	// Merge adjacent dimensions every input walks contiguously (or not at
+	// all), so rows are as long as possible.
+	shape := []int{out[0]}
+	merged := make([][]int, k)
+	for j := range st {
+		merged[j] = []int{st[j][0]}
+	}
+	for d := 1; d < r; d++ {
+		ok := true
+		for j := range st {
+			last := merged[j][len(merged[j])-1]
+			if last != st[j][d]*out[d] {
+				ok = false
+			}
+		}
+		if ok {
+			shape[len(shape)-1] *= out[d]
+			for j := range st {
+				merged[j][len(merged[j])-1] = st[j][d]
+			}
+			continue
+		}
+		shape = append(shape, out[d])
+		for j := range st {
+			merged[j] = append(merged[j], st[j][d])
+		}
+	}
+	out, st, r = shape, merged, len(shape)
+	for j := range st {
 		inc[j] = st[j][r-1]
 	}
 	inner := out[r-1]

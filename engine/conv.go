@@ -328,15 +328,31 @@ func im2col(threads int, x []float32, cg, h, w, oh, ow int, g convGeom, col []fl
 }
 
 // depthwise is the convolution where every output channel reads one
-// input channel (cg == 1 and one output per group), in plain Go.
+// input channel (cg == 1 and one output per group), in plain Go: each
+// output row accumulates, tap by tap, the valid span of an input row.
 func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, g convGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
 	f := actFunc(ep)
 	kk := g.kh * g.kw
-	parallelFor(rc.threads, n*m, 1, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
+	// Valid output column range per kernel column: 0 <= ox*sw - pl + kx*dw < wd.
+	lo := make([]int, g.kw)
+	hi := make([]int, g.kw)
+	for kx := 0; kx < g.kw; kx++ {
+		off := kx*g.dw - g.pl
+		l := 0
+		if off < 0 {
+			l = (-off + g.sw - 1) / g.sw
+		}
+		hh := 0
+		if wd-1-off >= 0 {
+			hh = (wd-1-off)/g.sw + 1
+		}
+		lo[kx], hi[kx] = min(l, ow), min(hh, ow)
+	}
+	parallelFor(rc.threads, n*m, 1, func(plo, phi int) {
+		acc := make([]float32, ow)
+		for p := plo; p < phi; p++ {
 			ni, co := p/m, p%m
-			ci := co // one input channel per group, groups == channels
-			src := x[(ni*c+ci)*h*wd : (ni*c+ci+1)*h*wd]
+			src := x[(ni*c+co)*h*wd : (ni*c+co+1)*h*wd]
 			dst := o[p*oh*ow : (p+1)*oh*ow]
 			kw := w[co*kk : (co+1)*kk]
 			var b float32
@@ -344,28 +360,40 @@ func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, 
 				b = bias[co]
 			}
 			for oy := 0; oy < oh; oy++ {
-				for ox := 0; ox < ow; ox++ {
-					var acc float32
-					for ky := 0; ky < g.kh; ky++ {
-						iy := oy*g.sh - g.pt + ky*g.dh
-						if iy < 0 || iy >= h {
+				clear(acc)
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.pt + ky*g.dh
+					if iy < 0 || iy >= h {
+						continue
+					}
+					srow := src[iy*wd : (iy+1)*wd]
+					for kx := 0; kx < g.kw; kx++ {
+						wv := kw[ky*g.kw+kx]
+						off := kx*g.dw - g.pl
+						l, r := lo[kx], hi[kx]
+						if g.sw == 1 {
+							s := srow[l+off : r+off]
+							a := acc[l:r]
+							for i := range a {
+								a[i] += s[i] * wv
+							}
 							continue
 						}
-						srow := src[iy*wd:]
-						krow := kw[ky*g.kw:]
-						ix0 := ox*g.sw - g.pl
-						for kx := 0; kx < g.kw; kx++ {
-							ix := ix0 + kx*g.dw
-							if ix >= 0 && ix < wd {
-								acc += srow[ix] * krow[kx]
-							}
+						for ox := l; ox < r; ox++ {
+							acc[ox] += srow[ox*g.sw+off] * wv
 						}
 					}
-					v := acc + b
-					if resFused {
-						v += res.F32[p*oh*ow+oy*ow+ox]
+				}
+				row := dst[oy*ow : (oy+1)*ow]
+				if resFused {
+					rr := res.F32[p*oh*ow+oy*ow : p*oh*ow+(oy+1)*ow]
+					for i, v := range acc {
+						row[i] = f(v + b + rr[i])
 					}
-					dst[oy*ow+ox] = f(v)
+				} else {
+					for i, v := range acc {
+						row[i] = f(v + b)
+					}
 				}
 			}
 		}

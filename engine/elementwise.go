@@ -99,6 +99,9 @@ func binaryF32(op string, a, b, o []float32, as, bs, os []int) {
 	bcastRows(os, [][]int{as, bs}, func(oo int, off []int, n int, inc []int) {
 		ia, ib, sa, sb := off[0], off[1], inc[0], inc[1]
 		dst := o[oo : oo+n]
+		if sa == 1 && (sb == 1 || sb == 0) && binaryFast(op, dst, a[ia:ia+n], b[ib:], sb) {
+			return
+		}
 		switch op {
 		case "Add":
 			for i := range dst {
@@ -159,6 +162,57 @@ func binaryF32(op string, a, b, o []float32, as, bs, os []int) {
 			}
 		}
 	})
+}
+
+// binaryFast handles a contiguous A row against a contiguous or scalar B
+// for the common operators; false for others.
+func binaryFast(op string, dst, a, b []float32, sb int) bool {
+	if sb == 0 {
+		y := b[0]
+		switch op {
+		case "Add":
+			for i, x := range a {
+				dst[i] = x + y
+			}
+		case "Sub":
+			for i, x := range a {
+				dst[i] = x - y
+			}
+		case "Mul":
+			for i, x := range a {
+				dst[i] = x * y
+			}
+		case "Div":
+			for i, x := range a {
+				dst[i] = x / y
+			}
+		default:
+			return false
+		}
+		return true
+	}
+	b = b[:len(a)]
+	switch op {
+	case "Add":
+		for i, x := range a {
+			dst[i] = x + b[i]
+		}
+	case "Sub":
+		for i, x := range a {
+			dst[i] = x - b[i]
+		}
+	case "Mul":
+		for i, x := range a {
+			dst[i] = x * b[i]
+		}
+	case "Div":
+		for i, x := range a {
+			dst[i] = x / b[i]
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 type integer interface{ ~int64 | ~int32 | ~uint8 }

@@ -58,6 +58,22 @@ func copyElems(dst *Tensor, do int, src *Tensor, so, n int) {
 	}
 }
 
+// lastDimRows calls fn with the offset and length of each row along the
+// last dimension of shape.
+func lastDimRows(shape []int, fn func(off, n int)) {
+	if numel(shape) == 0 {
+		return
+	}
+	if len(shape) == 0 {
+		fn(0, 1)
+		return
+	}
+	inner := shape[len(shape)-1]
+	for o := 0; o < numel(shape[:len(shape)-1]); o++ {
+		fn(o*inner, inner)
+	}
+}
+
 // takeIdx sets dst[i] = src[idx[i]].
 func takeIdx(dst, src *Tensor, idx []int) {
 	switch src.Type {
@@ -249,7 +265,7 @@ func (k *transposeK) run(rc *runCtx, in, out []*Tensor) error {
 	}
 	// Source offset of each output element, walked in output order.
 	idx := make([]int, o.Len())
-	bcastRows(o.Shape, [][]int{}, func(oo int, _ []int, n int, _ []int) {
+	lastDimRows(o.Shape, func(oo, n int) {
 		r := oo
 		base := 0
 		for d := len(o.Shape) - 1; d >= 0; d-- {
@@ -480,7 +496,7 @@ func (k *sliceK) run(rc *runCtx, in, out []*Tensor) error {
 	for i := range start {
 		base += start[i] * xs[i]
 	}
-	bcastRows(count, nil, func(oo int, _ []int, n int, _ []int) {
+	lastDimRows(count, func(oo, n int) {
 		r := oo
 		b := base
 		for d := len(count) - 1; d >= 0; d-- {
