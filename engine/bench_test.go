@@ -20,8 +20,10 @@ func benchModel(b *testing.B, path string, shape []int, threads int) {
 	}
 }
 
-func BenchmarkResnetBatch8(b *testing.B)    { benchModel(b, fixture("resnet"), []int{8, 1, 28, 28}, 0) }
-func BenchmarkMobilenetBatch8(b *testing.B) { benchModel(b, fixture("mobilenet"), []int{8, 1, 28, 28}, 0) }
+func BenchmarkResnetBatch8(b *testing.B) { benchModel(b, fixture("resnet"), []int{8, 1, 28, 28}, 0) }
+func BenchmarkMobilenetBatch8(b *testing.B) {
+	benchModel(b, fixture("mobilenet"), []int{8, 1, 28, 28}, 0)
+}
 func BenchmarkOCRDet320(b *testing.B) {
 	benchModel(b, testdeps.OCRModel(b, "ch_PP-OCRv4_det_infer.onnx"), []int{1, 3, 320, 320}, 0)
 }
