@@ -14,7 +14,9 @@ func init() {
 	register(buildCompare, "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")
 	register(buildUnary, "Relu", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh",
 		"Sqrt", "Exp", "Log", "Neg", "Abs", "Erf", "Reciprocal", "Floor", "Ceil", "Elu", "Selu",
-		"Softplus", "Softsign", "Sign", "Not", "Round", "Gelu", "Mish", "ThresholdedRelu", "Celu")
+		"Softplus", "Softsign", "Sign", "Not", "Round", "Gelu", "Mish", "ThresholdedRelu", "Celu",
+		"Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Shrink")
+	register(buildIsNaNInf, "IsNaN", "IsInf")
 	register(func(c *nodeCtx) (kernel, error) { return &whereK{}, nil }, "Where")
 	register(buildIdentity, "Identity", "Dropout")
 	register(buildCast, "Cast")
@@ -60,8 +62,8 @@ func (k *binaryK) infer(in []*Tensor) ([]spec, error) {
 	if a.Type != b.Type && k.op != "Pow" {
 		return nil, fmt.Errorf("%s of %s and %s", k.op, a, b)
 	}
-	if k.op == "Pow" && a.Type != onnxio.Float {
-		return nil, unsupported("Pow of %s", onnxio.DataTypeName(a.Type))
+	if k.op == "Pow" && (a.Type == onnxio.Bool || b.Type == onnxio.Bool) {
+		return nil, fmt.Errorf("Pow of bool")
 	}
 	if k.op == "PRelu" && a.Type != onnxio.Float {
 		return nil, unsupported("PRelu of %s", onnxio.DataTypeName(a.Type))
@@ -80,6 +82,23 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 	a, b, o := in[0], in[1], out[0]
 	if k.legacyAxis >= 0 {
 		b = b.view(k.bShape(a.Shape, b.Shape))
+	}
+	if k.op == "Pow" && a.Type != onnxio.Float {
+		// Integer base: computed in float64, truncated to the base's type.
+		bcastRows(o.Shape, [][]int{a.Shape, b.Shape}, func(oo int, off []int, n int, inc []int) {
+			for i := 0; i < n; i++ {
+				v := math.Pow(a.at(off[0]+i*inc[0]), b.at(off[1]+i*inc[1]))
+				switch o.Type {
+				case onnxio.Int64:
+					o.I64[oo+i] = int64(v)
+				case onnxio.Int32:
+					o.I32[oo+i] = int32(v)
+				case onnxio.Uint8:
+					o.U8[oo+i] = uint8(v)
+				}
+			}
+		})
+		return nil
 	}
 	switch a.Type {
 	case onnxio.Float:
@@ -536,6 +555,39 @@ func buildUnary(c *nodeCtx) (kernel, error) {
 		}
 	case "Mish":
 		k.f = f64(func(x float64) float64 { return x * math.Tanh(math.Log1p(math.Exp(x))) })
+	case "Sin":
+		k.f = f64(math.Sin)
+	case "Cos":
+		k.f = f64(math.Cos)
+	case "Tan":
+		k.f = f64(math.Tan)
+	case "Asin":
+		k.f = f64(math.Asin)
+	case "Acos":
+		k.f = f64(math.Acos)
+	case "Atan":
+		k.f = f64(math.Atan)
+	case "Sinh":
+		k.f = f64(math.Sinh)
+	case "Cosh":
+		k.f = f64(math.Cosh)
+	case "Asinh":
+		k.f = f64(math.Asinh)
+	case "Acosh":
+		k.f = f64(math.Acosh)
+	case "Atanh":
+		k.f = f64(math.Atanh)
+	case "Shrink":
+		bias, lambd := c.attrFloat("bias", 0), c.attrFloat("lambd", 0.5)
+		k.f = func(x float32) float32 {
+			switch {
+			case x < -lambd:
+				return x + bias
+			case x > lambd:
+				return x - bias
+			}
+			return 0
+		}
 	case "Clip":
 		k.clip = true
 	case "Neg", "Abs", "Sign", "Not":
@@ -693,6 +745,36 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		go func() { defer wg.Done(); fn(lo, hi) }()
 	}
 	wg.Wait()
+}
+
+// ---- IsNaN, IsInf ----
+
+type isK struct {
+	nan      bool
+	pos, neg bool
+}
+
+func buildIsNaNInf(c *nodeCtx) (kernel, error) {
+	return &isK{nan: c.n.GetOpType() == "IsNaN", pos: c.attrInt("detect_positive", 1) != 0, neg: c.attrInt("detect_negative", 1) != 0}, nil
+}
+
+func (k *isK) infer(in []*Tensor) ([]spec, error) {
+	if in[0].Type != onnxio.Float {
+		return nil, unsupported("IsNaN/IsInf of %s", onnxio.DataTypeName(in[0].Type))
+	}
+	return []spec{{onnxio.Bool, in[0].Shape}}, nil
+}
+
+func (k *isK) run(rc *runCtx, in, out []*Tensor) error {
+	for i, v := range in[0].F32 {
+		x := float64(v)
+		if k.nan {
+			out[0].Bool[i] = math.IsNaN(x)
+		} else {
+			out[0].Bool[i] = (k.pos && math.IsInf(x, 1)) || (k.neg && math.IsInf(x, -1))
+		}
+	}
+	return nil
 }
 
 // ---- Identity, Dropout ----

@@ -157,8 +157,7 @@ func (k *instanceNormK) run(rc *runCtx, in, out []*Tensor) error {
 
 // normalize writes (x-mean)/sqrt(var+eps)*scale+bias, with scale and bias
 // per element index.
-func normalize(x, o []float32, eps float32, sb func(i int) (float32, float32)) {
-	var mean float64
+func normalize(x, o []float32, eps float32, sb func(i int) (float32, float32)) (mean, inv float64) {
 	for _, v := range x {
 		mean += float64(v)
 	}
@@ -169,11 +168,12 @@ func normalize(x, o []float32, eps float32, sb func(i int) (float32, float32)) {
 		variance += d * d
 	}
 	variance /= float64(len(x))
-	inv := 1 / math.Sqrt(variance+float64(eps))
+	inv = 1 / math.Sqrt(variance+float64(eps))
 	for i, v := range x {
 		s, b := sb(i)
 		o[i] = float32((float64(v)-mean)*inv)*s + b
 	}
+	return mean, inv
 }
 
 // ---- LayerNormalization ----
@@ -184,11 +184,6 @@ type layerNormK struct {
 }
 
 func buildLayerNorm(c *nodeCtx) (kernel, error) {
-	for _, o := range c.n.GetOutput()[1:] {
-		if o != "" {
-			return nil, unsupported("LayerNormalization Mean/InvStdDev outputs")
-		}
-	}
 	if c.attrInt("stash_type", 1) != 1 {
 		return nil, unsupported("LayerNormalization stash_type")
 	}
@@ -199,10 +194,16 @@ func (k *layerNormK) infer(in []*Tensor) ([]spec, error) {
 	if in[0].Type != onnxio.Float {
 		return nil, unsupported("LayerNormalization of %s", onnxio.DataTypeName(in[0].Type))
 	}
-	if _, err := normAxis(k.axis, len(in[0].Shape)); err != nil {
+	ax, err := normAxis(k.axis, len(in[0].Shape))
+	if err != nil {
 		return nil, err
 	}
-	return []spec{{onnxio.Float, in[0].Shape}}, nil
+	// Mean and InvStdDev keep the leading axes, with 1s after.
+	st := append([]int{}, in[0].Shape[:ax]...)
+	for range in[0].Shape[ax:] {
+		st = append(st, 1)
+	}
+	return []spec{{onnxio.Float, in[0].Shape}, {onnxio.Float, st}, {onnxio.Float, st}}, nil
 }
 
 func (k *layerNormK) run(rc *runCtx, in, out []*Tensor) error {
@@ -223,9 +224,15 @@ func (k *layerNormK) run(rc *runCtx, in, out []*Tensor) error {
 		binaryF32("Add", make([]float32, inner), bs.F32, bias, ish, bs.Shape, ish)
 	}
 	for p := 0; p < numel(x.Shape[:ax]); p++ {
-		normalize(x.F32[p*inner:(p+1)*inner], o.F32[p*inner:(p+1)*inner], k.eps, func(i int) (float32, float32) {
+		mean, inv := normalize(x.F32[p*inner:(p+1)*inner], o.F32[p*inner:(p+1)*inner], k.eps, func(i int) (float32, float32) {
 			return scale[i], bias[i]
 		})
+		if len(out) > 1 && out[1] != nil {
+			out[1].F32[p] = float32(mean)
+		}
+		if len(out) > 2 && out[2] != nil {
+			out[2].F32[p] = float32(inv)
+		}
 	}
 	return nil
 }

@@ -249,6 +249,9 @@ func evalStep(rc *runCtx, st *step, ins []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(specs) < len(st.outs) {
+		return nil, fmt.Errorf("node has %d outputs, the operator gives %d", len(st.outs), len(specs))
+	}
 	outs := make([]*Tensor, len(specs))
 	for j, sp := range specs {
 		outs[j] = newTensor(sp.dt, sp.shape)
@@ -473,6 +476,9 @@ func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error
 		specs, err := st.k.infer(ins)
 		if err != nil {
 			return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
+		}
+		if len(specs) < len(st.outs) {
+			return nil, fmt.Errorf("engine: node %s has %d outputs, the operator gives %d", st.label, len(st.outs), len(specs))
 		}
 		for j, id := range st.outs {
 			if id >= 0 {

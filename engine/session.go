@@ -144,7 +144,7 @@ func Compile(m *onnxio.Model, opts Options) (*Session, error) {
 	if err := checkOps(cm); err != nil {
 		return nil, err
 	}
-	if cm.Opset("") == 6 {
+	if v := cm.Opset(""); v == 6 || (v >= 1 && v < 6 && stableSince1(cm)) {
 		lift6(cm)
 	}
 	if v := cm.Opset(""); v >= onnxio.MinUpgradeOpset && v < onnxio.MaxUpgradeOpset {
@@ -236,6 +236,23 @@ func lift6(m *onnxio.Model) {
 		n.Attribute = keep
 	}
 	m.SetOpset("", 7)
+}
+
+// stableSince1 reports whether every node of m is an operator whose
+// opset-1 form, less the legacy attributes lift6 removes, means what its
+// opset-7 form does, so an older model can be read as opset 7.
+func stableSince1(m *onnxio.Model) bool {
+	for _, n := range m.Graph().GetNode() {
+		switch n.GetOpType() {
+		case "GlobalAveragePool", "GlobalMaxPool", "Not", "Softplus", "Softsign", "And", "Or", "Xor",
+			"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Abs", "Sqrt", "Reciprocal", "Floor", "Ceil",
+			"Identity", "Add", "Sub", "Mul", "Div", "Equal", "Less", "Greater", "Transpose", "LeakyRelu",
+			"Elu", "Selu", "HardSigmoid", "ThresholdedRelu", "MatMul":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // checkOps lists every node whose operator the engine does not know,
