@@ -888,3 +888,115 @@ func (k *padK) run(rc *runCtx, in, out []*Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	register(buildDepthSpace, "DepthToSpace", "SpaceToDepth")
+	register(func(c *nodeCtx) (kernel, error) {
+		dt := onnxio.DataType(c.attrInt("dtype", 0))
+		if dt != 0 && !supportedType(dt) {
+			return nil, unsupported("EyeLike to %s", onnxio.DataTypeName(dt))
+		}
+		return &eyeLikeK{dt: dt, k: int(c.attrInt("k", 0))}, nil
+	}, "EyeLike")
+	register(func(c *nodeCtx) (kernel, error) { return &castLikeK{}, nil }, "CastLike")
+	register(func(c *nodeCtx) (kernel, error) {
+		return nil, unsupported("Upsample (opset 7-9 models are upgraded to Resize; this one could not be)")
+	}, "Upsample")
+}
+
+// ---- DepthToSpace, SpaceToDepth ----
+
+type depthSpaceK struct {
+	toSpace bool
+	b       int
+	crd     bool
+}
+
+func buildDepthSpace(c *nodeCtx) (kernel, error) {
+	return &depthSpaceK{toSpace: c.n.GetOpType() == "DepthToSpace", b: int(c.attrInt("blocksize", 0)),
+		crd: c.attrString("mode", "DCR") == "CRD"}, nil
+}
+
+func (k *depthSpaceK) infer(in []*Tensor) ([]spec, error) {
+	s := in[0].Shape
+	if len(s) != 4 || k.b < 1 {
+		return nil, fmt.Errorf("needs N×C×H×W input and a blocksize")
+	}
+	n, c, h, w, b := s[0], s[1], s[2], s[3], k.b
+	if k.toSpace {
+		if c%(b*b) != 0 {
+			return nil, fmt.Errorf("%d channels for blocksize %d", c, b)
+		}
+		return []spec{{in[0].Type, []int{n, c / (b * b), h * b, w * b}}}, nil
+	}
+	if h%b != 0 || w%b != 0 {
+		return nil, fmt.Errorf("%dx%d not divisible by blocksize %d", h, w, b)
+	}
+	return []spec{{in[0].Type, []int{n, c * b * b, h / b, w / b}}}, nil
+}
+
+func (k *depthSpaceK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	b := k.b
+	// Both are a reshape, a transpose and a reshape.
+	var mid []int
+	var perm []int64
+	n := x.Shape[0]
+	if k.toSpace {
+		c, h, w := x.Shape[1], x.Shape[2], x.Shape[3]
+		if k.crd {
+			mid, perm = []int{n, c / (b * b), b, b, h, w}, []int64{0, 1, 4, 2, 5, 3}
+		} else {
+			mid, perm = []int{n, b, b, c / (b * b), h, w}, []int64{0, 3, 4, 1, 5, 2}
+		}
+	} else {
+		c, h, w := x.Shape[1], x.Shape[2], x.Shape[3]
+		mid, perm = []int{n, c, h / b, b, w / b, b}, []int64{0, 3, 5, 1, 2, 4}
+	}
+	t := &transposeK{perm: perm}
+	sp, _ := t.infer([]*Tensor{x.view(mid)})
+	return t.run(rc, []*Tensor{x.view(mid)}, []*Tensor{o.view(sp[0].shape)})
+}
+
+// ---- EyeLike, CastLike ----
+
+type eyeLikeK struct {
+	dt onnxio.DataType
+	k  int
+}
+
+func (k *eyeLikeK) infer(in []*Tensor) ([]spec, error) {
+	if len(in[0].Shape) != 2 {
+		return nil, fmt.Errorf("EyeLike needs a 2-D input")
+	}
+	dt := k.dt
+	if dt == 0 {
+		dt = in[0].Type
+	}
+	return []spec{{dt, in[0].Shape}}, nil
+}
+
+func (k *eyeLikeK) run(rc *runCtx, in, out []*Tensor) error {
+	o := out[0]
+	one := newTensor(o.Type, []int{2})
+	setAt(one, 1, 1)
+	rows, cols := o.Shape[0], o.Shape[1]
+	for i := 0; i < rows*cols; i++ {
+		j := 0
+		if i%cols-i/cols == k.k {
+			j = 1
+		}
+		copyElems(o, i, one, j, 1)
+	}
+	return nil
+}
+
+type castLikeK struct{}
+
+func (k *castLikeK) infer(in []*Tensor) ([]spec, error) {
+	return []spec{{in[1].Type, in[0].Shape}}, nil
+}
+
+func (k *castLikeK) run(rc *runCtx, in, out []*Tensor) error {
+	return (&castK{to: in[1].Type}).run(rc, in[:1], out)
+}
