@@ -13,14 +13,18 @@ type resizeK struct {
 	mode, coord, nearest string
 	extrapolation        float32
 	axes                 []int64
+	cubicA               float64
+	excludeOutside       bool
 }
 
 func buildResize(c *nodeCtx) (kernel, error) {
 	k := &resizeK{mode: c.attrString("mode", "nearest"), coord: c.attrString("coordinate_transformation_mode", "half_pixel"),
 		nearest: c.attrString("nearest_mode", "round_prefer_floor"), extrapolation: c.attrFloat("extrapolation_value", 0)}
 	k.axes, _ = c.attrInts("axes")
+	k.cubicA = float64(c.attrFloat("cubic_coeff_a", -0.75))
+	k.excludeOutside = c.attrInt("exclude_outside", 0) != 0
 	switch k.mode {
-	case "nearest", "linear":
+	case "nearest", "linear", "cubic":
 	default:
 		return nil, unsupported("Resize mode %q", k.mode)
 	}
@@ -154,6 +158,42 @@ func (k *resizeK) origin(x float64, in, out int, scale float64, roi0, roi1 float
 	return (x+0.5)/scale - 0.5
 }
 
+// cubicTaps gives the four input indices (clamped to the edge) and
+// weights of cubic convolution at input coordinate v.
+func (k *resizeK) cubicTaps(v float64, in int) (idx [4]int, w [4]float32) {
+	f := math.Floor(v)
+	s := v - f
+	a := k.cubicA
+	cw := func(x float64) float64 {
+		x = math.Abs(x)
+		switch {
+		case x <= 1:
+			return ((a+2)*x-(a+3))*x*x + 1
+		case x < 2:
+			return ((a*x-5*a)*x+8*a)*x - 4*a
+		}
+		return 0
+	}
+	var ws [4]float64
+	sum := 0.0
+	for t := 0; t < 4; t++ {
+		j := int(f) - 1 + t
+		ws[t] = cw(s + 1 - float64(t))
+		if k.excludeOutside && (j < 0 || j >= in) {
+			ws[t] = 0
+		}
+		sum += ws[t]
+		idx[t] = max(0, min(in-1, j))
+	}
+	for t := range ws {
+		if k.excludeOutside && sum != 0 {
+			ws[t] /= sum
+		}
+		w[t] = float32(ws[t])
+	}
+	return idx, w
+}
+
 func (k *resizeK) round(v float64) int {
 	switch k.nearest {
 	case "floor":
@@ -204,11 +244,20 @@ func (k *resizeK) run(rc *runCtx, in, out []*Tensor) error {
 		i1 := make([]int, outLen)
 		w := make([]float32, outLen)
 		valid := make([]bool, outLen)
+		var cidx [][4]int
+		var cw [][4]float32
+		if k.mode == "cubic" {
+			cidx, cw = make([][4]int, outLen), make([][4]float32, outLen)
+		}
 		for o := 0; o < outLen; o++ {
 			v := k.origin(float64(o), inLen, outLen, scales[a], r0, r1)
 			valid[o] = true
 			if k.coord == "tf_crop_and_resize" && (v < 0 || v > float64(inLen-1)) {
 				valid[o] = false
+			}
+			if k.mode == "cubic" {
+				cidx[o], cw[o] = k.cubicTaps(v, inLen)
+				continue
 			}
 			if k.mode == "nearest" {
 				j := k.round(v)
@@ -228,6 +277,17 @@ func (k *resizeK) run(rc *runCtx, in, out []*Tensor) error {
 					if !valid[o] {
 						for i := range d {
 							d[i] = k.extrapolation
+						}
+						continue
+					}
+					if cw != nil {
+						clear(d)
+						for t := 0; t < 4; t++ {
+							st := src[(p*inLen+cidx[o][t])*inner : (p*inLen+cidx[o][t]+1)*inner]
+							wt := cw[o][t]
+							for i := range d {
+								d[i] += st[i] * wt
+							}
 						}
 						continue
 					}
