@@ -19,6 +19,8 @@ type convGeom struct {
 	pt, pl, pb, pr         int
 	autoPad                string
 	explicitPads           bool
+	nd                     ndAttrs // the raw attributes, for the N-d path
+	wide                   bool    // more than 2 spatial axes: only the N-d path applies
 }
 
 // readGeom reads kernel_shape, strides, dilations, pads and auto_pad for
@@ -32,8 +34,13 @@ func readGeom(c *nodeCtx) (convGeom, error) {
 	pd, hasPads := c.attrInts("pads")
 	g.explicitPads = hasPads
 	r := max(len(ks), len(st), len(dl), len(pd)/2)
+	g.nd = ndAttrs{ks: ks, st: st, dl: dl, pd: pd, autoPad: g.autoPad}
+	if r > 3 {
+		return g, unsupported("%d-D windows (only 1-D to 3-D)", r)
+	}
 	if r > 2 {
-		return g, unsupported("%d-D windows (only 1-D and 2-D)", r)
+		g.wide = true
+		return g, nil
 	}
 	get := func(v []int64, i int, def int) int {
 		if len(v) == 0 {
@@ -195,6 +202,9 @@ func (k *convK) infer(in []*Tensor) ([]spec, error) {
 	if len(w.Shape) != len(x.Shape) {
 		return nil, fmt.Errorf("Conv: X %v and W %v differ in rank", x.Shape, w.Shape)
 	}
+	if len(x.Shape) == 5 || k.g.wide {
+		return k.inferND(x, w)
+	}
 	n, c, h, wd, err := as4(x.Shape)
 	if err != nil {
 		return nil, err
@@ -216,6 +226,9 @@ func (k *convK) infer(in []*Tensor) ([]spec, error) {
 
 func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 	x, wt, o := in[0], in[1], out[0]
+	if len(x.Shape) == 5 || k.g.wide {
+		return k.runND(rc, in, out)
+	}
 	n, c, h, wd, _ := as4(x.Shape)
 	m, cg, kh, kw, _ := as4(wt.Shape)
 	_, _, oh, ow, _ := as4(o.Shape)
@@ -502,6 +515,13 @@ func (k *convTK) infer(in []*Tensor) ([]spec, error) {
 	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].Type != onnxio.Float || len(in[0].Shape) != len(in[1].Shape) {
 		return nil, fmt.Errorf("ConvTranspose needs float X and W of one rank")
 	}
+	if len(in[0].Shape) == 5 || k.g.wide {
+		_, out, err := k.geometryND(in[0].Shape, in[1].Shape)
+		if err != nil {
+			return nil, err
+		}
+		return []spec{{onnxio.Float, append([]int{in[0].Shape[0], in[1].Shape[1] * k.group}, out...)}}, nil
+	}
 	_, oh, ow, err := k.geometry(in[0].Shape, in[1].Shape)
 	if err != nil {
 		return nil, err
@@ -515,6 +535,9 @@ func (k *convTK) infer(in []*Tensor) ([]spec, error) {
 
 func (k *convTK) run(rc *runCtx, in, out []*Tensor) error {
 	x, w, o := in[0], in[1], out[0]
+	if len(x.Shape) == 5 || k.g.wide {
+		return k.runND(rc, in, out)
+	}
 	g, oh, ow, _ := k.geometry(x.Shape, w.Shape)
 	n, c, h, wd, _ := as4(x.Shape)
 	cg := c / k.group

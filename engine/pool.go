@@ -17,6 +17,7 @@ type poolK struct {
 	g          convGeom
 	ceil       bool
 	includePad bool
+	indices    bool // MaxPool's Indices output is used
 }
 
 func buildPool(c *nodeCtx) (kernel, error) {
@@ -24,17 +25,15 @@ func buildPool(c *nodeCtx) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.kh == 0 {
+	if g.kh == 0 && len(g.nd.ks) == 0 {
 		return nil, fmt.Errorf("%s needs kernel_shape", c.n.GetOpType())
-	}
-	if out := c.n.GetOutput(); len(out) > 1 && out[1] != "" {
-		return nil, unsupported("MaxPool Indices output")
 	}
 	if c.attrInt("storage_order", 0) != 0 {
 		return nil, unsupported("MaxPool storage_order 1")
 	}
+	out := c.n.GetOutput()
 	return &poolK{max: c.n.GetOpType() == "MaxPool", g: g, ceil: c.attrInt("ceil_mode", 0) != 0,
-		includePad: c.attrInt("count_include_pad", 0) != 0}, nil
+		includePad: c.attrInt("count_include_pad", 0) != 0, indices: len(out) > 1 && out[1] != ""}, nil
 }
 
 func (k *poolK) geometry(x []int) (g convGeom, oh, ow int) {
@@ -46,9 +45,18 @@ func (k *poolK) geometry(x []int) (g convGeom, oh, ow int) {
 	return g.forInput(h, w, k.ceil)
 }
 
+// generic reports whether the N-d path must run: 3-D windows, a
+// non-float input, or MaxPool indices.
+func (k *poolK) generic(x *Tensor) bool {
+	return k.g.wide || len(x.Shape) == 5 || x.Type != onnxio.Float || k.indices
+}
+
 func (k *poolK) infer(in []*Tensor) ([]spec, error) {
-	if in[0].Type != onnxio.Float {
-		return nil, unsupported("pooling of %s", onnxio.DataTypeName(in[0].Type))
+	if in[0].Type == onnxio.Bool || (!k.max && in[0].Type != onnxio.Float) {
+		return nil, unsupported("%s of %s", map[bool]string{true: "MaxPool", false: "AveragePool"}[k.max], onnxio.DataTypeName(in[0].Type))
+	}
+	if k.generic(in[0]) {
+		return k.inferND(in[0])
 	}
 	if _, _, _, _, err := as4(in[0].Shape); err != nil {
 		return nil, err
@@ -63,6 +71,9 @@ func (k *poolK) infer(in []*Tensor) ([]spec, error) {
 
 func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
 	x, o := in[0], out[0]
+	if k.generic(x) {
+		return k.runND(rc, in, out)
+	}
 	n, c, h, w, _ := as4(x.Shape)
 	g, oh, ow := k.geometry(x.Shape)
 	parallelFor(rc.threads, n*c, 1, func(lo, hi int) {
