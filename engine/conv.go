@@ -157,7 +157,7 @@ func buildConv(c *nodeCtx) (kernel, error) {
 		if w.Type != onnxio.Float {
 			return nil, unsupported("Conv with %s weights", onnxio.DataTypeName(w.Type))
 		}
-		if len(w.Shape) != 4 && len(w.Shape) != 3 {
+		if len(w.Shape) < 3 || len(w.Shape) > 5 {
 			return nil, unsupported("Conv with rank %d weights", len(w.Shape))
 		}
 		k.m, k.cg = w.Shape[0], w.Shape[1]

@@ -299,28 +299,34 @@ func (k *poolK) runND(rc *runCtx, in, out []*Tensor) error {
 	r := len(g.in)
 	inN, outN, kn := numel(g.in), numel(g.out), numel(g.k)
 	is := strides(g.in)
+	cs := make([]int, r) // column-major strides, for storage_order 1
+	for d, acc := 0, 1; d < r; d++ {
+		cs[d] = acc
+		acc *= g.in[d]
+	}
 	oi := make([]int, r)
 	ki := make([]int, r)
 	for p := 0; p < x.Shape[0]*x.Shape[1]; p++ {
 		base := p * inN
 		for o2 := 0; o2 < outN; o2++ {
 			unravel(o2, g.out, oi)
-			best, bestAt := math.Inf(-1), -1
+			best, bestAt, bestCol := math.Inf(-1), -1, 0
 			sum, cnt := 0.0, 0
 			for kr := 0; kr < kn; kr++ {
 				unravel(kr, g.k, ki)
-				off, ok := 0, true
+				off, col, ok := 0, 0, true
 				for d := 0; d < r && ok; d++ {
 					q := oi[d]*g.s[d] - g.pb[d] + ki[d]*g.d[d]
 					ok = q >= 0 && q < g.in[d]
 					off += q * is[d]
+					col += q * cs[d]
 				}
 				if !ok {
 					continue
 				}
 				v := x.at(base + off)
 				if v > best || bestAt < 0 {
-					best, bestAt = v, base+off
+					best, bestAt, bestCol = v, base+off, base+col
 				}
 				sum += v
 				cnt++
@@ -334,6 +340,9 @@ func (k *poolK) runND(rc *runCtx, in, out []*Tensor) error {
 				}
 				if ind != nil {
 					ind.I64[dst] = int64(bestAt)
+					if k.colMajor {
+						ind.I64[dst] = int64(bestCol)
+					}
 				}
 				continue
 			}

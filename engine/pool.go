@@ -18,6 +18,7 @@ type poolK struct {
 	ceil       bool
 	includePad bool
 	indices    bool // MaxPool's Indices output is used
+	colMajor   bool // storage_order 1: Indices count spatial positions column-major
 }
 
 func buildPool(c *nodeCtx) (kernel, error) {
@@ -28,12 +29,10 @@ func buildPool(c *nodeCtx) (kernel, error) {
 	if g.kh == 0 && len(g.nd.ks) == 0 {
 		return nil, fmt.Errorf("%s needs kernel_shape", c.n.GetOpType())
 	}
-	if c.attrInt("storage_order", 0) != 0 {
-		return nil, unsupported("MaxPool storage_order 1")
-	}
 	out := c.n.GetOutput()
 	return &poolK{max: c.n.GetOpType() == "MaxPool", g: g, ceil: c.attrInt("ceil_mode", 0) != 0,
-		includePad: c.attrInt("count_include_pad", 0) != 0, indices: len(out) > 1 && out[1] != ""}, nil
+		includePad: c.attrInt("count_include_pad", 0) != 0, indices: len(out) > 1 && out[1] != "",
+		colMajor: c.attrInt("storage_order", 0) != 0}, nil
 }
 
 func (k *poolK) geometry(x []int) (g convGeom, oh, ow int) {
