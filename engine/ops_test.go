@@ -23,8 +23,12 @@ func valueInfo(name string, dt onnxio.DataType) *pb.ValueInfoProto {
 		TensorType: &pb.TypeProto_Tensor{ElemType: proto.Int32(int32(dt))}}}}
 }
 
-func (b *graphBuilder) input(name string, dt onnxio.DataType)  { b.g.Input = append(b.g.Input, valueInfo(name, dt)) }
-func (b *graphBuilder) output(name string, dt onnxio.DataType) { b.g.Output = append(b.g.Output, valueInfo(name, dt)) }
+func (b *graphBuilder) input(name string, dt onnxio.DataType) {
+	b.g.Input = append(b.g.Input, valueInfo(name, dt))
+}
+func (b *graphBuilder) output(name string, dt onnxio.DataType) {
+	b.g.Output = append(b.g.Output, valueInfo(name, dt))
+}
 
 func (b *graphBuilder) init(t *testing.T, name string, v *Tensor) {
 	t.Helper()
