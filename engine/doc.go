@@ -4,4 +4,97 @@
 //
 // engine imports onnxio and kernels; it must not import calib, quant,
 // binarize, bench or cmd.
+//
+// # Use
+//
+//	m, _ := onnxio.Load("model.onnx")
+//	s, err := engine.Compile(m, engine.Options{}) // Threads 0: GOMAXPROCS
+//	out, err := s.Run(map[string]*engine.Tensor{
+//		"input": engine.NewFloat32([]int{8, 1, 28, 28}, pixels),
+//	})
+//	logits := out["logits"].F32
+//
+// A Tensor is dense and row-major: float32 for activations and weights,
+// int64, int32, uint8 and bool for shape, index and mask values.
+//
+// # Compile
+//
+// Compile works on a copy of the model and does, once:
+//
+//   - Normalise the opset: models at opset 7 to 20 are upgraded to 21 with
+//     onnxio.UpgradeOpset, so each kernel implements only the newest form
+//     of its operator (Clip, Pad, Slice, Squeeze, Split and the reductions
+//     take inputs rather than attributes; old Softmax becomes
+//     Flatten-Softmax-Reshape; Upsample becomes Resize...). Opset-6 models
+//     (and older ones made only of operators that have not changed) are
+//     read as opset 7 first: the legacy broadcast attribute of arithmetic
+//     is honoured, is_test and consumed_inputs are dropped.
+//   - Check every node: a model with operators, operator forms (an
+//     attribute value such as Resize antialias, training-mode
+//     BatchNormalization) or element types the engine lacks fails with one
+//     *UnsupportedError listing every such node and op type.
+//   - Constant nodes become initializers; nodes are put in topological
+//     order; nodes whose inputs are all constant are evaluated and dropped.
+//   - Fusion: a Conv followed by BatchNormalization (constant parameters,
+//     folded into the weights and bias), an Add of a residual, and one
+//     activation (Relu, LeakyRelu, Clip with constant bounds, HardSigmoid,
+//     HardSwish, or x*HardSigmoid(x) with alpha 1/6 and beta 1/2), and a
+//     Gemm followed by an activation, become one step whose chain runs in
+//     the kernels' output stage (kernels.Epilogue). Only values with a
+//     single consumer that are not graph outputs are fused away.
+//   - Constant weights are packed once: Conv weights as kernels.PackA (M =
+//     output channels, K = input channels per group × kernel window),
+//     ConvTranspose weights transposed the same way, Gemm and 2-D MatMul
+//     B operands as kernels.PackB (Gemm's alpha folded in).
+//
+// # Plans
+//
+// The first Run for a given set of input shapes builds a plan: every
+// value's type and shape is inferred from the inputs' shapes; Shape and
+// everything computed only from shapes and constants (Shape -> Gather ->
+// Concat -> Reshape chains and the like) is evaluated then and becomes a
+// constant of the plan; float32 activations get slots of a memory plan,
+// a slot reused as soon as the last reader of its value has run; Reshape,
+// Flatten, Squeeze, Unsqueeze, Identity and Dropout are views, not copies.
+// Plans are cached per input shape (16 at most), so a model with a dynamic
+// batch, height or width is re-planned once per new shape. A model whose
+// shapes depend on the values of small inputs (a Reshape whose shape is a
+// graph input) gets plans keyed on those values too.
+//
+// # Concurrency and threads
+//
+// A Session is safe for concurrent use: any number of goroutines may call
+// Run at once. Plans, constants and packed weights are shared read-only;
+// each Run takes its own activation buffers from the plan's pool. Within
+// one Run, GEMM (Conv, Gemm, MatMul) is split across Options.Threads
+// goroutines by the kernels, and depthwise convolution, im2col, pooling,
+// Resize and large elementwise operators split their outer loops. Every
+// output element is computed by one goroutine in a fixed order, so results
+// are bit-identical for any thread count.
+//
+// # Operators (ai.onnx, opsets 6 to 21)
+//
+// Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
+// 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to 3-D),
+// Gemm, MatMul (batched, broadcast), BatchNormalization, InstanceNormalization,
+// LayerNormalization; Relu, LeakyRelu, PRelu, Clip, HardSigmoid, HardSwish,
+// Sigmoid, Tanh, Softmax, LogSoftmax, Hardmax, Elu, Selu, Celu, Gelu, Mish,
+// Softplus, Softsign, ThresholdedRelu, Shrink; Add, Sub, Mul, Div, Pow, Mod,
+// Max, Min, Sum, Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg,
+// Abs, Sign, Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and
+// hyperbolic functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
+// GreaterOrEqual, And, Or, Xor, Not, Where; MaxPool (Indices,
+// storage_order), AveragePool (count_include_pad, ceil_mode),
+// GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
+// Split, Slice, Squeeze, Unsqueeze, Expand, Tile, Pad (constant, reflect,
+// edge, wrap), Shape, Size, Gather, GatherElements, GatherND,
+// ScatterElements, ScatterND, TopK, OneHot, Trilu, CumSum, Range,
+// DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
+// ConstantOfShape, Identity, Dropout (inference); Resize (nearest with
+// round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
+// cubic_coeff_a and exclude_outside; coordinate transformation modes
+// half_pixel, half_pixel_symmetric, asymmetric, align_corners,
+// pytorch_half_pixel, tf_crop_and_resize); ReduceMean, ReduceMax,
+// ReduceMin, ReduceSum, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
+// ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 package engine
