@@ -67,8 +67,9 @@
 // Run at once. Plans, constants and packed weights are shared read-only;
 // each Run takes its own activation buffers from the plan's pool. Within
 // one Run, GEMM (Conv, Gemm, MatMul) is split across Options.Threads
-// goroutines by the kernels, and depthwise convolution, im2col, pooling,
-// Resize and large elementwise operators split their outer loops. Every
+// goroutines by the kernels, and depthwise convolution, im2col, 1-D and
+// 2-D pooling, Resize and large float arithmetic and unary operators split
+// their outer loops. Every
 // output element is computed by one goroutine in a fixed order, so results
 // are bit-identical for any thread count.
 //

@@ -103,7 +103,7 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 	switch a.Type {
 	case onnxio.Float:
 		bf := b.floats()
-		binaryF32(k.op, a.F32, bf, o.F32, a.Shape, b.Shape, o.Shape)
+		binaryF32Par(rc.threads, k.op, a.F32, bf, o.F32, a.Shape, b.Shape, o.Shape)
 	case onnxio.Int64:
 		return binaryInt(k.op, a.I64, b.I64, o.I64, a.Shape, b.Shape, o.Shape)
 	case onnxio.Int32:
@@ -115,7 +115,12 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 func binaryF32(op string, a, b, o []float32, as, bs, os []int) {
-	bcastRows(os, [][]int{as, bs}, func(oo int, off []int, n int, inc []int) {
+	binaryF32Par(1, op, a, b, o, as, bs, os)
+}
+
+// binaryF32Par is binaryF32 split over threads.
+func binaryF32Par(threads int, op string, a, b, o []float32, as, bs, os []int) {
+	bcastRowsPar(threads, os, [][]int{as, bs}, func(oo int, off []int, n int, inc []int) {
 		ia, ib, sa, sb := off[0], off[1], inc[0], inc[1]
 		dst := o[oo : oo+n]
 		if sa == 1 && (sb == 1 || sb == 0) && binaryFast(op, dst, a[ia:ia+n], b[ib:], sb) {
