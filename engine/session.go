@@ -313,6 +313,29 @@ func (s *Session) id(name string) int {
 	return len(s.names) - 1
 }
 
+// ValueInfo describes a graph input or output: its element type and its
+// declared shape, -1 for a symbolic or unknown size (Shape is nil when the
+// model does not declare the rank).
+type ValueInfo struct {
+	Name  string
+	Type  onnxio.DataType
+	Shape []int
+}
+
+// Inputs describes the graph inputs Run needs, in model order.
+func (s *Session) Inputs() []ValueInfo { return infos(s.inputs) }
+
+// Outputs describes the graph outputs Run returns, in model order.
+func (s *Session) Outputs() []ValueInfo { return infos(s.outputs) }
+
+func infos(ios []ioInfo) []ValueInfo {
+	out := make([]ValueInfo, len(ios))
+	for i, io := range ios {
+		out[i] = ValueInfo{Name: io.name, Type: io.dt, Shape: append([]int(nil), io.shape...)}
+	}
+	return out
+}
+
 // InputNames lists the graph inputs Run needs, in model order.
 func (s *Session) InputNames() []string {
 	var out []string

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -135,6 +136,12 @@ func TestPlanCacheAndMemory(t *testing.T) {
 		if len(p.slotSize) == 0 || len(p.slotSize) >= acts {
 			t.Errorf("%d buffer slots for %d activations: no reuse", len(p.slotSize), acts)
 		}
+	}
+	if in := s.Inputs(); len(in) != 1 || in[0].Name != "input" || in[0].Type != onnxio.Float || fmt.Sprint(in[0].Shape) != "[-1 1 28 28]" {
+		t.Errorf("Inputs() = %+v", in)
+	}
+	if out := s.Outputs(); len(out) != 1 || out[0].Name != "logits" || fmt.Sprint(out[0].Shape) != "[-1 10]" {
+		t.Errorf("Outputs() = %+v", out)
 	}
 	// Wrong shapes and types are errors, not panics.
 	if _, err := s.Run(map[string]*Tensor{"input": randInput(1, []int{1, 1, 27, 28})}); err == nil {
