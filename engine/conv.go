@@ -169,9 +169,9 @@ func buildConv(c *nodeCtx) (kernel, error) {
 		if b := c.constInput(2); b != nil {
 			k.bias = append([]float32{}, b.F32...)
 		}
-		if f := c.fuse; f != nil && f.bnScale != nil {
-			if len(f.bnScale) != k.m {
-				return nil, fmt.Errorf("BatchNormalization has %d channels, Conv %d", len(f.bnScale), k.m)
+		if f := c.fuse; f != nil && f.scale != nil {
+			if len(f.scale) != k.m {
+				return nil, fmt.Errorf("BatchNormalization has %d channels, Conv %d", len(f.scale), k.m)
 			}
 			if k.bias == nil {
 				k.bias = make([]float32, k.m)
@@ -179,9 +179,9 @@ func buildConv(c *nodeCtx) (kernel, error) {
 			for o := 0; o < k.m; o++ {
 				row := k.w[o*kk : (o+1)*kk]
 				for i := range row {
-					row[i] *= f.bnScale[o]
+					row[i] *= f.scale[o]
 				}
-				k.bias[o] = k.bias[o]*f.bnScale[o] + f.bnShift[o]
+				k.bias[o] = k.bias[o]*f.scale[o] + f.shift[o]
 			}
 		}
 		if k.cg > 1 || k.m/k.group > 1 {
@@ -303,41 +303,55 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 // im2col writes the cg·kh·kw × oh·ow patch matrix of one image's group.
 func im2col(threads int, x []float32, cg, h, w, oh, ow int, g convGeom, col []float32) {
 	hw := oh * ow
-	parallelFor(threads, cg*g.kh*g.kw, 16, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
+	lo, hi := validCols(g, w, ow)
+	parallelFor(threads, cg*g.kh*g.kw, 16, func(rlo, rhi int) {
+		for r := rlo; r < rhi; r++ {
 			ci, kr := r/(g.kh*g.kw), r%(g.kh*g.kw)
 			ky, kx := kr/g.kw, kr%g.kw
 			dst := col[r*hw : (r+1)*hw]
 			src := x[ci*h*w : (ci+1)*h*w]
+			off := kx*g.dw - g.pl
+			l, rr := lo[kx], hi[kx]
 			for oy := 0; oy < oh; oy++ {
 				iy := oy*g.sh - g.pt + ky*g.dh
 				row := dst[oy*ow : (oy+1)*ow]
-				if iy < 0 || iy >= h {
+				if iy < 0 || iy >= h || l >= rr {
 					clear(row)
 					continue
 				}
 				srow := src[iy*w : (iy+1)*w]
-				ix := -g.pl + kx*g.dw
+				clear(row[:l])
+				clear(row[rr:])
 				if g.sw == 1 {
-					for ox := range row {
-						if j := ix + ox; j >= 0 && j < w {
-							row[ox] = srow[j]
-						} else {
-							row[ox] = 0
-						}
-					}
+					copy(row[l:rr], srow[l+off:rr+off])
 					continue
 				}
-				for ox := range row {
-					if j := ix + ox*g.sw; j >= 0 && j < w {
-						row[ox] = srow[j]
-					} else {
-						row[ox] = 0
-					}
+				for ox := l; ox < rr; ox++ {
+					row[ox] = srow[ox*g.sw+off]
 				}
 			}
 		}
 	})
+}
+
+// validCols gives, per kernel column kx, the output columns [lo, hi)
+// whose input column ox*sw - pl + kx*dw lies inside [0, w).
+func validCols(g convGeom, w, ow int) (lo, hi []int) {
+	lo = make([]int, g.kw)
+	hi = make([]int, g.kw)
+	for kx := 0; kx < g.kw; kx++ {
+		off := kx*g.dw - g.pl
+		l := 0
+		if off < 0 {
+			l = (-off + g.sw - 1) / g.sw
+		}
+		h := 0
+		if w-1-off >= 0 {
+			h = (w-1-off)/g.sw + 1
+		}
+		lo[kx], hi[kx] = min(l, ow), min(h, ow)
+	}
+	return lo, hi
 }
 
 // depthwise is the convolution where every output channel reads one
@@ -346,21 +360,7 @@ func im2col(threads int, x []float32, cg, h, w, oh, ow int, g convGeom, col []fl
 func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, g convGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
 	f := actFunc(ep)
 	kk := g.kh * g.kw
-	// Valid output column range per kernel column: 0 <= ox*sw - pl + kx*dw < wd.
-	lo := make([]int, g.kw)
-	hi := make([]int, g.kw)
-	for kx := 0; kx < g.kw; kx++ {
-		off := kx*g.dw - g.pl
-		l := 0
-		if off < 0 {
-			l = (-off + g.sw - 1) / g.sw
-		}
-		hh := 0
-		if wd-1-off >= 0 {
-			hh = (wd-1-off)/g.sw + 1
-		}
-		lo[kx], hi[kx] = min(l, ow), min(hh, ow)
-	}
+	lo, hi := validCols(g, wd, ow)
 	parallelFor(rc.threads, n*m, 1, func(plo, phi int) {
 		acc := make([]float32, ow)
 		for p := plo; p < phi; p++ {

@@ -91,7 +91,10 @@ func (c *nodeCtx) hasInput(i int) bool {
 // stage: BatchNormalization (into the weights), Add of a residual, and
 // one activation.
 type fusion struct {
-	bnScale, bnShift []float32
+	// scale and shift, per output channel, fold BatchNormalization and
+	// Mul/Add/Sub/Div by per-channel constants into the weights and bias:
+	// y = conv(x)·scale + shift. nil when nothing was folded.
+	scale, shift []float32
 	residual         string
 	act              kernels.Activation
 	alpha, beta      float32
@@ -285,29 +288,9 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 	}
 	if n.GetOpType() == "Conv" {
 		constW := len(n.GetInput()) > 1 && constOf(n.GetInput()[1]) != nil && (len(n.GetInput()) < 3 || n.GetInput()[2] == "" || constOf(n.GetInput()[2]) != nil)
-		if c := single(); constW && c != nil && c.GetOpType() == "BatchNormalization" && len(c.GetInput()) == 5 && c.GetInput()[0] == cur && usedOutputs(c, consumers, isOut) == 1 {
-			ts := make([]*Tensor, 4)
-			ok := true
-			for j := range ts {
-				ts[j] = constOf(c.GetInput()[j+1])
-				ok = ok && ts[j] != nil && ts[j].Type == onnxio.Float
-			}
-			if ok {
-				eps := float32(1e-5)
-				for _, a := range c.GetAttribute() {
-					if a.GetName() == "epsilon" {
-						eps = a.GetF()
-					}
-					if a.GetName() == "training_mode" && a.GetI() != 0 {
-						ok = false
-					}
-				}
-				if ok {
-					f.bnScale, f.bnShift = bnParams(ts[0].F32, ts[1].F32, ts[2].F32, ts[3].F32, eps)
-					f.nodes = append(f.nodes, c)
-					cur = c.GetOutput()[0]
-				}
-			}
+		if constW {
+			w := constOf(n.GetInput()[1])
+			cur = s.fuseAffine(f, cur, w.Shape[0], len(w.Shape), single, constOf, consumers, isOut)
 		}
 		if c := single(); c != nil && c.GetOpType() == "Add" && len(c.GetInput()) == 2 {
 			other := c.GetInput()[0]
@@ -360,6 +343,10 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 		} else {
 			f.alpha, f.beta = 0, 0
 		}
+	} else if last := s.paddleHardSwish(cur, consumers, isOut, constOf); last != nil {
+		f.act = kernels.ActHardSwish
+		f.nodes = append(f.nodes, last...)
+		cur = last[len(last)-1].GetOutput()[0]
 	} else if cs := consumers[cur]; !isOut[cur] && len(cs) == 2 {
 		// x * HardSigmoid(x) with alpha 1/6, beta 1/2 is HardSwish.
 		h, m := cs[0], cs[1]
@@ -382,6 +369,170 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 	}
 	f.out = cur
 	return f
+}
+
+// fuseAffine absorbs into f the chain of per-channel affine nodes
+// (inference BatchNormalization with constant parameters; Mul, Add, Sub
+// or Div by a constant that is a scalar or has one value per channel)
+// after value cur, the output of a convolution with m channels and rank
+// r. It returns the chain's last value.
+func (s *Session) fuseAffine(f *fusion, cur string, m, r int, single func() *pb.NodeProto,
+	constOf func(string) *Tensor, consumers map[string][]*pb.NodeProto, isOut map[string]bool) string {
+	perChannel := func(t *Tensor) []float32 {
+		if t == nil || t.Type != onnxio.Float || len(t.Shape) > r {
+			return nil
+		}
+		if t.Len() == 1 {
+			v := make([]float32, m)
+			for i := range v {
+				v[i] = t.F32[0]
+			}
+			return v
+		}
+		// Right-aligned to [N, C, spatial...]: only the C axis may exceed 1.
+		pad := r - len(t.Shape)
+		for i, d := range t.Shape {
+			if d != 1 && !(pad+i == 1 && d == m) {
+				return nil
+			}
+		}
+		return t.F32
+	}
+	scale := make([]float32, m)
+	shift := make([]float32, m)
+	for i := range scale {
+		scale[i] = 1
+	}
+	folded := false
+	for {
+		c := single()
+		if c == nil {
+			break
+		}
+		in := c.GetInput()
+		ok := false
+		switch op := c.GetOpType(); op {
+		case "BatchNormalization":
+			if len(in) != 5 || in[0] != cur || usedOutputs(c, consumers, isOut) != 1 || attrInt(c, "training_mode", 0) != 0 {
+				break
+			}
+			ts := make([][]float32, 4)
+			ok = true
+			for j := range ts {
+				t := constOf(in[j+1])
+				if t == nil || t.Type != onnxio.Float || t.Len() != m {
+					ok = false
+					break
+				}
+				ts[j] = t.F32
+			}
+			if ok {
+				sc, sh := bnParams(ts[0], ts[1], ts[2], ts[3], attrF(c, "epsilon", 1e-5))
+				for i := range scale {
+					scale[i] *= sc[i]
+					shift[i] = shift[i]*sc[i] + sh[i]
+				}
+			}
+		case "Mul", "Add", "Sub", "Div":
+			if len(in) != 2 {
+				break
+			}
+			other := in[1]
+			if in[1] == cur {
+				other = in[0]
+			} else if in[0] != cur || ((op == "Sub" || op == "Div") && in[1] == cur) {
+				break
+			}
+			if (op == "Sub" || op == "Div") && in[0] != cur {
+				break // c - y and c / y are not affine in y's form here
+			}
+			v := perChannel(constOf(other))
+			if v == nil {
+				break
+			}
+			ok = true
+			for i := range scale {
+				switch op {
+				case "Mul":
+					scale[i] *= v[i]
+					shift[i] *= v[i]
+				case "Div":
+					scale[i] /= v[i]
+					shift[i] /= v[i]
+				case "Add":
+					shift[i] += v[i]
+				case "Sub":
+					shift[i] -= v[i]
+				}
+			}
+		}
+		if !ok {
+			break
+		}
+		f.nodes = append(f.nodes, c)
+		cur = c.GetOutput()[0]
+		folded = true
+	}
+	if folded {
+		f.scale, f.shift = scale, shift
+	}
+	return cur
+}
+
+func attrInt(n *pb.NodeProto, name string, def int64) int64 {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			return a.GetI()
+		}
+	}
+	return def
+}
+
+// paddleHardSwish matches x * Clip(x + 3, 0, 6) / 6, HardSwish as
+// Paddle exports it, on value x; it returns the four nodes in order.
+func (s *Session) paddleHardSwish(x string, consumers map[string][]*pb.NodeProto, isOut map[string]bool, constOf func(string) *Tensor) []*pb.NodeProto {
+	cs := consumers[x]
+	if isOut[x] || len(cs) != 2 {
+		return nil
+	}
+	scalar := func(name string, want float32) bool {
+		t := constOf(name)
+		return t != nil && t.Type == onnxio.Float && t.Len() == 1 && t.F32[0] == want
+	}
+	only := func(v string) *pb.NodeProto {
+		if isOut[v] || len(consumers[v]) != 1 {
+			return nil
+		}
+		return consumers[v][0]
+	}
+	add, mul := cs[0], cs[1]
+	if add.GetOpType() == "Mul" {
+		add, mul = mul, add
+	}
+	if add.GetOpType() != "Add" || mul.GetOpType() != "Mul" || len(add.GetInput()) != 2 || len(mul.GetInput()) != 2 {
+		return nil
+	}
+	ai := add.GetInput()
+	if !((ai[0] == x && scalar(ai[1], 3)) || (ai[1] == x && scalar(ai[0], 3))) {
+		return nil
+	}
+	clip := only(add.GetOutput()[0])
+	if clip == nil || clip.GetOpType() != "Clip" || len(clip.GetInput()) != 3 || !scalar(clip.GetInput()[1], 0) || !scalar(clip.GetInput()[2], 6) {
+		return nil
+	}
+	co := clip.GetOutput()[0]
+	if only(co) != mul {
+		return nil
+	}
+	mi := mul.GetInput()
+	if !((mi[0] == x && mi[1] == co) || (mi[1] == x && mi[0] == co)) {
+		return nil
+	}
+	div := only(mul.GetOutput()[0])
+	if div == nil || div.GetOpType() != "Div" || div.GetInput()[0] != mul.GetOutput()[0] || !scalar(div.GetInput()[1], 6) {
+		return nil
+	}
+	return []*pb.NodeProto{add, clip, mul, div}
 }
 
 func usedOutputs(n *pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) int {
