@@ -95,11 +95,11 @@ type fusion struct {
 	// Mul/Add/Sub/Div by per-channel constants into the weights and bias:
 	// y = conv(x)·scale + shift. nil when nothing was folded.
 	scale, shift []float32
-	residual         string
-	act              kernels.Activation
-	alpha, beta      float32
-	out              string
-	nodes            []*pb.NodeProto
+	residual     string
+	act          kernels.Activation
+	alpha, beta  float32
+	out          string
+	nodes        []*pb.NodeProto
 }
 
 // epilogue returns the activation part of the fusion as an Epilogue.
