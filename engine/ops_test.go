@@ -206,3 +206,45 @@ func TestFusionEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+// TestAffineAndPaddleHardSwishFused: Conv -> Mul by a per-channel
+// constant -> Sub of a scalar -> Div by a per-channel constant ->
+// x*Clip(x+3, 0, 6)/6 becomes one step, equal to the unfused graph.
+func TestAffineAndPaddleHardSwishFused(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	b.init(t, "w", randRange(1, []int{4, 2, 3, 3}, -1, 1))
+	b.init(t, "s", randRange(2, []int{1, 4, 1, 1}, 0.5, 2))
+	b.init(t, "sub", NewFloat32([]int{1}, []float32{0.25}))
+	b.init(t, "d", randRange(3, []int{4, 1, 1}, 0.5, 2))
+	b.init(t, "three", NewFloat32([]int{}, []float32{3}))
+	b.init(t, "zero", NewFloat32([]int{}, []float32{0}))
+	b.init(t, "six", NewFloat32([]int{}, []float32{6}))
+	b.node("Conv", []string{"x", "w"}, []string{"c"}, attrIs("pads", 1, 1, 1, 1))
+	b.node("Mul", []string{"s", "c"}, []string{"m"})
+	b.node("Sub", []string{"m", "sub"}, []string{"sb"})
+	b.node("Div", []string{"sb", "d"}, []string{"v"})
+	b.node("Add", []string{"v", "three"}, []string{"a3"})
+	b.node("Clip", []string{"a3", "zero", "six"}, []string{"cl"})
+	b.node("Mul", []string{"v", "cl"}, []string{"hm"})
+	b.node("Div", []string{"hm", "six"}, []string{"y"})
+	m := b.model(t, 13)
+	s, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.steps) != 1 || s.steps[0].op != "Conv+fused" {
+		var ops []string
+		for _, st := range s.steps {
+			ops = append(ops, st.op)
+		}
+		t.Fatalf("steps %v, want one fused Conv", ops)
+	}
+	in := map[string]*Tensor{"x": randRange(4, []int{2, 2, 5, 6}, -3, 3)}
+	fused := run1(t, m, Options{}, in)["y"]
+	plain := run1(t, m, Options{NoFusion: true}, in)["y"]
+	if e := relErr(fused.F32, plain.F32); e > 1e-5 {
+		t.Errorf("fused and unfused differ by %.3g", e)
+	}
+}

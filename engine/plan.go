@@ -270,16 +270,17 @@ func evalStep(rc *runCtx, st *step, ins []*Tensor) ([]*Tensor, error) {
 func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) *fusion {
 	f := &fusion{}
 	cur := n.GetOutput()[0]
-	single := func() *pb.NodeProto {
-		if isOut[cur] || len(consumers[cur]) != 1 {
+	singleOf := func(v string) *pb.NodeProto {
+		if isOut[v] || len(consumers[v]) != 1 {
 			return nil
 		}
-		c := consumers[cur][0]
+		c := consumers[v][0]
 		if d := c.GetDomain(); d != "" && d != "ai.onnx" {
 			return nil
 		}
 		return c
 	}
+	single := func() *pb.NodeProto { return singleOf(cur) }
 	constOf := func(name string) *Tensor {
 		if id, ok := s.ids[name]; ok {
 			return s.consts[id]
@@ -290,7 +291,7 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 		constW := len(n.GetInput()) > 1 && constOf(n.GetInput()[1]) != nil && (len(n.GetInput()) < 3 || n.GetInput()[2] == "" || constOf(n.GetInput()[2]) != nil)
 		if constW {
 			w := constOf(n.GetInput()[1])
-			cur = s.fuseAffine(f, cur, w.Shape[0], len(w.Shape), single, constOf, consumers, isOut)
+			cur = s.fuseAffine(f, cur, w.Shape[0], len(w.Shape), singleOf, constOf, consumers, isOut)
 		}
 		if c := single(); c != nil && c.GetOpType() == "Add" && len(c.GetInput()) == 2 {
 			other := c.GetInput()[0]
@@ -376,7 +377,7 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 // or Div by a constant that is a scalar or has one value per channel)
 // after value cur, the output of a convolution with m channels and rank
 // r. It returns the chain's last value.
-func (s *Session) fuseAffine(f *fusion, cur string, m, r int, single func() *pb.NodeProto,
+func (s *Session) fuseAffine(f *fusion, cur string, m, r int, single func(string) *pb.NodeProto,
 	constOf func(string) *Tensor, consumers map[string][]*pb.NodeProto, isOut map[string]bool) string {
 	perChannel := func(t *Tensor) []float32 {
 		if t == nil || t.Type != onnxio.Float || len(t.Shape) > r {
@@ -405,7 +406,7 @@ func (s *Session) fuseAffine(f *fusion, cur string, m, r int, single func() *pb.
 	}
 	folded := false
 	for {
-		c := single()
+		c := single(cur)
 		if c == nil {
 			break
 		}
