@@ -130,10 +130,14 @@ func (k *gemmK) run(rc *runCtx, in, out []*Tensor) error {
 
 type matmulK struct {
 	packed *kernels.PackedB // constant 2-D B
+	ep     kernels.Epilogue // fused bias and activation (constant B only)
 }
 
 func buildMatMul(c *nodeCtx) (kernel, error) {
-	k := &matmulK{}
+	k := &matmulK{ep: c.fuse.epilogue()}
+	if c.fuse != nil {
+		k.ep.ColBias = c.fuse.colBias
+	}
 	if b := c.constInput(1); b != nil && b.Type == onnxio.Float && len(b.Shape) == 2 {
 		k.packed = kernels.PackB(b.Shape[0], b.Shape[1], b.F32, b.Shape[1], false)
 	}
@@ -185,17 +189,18 @@ func (k *matmulK) infer(in []*Tensor) ([]spec, error) {
 func (k *matmulK) run(rc *runCtx, in, out []*Tensor) error {
 	a, b, o := in[0], in[1], out[0]
 	batch, m, n, kk, _, _ := mmShapes(a.Shape, b.Shape)
+	if k.packed != nil && len(b.Shape) == 2 {
+		// Fold the batch into M: A is contiguous rows of K.
+		rows := o.Len() / max(n, 1)
+		ep := k.ep
+		kernels.Sgemm(rows, n, kk, kernels.Dense(a.F32, max(kk, 1), false), k.packed.Operand(), o.F32, n, &ep, rc.threads)
+		return nil
+	}
 	if kk == 0 {
 		clear(o.F32)
 		return nil
 	}
 	ab, bb := a.Shape[:max(len(a.Shape)-2, 0)], b.Shape[:max(len(b.Shape)-2, 0)]
-	if k.packed != nil && len(b.Shape) == 2 {
-		// Fold the batch into M: A is contiguous rows of K.
-		rows := a.Len() / kk
-		kernels.Sgemm(rows, n, kk, kernels.Dense(a.F32, kk, false), k.packed.Operand(), o.F32, n, nil, rc.threads)
-		return nil
-	}
 	nb := numel(batch)
 	if nb == 0 {
 		return nil

@@ -248,3 +248,30 @@ func TestAffineAndPaddleHardSwishFused(t *testing.T) {
 		t.Errorf("fused and unfused differ by %.3g", e)
 	}
 }
+
+// TestMatMulBiasFused: MatMul by a constant matrix, Add of a bias and Relu
+// run as one GEMM with a column bias, equal to the unfused graph.
+func TestMatMulBiasFused(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	b.init(t, "w", randRange(1, []int{6, 5}, -1, 1))
+	b.init(t, "bias", randRange(2, []int{5}, -1, 1))
+	b.node("MatMul", []string{"x", "w"}, []string{"mm"})
+	b.node("Add", []string{"bias", "mm"}, []string{"a"})
+	b.node("Relu", []string{"a"}, []string{"y"})
+	m := b.model(t, 13)
+	s, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.steps) != 1 {
+		t.Errorf("%d steps, want MatMul, Add and Relu fused into one", len(s.steps))
+	}
+	in := map[string]*Tensor{"x": randRange(3, []int{2, 3, 6}, -1, 1)}
+	fused := run1(t, m, Options{}, in)["y"]
+	plain := run1(t, m, Options{NoFusion: true}, in)["y"]
+	if !sameShape(fused.Shape, []int{2, 3, 5}) || relErr(fused.F32, plain.F32) > 1e-6 {
+		t.Errorf("fused %v %v, unfused %v %v", fused.Shape, fused.F32, plain.Shape, plain.F32)
+	}
+}

@@ -95,6 +95,7 @@ type fusion struct {
 	// Mul/Add/Sub/Div by per-channel constants into the weights and bias:
 	// y = conv(x)·scale + shift. nil when nothing was folded.
 	scale, shift []float32
+	colBias      []float32 // MatMul: constant bias per output column
 	residual     string
 	act          kernels.Activation
 	alpha, beta  float32
@@ -137,7 +138,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		label := onnxio.NodeLabel(n, i)
 		c := &nodeCtx{s: s, n: n}
 		last := i
-		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "Gemm") && len(n.GetOutput()) == 1 {
+		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "Gemm" || s.constMatrixB(n)) && len(n.GetOutput()) == 1 {
 			c.fuse = s.fuseChain(n, consumers, isOut)
 			if c.fuse != nil {
 				for _, fn := range c.fuse.nodes {
@@ -287,6 +288,22 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 		}
 		return nil
 	}
+	if n.GetOpType() == "MatMul" {
+		// MatMul by a constant K×N matrix, then Add of a constant bias of
+		// N values: the bias goes to the epilogue's column bias.
+		n2 := constOf(n.GetInput()[1]).Shape[1]
+		if c := single(); c != nil && c.GetOpType() == "Add" && len(c.GetInput()) == 2 {
+			other := c.GetInput()[0]
+			if other == cur {
+				other = c.GetInput()[1]
+			}
+			if t := constOf(other); t != nil && t.Type == onnxio.Float && t.Len() == n2 && n2 > 0 && t.Shape[len(t.Shape)-1] == n2 && len(t.Shape) <= 2 {
+				f.colBias = t.F32
+				f.nodes = append(f.nodes, c)
+				cur = c.GetOutput()[0]
+			}
+		}
+	}
 	if n.GetOpType() == "Conv" {
 		constW := len(n.GetInput()) > 1 && constOf(n.GetInput()[1]) != nil && (len(n.GetInput()) < 3 || n.GetInput()[2] == "" || constOf(n.GetInput()[2]) != nil)
 		if constW {
@@ -370,6 +387,19 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 	}
 	f.out = cur
 	return f
+}
+
+// constMatrixB reports whether n is a MatMul by a constant 2-D float B.
+func (s *Session) constMatrixB(n *pb.NodeProto) bool {
+	if n.GetOpType() != "MatMul" || len(n.GetInput()) != 2 {
+		return false
+	}
+	id, ok := s.ids[n.GetInput()[1]]
+	if !ok {
+		return false
+	}
+	t := s.consts[id]
+	return t != nil && t.Type == onnxio.Float && len(t.Shape) == 2
 }
 
 // fuseAffine absorbs into f the chain of per-channel affine nodes
