@@ -122,22 +122,35 @@ func relErr(got, want []float32) float64 {
 // TestORTCrossCheck runs the fixtures (batch 1 and 8) and the two
 // PaddleOCR models on seeded random inputs through the engine and ONNX
 // Runtime: outputs agree to 1e-4 of the output's largest magnitude.
+//
+// The text detector gets a seeded random synthetic document (textImage):
+// on plain noise it finds no text and its sigmoid output is about 1e-5
+// everywhere, where ONNX Runtime's approximate logistic function is off
+// by up to 1.4e-7 absolute (the engine computes it in float64), so the
+// relative criterion would measure ONNX Runtime's approximation. The
+// noise input is still run, held to 1e-6 absolute.
 func TestORTCrossCheck(t *testing.T) {
 	type tc struct {
 		name, path string
 		shape      []int
-		lo, hi     float32
+		input      func(seed int64, shape []int) *Tensor
+		absTol     float64 // 0: 1e-4 relative to the largest magnitude
+	}
+	uniform := func(lo, hi float32) func(int64, []int) *Tensor {
+		return func(seed int64, shape []int) *Tensor { return randRange(seed, shape, lo, hi) }
 	}
 	var cases []tc
 	for _, f := range []string{"cnn", "resnet", "mobilenet"} {
 		for _, n := range []int{1, 8} {
-			cases = append(cases, tc{fmt.Sprintf("%s/batch%d", f, n), fixture(f), []int{n, 1, 28, 28}, 0, 1})
+			cases = append(cases, tc{fmt.Sprintf("%s/batch%d", f, n), fixture(f), []int{n, 1, 28, 28}, uniform(0, 1), 0})
 		}
 	}
+	det := testdeps.OCRModel(t, "ch_PP-OCRv4_det_infer.onnx")
 	cases = append(cases,
+		tc{"ocr-det", det, []int{1, 3, 320, 320}, textImage, 0},
 		// PaddleOCR normalises pixels to about [-2.1, 2.6].
-		tc{"ocr-det", testdeps.OCRModel(t, "ch_PP-OCRv4_det_infer.onnx"), []int{1, 3, 320, 320}, -2.1, 2.6},
-		tc{"ocr-cls", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, -1, 1})
+		tc{"ocr-det-noise", det, []int{1, 3, 320, 320}, uniform(-2.1, 2.6), 1e-6},
+		tc{"ocr-cls", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, uniform(-1, 1), 0})
 	sessions := map[string]*Session{}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,10 +159,7 @@ func TestORTCrossCheck(t *testing.T) {
 				s = compileFile(t, c.path, Options{})
 				sessions[c.path] = s
 			}
-			x := randRange(int64(100+i), c.shape, c.lo, c.hi)
-			if c.lo < 0 {
-				x = textImage(int64(100+i), c.shape)
-			}
+			x := c.input(int64(100+i), c.shape)
 			in := s.InputNames()[0]
 			res, err := s.Run(map[string]*Tensor{in: x})
 			if err != nil {
@@ -170,12 +180,17 @@ func TestORTCrossCheck(t *testing.T) {
 					t.Fatalf("output %s: %d values (%v), ORT %d (%v)", name, len(got.F32), got.Shape, len(want), outs[j].Dims)
 				}
 				e := relErr(got.F32, want)
-				var mag float64
-				for _, v := range want {
+				var mag, abs float64
+				for k, v := range want {
 					mag = math.Max(mag, math.Abs(float64(v)))
+					abs = math.Max(abs, math.Abs(float64(got.F32[k])-float64(v)))
 				}
-				t.Logf("output %s %v: max error %.3g of max magnitude %.3g", name, got.Shape, e, mag)
-				if e > 1e-4 {
+				t.Logf("output %s %v: max error %.3g of max magnitude %.3g (%.3g absolute)", name, got.Shape, e, mag, abs)
+				if c.absTol > 0 {
+					if abs > c.absTol {
+						t.Errorf("output %s: absolute error %.3g > %g", name, abs, c.absTol)
+					}
+				} else if e > 1e-4 {
 					t.Errorf("output %s: error %.3g > 1e-4", name, e)
 				}
 			}
