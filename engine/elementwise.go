@@ -740,6 +740,8 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed any // a worker's panic, re-raised on the caller's goroutine
 	for p := 0; p < parts; p++ {
 		lo, hi := n*p/parts, n*(p+1)/parts
 		if p == parts-1 {
@@ -747,9 +749,22 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 			break
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					failed = r
+					mu.Unlock()
+				}
+			}()
+			fn(lo, hi)
+		}()
 	}
 	wg.Wait()
+	if failed != nil {
+		panic(failed)
+	}
 }
 
 // ---- IsNaN, IsInf ----

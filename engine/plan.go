@@ -678,6 +678,16 @@ func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error
 	return p, nil
 }
 
+// runStep runs one kernel, turning a panic into an error.
+func runStep(st *step, rc *runCtx, ins, outs []*Tensor) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (inputs %s): %v", describe(ins), r)
+		}
+	}()
+	return st.k.run(rc, ins, outs)
+}
+
 func describe(ts []*Tensor) string {
 	var parts []string
 	for _, t := range ts {
@@ -822,7 +832,7 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor) (map[string]*Tensor, e
 			}
 		}
 		if !(p.alias[i] && len(outs) == 1) {
-			if err := st.k.run(rc, ins, outs); err != nil {
+			if err := runStep(st, rc, ins, outs); err != nil {
 				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
 			}
 		}

@@ -357,7 +357,16 @@ func (s *Session) OutputNames() []string {
 // Run computes the model's outputs from inputs (by graph input name).
 // Input tensors are only read; the returned tensors are new and owned by
 // the caller. Safe for concurrent use.
-func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
+//
+// A kernel that panics (a bug, or a model whose values break an
+// operator's preconditions, such as an out-of-range index) makes Run
+// return an error rather than crash the caller.
+func (s *Session) Run(inputs map[string]*Tensor) (out map[string]*Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("engine: internal error: %v", r)
+		}
+	}()
 	var key strings.Builder
 	for _, in := range s.inputs {
 		t, ok := inputs[in.name]

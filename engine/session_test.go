@@ -269,3 +269,26 @@ func TestShapeSubgraphFolded(t *testing.T) {
 		}
 	}
 }
+
+type panicKernel struct{ kernel }
+
+func (panicKernel) run(rc *runCtx, in, out []*Tensor) error {
+	parallelFor(2, 1<<16, 1, func(lo, hi int) {
+		if lo > 0 {
+			panic("boom")
+		}
+	})
+	return nil
+}
+
+// TestKernelPanicIsError: a kernel that panics, even on a worker
+// goroutine, makes Run return an error naming the node.
+func TestKernelPanicIsError(t *testing.T) {
+	s := compileFile(t, fixture("cnn"), Options{Threads: 2})
+	st := s.steps[len(s.steps)-1]
+	st.k = panicKernel{st.k}
+	_, err := s.Run(map[string]*Tensor{"input": randInput(1, []int{1, 1, 28, 28})})
+	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(err.Error(), st.label) {
+		t.Fatalf("got %v, want an error naming node %s and the panic", err, st.label)
+	}
+}
