@@ -292,3 +292,34 @@ func TestKernelPanicIsError(t *testing.T) {
 		t.Fatalf("got %v, want an error naming node %s and the panic", err, st.label)
 	}
 }
+
+// TestDynamicHW: one Session of the text detector runs several image
+// sizes, interleaved, each equal bit for bit to a fresh Session's result.
+func TestDynamicHW(t *testing.T) {
+	path := testdeps.OCRModel(t, "ch_PP-OCRv4_det_infer.onnx")
+	s := compileFile(t, path, Options{})
+	shapes := [][]int{{1, 3, 64, 64}, {1, 3, 96, 128}, {2, 3, 32, 96}, {1, 3, 64, 64}}
+	for i, sh := range shapes {
+		x := randRange(int64(i), sh, -2, 2)
+		got, err := s.Run(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := compileFile(t, path, Options{}).Run(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, w := got["sigmoid_0.tmp_0"], want["sigmoid_0.tmp_0"]
+		if !sameShape(g.Shape, []int{sh[0], 1, sh[2], sh[3]}) {
+			t.Fatalf("input %v: output shape %v", sh, g.Shape)
+		}
+		for j := range w.F32 {
+			if math.Float32bits(g.F32[j]) != math.Float32bits(w.F32[j]) {
+				t.Fatalf("input %v: element %d differs from a fresh session's", sh, j)
+			}
+		}
+	}
+	if len(s.plans) != 3 {
+		t.Errorf("%d plans, want 3", len(s.plans))
+	}
+}
