@@ -443,6 +443,8 @@ type convTK struct {
 	group            int
 	outPad, outShape []int64
 	packed           []*kernels.PackedA
+	bias             []float32 // fused: constant bias with the affine chain folded in
+	act              func(float32) float32
 }
 
 func buildConvTranspose(c *nodeCtx) (kernel, error) {
@@ -457,12 +459,68 @@ func buildConvTranspose(c *nodeCtx) (kernel, error) {
 		cin, mg := w.Shape[0], w.Shape[1]
 		kk := numel(w.Shape[2:])
 		cg := cin / k.group
+		if cin%k.group != 0 {
+			return nil, fmt.Errorf("%d input channels do not split into %d groups", cin, k.group)
+		}
+		data := w.F32
+		if f := c.fuse; f != nil {
+			m := mg * k.group
+			k.bias = make([]float32, m)
+			if b := c.constInput(2); b != nil {
+				copy(k.bias, b.F32)
+			}
+			if f.scale != nil {
+				data = append([]float32{}, w.F32...)
+				for ci := 0; ci < cin; ci++ {
+					gi := ci / cg
+					for mi := 0; mi < mg; mi++ {
+						sc := f.scale[gi*mg+mi]
+						row := data[(ci*mg+mi)*kk : (ci*mg+mi+1)*kk]
+						for i := range row {
+							row[i] *= sc
+						}
+					}
+				}
+				for o := range k.bias {
+					k.bias[o] = k.bias[o]*f.scale[o] + f.shift[o]
+				}
+			}
+			k.act = actFunc(f.epilogue())
+		}
 		for gi := 0; gi < k.group; gi++ {
 			// A = W_g^T: (mg·kk) × cg, stored cg × (mg·kk).
-			k.packed = append(k.packed, kernels.PackA(mg*kk, cg, w.F32[gi*cg*mg*kk:], mg*kk, true))
+			k.packed = append(k.packed, kernels.PackA(mg*kk, cg, data[gi*cg*mg*kk:], mg*kk, true))
 		}
 	}
 	return k, nil
+}
+
+// finish adds the bias (the fused one, or input 2) and applies the fused
+// activation.
+func (k *convTK) finish(in []*Tensor, o *Tensor, n, m, sp int) {
+	bias := k.bias
+	if bias == nil && len(in) > 2 && in[2] != nil {
+		bias = in[2].F32
+	}
+	if bias == nil && k.act == nil {
+		return
+	}
+	act := k.act
+	if act == nil {
+		act = func(x float32) float32 { return x }
+	}
+	for ni := 0; ni < n; ni++ {
+		for mi := 0; mi < m; mi++ {
+			var b float32
+			if bias != nil {
+				b = bias[mi]
+			}
+			dst := o.F32[(ni*m+mi)*sp : (ni*m+mi+1)*sp]
+			for i, v := range dst {
+				dst[i] = act(v + b)
+			}
+		}
+	}
 }
 
 // geometry returns the resolved pads and output size for an input.
@@ -581,16 +639,6 @@ func (k *convTK) run(rc *runCtx, in, out []*Tensor) error {
 			})
 		}
 	}
-	if len(in) > 2 && in[2] != nil {
-		for ni := 0; ni < n; ni++ {
-			for mi := 0; mi < m; mi++ {
-				b := in[2].F32[mi]
-				dst := o.F32[(ni*m+mi)*oh*ow : (ni*m+mi+1)*oh*ow]
-				for i := range dst {
-					dst[i] += b
-				}
-			}
-		}
-	}
+	k.finish(in, o, n, m, oh*ow)
 	return nil
 }

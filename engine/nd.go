@@ -258,17 +258,7 @@ func (k *convTK) runND(rc *runCtx, in, out []*Tensor) error {
 			}
 		}
 	}
-	if len(in) > 2 && in[2] != nil {
-		for ni := 0; ni < n; ni++ {
-			for mi := 0; mi < m; mi++ {
-				b := in[2].F32[mi]
-				dst := o.F32[(ni*m+mi)*outN : (ni*m+mi+1)*outN]
-				for i := range dst {
-					dst[i] += b
-				}
-			}
-		}
-	}
+	k.finish(in, o, n, m, outN)
 	return nil
 }
 

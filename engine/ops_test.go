@@ -275,3 +275,36 @@ func TestMatMulBiasFused(t *testing.T) {
 		t.Errorf("fused %v %v, unfused %v %v", fused.Shape, fused.F32, plain.Shape, plain.F32)
 	}
 }
+
+// TestConvTransposeFused: ConvTranspose (groups, stride 2) -> Add of a
+// per-channel constant -> BatchNormalization -> Relu is one step, equal
+// to the unfused graph.
+func TestConvTransposeFused(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	b.init(t, "w", randRange(1, []int{4, 3, 2, 3}, -1, 1)) // Cin 4, 2 groups of 3 outputs
+	b.init(t, "b", randRange(2, []int{6}, -1, 1))
+	b.init(t, "add", randRange(3, []int{6, 1, 1}, -1, 1))
+	for i, name := range []string{"gamma", "beta", "mean", "var"} {
+		b.init(t, name, randRange(int64(10+i), []int{6}, 0.5, 1.5))
+	}
+	b.node("ConvTranspose", []string{"x", "w", "b"}, []string{"ct"}, attrIs("strides", 2, 2), attrI("group", 2), attrIs("pads", 0, 1, 1, 0))
+	b.node("Add", []string{"ct", "add"}, []string{"a"})
+	b.node("BatchNormalization", []string{"a", "gamma", "beta", "mean", "var"}, []string{"bn"})
+	b.node("Relu", []string{"bn"}, []string{"y"})
+	m := b.model(t, 13)
+	s, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.steps) != 1 || s.steps[0].op != "ConvTranspose+fused" {
+		t.Fatalf("%d steps, want one fused ConvTranspose", len(s.steps))
+	}
+	in := map[string]*Tensor{"x": randRange(4, []int{2, 4, 3, 5}, -1, 1)}
+	fused := run1(t, m, Options{}, in)["y"]
+	plain := run1(t, m, Options{NoFusion: true}, in)["y"]
+	if !sameShape(fused.Shape, plain.Shape) || relErr(fused.F32, plain.F32) > 1e-5 {
+		t.Errorf("fused %v and unfused %v differ by %.3g", fused.Shape, plain.Shape, relErr(fused.F32, plain.F32))
+	}
+}

@@ -138,7 +138,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		label := onnxio.NodeLabel(n, i)
 		c := &nodeCtx{s: s, n: n}
 		last := i
-		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "Gemm" || s.constMatrixB(n)) && len(n.GetOutput()) == 1 {
+		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "ConvTranspose" || n.GetOpType() == "Gemm" || s.constMatrixB(n)) && len(n.GetOutput()) == 1 {
 			c.fuse = s.fuseChain(n, consumers, isOut)
 			if c.fuse != nil {
 				for _, fn := range c.fuse.nodes {
@@ -304,12 +304,17 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 			}
 		}
 	}
-	if n.GetOpType() == "Conv" {
+	if op := n.GetOpType(); op == "Conv" || op == "ConvTranspose" {
 		constW := len(n.GetInput()) > 1 && constOf(n.GetInput()[1]) != nil && (len(n.GetInput()) < 3 || n.GetInput()[2] == "" || constOf(n.GetInput()[2]) != nil)
-		if constW {
-			w := constOf(n.GetInput()[1])
-			cur = s.fuseAffine(f, cur, w.Shape[0], len(w.Shape), singleOf, constOf, consumers, isOut)
+		if w := constOf(n.GetInput()[1]); constW && w.Type == onnxio.Float && len(w.Shape) >= 3 {
+			m := w.Shape[0]
+			if op == "ConvTranspose" {
+				m = w.Shape[1] * int(attrInt(n, "group", 1))
+			}
+			cur = s.fuseAffine(f, cur, m, len(w.Shape), singleOf, constOf, consumers, isOut)
 		}
+	}
+	if n.GetOpType() == "Conv" {
 		if c := single(); c != nil && c.GetOpType() == "Add" && len(c.GetInput()) == 2 {
 			other := c.GetInput()[0]
 			if other == cur {
