@@ -119,8 +119,9 @@ func relErr(got, want []float32) float64 {
 	return d / m
 }
 
-// TestORTCrossCheck runs the fixtures (batch 1 and 8) and the two
-// PaddleOCR models on seeded random inputs through the engine and ONNX
+// TestORTCrossCheck runs the fixtures (batch 1 and 8) and the three
+// PaddleOCR models (detection, direction classifier, recognition) on
+// seeded random inputs through the engine and ONNX
 // Runtime: outputs agree to 1e-4 of the output's largest magnitude.
 //
 // The text detector gets a seeded random synthetic document (textImage):
@@ -150,7 +151,8 @@ func TestORTCrossCheck(t *testing.T) {
 		tc{"ocr-det", det, []int{1, 3, 320, 320}, textImage, 0},
 		// PaddleOCR normalises pixels to about [-2.1, 2.6].
 		tc{"ocr-det-noise", det, []int{1, 3, 320, 320}, uniform(-2.1, 2.6), 1e-6},
-		tc{"ocr-cls", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, uniform(-1, 1), 0})
+		tc{"ocr-cls", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, uniform(-1, 1), 0},
+		tc{"ocr-rec", testdeps.OCRModel(t, "ch_PP-OCRv4_rec_infer.onnx"), []int{1, 3, 48, 320}, uniform(-1, 1), 0})
 	sessions := map[string]*Session{}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
