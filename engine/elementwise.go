@@ -664,6 +664,16 @@ func (k *unaryK) run(rc *runCtx, in, out []*Tensor) error {
 			}
 			f = func(v float32) float32 { return min(max(v, lo), hi) }
 		}
+		switch k.op {
+		case "Relu":
+			// Branch-free: max compiles to MAXSS, and signs are random.
+			parallelFor(rc.threads, len(x.F32), 1<<15, func(lo, hi int) {
+				for i, v := range x.F32[lo:hi] {
+					o.F32[lo+i] = max(v, 0)
+				}
+			})
+			return nil
+		}
 		parallelMap(rc.threads, x.F32, o.F32, f)
 	case onnxio.Int64:
 		return unaryInt(k, in, x.I64, o.I64)
