@@ -78,7 +78,7 @@
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
 // 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to 3-D),
 // Gemm, MatMul (batched, broadcast), BatchNormalization, InstanceNormalization,
-// LayerNormalization; Relu, LeakyRelu, PRelu, Clip, HardSigmoid, HardSwish,
+// LayerNormalization, LRN, MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu, Clip, HardSigmoid, HardSwish,
 // Sigmoid, Tanh, Softmax, LogSoftmax, Hardmax, Elu, Selu, Celu, Gelu, Mish,
 // Softplus, Softsign, ThresholdedRelu, Shrink; Add, Sub, Mul, Div, Pow, Mod,
 // Max, Min, Sum, Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg,

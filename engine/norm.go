@@ -236,3 +236,145 @@ func (k *layerNormK) run(rc *runCtx, in, out []*Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	register(func(c *nodeCtx) (kernel, error) {
+		return &lrnK{size: int(c.attrInt("size", 0)), alpha: float64(c.attrFloat("alpha", 1e-4)),
+			beta: float64(c.attrFloat("beta", 0.75)), bias: float64(c.attrFloat("bias", 1))}, nil
+	}, "LRN")
+	register(func(c *nodeCtx) (kernel, error) {
+		axes, ok := c.attrInts("axes")
+		if !ok {
+			axes = []int64{0, 2, 3}
+		}
+		return &mvnK{axes: axes}, nil
+	}, "MeanVarianceNormalization")
+	register(func(c *nodeCtx) (kernel, error) {
+		p := c.attrInt("p", 2)
+		if p != 1 && p != 2 {
+			return nil, unsupported("LpNormalization p=%d", p)
+		}
+		return &lpNormK{axis: c.attrInt("axis", -1), p: p}, nil
+	}, "LpNormalization")
+}
+
+// ---- LRN ----
+
+type lrnK struct {
+	size              int
+	alpha, beta, bias float64
+}
+
+func (k *lrnK) infer(in []*Tensor) ([]spec, error) {
+	if in[0].Type != onnxio.Float || len(in[0].Shape) < 2 || k.size < 1 {
+		return nil, fmt.Errorf("LRN needs float N×C×... input and a size")
+	}
+	return []spec{{onnxio.Float, in[0].Shape}}, nil
+}
+
+func (k *lrnK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	c := x.Shape[1]
+	sp := numel(x.Shape[2:])
+	lo, hi := (k.size-1)/2, (k.size-1)-(k.size-1)/2
+	for ni := 0; ni < x.Shape[0]; ni++ {
+		for ci := 0; ci < c; ci++ {
+			for i := 0; i < sp; i++ {
+				var sq float64
+				for cj := max(0, ci-lo); cj <= min(c-1, ci+hi); cj++ {
+					v := float64(x.F32[(ni*c+cj)*sp+i])
+					sq += v * v
+				}
+				p := (ni*c+ci)*sp + i
+				o.F32[p] = float32(float64(x.F32[p]) / math.Pow(k.bias+k.alpha/float64(k.size)*sq, k.beta))
+			}
+		}
+	}
+	return nil
+}
+
+// ---- MeanVarianceNormalization ----
+
+type mvnK struct{ axes []int64 }
+
+func (k *mvnK) infer(in []*Tensor) ([]spec, error) {
+	if in[0].Type != onnxio.Float {
+		return nil, unsupported("MeanVarianceNormalization of %s", onnxio.DataTypeName(in[0].Type))
+	}
+	return []spec{{onnxio.Float, in[0].Shape}}, nil
+}
+
+func (k *mvnK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	axes := NewInt64([]int{len(k.axes)}, k.axes)
+	red := &reduceK{op: "ReduceMean", keep: true}
+	specs, err := red.infer([]*Tensor{x, axes})
+	if err != nil {
+		return err
+	}
+	mean := newTensor(onnxio.Float, specs[0].shape)
+	if err := red.run(rc, []*Tensor{x, axes}, []*Tensor{mean}); err != nil {
+		return err
+	}
+	d := newTensor(onnxio.Float, x.Shape)
+	binaryF32("Sub", x.F32, mean.F32, d.F32, x.Shape, mean.Shape, x.Shape)
+	sq := newTensor(onnxio.Float, x.Shape)
+	binaryF32("Mul", d.F32, d.F32, sq.F32, x.Shape, x.Shape, x.Shape)
+	variance := newTensor(onnxio.Float, specs[0].shape)
+	if err := red.run(rc, []*Tensor{sq, axes}, []*Tensor{variance}); err != nil {
+		return err
+	}
+	for i, v := range variance.F32 {
+		variance.F32[i] = float32(math.Sqrt(float64(v))) + 1e-9
+	}
+	binaryF32("Div", d.F32, variance.F32, o.F32, x.Shape, variance.Shape, x.Shape)
+	return nil
+}
+
+// ---- LpNormalization ----
+
+type lpNormK struct {
+	axis int64
+	p    int64
+}
+
+func (k *lpNormK) infer(in []*Tensor) ([]spec, error) {
+	if in[0].Type != onnxio.Float {
+		return nil, unsupported("LpNormalization of %s", onnxio.DataTypeName(in[0].Type))
+	}
+	if _, err := normAxis(k.axis, len(in[0].Shape)); err != nil {
+		return nil, err
+	}
+	return []spec{{onnxio.Float, in[0].Shape}}, nil
+}
+
+func (k *lpNormK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	ax, _ := normAxis(k.axis, len(x.Shape))
+	outer, d, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
+	for a := 0; a < outer; a++ {
+		for b := 0; b < inner; b++ {
+			var norm float64
+			for i := 0; i < d; i++ {
+				v := float64(x.F32[(a*d+i)*inner+b])
+				if k.p == 1 {
+					norm += math.Abs(v)
+				} else {
+					norm += v * v
+				}
+			}
+			if k.p == 2 {
+				norm = math.Sqrt(norm)
+			}
+			for i := 0; i < d; i++ {
+				p := (a*d+i)*inner + b
+				if norm == 0 {
+					o.F32[p] = 0
+				} else {
+					o.F32[p] = float32(float64(x.F32[p]) / norm)
+				}
+			}
+		}
+	}
+	return nil
+}

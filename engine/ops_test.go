@@ -144,6 +144,30 @@ func TestOpsWithoutConformanceCase(t *testing.T) {
 			t.Errorf("CumSum[%d] = %g, want %g", i, res["cum"].F32[i], w)
 		}
 	}
+	b2 := newGraph()
+	b2.input("x", onnxio.Float)
+	b2.output("l1", onnxio.Float)
+	b2.output("l2", onnxio.Float)
+	b2.node("LpNormalization", []string{"x"}, []string{"l1"}, attrI("p", 1), attrI("axis", 1))
+	b2.node("LpNormalization", []string{"x"}, []string{"l2"}, attrI("axis", 0))
+	lp := run1(t, b2.model(t, 13), Options{}, map[string]*Tensor{"x": x})
+	for i, v := range x.F32 {
+		r, c := i/3, i%3
+		var n1, n2 float64
+		for j := 0; j < 3; j++ {
+			n1 += math.Abs(float64(x.F32[r*3+j]))
+		}
+		for j := 0; j < 2; j++ {
+			n2 += float64(x.F32[j*3+c]) * float64(x.F32[j*3+c])
+		}
+		w1, w2 := float64(v)/n1, 0.0
+		if n2 > 0 {
+			w2 = float64(v) / math.Sqrt(n2)
+		}
+		if math.Abs(float64(lp["l1"].F32[i])-w1) > 1e-6 || math.Abs(float64(lp["l2"].F32[i])-w2) > 1e-6 {
+			t.Errorf("LpNormalization[%d] = %g, %g, want %g, %g", i, lp["l1"].F32[i], lp["l2"].F32[i], w1, w2)
+		}
+	}
 	wantCast := []int64{-2, 0, 0, 0, 1, 3}
 	for i, w := range wantCast {
 		if res["cast"].I64[i] != w {
