@@ -91,7 +91,7 @@
 // edge, wrap), Shape, Size, Gather, GatherElements, GatherND,
 // ScatterElements, ScatterND, TopK, OneHot, Trilu, CumSum, Range,
 // DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
-// ConstantOfShape, Identity, Dropout (inference); Resize (nearest with
+// ConstantOfShape, Identity, Dropout (inference), Einsum (direct loops); Resize (nearest with
 // round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
 // cubic_coeff_a and exclude_outside; coordinate transformation modes
 // half_pixel, half_pixel_symmetric, asymmetric, align_corners,

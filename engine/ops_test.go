@@ -332,3 +332,63 @@ func TestConvTransposeFused(t *testing.T) {
 		t.Errorf("fused %v and unfused %v differ by %.3g", fused.Shape, plain.Shape, relErr(fused.F32, plain.F32))
 	}
 }
+
+// TestEinsum: the conformance cases are float64 only; the same equations
+// on float32, against direct loops.
+func TestEinsum(t *testing.T) {
+	a := randRange(1, []int{2, 3, 4}, -1, 1)
+	bm := randRange(2, []int{2, 4, 5}, -1, 1)
+	sq := randRange(3, []int{2, 3, 3}, -1, 1)
+	b := newGraph()
+	for _, n := range []string{"a", "b", "sq"} {
+		b.input(n, onnxio.Float)
+	}
+	for _, n := range []string{"mm", "diag", "tr", "sum"} {
+		b.output(n, onnxio.Float)
+	}
+	eq := func(s string) *pb.AttributeProto { return attrS("equation", s) }
+	b.node("Einsum", []string{"a", "b"}, []string{"mm"}, eq("bij, bjk -> bik"))
+	b.node("Einsum", []string{"sq"}, []string{"diag"}, eq("...ii->...i"))
+	b.node("Einsum", []string{"a"}, []string{"tr"}, eq("bji"))
+	b.node("Einsum", []string{"a"}, []string{"sum"}, eq("bij->i"))
+	res := run1(t, b.model(t, 12), Options{}, map[string]*Tensor{"a": a, "b": bm, "sq": sq})
+	check := func(name string, shape []int, want []float64) {
+		got := res[name]
+		if !sameShape(got.Shape, shape) {
+			t.Fatalf("%s: shape %v, want %v", name, got.Shape, shape)
+		}
+		for i, w := range want {
+			if math.Abs(float64(got.F32[i])-w) > 1e-5 {
+				t.Fatalf("%s[%d] = %g, want %g", name, i, got.F32[i], w)
+			}
+		}
+	}
+	var mm, diag, tr []float64
+	sum := make([]float64, 3)
+	for bi := 0; bi < 2; bi++ {
+		for i := 0; i < 3; i++ {
+			for k := 0; k < 5; k++ {
+				s := 0.0
+				for j := 0; j < 4; j++ {
+					s += float64(a.F32[(bi*3+i)*4+j]) * float64(bm.F32[(bi*4+j)*5+k])
+				}
+				mm = append(mm, s)
+			}
+			diag = append(diag, float64(sq.F32[(bi*3+i)*3+i]))
+			for j := 0; j < 4; j++ {
+				sum[i] += float64(a.F32[(bi*3+i)*4+j])
+			}
+		}
+		// "bji" implicit output "bij": output[b,i,j] = a[b,j,i] with a's
+		// axes named b, j, i, so the result is a transposed: [2,4,3].
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 3; j++ {
+				tr = append(tr, float64(a.F32[(bi*3+j)*4+i]))
+			}
+		}
+	}
+	check("mm", []int{2, 3, 5}, mm)
+	check("diag", []int{2, 3}, diag)
+	check("tr", []int{2, 4, 3}, tr)
+	check("sum", []int{3}, sum)
+}
