@@ -76,14 +76,16 @@
 // # Operators (ai.onnx, opsets 6 to 21)
 //
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
-// 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to 3-D),
-// Gemm, MatMul (batched, broadcast), BatchNormalization, InstanceNormalization,
-// LayerNormalization, LRN, MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu, Clip, HardSigmoid, HardSwish,
-// Sigmoid, Tanh, Softmax, LogSoftmax, Hardmax, Elu, Selu, Celu, Gelu, Mish,
-// Softplus, Softsign, ThresholdedRelu, Shrink; Add, Sub, Mul, Div, Pow, Mod,
-// Max, Min, Sum, Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg,
-// Abs, Sign, Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and
-// hyperbolic functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
+// 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to
+// 3-D), Gemm, MatMul (batched, broadcast), Einsum (direct loops);
+// BatchNormalization, InstanceNormalization, LayerNormalization, LRN,
+// MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu,
+// Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Softmax, LogSoftmax,
+// Hardmax, Elu, Selu, Celu, Gelu, Mish, Softplus, Softsign,
+// ThresholdedRelu, Shrink; Add, Sub, Mul, Div, Pow, Mod, Max, Min, Sum,
+// Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg, Abs, Sign,
+// Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
+// functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
 // GreaterOrEqual, And, Or, Xor, Not, Where; MaxPool (Indices,
 // storage_order), AveragePool (count_include_pad, ceil_mode),
 // GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
@@ -91,11 +93,17 @@
 // edge, wrap), Shape, Size, Gather, GatherElements, GatherND,
 // ScatterElements, ScatterND, TopK, OneHot, Trilu, CumSum, Range,
 // DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
-// ConstantOfShape, Identity, Dropout (inference), Einsum (direct loops); Resize (nearest with
+// ConstantOfShape, Identity, Dropout (inference); Resize (nearest with
 // round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
 // cubic_coeff_a and exclude_outside; coordinate transformation modes
 // half_pixel, half_pixel_symmetric, asymmetric, align_corners,
 // pytorch_half_pixel, tf_crop_and_resize); ReduceMean, ReduceMax,
 // ReduceMin, ReduceSum, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
+//
+// Not supported: control flow (If, Loop, Scan), recurrent layers (LSTM,
+// GRU, RNN), operators whose output shape depends on data (NonZero,
+// Unique, Compress, NonMaxSuppression), training-mode BatchNormalization
+// and Dropout, quantized operators, and element types other than the five
+// above (float16 and float64 models fail at compile time).
 package engine
