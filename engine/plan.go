@@ -127,6 +127,8 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		isOut[o.GetName()] = true
 	}
 	absorbed := map[*pb.NodeProto]bool{}
+	s.absorbed = absorbed
+	defer func() { s.absorbed = nil }()
 	pos := map[*step]int{}
 	var unsup []string
 	var errs []error
@@ -188,6 +190,11 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 				st.outs = append(st.outs, s.id(o))
 			}
 		}
+		if folded, err := s.foldStep(st); err != nil {
+			return err
+		} else if folded {
+			continue // its outputs are constants now, visible to later nodes' builders
+		}
 		pos[st] = last
 		s.steps = append(s.steps, st)
 	}
@@ -203,38 +210,32 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		return fmt.Errorf("engine: %w", errors.Join(errs...))
 	}
 	sort.SliceStable(s.steps, func(a, b int) bool { return pos[s.steps[a]] < pos[s.steps[b]] })
-	return s.foldConstants()
+	return nil
 }
 
-// foldConstants evaluates, once, every step whose inputs are all
-// constants, and drops it.
-func (s *Session) foldConstants() error {
-	kept := s.steps[:0]
-	rc := &runCtx{threads: s.opts.Threads}
-	for _, st := range s.steps {
-		all := true
-		for _, id := range st.ins {
-			if id >= 0 && s.consts[id] == nil {
-				all = false
-			}
-		}
-		if !all {
-			kept = append(kept, st)
-			continue
-		}
-		ins := s.gather(s.consts, st.ins)
-		outs, err := evalStep(rc, st, ins)
-		if err != nil {
-			return fmt.Errorf("engine: folding constant node %s: %w", st.label, err)
-		}
-		for j, id := range st.outs {
-			if id >= 0 {
-				s.consts[id] = outs[j]
-			}
+// foldStep evaluates, once, a step whose inputs are all constants and
+// records its outputs as constants; it reports whether it did.
+func (s *Session) foldStep(st *step) (bool, error) {
+	for _, id := range st.ins {
+		if id >= 0 && s.consts[id] == nil {
+			return false, nil
 		}
 	}
-	s.steps = kept
-	return nil
+	rc := &runCtx{threads: s.opts.Threads}
+	outs, err := evalStep(rc, st, s.gather(s.consts, st.ins))
+	if err != nil {
+		var u errUnsupported
+		if errors.As(err, &u) {
+			return false, &UnsupportedError{Nodes: []string{st.label + ": " + err.Error()}, Ops: []string{st.op}}
+		}
+		return false, fmt.Errorf("engine: folding constant node %s: %w", st.label, err)
+	}
+	for j, id := range st.outs {
+		if id >= 0 {
+			s.consts[id] = outs[j]
+		}
+	}
+	return true, nil
 }
 
 func (s *Session) gather(vals map[int]*Tensor, ids []int) []*Tensor {
@@ -272,7 +273,7 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 	f := &fusion{}
 	cur := n.GetOutput()[0]
 	singleOf := func(v string) *pb.NodeProto {
-		if isOut[v] || len(consumers[v]) != 1 {
+		if isOut[v] || len(consumers[v]) != 1 || s.absorbed[consumers[v][0]] {
 			return nil
 		}
 		c := consumers[v][0]
@@ -370,7 +371,7 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 		f.act = kernels.ActHardSwish
 		f.nodes = append(f.nodes, last...)
 		cur = last[len(last)-1].GetOutput()[0]
-	} else if cs := consumers[cur]; !isOut[cur] && len(cs) == 2 {
+	} else if cs := consumers[cur]; !isOut[cur] && len(cs) == 2 && !s.absorbed[cs[0]] && !s.absorbed[cs[1]] {
 		// x * HardSigmoid(x) with alpha 1/6, beta 1/2 is HardSwish.
 		h, m := cs[0], cs[1]
 		if h.GetOpType() == "Mul" {
@@ -528,7 +529,7 @@ func attrInt(n *pb.NodeProto, name string, def int64) int64 {
 // Paddle exports it, on value x; it returns the four nodes in order.
 func (s *Session) paddleHardSwish(x string, consumers map[string][]*pb.NodeProto, isOut map[string]bool, constOf func(string) *Tensor) []*pb.NodeProto {
 	cs := consumers[x]
-	if isOut[x] || len(cs) != 2 {
+	if isOut[x] || len(cs) != 2 || s.absorbed[cs[0]] || s.absorbed[cs[1]] {
 		return nil
 	}
 	scalar := func(name string, want float32) bool {

@@ -46,6 +46,8 @@ type Session struct {
 	consts  map[int]*Tensor
 	steps   []*step
 
+	absorbed map[*pb.NodeProto]bool // during Compile: nodes already fused into another
+
 	mu    sync.Mutex
 	plans map[string]*plan
 	// byValue is set once a model turned out to need the values of its
