@@ -16,6 +16,8 @@
 //
 // A Tensor is dense and row-major: float32 for activations and weights,
 // int64, int32, uint8 and bool for shape, index and mask values.
+// RunObserved is Run with a callback seeing every value computed (for
+// calibration; compile with Options.NoFusion to see every node output).
 //
 // # Compile
 //

@@ -794,7 +794,7 @@ func (p *plan) memoryPlan(s *Session) {
 	}
 }
 
-func (p *plan) run(s *Session, inputs map[string]*Tensor) (map[string]*Tensor, error) {
+func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map[string]*Tensor, error) {
 	vals := make([]*Tensor, len(p.vals))
 	for id, k := range p.known {
 		if k {
@@ -845,6 +845,9 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor) (map[string]*Tensor, e
 		for j, id := range st.outs {
 			if id >= 0 {
 				vals[id] = outs[j]
+				if observe != nil {
+					observe(s.names[id], outs[j])
+				}
 			}
 		}
 	}

@@ -364,6 +364,22 @@ func (s *Session) OutputNames() []string {
 // operator's preconditions, such as an out-of-range index) makes Run
 // return an error rather than crash the caller.
 func (s *Session) Run(inputs map[string]*Tensor) (out map[string]*Tensor, err error) {
+	return s.RunObserved(inputs, nil)
+}
+
+// Observer sees each value a Run computes, right after its step ran:
+// name is the value's name in the graph. t is only valid during the call
+// (its buffer is reused by later steps): copy what must be kept. Values
+// fused away (the BatchNormalization output between a Conv and its
+// Relu, say) are not computed and so not observed; compile with
+// Options.NoFusion to observe every node output. Values known when the
+// plan is built (constants, shape computations) are not observed.
+type Observer func(name string, t *Tensor)
+
+// RunObserved is Run calling observe (if not nil) on every value it
+// computes, in execution order, on the calling goroutine: calibration
+// uses it to see activation ranges.
+func (s *Session) RunObserved(inputs map[string]*Tensor, observe Observer) (out map[string]*Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("engine: internal error: %v", r)
@@ -414,12 +430,12 @@ func (s *Session) Run(inputs map[string]*Tensor) (out map[string]*Tensor, err er
 		s.mu.Lock()
 		s.byValue = true
 		s.mu.Unlock()
-		return s.Run(inputs)
+		return s.RunObserved(inputs, observe)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return p.run(s, inputs)
+	return p.run(s, inputs, observe)
 }
 
 func dataLen(t *Tensor) int {

@@ -323,3 +323,57 @@ func TestDynamicHW(t *testing.T) {
 		t.Errorf("%d plans, want 3", len(s.plans))
 	}
 }
+
+// TestRunObserved: with NoFusion every node output of the CNN is
+// observed once, in order, and the last one is the returned logits; fused,
+// only the steps' outputs are.
+func TestRunObserved(t *testing.T) {
+	m, err := onnxio.Load(fixture("cnn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, n := range m.Graph().GetNode() {
+		for _, o := range n.GetOutput() {
+			want[o] = true
+		}
+	}
+	x := randInput(5, []int{3, 1, 28, 28})
+	for _, nf := range []bool{true, false} {
+		s, err := Compile(m, Options{NoFusion: nf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		var last string
+		var lastVal []float32
+		res, err := s.RunObserved(map[string]*Tensor{"input": x}, func(name string, v *Tensor) {
+			seen[name]++
+			last, lastVal = name, append([]float32(nil), v.F32...)
+			if strings.Contains(name, "Relu") {
+				for _, f := range v.F32 {
+					if f < 0 {
+						t.Fatalf("%s has a negative value", name)
+					}
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != "logits" || relErr(lastVal, res["logits"].F32) != 0 {
+			t.Errorf("last observed %q, want the logits", last)
+		}
+		for name, n := range seen {
+			if n != 1 || !want[name] {
+				t.Errorf("observed %q %d times", name, n)
+			}
+		}
+		if nf && len(seen) != len(want) {
+			t.Errorf("unfused: observed %d values, the graph has %d", len(seen), len(want))
+		}
+		if !nf && len(seen) != len(s.steps) {
+			t.Errorf("fused: observed %d values for %d steps", len(seen), len(s.steps))
+		}
+	}
+}
