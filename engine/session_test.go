@@ -377,3 +377,54 @@ func TestRunObserved(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryPlanViews: a value read through views (Reshape, Flatten)
+// long after it was computed keeps its buffer while other activations
+// come and go; a graph output that is a view is a copy the caller owns.
+func TestMemoryPlanViews(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	for _, o := range []string{"s2", "v1out", "chain"} {
+		b.output(o, onnxio.Float)
+	}
+	b.init(t, "shape", NewInt64([]int{2}, []int64{-1, 6}))
+	b.node("Relu", []string{"x"}, []string{"r"})
+	b.node("Reshape", []string{"r", "shape"}, []string{"v1"})
+	b.node("Flatten", []string{"r"}, []string{"v2"})
+	// A chain of activations that would like r's buffer.
+	b.node("Sigmoid", []string{"x"}, []string{"c1"})
+	b.node("Neg", []string{"c1"}, []string{"c2"})
+	b.node("Exp", []string{"c2"}, []string{"c3"})
+	b.node("Abs", []string{"c3"}, []string{"chain"})
+	b.node("Tanh", []string{"v2"}, []string{"s2"})
+	b.node("Identity", []string{"v1"}, []string{"v1out"})
+	m := b.model(t, 13)
+	x := randRange(9, []int{2, 3, 4}, -1, 1)
+	s, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 0; run < 2; run++ {
+		res, err := s.Run(map[string]*Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x.F32 {
+			r := max(v, 0)
+			if got := res["s2"].F32[i]; math.Abs(float64(got)-math.Tanh(float64(r))) > 1e-6 {
+				t.Fatalf("s2[%d] = %g, want tanh(%g)", i, got, r)
+			}
+			if res["v1out"].F32[i] != r {
+				t.Fatalf("v1out[%d] = %g, want %g", i, res["v1out"].F32[i], r)
+			}
+			want := math.Exp(-1 / (1 + math.Exp(-float64(v))))
+			if got := res["chain"].F32[i]; math.Abs(float64(got)-want) > 1e-6 {
+				t.Fatalf("chain[%d] = %g, want %g", i, got, want)
+			}
+		}
+		if !sameShape(res["v1out"].Shape, []int{4, 6}) {
+			t.Fatalf("v1out shape %v", res["v1out"].Shape)
+		}
+		res["v1out"].F32[0] = 42 // the caller's copy: must not leak into the next run
+	}
+}
