@@ -79,7 +79,8 @@
 //
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
 // 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to
-// 3-D), Gemm, MatMul (batched, broadcast), Einsum (direct loops);
+// 3-D), Gemm, MatMul (batched, broadcast), Einsum (direct loops),
+// GridSample (2-D; nearest, linear, cubic; zeros, border, reflection);
 // BatchNormalization, InstanceNormalization, LayerNormalization, LRN,
 // MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu,
 // Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Softmax, LogSoftmax,
