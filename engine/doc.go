@@ -59,9 +59,10 @@
 // a slot reused as soon as the last reader of its value has run; Reshape,
 // Flatten, Squeeze, Unsqueeze, Identity and Dropout are views, not copies.
 // Plans are cached per input shape (16 at most), so a model with a dynamic
-// batch, height or width is re-planned once per new shape. A model whose
-// shapes depend on the values of small inputs (a Reshape whose shape is a
-// graph input) gets plans keyed on those values too.
+// batch, height or width is re-planned once per new shape. Steps whose
+// output shapes depend on values a run computes (NonZero, Compress, a
+// Reshape whose shape is a graph input), and the steps after them, are
+// inferred and allocated in every run instead.
 //
 // # Concurrency and threads
 //
@@ -89,7 +90,7 @@
 // Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg, Abs, Sign,
 // Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
 // functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
-// GreaterOrEqual, And, Or, Xor, Not, Where; MaxPool (Indices,
+// GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress; MaxPool (Indices,
 // storage_order), AveragePool (count_include_pad, ceil_mode),
 // GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
 // Split, Slice, Squeeze, Unsqueeze, Expand, Tile, Pad (constant, reflect,
@@ -105,8 +106,7 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), recurrent layers (LSTM,
-// GRU, RNN), operators whose output shape depends on data (NonZero,
-// Unique, Compress, NonMaxSuppression), training-mode BatchNormalization
+// GRU, RNN), Unique, NonMaxSuppression, training-mode BatchNormalization
 // and Dropout, quantized operators, and element types other than the five
 // above (float16 and float64 models fail at compile time).
 package engine

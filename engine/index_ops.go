@@ -397,3 +397,117 @@ func (k *cumSumK) run(rc *runCtx, in, out []*Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	register(func(c *nodeCtx) (kernel, error) { return &nonZeroK{}, nil }, "NonZero")
+	register(func(c *nodeCtx) (kernel, error) {
+		a := c.attr("axis")
+		if a == nil {
+			return &compressK{flat: true}, nil
+		}
+		return &compressK{axis: a.GetI()}, nil
+	}, "Compress")
+}
+
+// ---- NonZero, Compress: output shapes depend on the data ----
+
+type nonZeroK struct{}
+
+func (k *nonZeroK) infer(in []*Tensor) ([]spec, error) {
+	x := in[0]
+	if !x.hasData() {
+		return nil, errNoData
+	}
+	nz := 0
+	for i := 0; i < x.Len(); i++ {
+		if x.at(i) != 0 {
+			nz++
+		}
+	}
+	return []spec{{onnxio.Int64, []int{len(x.Shape), nz}}}, nil
+}
+
+func (k *nonZeroK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := in[0], out[0]
+	nz := o.Shape[1]
+	idx := make([]int, len(x.Shape))
+	j := 0
+	for i := 0; i < x.Len(); i++ {
+		if x.at(i) == 0 {
+			continue
+		}
+		unravel(i, x.Shape, idx)
+		for d, v := range idx {
+			o.I64[d*nz+j] = int64(v)
+		}
+		j++
+	}
+	return nil
+}
+
+type compressK struct {
+	axis int64
+	flat bool
+}
+
+func (k *compressK) infer(in []*Tensor) ([]spec, error) {
+	x, cond := in[0], in[1]
+	if cond.Type != onnxio.Bool {
+		return nil, fmt.Errorf("Compress condition is %s", onnxio.DataTypeName(cond.Type))
+	}
+	if !cond.hasData() {
+		return nil, errNoData
+	}
+	n := x.Len()
+	s := []int{0}
+	if !k.flat {
+		ax, err := normAxis(k.axis, len(x.Shape))
+		if err != nil {
+			return nil, err
+		}
+		n = x.Shape[ax]
+		s = append([]int{}, x.Shape...)
+		s[ax] = 0
+		cnt := 0
+		for i := 0; i < min(n, len(cond.Bool)); i++ {
+			if cond.Bool[i] {
+				cnt++
+			}
+		}
+		s[ax] = cnt
+		return []spec{{x.Type, s}}, nil
+	}
+	for i := 0; i < min(n, len(cond.Bool)); i++ {
+		if cond.Bool[i] {
+			s[0]++
+		}
+	}
+	return []spec{{x.Type, s}}, nil
+}
+
+func (k *compressK) run(rc *runCtx, in, out []*Tensor) error {
+	x, cond, o := in[0], in[1], out[0]
+	if k.flat {
+		j := 0
+		for i := 0; i < min(x.Len(), len(cond.Bool)); i++ {
+			if cond.Bool[i] {
+				copyElems(o, j, x, i, 1)
+				j++
+			}
+		}
+		return nil
+	}
+	ax, _ := normAxis(k.axis, len(x.Shape))
+	outer, d, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
+	od := o.Shape[ax]
+	for a := 0; a < outer; a++ {
+		j := 0
+		for i := 0; i < min(d, len(cond.Bool)); i++ {
+			if cond.Bool[i] {
+				copyElems(o, (a*od+j)*inner, x, (a*d+i)*inner, inner)
+				j++
+			}
+		}
+	}
+	return nil
+}

@@ -610,6 +610,8 @@ type plan struct {
 	known    []bool
 	isInput  []bool
 	live     []*step
+	dyn      []bool // per value id: its shape depends on data, known only in a run
+	dynStep  []bool // live step i has such inputs or outputs: inferred and allocated per run
 	alias    []bool // live step i's output 0 is a view of its input 0
 	slot     []int  // per value id: arena slot, -1 for a fresh allocation
 	slotSize []int
@@ -618,26 +620,27 @@ type plan struct {
 
 type arena struct{ slots [][]float32 }
 
-func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error) {
+func (s *Session) newPlan(inputs map[string]*Tensor) (*plan, error) {
 	n := len(s.names)
-	p := &plan{vals: make([]*Tensor, n), known: make([]bool, n), isInput: make([]bool, n), slot: make([]int, n)}
+	p := &plan{vals: make([]*Tensor, n), known: make([]bool, n), isInput: make([]bool, n), slot: make([]int, n), dyn: make([]bool, n)}
 	for id, c := range s.consts {
 		p.vals[id], p.known[id] = c, true
 	}
 	for _, in := range s.inputs {
 		t := inputs[in.name]
 		p.vals[in.id] = &Tensor{Type: t.Type, Shape: t.Shape}
-		if byValue && t.Len() <= maxKeyedInput {
-			p.vals[in.id], p.known[in.id] = t.clone(), true
-		}
 		p.isInput[in.id] = true
 	}
 	rc := &runCtx{threads: 1}
 	for _, st := range s.steps {
 		ins := make([]*Tensor, len(st.ins))
-		all := true
+		all, dyn := true, false
 		for j, id := range st.ins {
 			if id < 0 {
+				continue
+			}
+			if p.dyn[id] {
+				dyn = true
 				continue
 			}
 			if p.vals[id] == nil {
@@ -646,10 +649,10 @@ func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error
 			ins[j] = p.vals[id]
 			all = all && p.known[id]
 		}
-		if so, ok := st.k.(shapeOnly); ok && so.shapeOnly() {
+		if so, ok := st.k.(shapeOnly); ok && so.shapeOnly() && !dyn {
 			all = true
 		}
-		if all {
+		if all && !dyn {
 			outs, err := evalStep(rc, st, ins)
 			if err != nil {
 				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
@@ -661,27 +664,47 @@ func (s *Session) newPlan(inputs map[string]*Tensor, byValue bool) (*plan, error
 			}
 			continue
 		}
-		specs, err := st.k.infer(ins)
-		if err != nil {
-			return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
-		}
-		if len(specs) < len(st.outs) {
-			return nil, fmt.Errorf("engine: node %s has %d outputs, the operator gives %d", st.label, len(st.outs), len(specs))
+		var specs []spec
+		if !dyn {
+			var err error
+			specs, err = st.k.infer(ins)
+			if errors.Is(err, errNoData) {
+				dyn = true // the output shape depends on values only a run has
+			} else if err != nil {
+				return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
+			} else if len(specs) < len(st.outs) {
+				return nil, fmt.Errorf("engine: node %s has %d outputs, the operator gives %d", st.label, len(st.outs), len(specs))
+			}
 		}
 		for j, id := range st.outs {
-			if id >= 0 {
+			switch {
+			case id < 0:
+			case dyn:
+				p.dyn[id] = true
+			default:
 				p.vals[id] = &Tensor{Type: specs[j].dt, Shape: specs[j].shape}
 			}
 		}
 		p.live = append(p.live, st)
+		p.dynStep = append(p.dynStep, dyn)
 	}
 	for _, o := range s.outputs {
-		if p.vals[o.id] == nil {
+		if p.vals[o.id] == nil && !p.dyn[o.id] {
 			return nil, fmt.Errorf("engine: graph output %q is never computed", o.name)
 		}
 	}
 	p.memoryPlan(s)
 	return p, nil
+}
+
+// evalStepSafe is evalStep turning a panic into an error.
+func evalStepSafe(rc *runCtx, st *step, ins []*Tensor) (outs []*Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			outs, err = nil, fmt.Errorf("internal error (inputs %s): %v", describe(ins), r)
+		}
+	}()
+	return evalStep(rc, st, ins)
 }
 
 // runStep runs one kernel, turning a panic into an error.
@@ -725,7 +748,7 @@ func (p *plan) memoryPlan(s *Session) {
 		lastUse[i] = -1
 	}
 	for i, st := range p.live {
-		if a, ok := st.k.(aliaser); ok && a.alias() && st.outs[0] >= 0 && !isOut[st.outs[0]] && st.ins[0] >= 0 {
+		if a, ok := st.k.(aliaser); ok && a.alias() && !p.dynStep[i] && st.outs[0] >= 0 && !isOut[st.outs[0]] && st.ins[0] >= 0 {
 			p.alias[i] = true
 			root[st.outs[0]] = root[st.ins[0]]
 		}
@@ -743,7 +766,7 @@ func (p *plan) memoryPlan(s *Session) {
 	var free []int
 	for i, st := range p.live {
 		for j, id := range st.outs {
-			if id < 0 || (j == 0 && p.alias[i]) || isOut[id] || p.vals[id].Type != onnxio.Float {
+			if id < 0 || p.dyn[id] || (j == 0 && p.alias[i]) || isOut[id] || p.vals[id].Type != onnxio.Float {
 				continue
 			}
 			need := p.vals[id].Len()
@@ -813,6 +836,21 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 			if id >= 0 {
 				ins[j] = vals[id]
 			}
+		}
+		if p.dynStep[i] {
+			outs, err := evalStepSafe(rc, st, ins)
+			if err != nil {
+				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
+			}
+			for j, id := range st.outs {
+				if id >= 0 {
+					vals[id] = outs[j]
+					if observe != nil {
+						observe(s.names[id], outs[j])
+					}
+				}
+			}
+			continue
 		}
 		outs := make([]*Tensor, len(st.outs))
 		for j, id := range st.outs {

@@ -50,14 +50,7 @@ type Session struct {
 
 	mu    sync.Mutex
 	plans map[string]*plan
-	// byValue is set once a model turned out to need the values of its
-	// small inputs to know its shapes (a Reshape whose shape is a graph
-	// input, say): plans are then keyed on those values too.
-	byValue bool
 }
-
-// maxKeyedInput bounds the element count of inputs whose values key plans.
-const maxKeyedInput = 64
 
 type ioInfo struct {
 	name  string
@@ -408,16 +401,6 @@ func (s *Session) RunObserved(inputs map[string]*Tensor, observe Observer) (out 
 		}
 		key.WriteString(shapeString(t.Shape))
 	}
-	s.mu.Lock()
-	byValue := s.byValue
-	s.mu.Unlock()
-	if byValue {
-		for _, in := range s.inputs {
-			if t := inputs[in.name]; t.Len() <= maxKeyedInput {
-				fmt.Fprintf(&key, "|%v%v%v%v%v", t.F32, t.I64, t.I32, t.U8, t.Bool)
-			}
-		}
-	}
 	if len(inputs) != len(s.inputs) {
 		for name := range inputs {
 			if _, ok := s.ids[name]; !ok {
@@ -425,13 +408,7 @@ func (s *Session) RunObserved(inputs map[string]*Tensor, observe Observer) (out 
 			}
 		}
 	}
-	p, err := s.planFor(key.String(), inputs, byValue)
-	if errors.Is(err, errNoData) && !byValue {
-		s.mu.Lock()
-		s.byValue = true
-		s.mu.Unlock()
-		return s.RunObserved(inputs, observe)
-	}
+	p, err := s.planFor(key.String(), inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -457,14 +434,14 @@ func dataLen(t *Tensor) int {
 // maxPlans bounds the per-shape plan cache; past it the oldest is dropped.
 const maxPlans = 16
 
-func (s *Session) planFor(key string, inputs map[string]*Tensor, byValue bool) (*plan, error) {
+func (s *Session) planFor(key string, inputs map[string]*Tensor) (*plan, error) {
 	s.mu.Lock()
 	p := s.plans[key]
 	s.mu.Unlock()
 	if p != nil {
 		return p, nil
 	}
-	p, err := s.newPlan(inputs, byValue)
+	p, err := s.newPlan(inputs)
 	if err != nil {
 		return nil, err
 	}

@@ -428,3 +428,43 @@ func TestMemoryPlanViews(t *testing.T) {
 		res["v1out"].F32[0] = 42 // the caller's copy: must not leak into the next run
 	}
 }
+
+// TestDataDependentShapes: shapes that depend on values (a Reshape whose
+// shape is a graph input, NonZero) are inferred in every run, so two runs
+// with equal input shapes but different values give different shapes;
+// the rest of the graph keeps its plan.
+func TestDataDependentShapes(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.input("shape", onnxio.Int64)
+	b.output("r", onnxio.Float)
+	b.output("nz", onnxio.Int64)
+	b.output("cnt", onnxio.Int64)
+	b.node("Relu", []string{"x"}, []string{"rx"})
+	b.node("Reshape", []string{"rx", "shape"}, []string{"r"})
+	b.node("NonZero", []string{"rx"}, []string{"nz"})
+	b.node("Shape", []string{"nz"}, []string{"cnt"})
+	s, err := Compile(b.model(t, 13), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewFloat32([]int{2, 3}, []float32{1, -1, 2, 0, 3, -4})
+	for _, c := range []struct {
+		shape []int64
+		want  []int
+	}{{[]int64{3, 2}, []int{3, 2}}, {[]int64{6, -1}, []int{6, 1}}, {[]int64{1, 6}, []int{1, 6}}} {
+		res, err := s.Run(map[string]*Tensor{"x": x, "shape": NewInt64([]int{2}, c.shape)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameShape(res["r"].Shape, c.want) {
+			t.Errorf("shape %v: Reshape gives %v, want %v", c.shape, res["r"].Shape, c.want)
+		}
+		if fmt.Sprint(res["nz"].I64) != "[0 0 1 0 2 1]" || fmt.Sprint(res["cnt"].I64) != "[2 3]" {
+			t.Errorf("NonZero %v %v, Shape %v", res["nz"].Shape, res["nz"].I64, res["cnt"].I64)
+		}
+	}
+	if len(s.plans) != 1 {
+		t.Errorf("%d plans, want 1: the input shapes did not change", len(s.plans))
+	}
+}
