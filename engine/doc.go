@@ -72,9 +72,8 @@
 // one Run, GEMM (Conv, Gemm, MatMul) is split across Options.Threads
 // goroutines by the kernels, and depthwise convolution, im2col, 1-D and
 // 2-D pooling, Resize and large float arithmetic and unary operators split
-// their outer loops. Every
-// output element is computed by one goroutine in a fixed order, so results
-// are bit-identical for any thread count.
+// their outer loops. Every output element is computed by one goroutine in
+// a fixed order, so results are bit-identical for any thread count.
 //
 // # Operators (ai.onnx, opsets 6 to 21)
 //
@@ -90,8 +89,8 @@
 // Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg, Abs, Sign,
 // Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
 // functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
-// GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress; MaxPool (Indices,
-// storage_order), AveragePool (count_include_pad, ceil_mode),
+// GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress; MaxPool
+// (Indices, storage_order), AveragePool (count_include_pad, ceil_mode),
 // GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
 // Split, Slice, Squeeze, Unsqueeze, Expand, Tile, Pad (constant, reflect,
 // edge, wrap), Shape, Size, Gather, GatherElements, GatherND,
