@@ -60,8 +60,8 @@
 // Flatten, Squeeze, Unsqueeze, Identity and Dropout are views, not copies.
 // Plans are cached per input shape (16 at most), so a model with a dynamic
 // batch, height or width is re-planned once per new shape. Steps whose
-// output shapes depend on values a run computes (NonZero, Compress, a
-// Reshape whose shape is a graph input), and the steps after them, are
+// output shapes depend on values a run computes (NonZero, Compress,
+// NonMaxSuppression, a Reshape whose shape is a graph input), and the steps after them, are
 // inferred and allocated in every run instead.
 //
 // # Concurrency and threads
@@ -89,7 +89,8 @@
 // Mean (multidirectional broadcasting), Sqrt, Exp, Log, Neg, Abs, Sign,
 // Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
 // functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
-// GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress; MaxPool
+// GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress,
+// NonMaxSuppression; MaxPool
 // (Indices, storage_order), AveragePool (count_include_pad, ceil_mode),
 // GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
 // Split, Slice, Squeeze, Unsqueeze, Expand, Tile, Pad (constant, reflect,
@@ -105,7 +106,7 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), recurrent layers (LSTM,
-// GRU, RNN), Unique, NonMaxSuppression, training-mode BatchNormalization
+// GRU, RNN), Unique, training-mode BatchNormalization
 // and Dropout, quantized operators, and element types other than the five
 // above (float16 and float64 models fail at compile time).
 package engine
