@@ -80,7 +80,9 @@
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
 // 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to
 // 3-D), Gemm, MatMul (batched, broadcast), Einsum (direct loops),
-// GridSample (2-D; nearest, linear, cubic; zeros, border, reflection);
+// GridSample (2-D; nearest, linear, cubic; zeros, border, reflection),
+// RNN, GRU, LSTM (directions, sequence_lens, initial states, peepholes,
+// clip, layouts; Sigmoid, Tanh and Relu activations);
 // BatchNormalization, InstanceNormalization, LayerNormalization, LRN,
 // MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu,
 // Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, Softmax, LogSoftmax,
@@ -105,8 +107,8 @@
 // ReduceMin, ReduceSum, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
-// Not supported: control flow (If, Loop, Scan), recurrent layers (LSTM,
-// GRU, RNN), Unique, training-mode BatchNormalization
+// Not supported: control flow (If, Loop, Scan), Unique, RoiAlign,
+// training-mode BatchNormalization
 // and Dropout, quantized operators, and element types other than the five
 // above (float16 and float64 models fail at compile time).
 package engine

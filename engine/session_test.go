@@ -166,7 +166,7 @@ func TestUnsupportedListsAll(t *testing.T) {
 	out := g.GetOutput()[0].GetName()
 	g.Node = append(g.Node,
 		&pb.NodeProto{Name: proto.String("fancy1"), OpType: proto.String("FancyOp"), Input: []string{out}, Output: []string{"f1"}},
-		&pb.NodeProto{Name: proto.String("lstm"), OpType: proto.String("LSTM"), Input: []string{"f1"}, Output: []string{"f2"}},
+		&pb.NodeProto{Name: proto.String("lstm"), OpType: proto.String("Loop"), Input: []string{"f1"}, Output: []string{"f2"}},
 		&pb.NodeProto{Name: proto.String("fancy2"), OpType: proto.String("FancyOp"), Input: []string{"f2"}, Output: []string{"f3"}},
 		&pb.NodeProto{Name: proto.String("custom"), OpType: proto.String("Thing"), Domain: proto.String("com.example"), Input: []string{"f3"}, Output: []string{"f4"}})
 	_, err = Compile(m, Options{})
@@ -175,7 +175,7 @@ func TestUnsupportedListsAll(t *testing.T) {
 		t.Fatalf("got %v, want an UnsupportedError", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"FancyOp", "LSTM", "com.example.Thing", `"fancy1"`, `"fancy2"`, `"lstm"`, `"custom"`} {
+	for _, want := range []string{"FancyOp", "Loop", "com.example.Thing", `"fancy1"`, `"fancy2"`, `"lstm"`, `"custom"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %s", msg, want)
 		}
