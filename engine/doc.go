@@ -108,7 +108,7 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), Unique, RoiAlign,
-// training-mode BatchNormalization
-// and Dropout, quantized operators, and element types other than the five
-// above (float16 and float64 models fail at compile time).
+// training-mode BatchNormalization and Dropout, quantized operators, and
+// element types other than the five above (float16 and float64 models
+// fail at compile time).
 package engine
