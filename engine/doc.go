@@ -61,7 +61,7 @@
 // Plans are cached per input shape (16 at most), so a model with a dynamic
 // batch, height or width is re-planned once per new shape. Steps whose
 // output shapes depend on values a run computes (NonZero, Compress,
-// NonMaxSuppression, a Reshape whose shape is a graph input), and the steps after them, are
+// NonMaxSuppression, Unique, a Reshape whose shape is a graph input), and the steps after them, are
 // inferred and allocated in every run instead.
 //
 // # Concurrency and threads
@@ -92,7 +92,7 @@
 // Erf, Reciprocal, Floor, Ceil, Round, the trigonometric and hyperbolic
 // functions, IsNaN, IsInf; Equal, Less, Greater, LessOrEqual,
 // GreaterOrEqual, And, Or, Xor, Not, Where, NonZero, Compress,
-// NonMaxSuppression; MaxPool
+// NonMaxSuppression, Unique; MaxPool
 // (Indices, storage_order), AveragePool (count_include_pad, ceil_mode),
 // GlobalAveragePool, GlobalMaxPool; Flatten, Reshape, Transpose, Concat,
 // Split, Slice, Squeeze, Unsqueeze, Expand, Tile, Pad (constant, reflect,
@@ -107,7 +107,7 @@
 // ReduceMin, ReduceSum, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
-// Not supported: control flow (If, Loop, Scan), Unique, RoiAlign,
+// Not supported: control flow (If, Loop, Scan), RoiAlign,
 // training-mode BatchNormalization and Dropout, quantized operators, and
 // element types other than the five above (float16 and float64 models
 // fail at compile time).
