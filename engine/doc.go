@@ -81,7 +81,7 @@
 // 3-D), ConvTranspose (output_padding, output_shape, auto_pad, 1-D to
 // 3-D), Gemm, MatMul (batched, broadcast), Einsum (direct loops),
 // GridSample (2-D; nearest, linear, cubic; zeros, border, reflection),
-// RNN, GRU, LSTM (directions, sequence_lens, initial states, peepholes,
+// RoiAlign (avg, max), RNN, GRU, LSTM (directions, sequence_lens, initial states, peepholes,
 // clip, layouts; Sigmoid, Tanh and Relu activations);
 // BatchNormalization, InstanceNormalization, LayerNormalization, LRN,
 // MeanVarianceNormalization, LpNormalization; Relu, LeakyRelu, PRelu,
@@ -107,8 +107,8 @@
 // ReduceMin, ReduceSum, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
-// Not supported: control flow (If, Loop, Scan), RoiAlign,
-// training-mode BatchNormalization and Dropout, quantized operators, and
+// Not supported: control flow (If, Loop, Scan), training-mode
+// BatchNormalization and Dropout, quantized operators, and
 // element types other than the five above (float16 and float64 models
 // fail at compile time).
 package engine

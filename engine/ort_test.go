@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
 
 func f32Bytes(v []float32) []byte {
@@ -282,3 +285,34 @@ func TestFashionMNISTTop1(t *testing.T) {
 }
 
 var _ = bytes.MinRead
+
+// TestRoiAlignMaxORT: RoiAlign's max mode has no conformance case; it is
+// checked against ONNX Runtime.
+func TestRoiAlignMaxORT(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	b.init(t, "rois", NewFloat32([]int{3, 4}, []float32{0, 0, 6, 5, 1.5, 2.2, 7.9, 8.8, 3, 1, 4, 2}))
+	b.init(t, "bi", NewInt64([]int{3}, []int64{0, 1, 1}))
+	b.node("RoiAlign", []string{"x", "rois", "bi"}, []string{"y"}, attrS("mode", "max"), attrI("output_height", 3),
+		attrI("output_width", 2), attrI("sampling_ratio", 2), &pb.AttributeProto{Name: proto.String("spatial_scale"), F: proto.Float32(0.9), Type: pb.AttributeProto_FLOAT.Enum()})
+	m := b.model(t, 16)
+	raw, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "roialign.onnx")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := randRange(1, []int{2, 2, 9, 10}, -1, 1)
+	got := run1(t, m, Options{}, map[string]*Tensor{"x": x})["y"]
+	outs, err := testdeps.RunORT(t, path, []testdeps.ORTTensor{{Name: "x", Type: "float32", Dims: []int64{2, 2, 9, 10}, Data: f32Bytes(x.F32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytesF32(outs[0].Data)
+	if len(want) != len(got.F32) || relErr(got.F32, want) > 1e-5 {
+		t.Errorf("engine %v, ORT %v", got.F32, want)
+	}
+}
