@@ -130,7 +130,7 @@ func (m *Model) Save(path string, opt SaveOptions) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	if err := writeAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+	if err := WriteAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
 	return nil
@@ -276,7 +276,7 @@ func (m *Model) writeExternal(path, location string, ts []*pb.TensorProto) (rest
 		entries = append(entries, entry{t, b, off, int64(len(b))})
 		off += int64(len(b))
 	}
-	err = writeAtomic(path, func(w io.Writer) error {
+	err = WriteAtomic(path, func(w io.Writer) error {
 		var pos int64
 		var pad [dataAlign]byte
 		for _, e := range entries {
@@ -323,12 +323,12 @@ func (m *Model) copyData(loc, dir string) error {
 		return err
 	}
 	defer in.Close()
-	return writeAtomic(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+	return WriteAtomic(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
 
-// writeAtomic writes a file through a temporary file in the same folder
+// WriteAtomic writes a file through a temporary file in the same folder
 // and a rename, so readers see the old file or the whole new one.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

@@ -57,7 +57,7 @@ compute cost.`,
 		}
 		return nil
 	}
-	root.AddCommand(newInspect(opt), newCPU(opt), newVersion(opt), newBench(opt))
+	root.AddCommand(newInspect(opt), newRun(opt), newBench(opt), newCPU(opt), newVersion(opt))
 	return root
 }
 

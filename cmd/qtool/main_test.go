@@ -238,7 +238,7 @@ func TestBenchKernelsCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Kernels) != 2 || r.Kernels[0].Path != "generic" || r.Kernels[0].GOPS <= 0 {
 		t.Errorf("%v\n%s", err, out)
 	}
-	for _, args := range [][]string{{"bench"}, {"bench", "--kernels", "--paths", "sse9"}, {"bench", "--kernels", "--shapes", "12x12"}} {
+	for _, args := range [][]string{{"bench", "--kernels", "--paths", "sse9"}, {"bench", "--kernels", "--shapes", "12x12"}} {
 		if _, err := run(t, args...); err == nil {
 			t.Errorf("%v: no error", args)
 		}

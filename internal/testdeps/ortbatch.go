@@ -17,6 +17,9 @@ import (
 type ORTJob struct {
 	Model  string
 	Inputs []ORTTensor
+	// With Runs > 0, ONNX Runtime also times Runs runs after Warmup more
+	// untimed ones (one intra-op thread), reported in ORTResult.Ms.
+	Warmup, Runs int
 }
 
 // ORTResult is one job's outputs, in the model's output order, or the
@@ -24,6 +27,7 @@ type ORTJob struct {
 // Data.
 type ORTResult struct {
 	Outputs []ORTTensor
+	Ms      []float64 // milliseconds per timed run
 	Err     error
 }
 
@@ -46,6 +50,8 @@ func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 	type reqJob struct {
 		Model  string     `json:"model"`
 		Dir    string     `json:"dir"`
+		Warmup int        `json:"warmup"`
+		Runs   int        `json:"runs"`
 		Inputs []reqInput `json:"inputs"`
 	}
 	results := make([]ORTResult, len(jobs))
@@ -55,7 +61,7 @@ func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 		if err := os.Mkdir(jd, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		reqs[i] = reqJob{Model: j.Model, Dir: jd, Inputs: []reqInput{}}
+		reqs[i] = reqJob{Model: j.Model, Dir: jd, Warmup: j.Warmup, Runs: j.Runs, Inputs: []reqInput{}}
 		for k, in := range j.Inputs {
 			f := filepath.Join(jd, fmt.Sprintf("in_%d.bin", k))
 			if err := os.WriteFile(f, in.Data, 0o644); err != nil {
@@ -83,6 +89,7 @@ func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 		for sc.Scan() && done < len(jobs) {
 			var line struct {
 				Outputs []ORTTensor `json:"outputs"`
+				Ms      []float64   `json:"ms"`
 				Error   *string     `json:"error"`
 			}
 			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
@@ -95,7 +102,7 @@ func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 						t.Fatal(err)
 					}
 				}
-				results[done].Outputs = line.Outputs
+				results[done].Outputs, results[done].Ms = line.Outputs, line.Ms
 			}
 			done++
 		}

@@ -2,7 +2,9 @@
 // process, for tests that would otherwise pay node's start-up per model.
 // Usage: node ortbatch.js REQUEST.json
 // The request: {"threads": 1, "optimization": "all", "jobs": [{"model": "...",
-//   "dir": "...", "inputs": [{"name", "type", "dims", "file"}]}]}
+//   "dir": "...", "warmup": W, "runs": R, "inputs": [{"name", "type", "dims", "file"}]}]}
+// With runs > 0 the job also reports "ms": the time of each of R runs
+// after W more warm-up runs.
 // Inputs are raw little-endian files (row-major); a "string" input's
 // file holds a JSON array of strings. Each job's outputs are written to
 // DIR/out_<index>.bin (string outputs as JSON arrays), and stdout gets one
@@ -48,7 +50,15 @@ async function runJob(job, opts) {
       }
       out.push({ name, type: t.type, dims: t.dims.map(Number), file });
     });
-    return { outputs: out };
+    // Optional timing: more warm-up runs, then timed runs (ms each).
+    const ms = [];
+    for (let i = 0; i < (job.warmup || 0); i++) await session.run(feeds);
+    for (let i = 0; i < (job.runs || 0); i++) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return { outputs: out, ms };
   } finally {
     await session.release();
   }
