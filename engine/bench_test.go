@@ -20,6 +20,10 @@ func benchModel(b *testing.B, path string, shape []int, threads int) {
 	}
 }
 
+func BenchmarkCNNBatch1(b *testing.B) { benchModel(b, fixture("cnn"), []int{1, 1, 28, 28}, 1) }
+func BenchmarkMobilenetBatch1(b *testing.B) {
+	benchModel(b, fixture("mobilenet"), []int{1, 1, 28, 28}, 1)
+}
 func BenchmarkResnetBatch8(b *testing.B) { benchModel(b, fixture("resnet"), []int{8, 1, 28, 28}, 0) }
 func BenchmarkMobilenetBatch8(b *testing.B) {
 	benchModel(b, fixture("mobilenet"), []int{8, 1, 28, 28}, 0)

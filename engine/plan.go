@@ -618,7 +618,12 @@ type plan struct {
 	arenas   sync.Pool
 }
 
-type arena struct{ slots [][]float32 }
+// arena is one Run's memory: the activation slots and the kernels'
+// scratch (im2col buffers), kept between runs in the plan's pool.
+type arena struct {
+	slots   [][]float32
+	scratch []float32
+}
 
 func (s *Session) newPlan(inputs map[string]*Tensor) (*plan, error) {
 	n := len(s.names)
@@ -828,8 +833,11 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 		vals[in.id] = inputs[in.name]
 	}
 	ar := p.arenas.Get().(*arena)
-	defer p.arenas.Put(ar)
-	rc := &runCtx{threads: s.opts.Threads}
+	rc := &runCtx{threads: s.opts.Threads, scratch: ar.scratch}
+	defer func() {
+		ar.scratch = rc.scratch
+		p.arenas.Put(ar)
+	}()
 	for i, st := range p.live {
 		ins := make([]*Tensor, len(st.ins))
 		for j, id := range st.ins {
