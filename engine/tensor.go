@@ -2,7 +2,7 @@ package engine
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/qtool/qtool/onnxio"
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
@@ -87,16 +87,15 @@ func (t *Tensor) String() string {
 }
 
 func shapeString(s []int) string {
-	var b strings.Builder
-	b.WriteByte('[')
+	b := make([]byte, 0, 4*len(s)+2)
+	b = append(b, '[')
 	for i, d := range s {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		fmt.Fprint(&b, d)
+		b = strconv.AppendInt(b, int64(d), 10)
 	}
-	b.WriteByte(']')
-	return b.String()
+	return string(append(b, ']'))
 }
 
 // view returns a tensor sharing t's data with another shape of the same
