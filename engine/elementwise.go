@@ -95,6 +95,8 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 					o.I32[oo+i] = int32(v)
 				case onnxio.Uint8:
 					o.U8[oo+i] = uint8(v)
+				case onnxio.Int8:
+					o.I8[oo+i] = int8(v)
 				}
 			}
 		})
@@ -110,6 +112,10 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 		return binaryInt(k.op, a.I32, b.I32, o.I32, a.Shape, b.Shape, o.Shape)
 	case onnxio.Uint8:
 		return binaryInt(k.op, a.U8, b.U8, o.U8, a.Shape, b.Shape, o.Shape)
+	case onnxio.Int8:
+		return binaryInt(k.op, a.I8, b.I8, o.I8, a.Shape, b.Shape, o.Shape)
+	default:
+		return fmt.Errorf("%s of %s", k.op, onnxio.DataTypeName(a.Type))
 	}
 	return nil
 }
@@ -239,7 +245,7 @@ func binaryFast(op string, dst, a, b []float32, sb int) bool {
 	return true
 }
 
-type integer interface{ ~int64 | ~int32 | ~uint8 }
+type integer interface{ ~int64 | ~int32 | ~uint8 | ~int8 }
 
 func binaryInt[T integer](op string, a, b, o []T, as, bs, os []int) error {
 	var err error
@@ -393,6 +399,9 @@ func (k *compareK) run(rc *runCtx, in, out []*Tensor) error {
 				case onnxio.Uint8:
 					x, y := a.U8[ia], b.U8[ib]
 					c, eq = cmp3(x, y), x == y
+				case onnxio.Int8:
+					x, y := a.I8[ia], b.I8[ib]
+					c, eq = cmp3(x, y), x == y
 				}
 				switch k.op {
 				case "Equal":
@@ -414,7 +423,7 @@ func (k *compareK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // cmp3 is -1, 0 or 1; 2 when unordered (NaN), so no comparison holds.
-func cmp3[T float32 | int64 | int32 | uint8](x, y T) int {
+func cmp3[T float32 | int64 | int32 | uint8 | int8](x, y T) int {
 	switch {
 	case x < y:
 		return -1
@@ -458,6 +467,8 @@ func (k *whereK) run(rc *runCtx, in, out []*Tensor) error {
 				o.I32[oo+i] = src.I32[j]
 			case onnxio.Uint8:
 				o.U8[oo+i] = src.U8[j]
+			case onnxio.Int8:
+				o.I8[oo+i] = src.I8[j]
 			case onnxio.Bool:
 				o.Bool[oo+i] = src.Bool[j]
 			}
@@ -681,10 +692,14 @@ func (k *unaryK) run(rc *runCtx, in, out []*Tensor) error {
 		return unaryInt(k, in, x.I32, o.I32)
 	case onnxio.Uint8:
 		return unaryInt(k, in, x.U8, o.U8)
+	case onnxio.Int8:
+		return unaryInt(k, in, x.I8, o.I8)
 	case onnxio.Bool:
 		for i, v := range x.Bool {
 			o.Bool[i] = !v
 		}
+	default:
+		return fmt.Errorf("%s of %s", k.op, onnxio.DataTypeName(x.Type))
 	}
 	return nil
 }
@@ -890,6 +905,12 @@ func (k *castK) run(rc *runCtx, in, out []*Tensor) error {
 				o.U8[i] = uint8(x.I64[i])
 			} else {
 				o.U8[i] = uint8(int64(x.at(i)))
+			}
+		case onnxio.Int8:
+			if x.Type == onnxio.Int64 {
+				o.I8[i] = int8(x.I64[i])
+			} else {
+				o.I8[i] = int8(int64(x.at(i)))
 			}
 		}
 	}

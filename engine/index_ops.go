@@ -33,6 +33,8 @@ func setAt(t *Tensor, i int, v float64) {
 		t.I32[i] = int32(v)
 	case onnxio.Uint8:
 		t.U8[i] = uint8(v)
+	case onnxio.Int8:
+		t.I8[i] = int8(v)
 	case onnxio.Bool:
 		t.Bool[i] = v != 0
 	}

@@ -175,6 +175,8 @@ func (k *reduceK) run(rc *runCtx, in, out []*Tensor) error {
 			o.I32[j] = int32(v)
 		case onnxio.Uint8:
 			o.U8[j] = uint8(v)
+		case onnxio.Int8:
+			o.I8[j] = int8(v)
 		}
 	}
 	return nil

@@ -425,6 +425,8 @@ func dataLen(t *Tensor) int {
 		return len(t.I32)
 	case onnxio.Uint8:
 		return len(t.U8)
+	case onnxio.Int8:
+		return len(t.I8)
 	case onnxio.Bool:
 		return len(t.Bool)
 	}

@@ -53,6 +53,8 @@ func copyElems(dst *Tensor, do int, src *Tensor, so, n int) {
 		copy(dst.I32[do:do+n], src.I32[so:so+n])
 	case onnxio.Uint8:
 		copy(dst.U8[do:do+n], src.U8[so:so+n])
+	case onnxio.Int8:
+		copy(dst.I8[do:do+n], src.I8[so:so+n])
 	case onnxio.Bool:
 		copy(dst.Bool[do:do+n], src.Bool[so:so+n])
 	}
@@ -92,6 +94,10 @@ func takeIdx(dst, src *Tensor, idx []int) {
 	case onnxio.Uint8:
 		for i, j := range idx {
 			dst.U8[i] = src.U8[j]
+		}
+	case onnxio.Int8:
+		for i, j := range idx {
+			dst.I8[i] = src.I8[j]
 		}
 	case onnxio.Bool:
 		for i, j := range idx {

@@ -10,9 +10,11 @@ import (
 
 // Tensor is a dense row-major tensor. Exactly one of the data slices
 // matching Type is set: F32 for FLOAT, I64 for INT64, I32 for INT32, U8
-// for UINT8 and Bool for BOOL, the element types the engine handles
-// (float32 for activations and weights, the others for shape, index and
-// mask values). A scalar has an empty Shape and one element.
+// for UINT8, I8 for INT8 and Bool for BOOL, the element types the engine
+// handles (float32 for activations and weights, the others for shape,
+// index and mask values, and int8/uint8 for quantized tensors between
+// QuantizeLinear and DequantizeLinear). A scalar has an empty Shape and
+// one element.
 type Tensor struct {
 	Type  onnxio.DataType
 	Shape []int
@@ -20,6 +22,7 @@ type Tensor struct {
 	I64   []int64
 	I32   []int32
 	U8    []uint8
+	I8    []int8
 	Bool  []bool
 }
 
@@ -61,6 +64,8 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 		t.I32 = make([]int32, n)
 	case onnxio.Uint8:
 		t.U8 = make([]uint8, n)
+	case onnxio.Int8:
+		t.I8 = make([]int8, n)
 	case onnxio.Bool:
 		t.Bool = make([]bool, n)
 	default:
@@ -72,7 +77,7 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 // supportedType reports whether the engine holds tensors of dt.
 func supportedType(dt onnxio.DataType) bool {
 	switch dt {
-	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Bool:
+	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool:
 		return true
 	}
 	return false
@@ -124,6 +129,8 @@ func copyData(dst, src *Tensor) {
 		copy(dst.I32, src.I32)
 	case onnxio.Uint8:
 		copy(dst.U8, src.U8)
+	case onnxio.Int8:
+		copy(dst.I8, src.I8)
 	case onnxio.Bool:
 		copy(dst.Bool, src.Bool)
 	}
@@ -143,6 +150,12 @@ func (t *Tensor) ints() []int64 {
 	case onnxio.Uint8:
 		out := make([]int64, len(t.U8))
 		for i, v := range t.U8 {
+			out[i] = int64(v)
+		}
+		return out
+	case onnxio.Int8:
+		out := make([]int64, len(t.I8))
+		for i, v := range t.I8 {
 			out[i] = int64(v)
 		}
 		return out
@@ -179,6 +192,8 @@ func (t *Tensor) at(i int) float64 {
 		return float64(t.I32[i])
 	case onnxio.Uint8:
 		return float64(t.U8[i])
+	case onnxio.Int8:
+		return float64(t.I8[i])
 	case onnxio.Bool:
 		if t.Bool[i] {
 			return 1
@@ -190,7 +205,7 @@ func (t *Tensor) at(i int) float64 {
 // hasData reports whether the tensor holds values (plan-time tensors of
 // live values carry only a shape).
 func (t *Tensor) hasData() bool {
-	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.Bool != nil || t.Len() == 0
+	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.I8 != nil || t.Bool != nil || t.Len() == 0
 }
 
 // TensorFromProto decodes an ONNX TensorProto (an initializer or a
@@ -213,6 +228,8 @@ func TensorFromProto(m *onnxio.Model, tp *pb.TensorProto) (*Tensor, error) {
 		t.I32, err = onnxio.Decode[int32](m, tp)
 	case onnxio.Uint8:
 		t.U8, err = onnxio.Decode[uint8](m, tp)
+	case onnxio.Int8:
+		t.I8, err = onnxio.Decode[int8](m, tp)
 	case onnxio.Bool:
 		t.Bool, err = onnxio.Decode[bool](m, tp)
 	default:
