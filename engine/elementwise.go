@@ -245,7 +245,9 @@ func binaryFast(op string, dst, a, b []float32, sb int) bool {
 	return true
 }
 
-type integer interface{ ~int64 | ~int32 | ~uint8 | ~int8 }
+type integer interface {
+	~int64 | ~int32 | ~uint8 | ~int8
+}
 
 func binaryInt[T integer](op string, a, b, o []T, as, bs, os []int) error {
 	var err error
