@@ -15,7 +15,8 @@
 //	logits := out["logits"].F32
 //
 // A Tensor is dense and row-major: float32 for activations and weights,
-// int64, int32, uint8 and bool for shape, index and mask values.
+// int64, int32, uint8, int8 and bool for shape, index, mask and quantized
+// values.
 // RunObserved is Run with a callback seeing every value computed (for
 // calibration; compile with Options.NoFusion to see every node output).
 //
@@ -99,7 +100,9 @@
 // edge, wrap), Shape, Size, Gather, GatherElements, GatherND,
 // ScatterElements, ScatterND, TopK, OneHot, Trilu, CumSum, Range,
 // DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
-// ConstantOfShape, Identity, Dropout (inference); Resize (nearest with
+// ConstantOfShape, Identity, Dropout (inference); QuantizeLinear,
+// DequantizeLinear (int8/uint8, per tensor or per axis: QDQ models run as
+// simulated quantization), DynamicQuantizeLinear; Resize (nearest with
 // round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
 // cubic_coeff_a and exclude_outside; coordinate transformation modes
 // half_pixel, half_pixel_symmetric, asymmetric, align_corners,
@@ -108,7 +111,8 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), training-mode
-// BatchNormalization and Dropout, quantized operators, and
-// element types other than the five above (float16 and float64 models
-// fail at compile time).
+// BatchNormalization and Dropout, integer kernels (QLinearConv,
+// ConvInteger, MatMulInteger...), block quantization, and element types
+// other than the six above (float16 and float64 models fail at compile
+// time).
 package engine
