@@ -401,16 +401,38 @@ func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, 
 				if resFused {
 					rr := res.F32[p*oh*ow+oy*ow : p*oh*ow+(oy+1)*ow]
 					for i, v := range acc {
-						row[i] = f(v + b + rr[i])
+						row[i] = v + b + rr[i]
 					}
 				} else {
 					for i, v := range acc {
-						row[i] = f(v + b)
+						row[i] = v + b
 					}
 				}
+				activateRow(row, ep, f)
 			}
 		}
 	})
+}
+
+// activateRow applies ep's activation to row in place: Relu and Clip
+// branch-free (max and min compile to MAXSS/MINSS), others through f.
+func activateRow(row []float32, ep kernels.Epilogue, f func(float32) float32) {
+	switch ep.Act {
+	case kernels.ActNone:
+	case kernels.ActRelu:
+		for i, v := range row {
+			row[i] = max(v, 0)
+		}
+	case kernels.ActClip:
+		lo, hi := ep.Alpha, ep.Beta
+		for i, v := range row {
+			row[i] = min(max(v, lo), hi)
+		}
+	default:
+		for i, v := range row {
+			row[i] = f(v)
+		}
+	}
 }
 
 // actFunc is the Go form of an epilogue's activation.
