@@ -133,27 +133,12 @@ func RandomInputs(s *engine.Session, batch int, shapes map[string]onnxio.Shape, 
 				}
 			}
 		}
-		n := 1
-		for _, d := range shape {
-			n *= d
+		t, err := engine.Zeros(vi.Type, shape)
+		if err != nil {
+			return nil, nil, fmt.Errorf("input %q: %w", vi.Name, err)
 		}
-		t := &engine.Tensor{Type: vi.Type, Shape: shape}
-		switch vi.Type {
-		case onnxio.Float:
-			t.F32 = make([]float32, n)
-			for i := range t.F32 {
-				t.F32[i] = rng.Float32()
-			}
-		case onnxio.Int64:
-			t.I64 = make([]int64, n)
-		case onnxio.Int32:
-			t.I32 = make([]int32, n)
-		case onnxio.Uint8:
-			t.U8 = make([]uint8, n)
-		case onnxio.Bool:
-			t.Bool = make([]bool, n)
-		default:
-			return nil, nil, fmt.Errorf("input %q: element type %s is not supported", vi.Name, onnxio.DataTypeName(vi.Type))
+		for i := range t.F32 {
+			t.F32[i] = rng.Float32()
 		}
 		ins[vi.Name] = t
 		used[vi.Name] = shape

@@ -19,7 +19,7 @@ import (
 // npyTypes maps NumPy dtype strings (little-endian or byte-sized) to the
 // element types the engine takes.
 var npyTypes = map[string]onnxio.DataType{
-	"<f4": onnxio.Float, "<i8": onnxio.Int64, "<i4": onnxio.Int32, "|u1": onnxio.Uint8, "|b1": onnxio.Bool,
+	"<f4": onnxio.Float, "<i8": onnxio.Int64, "<i4": onnxio.Int32, "|u1": onnxio.Uint8, "|i1": onnxio.Int8, "|b1": onnxio.Bool,
 }
 
 // ReadTensor reads one tensor from a NumPy .npy file or an ONNX
@@ -65,7 +65,7 @@ func readNPY(path string) (*engine.Tensor, error) {
 	}
 	dt, ok := npyTypes[h.descr]
 	if !ok {
-		return nil, fmt.Errorf("%s: NumPy dtype %q is not supported; save as float32, int64, int32, uint8 or bool", path, h.descr)
+		return nil, fmt.Errorf("%s: NumPy dtype %q is not supported; save as float32, int64, int32, uint8, int8 or bool", path, h.descr)
 	}
 	if h.fortran && len(h.shape) > 1 {
 		return nil, fmt.Errorf("%s: Fortran-order array; save it with numpy.ascontiguousarray first", path)
@@ -91,6 +91,9 @@ func readNPY(path string) (*engine.Tensor, error) {
 		_, err = binary.Decode(data, binary.LittleEndian, t.I32)
 	case onnxio.Uint8:
 		t.U8 = append([]uint8{}, data...)
+	case onnxio.Int8:
+		t.I8 = make([]int8, n)
+		_, err = binary.Decode(data, binary.LittleEndian, t.I8)
 	case onnxio.Bool:
 		t.Bool = make([]bool, n)
 		_, err = binary.Decode(data, binary.LittleEndian, t.Bool)
@@ -209,7 +212,7 @@ func pyIntTuple(s string) ([]int, string, bool) {
 }
 
 func dataLen(t *engine.Tensor) int {
-	return max(len(t.F32), len(t.I64), len(t.I32), len(t.U8), len(t.Bool))
+	return max(len(t.F32), len(t.I64), len(t.I32), len(t.U8), len(t.I8), len(t.Bool))
 }
 
 // WriteNPY writes t as a NumPy .npy file (format 1.0, C order),
@@ -252,6 +255,8 @@ func WriteNPY(path string, t *engine.Tensor) error {
 			err = binary.Write(bw, binary.LittleEndian, t.I32)
 		case onnxio.Uint8:
 			_, err = bw.Write(t.U8)
+		case onnxio.Int8:
+			err = binary.Write(bw, binary.LittleEndian, t.I8)
 		case onnxio.Bool:
 			err = binary.Write(bw, binary.LittleEndian, t.Bool)
 		}
@@ -279,6 +284,8 @@ func WritePB(path, name string, t *engine.Tensor) error {
 		tp, err = onnxio.NewTensor(name, t.Type, dims, t.I32)
 	case onnxio.Uint8:
 		tp, err = onnxio.NewTensor(name, t.Type, dims, t.U8)
+	case onnxio.Int8:
+		tp, err = onnxio.NewTensor(name, t.Type, dims, t.I8)
 	case onnxio.Bool:
 		tp, err = onnxio.NewTensor(name, t.Type, dims, t.Bool)
 	default:

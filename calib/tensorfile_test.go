@@ -135,3 +135,32 @@ func FuzzReadNPY(f *testing.F) {
 		}
 	})
 }
+
+// Every element type the engine handles survives WriteNPY and WritePB.
+func TestWriteReadAllTypes(t *testing.T) {
+	for _, tt := range []*engine.Tensor{
+		{Type: onnxio.Float, Shape: []int{2}, F32: []float32{1.5, -2}},
+		{Type: onnxio.Int64, Shape: []int{1, 2}, I64: []int64{-1, 1 << 50}},
+		{Type: onnxio.Int32, Shape: []int{2}, I32: []int32{-7, 9}},
+		{Type: onnxio.Uint8, Shape: []int{3}, U8: []uint8{0, 128, 255}},
+		{Type: onnxio.Int8, Shape: []int{2, 1}, I8: []int8{-128, 127}},
+		{Type: onnxio.Bool, Shape: []int{}, Bool: []bool{true}},
+	} {
+		for _, ext := range []string{".npy", ".pb"} {
+			p := filepath.Join(t.TempDir(), "t"+ext)
+			var err error
+			if ext == ".npy" {
+				err = WriteNPY(p, tt)
+			} else {
+				err = WritePB(p, "t", tt)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ReadTensor(p)
+			if err != nil || !reflect.DeepEqual(back, tt) {
+				t.Errorf("%s %s: got %+v, %v; want %+v", onnxio.DataTypeName(tt.Type), ext, back, err, tt)
+			}
+		}
+	}
+}

@@ -51,6 +51,16 @@ func NewInt64(shape []int, data []int64) *Tensor {
 	return &Tensor{Type: onnxio.Int64, Shape: append([]int{}, shape...), I64: data}
 }
 
+// Zeros returns a zeroed tensor of type dt and the given shape, or an
+// error for an element type the engine does not handle.
+func Zeros(dt onnxio.DataType, shape []int) (*Tensor, error) {
+	switch dt {
+	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool:
+		return newTensor(dt, shape), nil
+	}
+	return nil, fmt.Errorf("engine: element type %s is not supported", onnxio.DataTypeName(dt))
+}
+
 // newTensor allocates a zeroed tensor of type dt.
 func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 	t := &Tensor{Type: dt, Shape: append([]int{}, shape...)}
