@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-deps check unit arm64 fuzz fixtures clean
+.PHONY: all build test test-deps check unit full arm64 fuzz fixtures clean
 
 all: build
 
@@ -12,7 +12,7 @@ build:
 # Everything CI checks, from a fresh clone: installs the reference data and
 # tools (idempotently), then formatting, vet, the race-enabled tests, the
 # arm64 build and tests under qemu, and a short fuzz run.
-test: test-deps check unit arm64 fuzz
+test: test-deps check unit full arm64 fuzz
 
 test-deps:
 	scripts/setup-test-deps.sh
@@ -28,6 +28,11 @@ unit:
 	$(GO) test -race -count=1 ./...
 	$(GO) vet -tags purego ./kernels
 	$(GO) test -count=1 -tags purego ./kernels
+
+# Tests too slow for the race detector and qemu (build tag !race), such as
+# the engine against ONNX Runtime on the full Fashion-MNIST test split.
+full:
+	$(GO) test -count=1 -run 'FullSplit' ./engine
 
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):
 # once with every feature, once as a Cortex-A53 (no dot product, no i8mm).

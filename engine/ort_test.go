@@ -248,8 +248,14 @@ func argmax(v []float32) int {
 // Runtime's on every one of the 1000 test images, for each fixture.
 func TestFashionMNISTTop1(t *testing.T) {
 	dir := filepath.Join(testdeps.Root(), "testdata", "fashion-mnist")
-	dims, pix := readIDX(t, filepath.Join(dir, "t10k-1000-images-idx3-ubyte.gz"))
-	_, labels := readIDX(t, filepath.Join(dir, "t10k-1000-labels-idx1-ubyte.gz"))
+	checkTop1(t, filepath.Join(dir, "t10k-1000-images-idx3-ubyte.gz"), filepath.Join(dir, "t10k-1000-labels-idx1-ubyte.gz"))
+}
+
+// checkTop1 runs the three fixtures on a gzipped IDX image set with the
+// engine and with ONNX Runtime: every top-1 class must agree.
+func checkTop1(t *testing.T, images, labelFile string) {
+	dims, pix := readIDX(t, images)
+	_, labels := readIDX(t, labelFile)
 	n := dims[0]
 	x := NewFloat32([]int{n, 1, dims[1], dims[2]}, nil)
 	for i, p := range pix {
@@ -279,7 +285,7 @@ func TestFashionMNISTTop1(t *testing.T) {
 					correct++
 				}
 			}
-			t.Logf("%s: %d/%d top-1 differ from ORT; accuracy %.1f%%; logits max error %.3g", f, diff, n, 100*float64(correct)/float64(n), relErr(got, want))
+			t.Logf("%s: %d/%d top-1 differ from ORT; accuracy %.2f%%; logits max error %.3g", f, diff, n, 100*float64(correct)/float64(n), relErr(got, want))
 		})
 	}
 }
