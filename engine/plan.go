@@ -221,7 +221,7 @@ func (s *Session) foldStep(st *step) (bool, error) {
 			return false, nil
 		}
 	}
-	rc := &runCtx{threads: s.opts.Threads}
+	rc := &runCtx{threads: s.opts.Threads, maxBytes: s.opts.MaxTensorBytes}
 	outs, err := evalStep(rc, st, s.gather(s.consts, st.ins))
 	if err != nil {
 		var u errUnsupported
@@ -256,6 +256,9 @@ func evalStep(rc *runCtx, st *step, ins []*Tensor) ([]*Tensor, error) {
 	}
 	if len(specs) < len(st.outs) {
 		return nil, fmt.Errorf("node has %d outputs, the operator gives %d", len(st.outs), len(specs))
+	}
+	if err := checkSpecs(specs, rc.maxBytes); err != nil {
+		return nil, err
 	}
 	outs := make([]*Tensor, len(specs))
 	for j, sp := range specs {
@@ -636,7 +639,7 @@ func (s *Session) newPlan(inputs map[string]*Tensor) (*plan, error) {
 		p.vals[in.id] = &Tensor{Type: t.Type, Shape: t.Shape}
 		p.isInput[in.id] = true
 	}
-	rc := &runCtx{threads: 1}
+	rc := &runCtx{threads: 1, maxBytes: s.opts.MaxTensorBytes}
 	for _, st := range s.steps {
 		ins := make([]*Tensor, len(st.ins))
 		all, dyn := true, false
@@ -679,6 +682,8 @@ func (s *Session) newPlan(inputs map[string]*Tensor) (*plan, error) {
 				return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
 			} else if len(specs) < len(st.outs) {
 				return nil, fmt.Errorf("engine: node %s has %d outputs, the operator gives %d", st.label, len(st.outs), len(specs))
+			} else if err := checkSpecs(specs, s.opts.MaxTensorBytes); err != nil {
+				return nil, fmt.Errorf("engine: node %s (inputs %s): %w", st.label, describe(ins), err)
 			}
 		}
 		for j, id := range st.outs {
@@ -833,7 +838,7 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 		vals[in.id] = inputs[in.name]
 	}
 	ar := p.arenas.Get().(*arena)
-	rc := &runCtx{threads: s.opts.Threads, scratch: ar.scratch}
+	rc := &runCtx{threads: s.opts.Threads, scratch: ar.scratch, maxBytes: s.opts.MaxTensorBytes}
 	defer func() {
 		ar.scratch = rc.scratch
 		p.arenas.Put(ar)
@@ -869,8 +874,11 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 				// An unused optional output: give it scratch of the kernel's
 				// choosing.
 				specs, err := st.k.infer(ins)
+				if err == nil {
+					err = checkSpecs(specs, rc.maxBytes)
+				}
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
 				}
 				sp = &Tensor{Type: specs[j].dt, Shape: specs[j].shape}
 			}

@@ -23,7 +23,15 @@ type Options struct {
 	// NoFusion keeps Conv/Gemm and the nodes after them as separate
 	// steps (for tests comparing fused and unfused runs).
 	NoFusion bool
+	// MaxTensorBytes bounds the size of any one tensor the engine
+	// allocates; a model or input shape that would need a larger one
+	// fails with an error naming the node instead of exhausting memory.
+	// 0 means DefaultMaxTensorBytes.
+	MaxTensorBytes int64
 }
+
+// DefaultMaxTensorBytes is the per-tensor limit when Options leave it 0.
+const DefaultMaxTensorBytes = 8 << 30
 
 // Session is a compiled model. Compile normalises the graph once (opset
 // upgrade to 21, Constant nodes to initializers, topological order,
@@ -93,7 +101,8 @@ type spec struct {
 
 // runCtx is what one Run hands its kernels.
 type runCtx struct {
-	threads int
+	threads  int
+	maxBytes int64 // per-tensor limit, checked before allocating outputs
 	scratch []float32
 }
 
@@ -132,6 +141,9 @@ func unsupported(format string, a ...any) error { return errUnsupported(fmt.Spri
 // (onnxio.UpgradeOpset), so the kernels implement only the newest
 // semantics of each operator; models newer than 21 are taken as they are.
 func Compile(m *onnxio.Model, opts Options) (*Session, error) {
+	if opts.MaxTensorBytes <= 0 {
+		opts.MaxTensorBytes = DefaultMaxTensorBytes
+	}
 	if opts.Threads <= 0 {
 		opts.Threads = runtime.GOMAXPROCS(0)
 	}
@@ -463,3 +475,24 @@ func (s *Session) planFor(key string, inputs map[string]*Tensor) (*plan, error) 
 }
 
 var errNoData = errors.New("needs a value that is only known at run time (data-dependent shapes are not supported)")
+
+// checkSpecs refuses outputs larger than limit bytes (or whose element
+// count overflows) before anything is allocated for them.
+func checkSpecs(specs []spec, limit int64) error {
+	for _, sp := range specs {
+		n := int64(1)
+		for _, d := range sp.shape {
+			if d < 0 {
+				return fmt.Errorf("output shape %v has a negative size", sp.shape)
+			}
+			if d != 0 && n > limit/int64(d) {
+				return fmt.Errorf("output shape %v is larger than the %d-byte limit per tensor (Options.MaxTensorBytes)", sp.shape, limit)
+			}
+			n *= int64(d)
+		}
+		if b := int64(max(onnxio.ElemBits(sp.dt), 8)) / 8; n > limit/b {
+			return fmt.Errorf("output shape %v of %s is larger than the %d-byte limit per tensor (Options.MaxTensorBytes)", sp.shape, onnxio.DataTypeName(sp.dt), limit)
+		}
+	}
+	return nil
+}
