@@ -103,7 +103,7 @@ type spec struct {
 type runCtx struct {
 	threads  int
 	maxBytes int64 // per-tensor limit, checked before allocating outputs
-	scratch []float32
+	scratch  []float32
 }
 
 // buf returns a scratch buffer of n floats, valid until the next call.
