@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Path names one family of microkernels. Every path computes bit-identical
@@ -54,9 +55,11 @@ type pathImpl struct {
 }
 
 var (
-	paths      [numPaths]pathImpl
-	pathMu     sync.RWMutex
-	activePath Path
+	paths [numPaths]pathImpl
+	// activePath is atomic: small kernels (Saxpy) read it on every call,
+	// from many goroutines, where even a read lock bounces a cache line.
+	activePath atomic.Int32
+	pathMu     sync.RWMutex // guards pathNote
 	pathNote   string
 )
 
@@ -96,11 +99,7 @@ func bestPath() Path {
 }
 
 // ActivePath returns the path the kernels use now.
-func ActivePath() Path {
-	pathMu.RLock()
-	defer pathMu.RUnlock()
-	return activePath
-}
+func ActivePath() Path { return Path(activePath.Load()) }
 
 // PathNote says how the active path was chosen at init: the best one, or
 // the one QTOOL_KERNELS forced, or why QTOOL_KERNELS could not be honoured.
@@ -119,9 +118,7 @@ func SetPath(p Path) error {
 	if ok, why := Supported(p); !ok {
 		return fmt.Errorf("kernels: path %v unsupported: %s", p, why)
 	}
-	pathMu.Lock()
-	activePath = p
-	pathMu.Unlock()
+	activePath.Store(int32(p))
 	return nil
 }
 
@@ -131,7 +128,8 @@ func SetPath(p Path) error {
 const EnvPath = "QTOOL_KERNELS"
 
 func initPath() {
-	activePath = bestPath()
+	best := bestPath()
+	activePath.Store(int32(best))
 	pathNote = "best supported path"
 	env := os.Getenv(EnvPath)
 	if env == "" {
@@ -139,14 +137,14 @@ func initPath() {
 	}
 	p, err := ParsePath(env)
 	if err != nil {
-		pathNote = fmt.Sprintf("%s=%s ignored: %v; using best path %v", EnvPath, env, err, activePath)
+		pathNote = fmt.Sprintf("%s=%s ignored: %v; using best path %v", EnvPath, env, err, best)
 		return
 	}
 	if ok, why := Supported(p); !ok {
-		pathNote = fmt.Sprintf("%s=%s ignored: %s; using best path %v", EnvPath, env, why, activePath)
+		pathNote = fmt.Sprintf("%s=%s ignored: %s; using best path %v", EnvPath, env, why, best)
 		return
 	}
-	activePath = p
+	activePath.Store(int32(p))
 	pathNote = fmt.Sprintf("forced by %s=%s", EnvPath, env)
 }
 
