@@ -224,6 +224,68 @@ func (k *convK) infer(in []*Tensor) ([]spec, error) {
 	return []spec{{onnxio.Float, []int{n, w.Shape[0], oh, ow}}}, nil
 }
 
+// convOperands are what one Conv run multiplies with: the weights and
+// bias folded at compile time or the run's own inputs, the residual and
+// whether it is fused into the epilogue (else it is added after, with the
+// activation left for then).
+type convOperands struct {
+	w, bias  []float32
+	res      *Tensor
+	resFused bool
+	ep       kernels.Epilogue
+}
+
+func (k *convK) operands(in, out []*Tensor) convOperands {
+	ops := convOperands{w: k.w, bias: k.bias, ep: k.ep}
+	if ops.w == nil {
+		ops.w = in[1].F32
+		if len(in) > 2 && in[2] != nil {
+			ops.bias = in[2].F32
+		}
+	}
+	if k.residual {
+		ops.res = in[3]
+	}
+	ops.resFused = ops.res != nil && sameShape(ops.res.Shape, out[0].Shape)
+	if ops.res != nil && !ops.resFused {
+		ops.ep.Act = kernels.ActNone
+	}
+	return ops
+}
+
+// groupGemm computes group gi of image ni into o: the group's weights
+// (mg×kk) times b (kk×hw), with bias, residual and activation fused.
+func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw int, b kernels.Operand, o []float32) {
+	var a kernels.Operand
+	if k.packed != nil {
+		a = k.packed[gi].Operand()
+	} else {
+		a = kernels.Dense(ops.w[gi*mg*kk:(gi+1)*mg*kk], kk, false)
+	}
+	e := ops.ep
+	if ops.bias != nil {
+		e.RowBias = ops.bias[gi*mg : (gi+1)*mg]
+	}
+	off := (ni*m + gi*mg) * hw
+	if ops.resFused {
+		e.Residual, e.LdResidual = ops.res.F32[off:off+mg*hw], hw
+	}
+	kernels.Sgemm(mg, hw, kk, a, b, o[off:off+mg*hw], hw, &e, rc.threads)
+}
+
+// addUnfusedResidual adds a residual that broadcasts (so could not ride in
+// the epilogue) and then applies the activation held back for it.
+func (k *convK) addUnfusedResidual(ops convOperands, o *Tensor) {
+	if ops.res == nil || ops.resFused {
+		return
+	}
+	binaryF32("Add", o.F32, ops.res.F32, o.F32, o.Shape, ops.res.Shape, o.Shape)
+	f := actFunc(k.ep)
+	for i, v := range o.F32 {
+		o.F32[i] = f(v)
+	}
+}
+
 func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 	x, wt, o := in[0], in[1], out[0]
 	if len(x.Shape) == 5 || k.g.wide {
@@ -237,25 +299,11 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 		g.kh, g.kw = kh, kw
 	}
 	g, _, _ = g.forInput(h, wd, false)
-	w, bias := k.w, k.bias
-	if w == nil {
-		w = wt.F32
-		if len(in) > 2 && in[2] != nil {
-			bias = in[2].F32
-		}
-	}
-	var res *Tensor
-	if k.residual {
-		res = in[3]
-	}
-	resFused := res != nil && sameShape(res.Shape, o.Shape)
+	ops := k.operands(in, out)
+	w, bias, res, resFused, ep := ops.w, ops.bias, ops.res, ops.resFused, ops.ep
 	mg := m / k.group
 	kk := cg * g.kh * g.kw
 	hw := oh * ow
-	ep := k.ep
-	if res != nil && !resFused {
-		ep.Act = kernels.ActNone
-	}
 	if cg == 1 && mg == 1 {
 		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, g, res, resFused, ep)
 	} else {
@@ -272,31 +320,11 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 					im2col(rc.threads, xs, cg, h, wd, oh, ow, g, col)
 					b = kernels.Dense(col, hw, false)
 				}
-				var a kernels.Operand
-				if k.packed != nil {
-					a = k.packed[gi].Operand()
-				} else {
-					a = kernels.Dense(w[gi*mg*kk:(gi+1)*mg*kk], kk, false)
-				}
-				e := ep
-				if bias != nil {
-					e.RowBias = bias[gi*mg : (gi+1)*mg]
-				}
-				off := (ni*m + gi*mg) * hw
-				if resFused {
-					e.Residual, e.LdResidual = res.F32[off:off+mg*hw], hw
-				}
-				kernels.Sgemm(mg, hw, kk, a, b, o.F32[off:off+mg*hw], hw, &e, rc.threads)
+				k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, b, o.F32)
 			}
 		}
 	}
-	if res != nil && !resFused {
-		binaryF32("Add", o.F32, res.F32, o.F32, o.Shape, res.Shape, o.Shape)
-		f := actFunc(k.ep)
-		for i, v := range o.F32 {
-			o.F32[i] = f(v)
-		}
-	}
+	k.addUnfusedResidual(ops, o)
 	return nil
 }
 

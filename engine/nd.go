@@ -124,50 +124,15 @@ func (k *convK) runND(rc *runCtx, in, out []*Tensor) error {
 	kk := cg * numel(g.k)
 	hw := numel(g.out)
 	inN := numel(g.in)
-	w, bias := k.w, k.bias
-	if w == nil {
-		w = wt.F32
-		if len(in) > 2 && in[2] != nil {
-			bias = in[2].F32
-		}
-	}
-	var res *Tensor
-	if k.residual {
-		res = in[3]
-	}
-	resFused := res != nil && sameShape(res.Shape, o.Shape)
-	ep := k.ep
-	if res != nil && !resFused {
-		ep.Act = kernels.ActNone
-	}
+	ops := k.operands(in, out)
 	col := rc.buf(kk * hw)
 	for ni := 0; ni < n; ni++ {
 		for gi := 0; gi < k.group; gi++ {
 			im2colND(x.F32[(ni*c+gi*cg)*inN:(ni*c+(gi+1)*cg)*inN], cg, g, col)
-			var a kernels.Operand
-			if k.packed != nil {
-				a = k.packed[gi].Operand()
-			} else {
-				a = kernels.Dense(w[gi*mg*kk:(gi+1)*mg*kk], kk, false)
-			}
-			e := ep
-			if bias != nil {
-				e.RowBias = bias[gi*mg : (gi+1)*mg]
-			}
-			off := (ni*m + gi*mg) * hw
-			if resFused {
-				e.Residual, e.LdResidual = res.F32[off:off+mg*hw], hw
-			}
-			kernels.Sgemm(mg, hw, kk, a, kernels.Dense(col, hw, false), o.F32[off:off+mg*hw], hw, &e, rc.threads)
+			k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Dense(col, hw, false), o.F32)
 		}
 	}
-	if res != nil && !resFused {
-		binaryF32("Add", o.F32, res.F32, o.F32, o.Shape, res.Shape, o.Shape)
-		f := actFunc(k.ep)
-		for i, v := range o.F32 {
-			o.F32[i] = f(v)
-		}
-	}
+	k.addUnfusedResidual(ops, o)
 	return nil
 }
 

@@ -166,18 +166,7 @@ func (k *reduceK) run(rc *runCtx, in, out []*Tensor) error {
 		case "ReduceLogSumExp":
 			v = math.Log(v) + mx[j]
 		}
-		switch o.Type {
-		case onnxio.Float:
-			o.F32[j] = float32(v)
-		case onnxio.Int64:
-			o.I64[j] = int64(v)
-		case onnxio.Int32:
-			o.I32[j] = int32(v)
-		case onnxio.Uint8:
-			o.U8[j] = uint8(v)
-		case onnxio.Int8:
-			o.I8[j] = int8(v)
-		}
+		setAt(o, j, v)
 	}
 	return nil
 }
