@@ -80,29 +80,23 @@ func lastDimRows(shape []int, fn func(off, n int)) {
 func takeIdx(dst, src *Tensor, idx []int) {
 	switch src.Type {
 	case onnxio.Float:
-		for i, j := range idx {
-			dst.F32[i] = src.F32[j]
-		}
+		take(dst.F32, src.F32, idx)
 	case onnxio.Int64:
-		for i, j := range idx {
-			dst.I64[i] = src.I64[j]
-		}
+		take(dst.I64, src.I64, idx)
 	case onnxio.Int32:
-		for i, j := range idx {
-			dst.I32[i] = src.I32[j]
-		}
+		take(dst.I32, src.I32, idx)
 	case onnxio.Uint8:
-		for i, j := range idx {
-			dst.U8[i] = src.U8[j]
-		}
+		take(dst.U8, src.U8, idx)
 	case onnxio.Int8:
-		for i, j := range idx {
-			dst.I8[i] = src.I8[j]
-		}
+		take(dst.I8, src.I8, idx)
 	case onnxio.Bool:
-		for i, j := range idx {
-			dst.Bool[i] = src.Bool[j]
-		}
+		take(dst.Bool, src.Bool, idx)
+	}
+}
+
+func take[T any](dst, src []T, idx []int) {
+	for i, j := range idx {
+		dst[i] = src[j]
 	}
 }
 
