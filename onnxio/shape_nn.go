@@ -146,11 +146,7 @@ func inferConv(c *nctx) error {
 		}
 		elem = z.elem
 	}
-	x, err := c.need(xi)
-	if err != nil {
-		return err
-	}
-	w, err := c.need(wi)
+	x, w, err := c.need2(xi, wi)
 	if err != nil {
 		return err
 	}
@@ -161,21 +157,13 @@ func inferConv(c *nctx) error {
 		c.setUnknown(0, elem)
 		return nil
 	}
-	r := len(x.dims)
-	if r < 3 {
-		return fmt.Errorf("input has rank %d; Conv needs N, C and at least one spatial axis", r)
-	}
-	n := r - 2
-	group := c.attrInt("group", 1)
-	if group < 1 || group > maxElements {
-		return fmt.Errorf("group %d is not positive", group)
+	n, group, err := convSetup(c, x, w)
+	if err != nil {
+		return err
 	}
 	var kernel []*expr
 	var m *expr
 	if w.rank {
-		if len(w.dims) != r {
-			return fmt.Errorf("weight has rank %d but input has rank %d", len(w.dims), r)
-		}
 		kernel, m = w.dims[2:], w.dims[0]
 		if cv, ok := x.dims[1].constVal(); ok {
 			if wc, ok := w.dims[1].constVal(); ok && cv != wc*group {
@@ -186,28 +174,9 @@ func inferConv(c *nctx) error {
 			return fmt.Errorf("%d output channels do not divide into %d groups", mv, group)
 		}
 	}
-	if ks, ok := c.attrInts("kernel_shape"); ok {
-		if len(ks) != n {
-			return fmt.Errorf("kernel_shape %v has %d entries for %d spatial axes", ks, len(ks), n)
-		}
-		for i, k := range ks {
-			if kv, ok := kernel[i].constVal(); ok && kv != k {
-				return fmt.Errorf("kernel_shape %v differs from the weight's %s", ks, dimsString(kernel))
-			}
-		}
-		kernel = constExprs(ks)
-	}
-	if kernel == nil {
-		kernel = freshDims(c, n)
-	}
-	if m == nil {
-		m = c.in.fresh()
-	}
-	if b, ok := c.ranked(bi); bi >= 0 && ok {
-		if len(b.dims) != 1 {
-			return fmt.Errorf("bias has rank %d, want 1", len(b.dims))
-		}
-		m = c.same2(m, b.dims[0], "bias size and output channels")
+	kernel, m, err = convKernel(c, n, kernel, m, bi)
+	if err != nil {
+		return err
 	}
 	win, err := c.readWindow(n, kernel)
 	if err != nil {
@@ -225,41 +194,39 @@ func inferConv(c *nctx) error {
 	return nil
 }
 
-func inferConvTranspose(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	w, err := c.need(1)
-	if err != nil {
-		return err
-	}
-	if !x.rank {
-		c.setUnknown(0, x.elem)
-		return nil
-	}
+// convSetup checks what Conv and ConvTranspose share: x is N, C and at
+// least one spatial axis, a ranked weight has x's rank, group is positive.
+// It returns the number of spatial axes and the group.
+func convSetup(c *nctx, x, w *tinfo) (int, int64, error) {
 	r := len(x.dims)
 	if r < 3 {
-		return fmt.Errorf("input has rank %d; ConvTranspose needs N, C and at least one spatial axis", r)
+		return 0, 0, fmt.Errorf("input has rank %d; %s needs N, C and at least one spatial axis", r, c.op)
 	}
-	n := r - 2
 	group := c.attrInt("group", 1)
 	if group < 1 || group > maxElements {
-		return fmt.Errorf("group %d is not positive", group)
+		return 0, 0, fmt.Errorf("group %d is not positive", group)
 	}
-	var kernel []*expr
-	var m *expr
-	if w.rank {
-		if len(w.dims) != r {
-			return fmt.Errorf("weight has rank %d but input has rank %d", len(w.dims), r)
-		}
-		kernel = w.dims[2:]
-		c.same2(x.dims[1], w.dims[0], "input channels and weight's first dimension")
-		m = c.mul(w.dims[1], cst(group))
+	if w.rank && len(w.dims) != r {
+		return 0, 0, fmt.Errorf("weight has rank %d but input has rank %d", len(w.dims), r)
 	}
+	return r - 2, group, nil
+}
+
+// convKernel settles the kernel window (kernel_shape when given, which
+// must agree with the weight's, else the weight's, else fresh sizes) and
+// the output channel count m, unified with a bias at input bi when ranked.
+func convKernel(c *nctx, n int, kernel []*expr, m *expr, bi int) ([]*expr, *expr, error) {
 	if ks, ok := c.attrInts("kernel_shape"); ok {
 		if len(ks) != n {
-			return fmt.Errorf("kernel_shape %v has %d entries for %d spatial axes", ks, len(ks), n)
+			return nil, nil, fmt.Errorf("kernel_shape %v has %d entries for %d spatial axes", ks, len(ks), n)
+		}
+		for i, k := range ks {
+			if kernel == nil {
+				break
+			}
+			if kv, ok := kernel[i].constVal(); ok && kv != k {
+				return nil, nil, fmt.Errorf("kernel_shape %v differs from the weight's %s", ks, dimsString(kernel))
+			}
 		}
 		kernel = constExprs(ks)
 	}
@@ -269,11 +236,38 @@ func inferConvTranspose(c *nctx) error {
 	if m == nil {
 		m = c.in.fresh()
 	}
-	if b, ok := c.ranked(2); ok {
+	if b, ok := c.ranked(bi); bi >= 0 && ok {
 		if len(b.dims) != 1 {
-			return fmt.Errorf("bias has rank %d, want 1", len(b.dims))
+			return nil, nil, fmt.Errorf("bias has rank %d, want 1", len(b.dims))
 		}
 		m = c.same2(m, b.dims[0], "bias size and output channels")
+	}
+	return kernel, m, nil
+}
+
+func inferConvTranspose(c *nctx) error {
+	x, w, err := c.need2(0, 1)
+	if err != nil {
+		return err
+	}
+	if !x.rank {
+		c.setUnknown(0, x.elem)
+		return nil
+	}
+	n, group, err := convSetup(c, x, w)
+	if err != nil {
+		return err
+	}
+	var kernel []*expr
+	var m *expr
+	if w.rank {
+		kernel = w.dims[2:]
+		c.same2(x.dims[1], w.dims[0], "input channels and weight's first dimension")
+		m = c.mul(w.dims[1], cst(group))
+	}
+	kernel, m, err = convKernel(c, n, kernel, m, 2)
+	if err != nil {
+		return err
 	}
 	win, err := c.readWindow(n, kernel)
 	if err != nil {
@@ -409,11 +403,7 @@ func inferMatMul(c *nctx) error {
 		}
 		elem = z.elem
 	}
-	a, err := c.need(ai)
-	if err != nil {
-		return err
-	}
-	b, err := c.need(bi)
+	a, b, err := c.need2(ai, bi)
 	if err != nil {
 		return err
 	}
@@ -457,11 +447,7 @@ func inferMatMul(c *nctx) error {
 }
 
 func inferGemm(c *nctx) error {
-	a, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	b, err := c.need(1)
+	a, b, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -610,11 +596,8 @@ func inferLayerNorm(c *nctx) error {
 }
 
 func inferQuantize(c *nctx) error {
-	x, err := c.need(0)
+	x, _, err := c.need2(0, 1)
 	if err != nil {
-		return err
-	}
-	if _, err := c.need(1); err != nil {
 		return err
 	}
 	elem := Uint8
@@ -633,11 +616,7 @@ func inferQuantize(c *nctx) error {
 }
 
 func inferDequantize(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	s, err := c.need(1)
+	x, s, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -698,11 +677,7 @@ func inferDynamicQuantize(c *nctx) error {
 }
 
 func inferRNN(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	w, err := c.need(1)
+	x, w, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -766,11 +741,7 @@ func addMiscRules(r map[string]opRule) {
 }
 
 func inferLoss(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	tgt, err := c.need(1)
+	x, tgt, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -796,11 +767,7 @@ func inferLoss(c *nctx) error {
 }
 
 func inferGridSample(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	g, err := c.need(1)
+	x, g, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -821,11 +788,7 @@ func inferGridSample(c *nctx) error {
 }
 
 func inferRoiAlign(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	rois, err := c.need(1)
+	x, rois, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -863,11 +826,8 @@ func inferDet(c *nctx) error {
 }
 
 func inferCompress(c *nctx) error {
-	x, err := c.need(0)
+	x, _, err := c.need2(0, 1)
 	if err != nil {
-		return err
-	}
-	if _, err := c.need(1); err != nil {
 		return err
 	}
 	if !x.rank {

@@ -142,6 +142,16 @@ func (c *nctx) need(i int) (*tinfo, error) {
 	return nil, fmt.Errorf("%s needs input %d, which is missing", c.op, i)
 }
 
+// need2 returns inputs i and j, both required.
+func (c *nctx) need2(i, j int) (*tinfo, *tinfo, error) {
+	a, err := c.need(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.need(j)
+	return a, b, err
+}
+
 // ranked returns input i when its rank is known.
 func (c *nctx) ranked(i int) (*tinfo, bool) {
 	t := c.input(i)

@@ -1025,11 +1025,7 @@ func (c *nctx) symbolicSlice(d *expr, s, e, st int64) *expr {
 }
 
 func inferGather(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	idx, err := c.need(1)
+	x, idx, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -1093,11 +1089,7 @@ func inferGather(c *nctx) error {
 }
 
 func inferGatherElements(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	idx, err := c.need(1)
+	x, idx, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -1114,11 +1106,7 @@ func inferGatherElements(c *nctx) error {
 }
 
 func inferGatherND(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	idx, err := c.need(1)
+	x, idx, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -1141,11 +1129,7 @@ func inferGatherND(c *nctx) error {
 }
 
 func inferExpand(c *nctx) error {
-	x, err := c.need(0)
-	if err != nil {
-		return err
-	}
-	s, err := c.need(1)
+	x, s, err := c.need2(0, 1)
 	if err != nil {
 		return err
 	}
@@ -1173,11 +1157,8 @@ func inferExpand(c *nctx) error {
 }
 
 func inferTile(c *nctx) error {
-	x, err := c.need(0)
+	x, _, err := c.need2(0, 1)
 	if err != nil {
-		return err
-	}
-	if _, err := c.need(1); err != nil {
 		return err
 	}
 	if !x.rank {
@@ -1329,11 +1310,8 @@ func inferRange(c *nctx) error {
 }
 
 func inferOneHot(c *nctx) error {
-	idx, err := c.need(0)
+	idx, _, err := c.need2(0, 1)
 	if err != nil {
-		return err
-	}
-	if _, err := c.need(1); err != nil {
 		return err
 	}
 	vals, err := c.need(2)
