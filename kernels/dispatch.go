@@ -122,9 +122,12 @@ func SetPath(p Path) error {
 	return nil
 }
 
-// EnvPath is the environment variable read once at init to force a path:
-// QTOOL_KERNELS=generic|avx2|avx512|neon. A path the CPU can't run falls
-// back to the best supported one; PathNote records why.
+// EnvPath is the environment variable read once at init to force paths:
+// QTOOL_KERNELS=generic|avx2|avx512|neon sets the fp32 path (and every
+// other family's path of the same name, see Family); a comma-separated
+// list with family=path items (fp32=avx2,int8=avxvnni) sets families one
+// by one. A path the CPU can't run falls back to the best supported one;
+// PathNote (Family.Note) records why.
 const EnvPath = "QTOOL_KERNELS"
 
 func initPath() {
@@ -135,11 +138,12 @@ func initPath() {
 	if env == "" {
 		return
 	}
-	p, err := ParsePath(env)
-	if err != nil {
-		pathNote = fmt.Sprintf("%s=%s ignored: %v; using best path %v", EnvPath, env, err, best)
+	name, ok := specFor(env, "fp32", fp32Has)
+	if !ok {
+		pathNote = fmt.Sprintf("%s=%s ignored: it names no fp32 path; using best path %v", EnvPath, env, best)
 		return
 	}
+	p, _ := ParsePath(name)
 	if ok, why := Supported(p); !ok {
 		pathNote = fmt.Sprintf("%s=%s ignored: %s; using best path %v", EnvPath, env, why, best)
 		return

@@ -26,7 +26,7 @@ features qtool's kernels can use. GODEBUG=cpu.<feature>=off hides a feature
 from dispatch (e.g. GODEBUG=cpu.avx512f=off), which this command shows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := cpuReport{CPU: kernels.DetectCPU(), Kernels: map[string]string{"fp32": kernels.ActivePath().String()}}
+			r := cpuReport{CPU: kernels.DetectCPU(), Kernels: kernels.ActivePaths()}
 			if opt.json {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}
@@ -35,11 +35,10 @@ from dispatch (e.g. GODEBUG=cpu.avx512f=off), which this command shows.`,
 			fmt.Fprintf(tw, "arch\t%s, %d logical CPUs, %d physical cores\n", r.Arch, r.LogicalCPUs, r.PhysCores)
 			fmt.Fprintf(tw, "caches\tL1d %s, L2 %s, L3 %s, line %d B\n", kib(r.L1D), kib(r.L2), kib(r.L3), r.CacheLine)
 			fmt.Fprintf(tw, "features\t%s\n", strings.Join(r.Features, " "))
-			fmt.Fprintf(tw, "kernels\tfp32 %s", r.Kernels["fp32"])
-			if note := kernels.PathNote(); note != "" {
-				fmt.Fprintf(tw, " (%s)", note)
+			fmt.Fprintf(tw, "kernels\tfp32 %s (%s)\n", r.Kernels["fp32"], kernels.PathNote())
+			for _, f := range kernels.Families() {
+				fmt.Fprintf(tw, "\t%s %s (%s)\n", f.Name(), f.Active(), f.Note())
 			}
-			fmt.Fprintln(tw)
 			return tw.Flush()
 		},
 	}

@@ -43,16 +43,12 @@ compute cost.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVar(&opt.json, "json", false, "print machine-readable JSON instead of text")
-	root.PersistentFlags().StringVar(&opt.kernels, "kernels", "", "force a kernel path: generic, avx2, avx512 or neon (default: the best this CPU runs; also QTOOL_KERNELS)")
+	root.PersistentFlags().StringVar(&opt.kernels, "kernels", "", "force kernel paths: a path name for every family that has it (generic, avx2, avx512, neon...) or family=path items, comma-separated (default: the best this CPU runs; also QTOOL_KERNELS)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if opt.kernels == "" {
 			return nil
 		}
-		p, err := kernels.ParsePath(opt.kernels)
-		if err != nil {
-			return fmt.Errorf("--kernels: %w", err)
-		}
-		if err := kernels.SetPath(p); err != nil {
+		if err := kernels.SetPaths(opt.kernels); err != nil {
 			return fmt.Errorf("--kernels: %w", err)
 		}
 		return nil
