@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/qtool/qtool/kernels"
@@ -21,7 +22,7 @@ type KernelRow struct {
 	// same run; 0 where the path has none (generic).
 	CeilingGOPS float64 `json:"ceiling_gops"`
 	Efficiency  float64 `json:"efficiency"` // GOPS / CeilingGOPS, 0 without a ceiling
-	VsFP32      float64 `json:"vs_fp32"`    // GOPS / the fp32 row of the same path and shape
+	VsFP32      float64 `json:"vs_fp32"`    // GOPS / the best fp32 row of the same shape
 	Ms          float64 `json:"ms"`         // best time of one call
 }
 
@@ -38,6 +39,39 @@ type KernelOptions struct {
 	// MinTime is how long each measurement repeats at least (default
 	// 200 ms); a single call longer than that is measured once.
 	MinTime time.Duration
+	// Families chooses the families measured (fp32 and those in
+	// familyBenches); default all. Paths applies to fp32; the other
+	// families run every path they support.
+	Families []string
+}
+
+// familyBench measures one kernel family beside fp32 on each path it
+// supports. Files kernels_<family>.go register theirs in init.
+type familyBench struct {
+	family string
+	run    func(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error)
+}
+
+var familyBenches []familyBench
+
+func wants(opt KernelOptions, family string) bool {
+	return len(opt.Families) == 0 || slices.Contains(opt.Families, family)
+}
+
+// fillVsFP32 sets each row's VsFP32 to its GOPS over the best fp32 row of
+// the same shape (0 when the run has none).
+func fillVsFP32(rows []KernelRow) {
+	best := map[string]float64{}
+	for _, r := range rows {
+		if r.Family == "fp32" {
+			best[r.Shape] = max(best[r.Shape], r.GOPS)
+		}
+	}
+	for i := range rows {
+		if b := best[rows[i].Shape]; b > 0 {
+			rows[i].VsFP32 = rows[i].GOPS / b
+		}
+	}
 }
 
 // BenchKernels measures the kernel families single-threaded, on every path
@@ -71,6 +105,9 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 	best := map[key]time.Duration{}
 	ceiling := map[kernels.Path]float64{}
 	rng := rand.New(rand.NewPCG(1, 2))
+	if !wants(opt, "fp32") {
+		opt.Paths = nil
+	}
 	for round := 0; round < opt.Rounds; round++ {
 		for _, p := range opt.Paths {
 			if err := kernels.SetPath(p); err != nil {
@@ -95,7 +132,6 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 				Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
 				GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
 				CeilingGOPS: ceiling[p],
-				VsFP32:      1,
 				Ms:          float64(d.Nanoseconds()) / 1e6,
 			}
 			if r.CeilingGOPS > 0 {
@@ -104,6 +140,16 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 			rows = append(rows, r)
 		}
 	}
+	for _, fb := range familyBenches {
+		if wants(opt, fb.family) {
+			fr, err := fb.run(opt, rng)
+			if err != nil {
+				return nil, fmt.Errorf("%s kernels: %w", fb.family, err)
+			}
+			rows = append(rows, fr...)
+		}
+	}
+	fillVsFP32(rows)
 	return rows, nil
 }
 

@@ -20,14 +20,21 @@ func TestBenchKernelsRows(t *testing.T) {
 	if len(rows) != 2*len(paths) {
 		t.Fatalf("%d rows for %d paths and 2 shapes", len(rows), len(paths))
 	}
+	top := map[string]float64{}
 	for i, r := range rows {
-		if r.Family != "fp32" || r.Path != paths[i/2].String() || r.GOPS <= 0 || r.Ms <= 0 || r.VsFP32 != 1 {
+		if r.Family != "fp32" || r.Path != paths[i/2].String() || r.GOPS <= 0 || r.Ms <= 0 || r.VsFP32 <= 0 || r.VsFP32 > 1 {
 			t.Errorf("row %+v", r)
 		}
+		top[r.Shape] = max(top[r.Shape], r.VsFP32)
 		// The ceiling exists exactly for the assembly paths; a GEMM cannot
 		// run several times faster than the register-only FMA loop.
 		if (r.CeilingGOPS > 0) != (r.Path != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
 			t.Errorf("ceiling %v efficiency %v on %s", r.CeilingGOPS, r.Efficiency, r.Path)
+		}
+	}
+	for s, v := range top {
+		if v != 1 {
+			t.Errorf("%s: best fp32 row has vs_fp32 %v, want 1", s, v)
 		}
 	}
 	if rows[0].Shape != "gemm 17x33x9" {

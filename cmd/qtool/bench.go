@@ -18,6 +18,7 @@ func newBench(opt *options) *cobra.Command {
 		shapeFlags []string
 		kernelMode bool
 		paths      string
+		families   string
 		shapes     string
 		minTime    time.Duration
 		rounds     int
@@ -73,6 +74,15 @@ vs_fp32.`,
 				return fmt.Errorf("--kernels takes no MODEL")
 			}
 			ko := bench.KernelOptions{MinTime: minTime, Rounds: rounds}
+			if families != "" {
+				for _, f := range strings.Split(families, ",") {
+					f = strings.TrimSpace(f)
+					if f != "fp32" && kernels.FamilyByName(f) == nil {
+						return fmt.Errorf("--families: unknown family %q", f)
+					}
+					ko.Families = append(ko.Families, f)
+				}
+			}
 			if paths != "" {
 				for _, s := range strings.Split(paths, ",") {
 					p, err := kernels.ParsePath(strings.TrimSpace(s))
@@ -115,7 +125,8 @@ vs_fp32.`,
 	cmd.Flags().Uint64Var(&mo.Seed, "seed", 1, "seed of the random inputs")
 	cmd.Flags().StringArrayVar(&shapeFlags, "shape", nil, "input shape as NAME=D0,D1,... (repeatable)")
 	cmd.Flags().BoolVar(&kernelMode, "kernels", false, "benchmark the kernel families instead of a model")
-	cmd.Flags().StringVar(&paths, "paths", "", "comma-separated kernel paths (default: all this CPU supports)")
+	cmd.Flags().StringVar(&paths, "paths", "", "comma-separated fp32 kernel paths (default: all this CPU supports)")
+	cmd.Flags().StringVar(&families, "families", "", "comma-separated kernel families to measure, e.g. fp32,int8 (default: all)")
 	cmd.Flags().StringVar(&shapes, "shapes", "1024x1024x1024,256x3136x576", "comma-separated GEMM sizes MxNxK")
 	cmd.Flags().DurationVar(&minTime, "time", 200*time.Millisecond, "minimum time per measurement")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "alternating rounds over the paths")
