@@ -34,3 +34,4 @@ func BenchmarkOCRDet320(b *testing.B) {
 func BenchmarkOCRCls(b *testing.B) {
 	benchModel(b, testdeps.OCRModel(b, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, 0)
 }
+func BenchmarkCNNBatch64(b *testing.B) { benchModel(b, fixture("cnn"), []int{64, 1, 28, 28}, 1) }

@@ -28,10 +28,15 @@ import (
 // over p < k, loading c first when load != 0. It may read mr*k floats at a
 // and nr*k floats at b and writes exactly the mr×nr tile. next is only a
 // prefetch hint: the C tile of the following call (same ldc).
+//
+// fnOff, where a path has it, is the same computation with B read in
+// place: row p of the tile's B is the nr floats at b plus boff[p] bytes
+// (see Rows). Same FMAs in the same order, so the same bits.
 type microkernel struct {
 	name   string
 	mr, nr int
 	fn     func(k int, a, b, c *float32, ldc int, load int, next *float32)
+	fnOff  func(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
 }
 
 // Operand is a GEMM input: a dense row-major matrix (optionally
@@ -40,6 +45,7 @@ type Operand struct {
 	data  []float32
 	ld    int
 	trans bool
+	off   []int // Rows: where each row starts in data
 	pa    *PackedA
 	pb    *PackedB
 }
@@ -49,6 +55,16 @@ type Operand struct {
 // transpose of what is stored: A (m×k) stored k×m, or B (k×n) stored n×k.
 func Dense(data []float32, ld int, trans bool) Operand {
 	return Operand{data: data, ld: ld, trans: trans}
+}
+
+// Rows describes a B operand (k×n) whose row p is data[off[p]:off[p]+n],
+// with len(off) == k. Rows may overlap: the taps of a convolution are
+// shifted windows of one padded image, so a GEMM over Rows computes a
+// convolution without the im2col copy, and the paths that have in-place
+// microkernels (avx2, avx512) don't pack B either. Results are identical
+// to the same matrix given Dense.
+func Rows(data []float32, off []int) Operand {
+	return Operand{data: data, off: off}
 }
 
 // PackedA is A (m×k) repacked into MR-high micro-panels of the path active
@@ -199,20 +215,12 @@ const maxMR = 32
 // packB packs rows [p0, p0+kc) × cols [j0, j0+cols) of B into NR-wide
 // micro-panels dst[q*kc*NR + p*NR + j], zero-padding past cols.
 func packB(dst []float32, NR int, b []float32, ldb int, trans bool, p0, kc, j0, cols int) {
-	np := (cols + NR - 1) / NR
-	dst = dst[:np*kc*NR]
 	if !trans {
-		// Row by row of B, so reads are sequential.
-		for p := 0; p < kc; p++ {
-			src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+cols]
-			for q := 0; q < np; q++ {
-				d := dst[q*kc*NR+p*NR : q*kc*NR+p*NR+NR]
-				n := copy(d, src[q*NR:])
-				clear(d[n:])
-			}
-		}
+		packBRows(dst, NR, b, func(p int) int { return p * ldb }, p0, kc, j0, cols)
 		return
 	}
+	np := (cols + NR - 1) / NR
+	dst = dst[:np*kc*NR]
 	for q := 0; q < np; q++ { // B[p,j] = b[j*ldb+p]
 		w := min(NR, cols-q*NR)
 		var srcs [maxNR][]float32
@@ -225,6 +233,22 @@ func packB(dst []float32, NR int, b []float32, ldb int, trans bool, p0, kc, j0, 
 				d[j] = srcs[j][p]
 			}
 			clear(d[w:])
+		}
+	}
+}
+
+// packBRows is packB for B stored by rows, row p starting at b[rowOff(p)];
+// row by row, so reads are sequential.
+func packBRows(dst []float32, NR int, b []float32, rowOff func(int) int, p0, kc, j0, cols int) {
+	np := (cols + NR - 1) / NR
+	dst = dst[:np*kc*NR]
+	for p := 0; p < kc; p++ {
+		o := rowOff(p0+p) + j0
+		src := b[o : o+cols]
+		for q := 0; q < np; q++ {
+			d := dst[q*kc*NR+p*NR : q*kc*NR+p*NR+NR]
+			n := copy(d, src[q*NR:])
+			clear(d[n:])
 		}
 	}
 }
@@ -356,6 +380,27 @@ func sgemmWith(uk *microkernel, m, n, k int, a, b Operand, c []float32, ldc int,
 		} else {
 			j.b, j.ldb = pb.unpack(), n
 		}
+	} else if b.off != nil {
+		if len(b.off) != k {
+			panic(fmt.Sprintf("kernels: Sgemm: Rows has %d row offsets, want k = %d", len(b.off), k))
+		}
+		for p, o := range b.off {
+			if o < 0 || o+n > len(b.data) {
+				panic(fmt.Sprintf("kernels: Sgemm: Rows row %d [%d, %d) outside data (len %d)", p, o, o+n, len(b.data)))
+			}
+		}
+		j.b, j.boff = b.data, b.off
+		if uk.fnOff != nil {
+			buf := packPool.Get().(*packBuf)
+			defer packPool.Put(buf)
+			if cap(buf.offs) < k {
+				buf.offs = make([]int, k)
+			}
+			j.boffBytes = buf.offs[:k]
+			for p, o := range b.off {
+				j.boffBytes[p] = o * 4
+			}
+		}
 	} else {
 		checkDense("B", k, n, b.data, b.ld, b.trans)
 		j.b, j.ldb, j.transB = b.data, b.ld, b.trans
@@ -386,7 +431,11 @@ type job struct {
 	b       []float32
 	ldb     int
 	transB  bool
-	bpk     []float32
+	boff    []int // Rows: row starts in b
+	// boffBytes are boff in bytes, for an fnOff microkernel; nil when B
+	// is packed instead.
+	boffBytes []int
+	bpk       []float32
 	c       []float32
 	ldc     int
 	ep      *Epilogue
@@ -434,6 +483,7 @@ var packPool = sync.Pool{New: func() any { return new(packBuf) }}
 type packBuf struct {
 	a, b []float32
 	tile []float32
+	offs []int // Rows offsets in bytes (sgemmWith)
 }
 
 func grow(s []float32, n int) []float32 {
@@ -480,13 +530,26 @@ func (j *job) run() {
 			if pc > 0 {
 				load = 1
 			}
-			// B panels for this (jc, pc): either the prepacked ones
-			// (panel stride K*nr, offset pc*nr) or packed now.
+			// B panels for this (jc, pc): the prepacked ones (panel stride
+			// K*nr, offset pc*nr), or packed now, or read in place (Rows
+			// with an fnOff kernel: only a narrow last panel is packed).
 			var bp []float32
-			bstride, boff := 0, 0
-			if j.bpk != nil {
-				bp, bstride, boff = j.bpk[((j.j0+jc)/nr)*K*nr:], K*nr, pc*nr
-			} else {
+			bstride, bpoff := 0, 0
+			inPlace := j.boffBytes != nil
+			switch {
+			case j.bpk != nil:
+				bp, bstride, bpoff = j.bpk[((j.j0+jc)/nr)*K*nr:], K*nr, pc*nr
+			case inPlace:
+				if w := nc % nr; w != 0 {
+					buf.b = grow(buf.b, kc*nr)
+					packBRows(buf.b, nr, j.b, func(p int) int { return j.boff[p] }, pc, kc, j.j0+jc+nc-w, w)
+					bp = buf.b[:kc*nr]
+				}
+			case j.boff != nil:
+				buf.b = grow(buf.b, ncp*kc*nr)
+				packBRows(buf.b, nr, j.b, func(p int) int { return j.boff[p] }, pc, kc, j.j0+jc, nc)
+				bp, bstride = buf.b, kc*nr
+			default:
 				buf.b = grow(buf.b, ncp*kc*nr)
 				packB(buf.b, nr, j.b, j.ldb, j.transB, pc, kc, j.j0+jc, nc)
 				bp, bstride = buf.b, kc*nr
@@ -514,15 +577,24 @@ func (j *job) run() {
 					rows := min(mr, mc-r*mr)
 					row := j.i0 + ic + r*mr
 					for q := 0; q < ncp; q++ {
-						bptr := &bp[q*bstride+boff]
 						cols := min(nr, nc-q*nr)
 						col := j.j0 + jc + q*nr
+						// kern computes this tile into c (row stride ldc).
+						kern := func(c *float32, ldc int, next *float32) {
+							if inPlace && cols == nr {
+								uk.fnOff(kc, aptr, &j.b[col], &j.boffBytes[pc], c, ldc, load, next)
+							} else if inPlace {
+								uk.fn(kc, aptr, &bp[0], c, ldc, load, next)
+							} else {
+								uk.fn(kc, aptr, &bp[q*bstride+bpoff], c, ldc, load, next)
+							}
+						}
 						if rows == mr && cols == nr {
 							next := &j.c[row*j.ldc+col]
 							if cols+nr <= nc-q*nr {
 								next = &j.c[row*j.ldc+col+nr]
 							}
-							uk.fn(kc, aptr, bptr, &j.c[row*j.ldc+col], j.ldc, load, next)
+							kern(&j.c[row*j.ldc+col], j.ldc, next)
 						} else {
 							// Edge tile: through a full temporary tile so the
 							// microkernel never writes outside C's window.
@@ -532,7 +604,7 @@ func (j *job) run() {
 									copy(t[i*nr:i*nr+cols], j.c[(row+i)*j.ldc+col:])
 								}
 							}
-							uk.fn(kc, aptr, bptr, &t[0], nr, load, &t[0])
+							kern(&t[0], nr, &t[0])
 							for i := 0; i < rows; i++ {
 								copy(j.c[(row+i)*j.ldc+col:(row+i)*j.ldc+col+cols], t[i*nr:i*nr+cols])
 							}

@@ -19,4 +19,14 @@ func TestSgemmNoAlloc(t *testing.T) {
 	if allocs > 0 {
 		t.Errorf("%v allocations per Sgemm", allocs)
 	}
+	off := make([]int, k)
+	for p := range off {
+		off[p] = p * n
+	}
+	allocs = testing.AllocsPerRun(20, func() {
+		Sgemm(m, n, k, Dense(a, k, false), Rows(b, off), c, n, ep, 1)
+	})
+	if allocs > 0 {
+		t.Errorf("%v allocations per Sgemm with Rows", allocs)
+	}
 }

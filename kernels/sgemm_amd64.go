@@ -11,6 +11,14 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func sgemm_6x16_avx2(k int, a, b, c *float32, ldc int, load int, next *float32)
 
+// The boff variants read B in place: see microkernel.fnOff.
+
+//go:noescape
+func sgemm_6x16_boff_avx2(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
+
+//go:noescape
+func sgemm_14x32_boff_avx512(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
+
 //go:noescape
 func sgemm_6x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
@@ -45,14 +53,14 @@ var archRegistered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2 && x.HasFMA
 	registerPath(PathAVX2, pathImpl{
-		sgemm:     &microkernel{name: "sgemm_6x16_avx2", mr: 6, nr: 16, fn: sgemm_6x16_avx2},
+		sgemm:     &microkernel{name: "sgemm_6x16_avx2", mr: 6, nr: 16, fn: sgemm_6x16_avx2, fnOff: sgemm_6x16_boff_avx2},
 		supported: avx2,
 		why:       "needs AVX2 and FMA",
 	})
 	// The AVX-512 kernels use only AVX512F instructions (zmm FMA, loads,
 	// broadcasts, VPXORD).
 	registerPath(PathAVX512, pathImpl{
-		sgemm:     &microkernel{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512},
+		sgemm:     &microkernel{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512, fnOff: sgemm_14x32_boff_avx512},
 		supported: avx2 && x.HasAVX512F,
 		why:       "needs AVX512F",
 	})
@@ -76,10 +84,10 @@ func fmaPeak(p Path, n int) float64 {
 // extraKernels are alternative tile shapes, benchmarked against each other
 // to choose the registered one.
 var extraKernels = []microkernel{
-	{"sgemm_6x32_avx512", 6, 32, sgemm_6x32_avx512},
-	{"sgemm_8x32_avx512", 8, 32, sgemm_8x32_avx512},
-	{"sgemm_12x32_avx512", 12, 32, sgemm_12x32_avx512},
-	{"sgemm_14x32_avx512", 14, 32, sgemm_14x32_avx512},
-	{"sgemm_8x48_avx512", 8, 48, sgemm_8x48_avx512},
-	{"sgemm_4x64_avx512", 4, 64, sgemm_4x64_avx512},
+	{name: "sgemm_6x32_avx512", mr: 6, nr: 32, fn: sgemm_6x32_avx512},
+	{name: "sgemm_8x32_avx512", mr: 8, nr: 32, fn: sgemm_8x32_avx512},
+	{name: "sgemm_12x32_avx512", mr: 12, nr: 32, fn: sgemm_12x32_avx512},
+	{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512},
+	{name: "sgemm_8x48_avx512", mr: 8, nr: 48, fn: sgemm_8x48_avx512},
+	{name: "sgemm_4x64_avx512", mr: 4, nr: 64, fn: sgemm_4x64_avx512},
 }

@@ -115,6 +115,32 @@ func TestMicrokernels(t *testing.T) {
 						t.Fatalf("%s k=%d load=%d: c[%d] = %g, want %g", uk.name, k, load, i, got[i], want[i])
 					}
 				}
+				if uk.fnOff == nil {
+					continue
+				}
+				// The same panel scattered: row p at a random place in
+				// a bigger buffer.
+				big := randSlice(r, (k+2)*uk.nr*3, 1)
+				offs := make([]int, k+1)
+				for p := 0; p < k; p++ {
+					o := r.IntN(len(big) - uk.nr + 1)
+					copy(big[o:o+uk.nr], b[p*uk.nr:])
+					offs[p] = o * 4
+				}
+				// Later rows may overwrite earlier ones: rebuild the
+				// panel from what the offsets now point at.
+				for p := 0; p < k; p++ {
+					copy(b[p*uk.nr:(p+1)*uk.nr], big[offs[p]/4:])
+				}
+				want = append(want[:0], c0...)
+				got = append(got[:0], c0...)
+				uk.fnOff(k, &a[0], &big[0], &offs[0], &got[0], ldc, load, &got[0])
+				refTile(uk.mr, uk.nr, k, a, b, want, ldc, load)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s in place k=%d load=%d: c[%d] = %g, want %g", uk.name, k, load, i, got[i], want[i])
+					}
+				}
 			}
 		}
 	}
@@ -164,7 +190,7 @@ var sentinel = math.Float32frombits(sentinelBits)
 
 type gemmCase struct {
 	m, n, k       int
-	aMode, bMode  int // 0 dense, 1 dense transposed, 2 packed
+	aMode, bMode  int // 0 dense, 1 dense transposed, 2 packed, 3 (B only) Rows
 	aPackPath     Path
 	bPackPath     Path
 	lda, ldb, ldc int
@@ -182,6 +208,7 @@ func (tc gemmCase) String() string {
 // gemmInputs are one case's operands in dense form.
 type gemmInputs struct {
 	a, b       []float32 // as stored (transposed when the mode says so)
+	boff       []int     // Rows: row p of B is b[boff[p]:]
 	ep         *Epilogue
 	cOff, cLen int
 }
@@ -199,6 +226,17 @@ func (tc gemmCase) inputs() gemmInputs {
 		br, bc = bc, br
 	}
 	in.b = randSlice(r, max(0, (br-1)*tc.ldb+bc), tc.hard)
+	if tc.bMode == 3 {
+		// Rows anywhere in b, overlapping and out of order, the last
+		// ending exactly at b's end so an over-read would show.
+		in.boff = make([]int, tc.k)
+		for p := range in.boff {
+			in.boff[p] = r.IntN(len(in.b) - tc.n + 1)
+		}
+		if tc.k > 0 {
+			in.boff[r.IntN(tc.k)] = len(in.b) - tc.n
+		}
+	}
 	in.cOff = 2*tc.ldc + 3
 	in.cLen = in.cOff + tc.m*tc.ldc + 2*tc.ldc + 5
 	if tc.ep != 0 {
@@ -243,6 +281,8 @@ func (tc gemmCase) run(t *testing.T, in gemmInputs) []float32 {
 	case 2:
 		must(t, SetPath(tc.bPackPath))
 		b = PackB(tc.k, tc.n, in.b, tc.ldb, false).Operand()
+	case 3:
+		b = Rows(in.b, in.boff)
 	default:
 		b = Dense(in.b, tc.ldb, tc.bMode == 1)
 	}
@@ -287,6 +327,9 @@ func (tc gemmCase) checkRef(t *testing.T, in gemmInputs, c []float32) {
 	B := func(p, j int) float64 {
 		if tc.bMode == 1 {
 			return float64(in.b[j*tc.ldb+p])
+		}
+		if tc.bMode == 3 {
+			return float64(in.b[in.boff[p]+j])
 		}
 		return float64(in.b[p*tc.ldb+j])
 	}
@@ -349,7 +392,7 @@ func gemmCases(short bool) []gemmCase {
 	r := rand.New(rand.NewPCG(11, 12))
 	sup := SupportedPaths()
 	mk := func(m, n, k int) gemmCase {
-		tc := gemmCase{m: m, n: n, k: k, aMode: r.IntN(3), bMode: r.IntN(3),
+		tc := gemmCase{m: m, n: n, k: k, aMode: r.IntN(3), bMode: r.IntN(4),
 			aPackPath: sup[r.IntN(len(sup))], bPackPath: sup[r.IntN(len(sup))],
 			ep: r.IntN(13), threads: 1, hard: r.IntN(2), seed: r.Uint64()}
 		if r.IntN(2) == 0 {

@@ -38,6 +38,11 @@ type kernel struct {
 	isa    isa
 	mr, nv int  // rows, vectors per row
 	bcst   bool // FMAs with embedded broadcast of A (AVX-512 only; measured 10-20% slower than VBROADCASTSS + register FMAs, so unused)
+	// boff reads B in place instead of from a packed panel: row p of the
+	// tile's B is NR floats at b + boff[p] bytes (convolution taps are
+	// shifted windows of one image, and 1x1 convolutions read the input
+	// as it is, so neither needs an im2col or packing copy).
+	boff bool
 }
 
 func (k kernel) nr() int { return k.nv * k.isa.width }
@@ -45,6 +50,9 @@ func (k kernel) name() string {
 	suffix := ""
 	if k.bcst {
 		suffix = "bcst"
+	}
+	if k.boff {
+		return fmt.Sprintf("sgemm_%dx%d_boff_%s", k.mr, k.nr(), k.isa.name)
 	}
 	return fmt.Sprintf("sgemm_%dx%d_%s%s", k.mr, k.nr(), k.isa.name, suffix)
 }
@@ -65,19 +73,32 @@ func (k kernel) gen(w *strings.Builder) {
 	}
 	vb := k.isa.width * 4 // vector bytes
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
-	fmt.Fprintf(w, "// func %s(k int, a, b, c *float32, ldc int, load int, next *float32)\n", k.name())
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name())
-	p("MOVQ k+0(FP), CX")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ b+16(FP), DX")
-	p("MOVQ c+24(FP), DI")
-	p("MOVQ ldc+32(FP), R8")
+	args := 0
+	arg := func(name, reg string) {
+		p("MOVQ %s+%d(FP), %s", name, args, reg)
+		args += 8
+	}
+	if k.boff {
+		fmt.Fprintf(w, "// func %s(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)\n", k.name())
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", k.name())
+	} else {
+		fmt.Fprintf(w, "// func %s(k int, a, b, c *float32, ldc int, load int, next *float32)\n", k.name())
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name())
+	}
+	arg("k", "CX")
+	arg("a", "SI")
+	arg("b", "DX")
+	if k.boff {
+		arg("boff", "AX")
+	}
+	arg("c", "DI")
+	arg("ldc", "R8")
 	p("SHLQ $2, R8")
-	p("MOVQ load+40(FP), R9")
+	arg("load", "R9")
 	// Prefetch the next tile's C rows (from L3/L2; rows a power-of-two
 	// stride apart share L1 sets, so the loads at the start of the next
 	// call would otherwise miss).
-	p("MOVQ next+48(FP), R12")
+	arg("next", "R12")
 	for i := 0; i < k.mr; i++ {
 		for l := 0; l < k.nr()*4; l += 64 {
 			p("%s %d(R12)", prefetch, l)
@@ -111,8 +132,15 @@ func (k kernel) gen(w *strings.Builder) {
 	}
 	fmt.Fprintln(w, "kloop:")
 	step := func(u int) {
+		if k.boff {
+			p("MOVQ %d(AX), BX", u*8)
+		}
 		for v := 0; v < k.nv; v++ {
-			p("VMOVUPS %d(DX), %s", (u*k.nr()+v*k.isa.width)*4, k.breg(v))
+			if k.boff {
+				p("VMOVUPS %d(DX)(BX*1), %s", v*k.isa.width*4, k.breg(v))
+			} else {
+				p("VMOVUPS %d(DX), %s", (u*k.nr()+v*k.isa.width)*4, k.breg(v))
+			}
 		}
 		for i := 0; i < k.mr; i++ {
 			if k.bcst {
@@ -143,7 +171,11 @@ func (k kernel) gen(w *strings.Builder) {
 		step(u)
 	}
 	p("ADDQ $%d, SI", unroll*k.mr*4)
-	p("ADDQ $%d, DX", unroll*k.nr()*4)
+	if k.boff {
+		p("ADDQ $%d, AX", unroll*8)
+	} else {
+		p("ADDQ $%d, DX", unroll*k.nr()*4)
+	}
 	p("DECQ R11")
 	p("JNZ loop4")
 	fmt.Fprintln(w, "tail:")
@@ -152,7 +184,11 @@ func (k kernel) gen(w *strings.Builder) {
 	fmt.Fprintln(w, "loop1:")
 	step(0)
 	p("ADDQ $%d, SI", k.mr*4)
-	p("ADDQ $%d, DX", k.nr()*4)
+	if k.boff {
+		p("ADDQ $8, AX")
+	} else {
+		p("ADDQ $%d, DX", k.nr()*4)
+	}
 	p("DECQ CX")
 	p("JNZ loop1")
 	fmt.Fprintln(w, "store:")
@@ -226,11 +262,13 @@ func main() {
 }
 
 var kernels = []kernel{
-	{avx2, 6, 2, false},
-	{avx512, 6, 2, false},
-	{avx512, 8, 2, false},
-	{avx512, 12, 2, false},
-	{avx512, 14, 2, false},
-	{avx512, 8, 3, false},
-	{avx512, 4, 4, false},
+	{isa: avx2, mr: 6, nv: 2},
+	{isa: avx512, mr: 6, nv: 2},
+	{isa: avx512, mr: 8, nv: 2},
+	{isa: avx512, mr: 12, nv: 2},
+	{isa: avx512, mr: 14, nv: 2},
+	{isa: avx512, mr: 8, nv: 3},
+	{isa: avx512, mr: 4, nv: 4},
+	{isa: avx2, mr: 6, nv: 2, boff: true},
+	{isa: avx512, mr: 14, nv: 2, boff: true},
 }
