@@ -436,11 +436,11 @@ type job struct {
 	// is packed instead.
 	boffBytes []int
 	bpk       []float32
-	c       []float32
-	ldc     int
-	ep      *Epilogue
-	uk      *microkernel
-	blk     blocking
+	c         []float32
+	ldc       int
+	ep        *Epilogue
+	uk        *microkernel
+	blk       blocking
 }
 
 func (j *job) runThreads(threads int) {
