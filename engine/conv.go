@@ -254,8 +254,10 @@ func (k *convK) operands(in, out []*Tensor) convOperands {
 }
 
 // groupGemm computes group gi of image ni into o: the group's weights
-// (mg×kk) times b (kk×hw), with bias, residual and activation fused.
-func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw int, b kernels.Operand, o []float32) {
+// (mg×kk) times b (kk×hw), with bias, residual and activation fused. With
+// pg, b holds the phased input: the GEMM runs over pg.wq-wide rows and
+// the junk columns are dropped before the residual and activation.
+func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw int, b kernels.Operand, o []float32, pg *phaseGeom) {
 	var a kernels.Operand
 	if k.packed != nil {
 		a = k.packed[gi].Operand()
@@ -270,7 +272,25 @@ func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw in
 	if ops.resFused {
 		e.Residual, e.LdResidual = ops.res.F32[off:off+mg*hw], hw
 	}
-	kernels.Sgemm(mg, hw, kk, a, b, o[off:off+mg*hw], hw, &e, rc.threads)
+	dst := o[off : off+mg*hw]
+	if pg == nil || pg.wq == pg.ow {
+		kernels.Sgemm(mg, hw, kk, a, b, dst, hw, &e, rc.threads)
+		return
+	}
+	n := pg.oh * pg.wq
+	pre := e
+	if e.Residual != nil {
+		pre.Residual, pre.Act = nil, kernels.ActNone
+	}
+	kernels.Sgemm(mg, n, kk, a, b, pg.tmp, n, &pre, rc.threads)
+	for mi := 0; mi < mg; mi++ {
+		for oy := 0; oy < pg.oh; oy++ {
+			copy(dst[mi*hw+oy*pg.ow:mi*hw+(oy+1)*pg.ow], pg.tmp[mi*n+oy*pg.wq:])
+		}
+	}
+	if e.Residual != nil {
+		kernels.ApplyEpilogue(mg, hw, dst, hw, &kernels.Epilogue{Residual: e.Residual, LdResidual: hw, Act: e.Act, Alpha: e.Alpha, Beta: e.Beta})
+	}
 }
 
 // addUnfusedResidual adds a residual that broadcasts (so could not ride in
@@ -308,19 +328,24 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, g, res, resFused, ep)
 	} else {
 		direct := g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0
-		var col []float32
+		var pg phaseGeom
+		var phased []float32
+		var offs []int
 		if !direct {
-			col = rc.buf(kk * hw)
+			pg = newPhaseGeom(g, oh, ow)
+			buf := rc.buf(cg*pg.plane + pg.slack + mg*oh*pg.wq)
+			phased, pg.tmp = buf[:cg*pg.plane+pg.slack], buf[cg*pg.plane+pg.slack:]
+			offs = pg.offsets(cg)
 		}
 		for ni := 0; ni < n; ni++ {
 			for gi := 0; gi < k.group; gi++ {
 				xs := x.F32[(ni*c+gi*cg)*h*wd : (ni*c+(gi+1)*cg)*h*wd]
-				b := kernels.Dense(xs, hw, false)
-				if !direct {
-					im2col(rc.threads, xs, cg, h, wd, oh, ow, g, col)
-					b = kernels.Dense(col, hw, false)
+				if direct {
+					k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Dense(xs, hw, false), o.F32, nil)
+					continue
 				}
-				k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, b, o.F32)
+				pg.fill(rc.threads, xs, cg, h, wd, phased)
+				k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(phased, offs), o.F32, &pg)
 			}
 		}
 	}
@@ -329,33 +354,100 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // im2col writes the cg·kh·kw × oh·ow patch matrix of one image's group.
-func im2col(threads int, x []float32, cg, h, w, oh, ow int, g convGeom, col []float32) {
-	hw := oh * ow
-	lo, hi := validCols(g, w, ow)
-	parallelFor(threads, cg*g.kh*g.kw, 16, func(rlo, rhi int) {
-		for r := rlo; r < rhi; r++ {
-			ci, kr := r/(g.kh*g.kw), r%(g.kh*g.kw)
-			ky, kx := kr/g.kw, kr%g.kw
-			dst := col[r*hw : (r+1)*hw]
+// phaseGeom lays a convolution's input out for a GEMM over kernels.Rows:
+// the padded input split by stride phase, so that every tap of every
+// channel reads one contiguous window and no im2col copy is needed.
+// Phase (py, px) of a channel holds padded[i*sh+py][j*sw+px] for i < hq,
+// j < wq; tap (ky, kx) reads phase ((ky*dh)%sh, (kx*dw)%sw) from row
+// (ky*dh)/sh, column (kx*dw)/sw. The GEMM computes oh rows of wq columns;
+// the last wq-ow columns of each row read across the row's end and are
+// dropped (2/ow extra work for a 3×3 stride-1 convolution).
+type phaseGeom struct {
+	g      convGeom
+	oh, ow int
+	hq, wq int
+	plane  int       // floats per channel: sh*sw*hq*wq
+	slack  int       // floats after the last plane that junk columns read
+	tmp    []float32 // the GEMM's output, oh*wq per output channel
+}
+
+func newPhaseGeom(g convGeom, oh, ow int) phaseGeom {
+	qy, qx := (g.kh-1)*g.dh/g.sh, (g.kw-1)*g.dw/g.sw
+	pg := phaseGeom{g: g, oh: oh, ow: ow, hq: oh + qy, wq: ow + qx, slack: qx}
+	pg.plane = g.sh * g.sw * pg.hq * pg.wq
+	return pg
+}
+
+// offsets gives where row (ci, ky, kx) of the convolution's B starts, in
+// the weights' K order.
+func (pg *phaseGeom) offsets(cg int) []int {
+	g := pg.g
+	offs := make([]int, 0, cg*g.kh*g.kw)
+	for ci := 0; ci < cg; ci++ {
+		for ky := 0; ky < g.kh; ky++ {
+			for kx := 0; kx < g.kw; kx++ {
+				phase := (ky*g.dh%g.sh)*g.sw + kx*g.dw%g.sw
+				offs = append(offs, ci*pg.plane+phase*pg.hq*pg.wq+(ky*g.dh/g.sh)*pg.wq+kx*g.dw/g.sw)
+			}
+		}
+	}
+	return offs
+}
+
+// used reports whether some tap reads phase (py, px).
+func (pg *phaseGeom) used(py, px int) bool {
+	g := pg.g
+	row, col := false, false
+	for ky := 0; ky < g.kh; ky++ {
+		row = row || ky*g.dh%g.sh == py
+	}
+	for kx := 0; kx < g.kw; kx++ {
+		col = col || kx*g.dw%g.sw == px
+	}
+	return row && col
+}
+
+// fill writes the phases of the cg channels of x (h×w each) into dst.
+func (pg *phaseGeom) fill(threads int, x []float32, cg, h, w int, dst []float32) {
+	g := pg.g
+	clear(dst[cg*pg.plane:])
+	parallelFor(threads, cg, 8, func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
 			src := x[ci*h*w : (ci+1)*h*w]
-			off := kx*g.dw - g.pl
-			l, rr := lo[kx], hi[kx]
-			for oy := 0; oy < oh; oy++ {
-				iy := oy*g.sh - g.pt + ky*g.dh
-				row := dst[oy*ow : (oy+1)*ow]
-				if iy < 0 || iy >= h || l >= rr {
-					clear(row)
-					continue
-				}
-				srow := src[iy*w : (iy+1)*w]
-				clear(row[:l])
-				clear(row[rr:])
-				if g.sw == 1 {
-					copy(row[l:rr], srow[l+off:rr+off])
-					continue
-				}
-				for ox := l; ox < rr; ox++ {
-					row[ox] = srow[ox*g.sw+off]
+			for py := 0; py < g.sh; py++ {
+				for px := 0; px < g.sw; px++ {
+					if !pg.used(py, px) {
+						continue
+					}
+					ph := dst[ci*pg.plane+(py*g.sw+px)*pg.hq*pg.wq:][:pg.hq*pg.wq]
+					// Columns j with input column j*sw+px-pl inside [0, w).
+					l, r := 0, 0
+					if d := g.pl - px; d > 0 {
+						l = (d + g.sw - 1) / g.sw
+					}
+					if e := w - 1 + g.pl - px; e >= 0 {
+						r = e/g.sw + 1
+					}
+					l, r = min(l, pg.wq), min(r, pg.wq)
+					for i := 0; i < pg.hq; i++ {
+						row := ph[i*pg.wq : (i+1)*pg.wq]
+						iy := i*g.sh + py - g.pt
+						if iy < 0 || iy >= h || l >= r {
+							clear(row)
+							continue
+						}
+						srow := src[iy*w : (iy+1)*w]
+						clear(row[:l])
+						clear(row[r:])
+						off := px - g.pl
+						if g.sw == 1 {
+							copy(row[l:r], srow[l+off:r+off])
+							continue
+						}
+						for j := l; j < r; j++ {
+							row[j] = srow[j*g.sw+off]
+						}
+					}
 				}
 			}
 		}

@@ -619,6 +619,20 @@ func (j *job) run() {
 	}
 }
 
+// ApplyEpilogue applies ep to the m×n matrix c (row stride ldc) as Sgemm
+// would have: for output stages that run after a GEMM (a convolution
+// whose GEMM computed padded rows, for one).
+func ApplyEpilogue(m, n int, c []float32, ldc int, ep *Epilogue) {
+	if ep == nil || m == 0 || n == 0 {
+		return
+	}
+	if ldc < n || len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("kernels: ApplyEpilogue: C too small (len %d, ldc %d) for %dx%d", len(c), ldc, m, n))
+	}
+	j := job{m: m, n: n, c: c, ldc: ldc, ep: ep}
+	j.epilogue(0, m, 0, n)
+}
+
 // epilogue applies j.ep to rows [r0, r0+rows) × cols [c0, c0+cols) of this
 // job's window (job-relative coordinates).
 func (j *job) epilogue(r0, rows, c0, cols int) {
@@ -630,26 +644,49 @@ func (j *job) epilogue(r0, rows, c0, cols int) {
 		gi := j.i0 + i
 		gj := j.j0 + c0
 		row := j.c[gi*j.ldc+gj : gi*j.ldc+gj+cols]
+		var bias *float32
 		if ep.RowBias != nil {
-			bv := ep.RowBias[gi]
-			for x := range row {
-				row[x] += bv
-			}
+			bias = &ep.RowBias[gi]
+		}
+		var res []float32
+		if ep.Residual != nil {
+			res = ep.Residual[gi*ep.LdResidual+gj : gi*ep.LdResidual+gj+cols]
 		}
 		if ep.ColBias != nil {
 			cb := ep.ColBias[gj : gj+cols]
+			if bias != nil {
+				bv := *bias
+				for x := range row {
+					row[x] += bv
+				}
+				bias = nil
+			}
 			for x := range row {
 				row[x] += cb[x]
 			}
 		}
-		if ep.Residual != nil {
-			rs := ep.Residual[gi*ep.LdResidual+gj : gi*ep.LdResidual+gj+cols]
-			for x := range row {
-				row[x] += rs[x]
-			}
+		if !biasActRow(row, bias, res, ep.Act, ep.Alpha, ep.Beta) {
+			biasActRowGo(row, bias, res, ep.Act, ep.Alpha, ep.Beta)
 		}
-		activate(row, ep.Act, ep.Alpha, ep.Beta)
 	}
+}
+
+// biasActRowGo is the epilogue of one row after any column bias: row
+// (+ *bias) (+ res), then act.
+func biasActRowGo(row []float32, bias *float32, res []float32, act Activation, alpha, beta float32) {
+	if bias != nil {
+		bv := *bias
+		for x := range row {
+			row[x] += bv
+		}
+	}
+	if res != nil {
+		res = res[:len(row)]
+		for x := range row {
+			row[x] += res[x]
+		}
+	}
+	activate(row, act, alpha, beta)
 }
 
 // activate applies act in place. Products are converted to float32

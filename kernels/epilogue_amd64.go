@@ -1,0 +1,45 @@
+//go:build !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func biasActRowAVX2(x *float32, n int, bias, res *float32, mode int, lo, hi float32)
+
+var epilogueAVX2 = cpu.X86.HasAVX && cpu.X86.HasAVX2
+
+// biasActRow applies the epilogue to one row in assembly where it can:
+// row (+ *bias) (+ res) then ActNone, ActRelu or ActClip. It
+// reports false, touching nothing, for the other activations and where
+// AVX2 is missing; the Go epilogue then runs. The result is bit-identical
+// to the Go epilogue's (TestBiasActRow).
+func biasActRow(row []float32, bias *float32, res []float32, act Activation, alpha, beta float32) bool {
+	n := len(row) &^ 7
+	if !epilogueAVX2 || n == 0 {
+		return false
+	}
+	mode, lo, hi := 0, float32(0), beta
+	switch act {
+	case ActNone:
+	case ActRelu:
+		mode = 1
+	case ActClip:
+		mode, lo = 3, alpha
+	default:
+		return false
+	}
+	var r *float32
+	if res != nil {
+		r = &res[0]
+	}
+	biasActRowAVX2(&row[0], n, bias, r, mode, lo, hi)
+	if n < len(row) {
+		var rt []float32
+		if res != nil {
+			rt = res[n:]
+		}
+		biasActRowGo(row[n:], bias, rt, act, alpha, beta)
+	}
+	return true
+}
