@@ -77,10 +77,19 @@ func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
 	g, oh, ow := k.geometry(x.Shape)
 	inside := g.pt == 0 && g.pl == 0 && g.dh == 1 && g.dw == 1 &&
 		(oh-1)*g.sh+g.kh <= h && (ow-1)*g.sw+g.kw <= w
+	rowMax := k.max && g.dh == 1 && g.dw == 1
 	parallelFor(rc.threads, n*c, 1, func(lo, hi int) {
+		var t []float32
+		if rowMax {
+			t = make([]float32, w)
+		}
 		for p := lo; p < hi; p++ {
 			src := x.F32[p*h*w : (p+1)*h*w]
 			dst := o.F32[p*oh*ow : (p+1)*oh*ow]
+			if rowMax {
+				maxPoolPlane(src, dst, t, h, w, oh, ow, g)
+				continue
+			}
 			if inside {
 				// Every window lies inside the input: no bounds checks.
 				inv := 1 / float32(g.kh*g.kw)
@@ -166,6 +175,49 @@ func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
 		}
 	})
 	return nil
+}
+
+// maxPoolPlane is MaxPool of one h×w plane with unit dilation, row by
+// row: the column-wise max of a window row's input rows into t (w
+// floats), then the max along each window's columns, so each input row is
+// read once per window row instead of once per window. A NaN in a window
+// gives NaN; a window entirely in the padding gives -Inf.
+func maxPoolPlane(src, dst, t []float32, h, w, oh, ow int, g convGeom) {
+	negInf := float32(math.Inf(-1))
+	t = t[:w]
+	for oy := 0; oy < oh; oy++ {
+		y0 := oy*g.sh - g.pt
+		y1 := min(y0+g.kh, h)
+		y0 = max(y0, 0)
+		out := dst[oy*ow : (oy+1)*ow]
+		if y0 >= y1 {
+			for i := range out {
+				out[i] = negInf
+			}
+			continue
+		}
+		copy(t, src[y0*w:(y0+1)*w])
+		for iy := y0 + 1; iy < y1; iy++ {
+			row := src[iy*w : (iy+1)*w]
+			for x, v := range row {
+				t[x] = max(t[x], v)
+			}
+		}
+		for ox := range out {
+			x0 := ox*g.sw - g.pl
+			x1 := min(x0+g.kw, w)
+			x0 = max(x0, 0)
+			if x0 >= x1 {
+				out[ox] = negInf
+				continue
+			}
+			m := t[x0]
+			for _, v := range t[x0+1 : x1] {
+				m = max(m, v)
+			}
+			out[ox] = m
+		}
+	}
 }
 
 type globalPoolK struct{ max bool }
