@@ -35,3 +35,6 @@ func BenchmarkOCRCls(b *testing.B) {
 	benchModel(b, testdeps.OCRModel(b, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), []int{1, 3, 48, 192}, 0)
 }
 func BenchmarkCNNBatch64(b *testing.B) { benchModel(b, fixture("cnn"), []int{64, 1, 28, 28}, 1) }
+func BenchmarkMobilenetBatch64(b *testing.B) {
+	benchModel(b, fixture("mobilenet"), []int{64, 1, 28, 28}, 1)
+}

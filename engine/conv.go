@@ -437,15 +437,22 @@ func (pg *phaseGeom) fill(threads int, x []float32, cg, h, w int, dst []float32)
 							continue
 						}
 						srow := src[iy*w : (iy+1)*w]
-						clear(row[:l])
-						clear(row[r:])
+						// The pads are a column or two: a loop beats
+						// clear's call.
+						for j := range row[:l] {
+							row[j] = 0
+						}
+						for j := r; j < len(row); j++ {
+							row[j] = 0
+						}
 						off := px - g.pl
 						if g.sw == 1 {
 							copy(row[l:r], srow[l+off:r+off])
 							continue
 						}
-						for j := l; j < r; j++ {
-							row[j] = srow[j*g.sw+off]
+						s := srow[l*g.sw+off:]
+						for j := range row[l:r] {
+							row[l+j] = s[j*g.sw]
 						}
 					}
 				}
@@ -475,84 +482,39 @@ func validCols(g convGeom, w, ow int) (lo, hi []int) {
 }
 
 // depthwise is the convolution where every output channel reads one
-// input channel (cg == 1 and one output per group), in plain Go: each
-// output row accumulates, tap by tap, the valid span of an input row.
+// input channel (cg == 1 and one output per group): each plane's input is
+// laid out by stride phase as for the GEMM path (phaseGeom), and one
+// kernels.TapSum call sums the taps over the whole plane.
 func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, g convGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
-	f := actFunc(ep)
+	pg := newPhaseGeom(g, oh, ow)
+	offs := pg.offsets(1)
 	kk := g.kh * g.kw
-	lo, hi := validCols(g, wd, ow)
 	parallelFor(rc.threads, n*m, 1, func(plo, phi int) {
-		acc := make([]float32, ow)
+		phased := make([]float32, pg.plane+pg.slack)
+		tmp := make([]float32, oh*pg.wq)
 		for p := plo; p < phi; p++ {
 			ni, co := p/m, p%m
 			src := x[(ni*c+co)*h*wd : (ni*c+co+1)*h*wd]
 			dst := o[p*oh*ow : (p+1)*oh*ow]
-			kw := w[co*kk : (co+1)*kk]
-			var b float32
+			pg.fill(1, src, 1, h, wd, phased)
+			if pg.wq == ow {
+				kernels.TapSum(dst, phased, offs, w[co*kk:(co+1)*kk])
+			} else {
+				kernels.TapSum(tmp, phased, offs, w[co*kk:(co+1)*kk])
+				for oy := 0; oy < oh; oy++ {
+					copy(dst[oy*ow:(oy+1)*ow], tmp[oy*pg.wq:])
+				}
+			}
+			e := ep
 			if bias != nil {
-				b = bias[co]
+				e.RowBias = bias[co : co+1]
 			}
-			for oy := 0; oy < oh; oy++ {
-				clear(acc)
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.sh - g.pt + ky*g.dh
-					if iy < 0 || iy >= h {
-						continue
-					}
-					srow := src[iy*wd : (iy+1)*wd]
-					for kx := 0; kx < g.kw; kx++ {
-						wv := kw[ky*g.kw+kx]
-						off := kx*g.dw - g.pl
-						l, r := lo[kx], hi[kx]
-						if g.sw == 1 {
-							s := srow[l+off : r+off]
-							a := acc[l:r]
-							for i := range a {
-								a[i] += s[i] * wv
-							}
-							continue
-						}
-						for ox := l; ox < r; ox++ {
-							acc[ox] += srow[ox*g.sw+off] * wv
-						}
-					}
-				}
-				row := dst[oy*ow : (oy+1)*ow]
-				if resFused {
-					rr := res.F32[p*oh*ow+oy*ow : p*oh*ow+(oy+1)*ow]
-					for i, v := range acc {
-						row[i] = v + b + rr[i]
-					}
-				} else {
-					for i, v := range acc {
-						row[i] = v + b
-					}
-				}
-				activateRow(row, ep, f)
+			if resFused {
+				e.Residual, e.LdResidual = res.F32[p*oh*ow:(p+1)*oh*ow], oh*ow
 			}
+			kernels.ApplyEpilogue(1, oh*ow, dst, oh*ow, &e)
 		}
 	})
-}
-
-// activateRow applies ep's activation to row in place: Relu and Clip
-// branch-free (max and min compile to MAXSS/MINSS), others through f.
-func activateRow(row []float32, ep kernels.Epilogue, f func(float32) float32) {
-	switch ep.Act {
-	case kernels.ActNone:
-	case kernels.ActRelu:
-		for i, v := range row {
-			row[i] = max(v, 0)
-		}
-	case kernels.ActClip:
-		lo, hi := ep.Alpha, ep.Beta
-		for i, v := range row {
-			row[i] = min(max(v, lo), hi)
-		}
-	default:
-		for i, v := range row {
-			row[i] = f(v)
-		}
-	}
 }
 
 // actFunc is the Go form of an epilogue's activation.

@@ -10,7 +10,7 @@ func biasActRowAVX2(x *float32, n int, bias, res *float32, mode int, lo, hi floa
 var epilogueAVX2 = cpu.X86.HasAVX && cpu.X86.HasAVX2
 
 // biasActRow applies the epilogue to one row in assembly where it can:
-// row (+ *bias) (+ res) then ActNone, ActRelu or ActClip. It
+// row (+ *bias) (+ res) then the activation. It
 // reports false, touching nothing, for the other activations and where
 // AVX2 is missing; the Go epilogue then runs. The result is bit-identical
 // to the Go epilogue's (TestBiasActRow).
@@ -26,6 +26,10 @@ func biasActRow(row []float32, bias *float32, res []float32, act Activation, alp
 		mode = 1
 	case ActClip:
 		mode, lo = 3, alpha
+	case ActHardSigmoid:
+		mode, lo = 4, alpha
+	case ActHardSwish:
+		mode, lo, hi = 8, 1.0/6, 0.5
 	default:
 		return false
 	}

@@ -20,7 +20,7 @@ func TestBiasActRow(t *testing.T) {
 	acts := []struct {
 		act         Activation
 		alpha, beta float32
-	}{{ActNone, 0, 0}, {ActRelu, 0, 0}, {ActClip, 0, 6}, {ActClip, -1, 1}, {ActClip, float32(math.Copysign(0, -1)), 0}, {ActClip, float32(math.NaN()), 2}, {ActHardSwish, 0, 0}}
+	}{{ActNone, 0, 0}, {ActRelu, 0, 0}, {ActClip, 0, 6}, {ActClip, -1, 1}, {ActClip, float32(math.Copysign(0, -1)), 0}, {ActClip, float32(math.NaN()), 2}, {ActHardSwish, 0, 0}, {ActHardSigmoid, 0.2, 0.5}, {ActHardSigmoid, -3, 0.1}, {ActLeakyRelu, 0.1, 0}}
 	for n := 0; n < 70; n++ {
 		for _, a := range acts {
 			for variant := 0; variant < 4; variant++ {

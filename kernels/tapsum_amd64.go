@@ -1,0 +1,32 @@
+//go:build !purego
+
+package kernels
+
+// Tap-sum kernels in tapsum_amd64.s: n outputs (a multiple of 16, resp.
+// 8), taps ≥ 1, offsets in floats.
+
+//go:noescape
+func tapsum_64_avx512(n int, data *float32, off *int, w *float32, taps int, out *float32)
+
+//go:noescape
+func tapsum_32_avx2(n int, data *float32, off *int, w *float32, taps int, out *float32)
+
+// tapSumAsm computes the leading outputs of TapSum that the active path's
+// vector width covers and returns how many.
+func tapSumAsm(out, data []float32, off []int, w []float32) int {
+	switch ActivePath() {
+	case PathAVX512:
+		n := len(out) &^ 15
+		if n > 0 {
+			tapsum_64_avx512(n, &data[0], &off[0], &w[0], len(w), &out[0])
+		}
+		return n
+	case PathAVX2:
+		n := len(out) &^ 7
+		if n > 0 {
+			tapsum_32_avx2(n, &data[0], &off[0], &w[0], len(w), &out[0])
+		}
+		return n
+	}
+	return 0
+}
