@@ -38,3 +38,4 @@ func BenchmarkCNNBatch64(b *testing.B) { benchModel(b, fixture("cnn"), []int{64,
 func BenchmarkMobilenetBatch64(b *testing.B) {
 	benchModel(b, fixture("mobilenet"), []int{64, 1, 28, 28}, 1)
 }
+func BenchmarkResnetBatch64(b *testing.B) { benchModel(b, fixture("resnet"), []int{64, 1, 28, 28}, 1) }

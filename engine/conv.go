@@ -331,7 +331,14 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 		var pg phaseGeom
 		var phased []float32
 		var offs []int
-		if !direct {
+		if direct {
+			// The input channels are B's rows as they are: read in
+			// place rather than packed.
+			offs = make([]int, cg)
+			for i := range offs {
+				offs[i] = i * hw
+			}
+		} else {
 			pg = newPhaseGeom(g, oh, ow)
 			buf := rc.buf(cg*pg.plane + pg.slack + mg*oh*pg.wq)
 			phased, pg.tmp = buf[:cg*pg.plane+pg.slack], buf[cg*pg.plane+pg.slack:]
@@ -341,7 +348,7 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 			for gi := 0; gi < k.group; gi++ {
 				xs := x.F32[(ni*c+gi*cg)*h*wd : (ni*c+(gi+1)*cg)*h*wd]
 				if direct {
-					k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Dense(xs, hw, false), o.F32, nil)
+					k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(xs, offs), o.F32, nil)
 					continue
 				}
 				pg.fill(rc.threads, xs, cg, h, wd, phased)

@@ -37,6 +37,11 @@ type microkernel struct {
 	mr, nr int
 	fn     func(k int, a, b, c *float32, ldc int, load int, next *float32)
 	fnOff  func(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
+	// rows[r] and rowsOff[r] (0 < r < mr), where a path has them, are fn
+	// and fnOff computing only the first r rows (A panels still mr
+	// high): the last rows of M then cost r/mr of a tile, not a whole one.
+	rows    []func(k int, a, b, c *float32, ldc int, load int, next *float32)
+	rowsOff []func(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
 }
 
 // Operand is a GEMM input: a dense row-major matrix (optionally
@@ -589,7 +594,15 @@ func (j *job) run() {
 								uk.fn(kc, aptr, &bp[q*bstride+bpoff], c, ldc, load, next)
 							}
 						}
-						if rows == mr && cols == nr {
+						if rows < mr && cols == nr && uk.rows != nil {
+							// The last rows of M, straight into C.
+							cp := &j.c[row*j.ldc+col]
+							if inPlace {
+								uk.rowsOff[rows](kc, aptr, &j.b[col], &j.boffBytes[pc], cp, j.ldc, load, cp)
+							} else {
+								uk.rows[rows](kc, aptr, &bp[q*bstride+bpoff], cp, j.ldc, load, cp)
+							}
+						} else if rows == mr && cols == nr {
 							next := &j.c[row*j.ldc+col]
 							if cols+nr <= nc-q*nr {
 								next = &j.c[row*j.ldc+col+nr]

@@ -5,6 +5,7 @@ package kernels
 import "golang.org/x/sys/cpu"
 
 //go:generate sh -c "go run _generate/gen_sgemm_amd64.go > sgemm_amd64.s"
+//go:generate sh -c "go run _generate/gen_sgemm_amd64.go decls > sgemm_rows_amd64.go"
 
 // Microkernels in sgemm_amd64.s (see microkernel for the contract).
 
@@ -53,14 +54,16 @@ var archRegistered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2 && x.HasFMA
 	registerPath(PathAVX2, pathImpl{
-		sgemm:     &microkernel{name: "sgemm_6x16_avx2", mr: 6, nr: 16, fn: sgemm_6x16_avx2, fnOff: sgemm_6x16_boff_avx2},
+		sgemm: &microkernel{name: "sgemm_6x16_avx2", mr: 6, nr: 16, fn: sgemm_6x16_avx2, fnOff: sgemm_6x16_boff_avx2,
+			rows: avx2Rows6, rowsOff: avx2Rows6Off},
 		supported: avx2,
 		why:       "needs AVX2 and FMA",
 	})
 	// The AVX-512 kernels use only AVX512F instructions (zmm FMA, loads,
 	// broadcasts, VPXORD).
 	registerPath(PathAVX512, pathImpl{
-		sgemm:     &microkernel{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512, fnOff: sgemm_14x32_boff_avx512},
+		sgemm: &microkernel{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512, fnOff: sgemm_14x32_boff_avx512,
+			rows: avx512Rows14, rowsOff: avx512Rows14Off},
 		supported: avx2 && x.HasAVX512F,
 		why:       "needs AVX512F",
 	})
