@@ -622,9 +622,11 @@ func (j *job) run() {
 								copy(j.c[(row+i)*j.ldc+col:(row+i)*j.ldc+col+cols], t[i*nr:i*nr+cols])
 							}
 						}
-						if last && j.ep != nil {
-							j.epilogue(ic+r*mr, rows, jc+q*nr, cols)
-						}
+					}
+					// The epilogue over the panel's whole row block (still
+					// in L1/L2): one call per row, not per tile row.
+					if last && j.ep != nil {
+						j.epilogue(ic+r*mr, rows, jc, nc)
 					}
 				}
 			}
