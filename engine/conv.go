@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
@@ -132,6 +133,7 @@ func (g convGeom) forInput(h, w int, ceil bool) (convGeom, int, int) {
 // ---- Conv ----
 
 type convK struct {
+	phases   atomic.Pointer[phaseGeom] // the last input size's layout
 	g        convGeom
 	group    int
 	m, cg    int // output channels, input channels per group
@@ -255,9 +257,10 @@ func (k *convK) operands(in, out []*Tensor) convOperands {
 
 // groupGemm computes group gi of image ni into o: the group's weights
 // (mg×kk) times b (kk×hw), with bias, residual and activation fused. With
-// pg, b holds the phased input: the GEMM runs over pg.wq-wide rows and
-// the junk columns are dropped before the residual and activation.
-func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw int, b kernels.Operand, o []float32, pg *phaseGeom) {
+// pg, b holds the phased input: the GEMM runs over pg.wq-wide rows into
+// tmp and the junk columns are dropped before the residual and
+// activation.
+func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw int, b kernels.Operand, o []float32, pg *phaseGeom, tmp []float32) {
 	var a kernels.Operand
 	if k.packed != nil {
 		a = k.packed[gi].Operand()
@@ -282,10 +285,10 @@ func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw in
 	if e.Residual != nil {
 		pre.Residual, pre.Act = nil, kernels.ActNone
 	}
-	kernels.Sgemm(mg, n, kk, a, b, pg.tmp, n, &pre, rc.threads)
+	kernels.Sgemm(mg, n, kk, a, b, tmp, n, &pre, rc.threads)
 	for mi := 0; mi < mg; mi++ {
 		for oy := 0; oy < pg.oh; oy++ {
-			copy(dst[mi*hw+oy*pg.ow:mi*hw+(oy+1)*pg.ow], pg.tmp[mi*n+oy*pg.wq:])
+			copy(dst[mi*hw+oy*pg.ow:mi*hw+(oy+1)*pg.ow], tmp[mi*n+oy*pg.wq:])
 		}
 	}
 	if e.Residual != nil {
@@ -325,11 +328,11 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 	kk := cg * g.kh * g.kw
 	hw := oh * ow
 	if cg == 1 && mg == 1 {
-		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, g, res, resFused, ep)
+		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, k.phasesFor(g, h, wd, oh, ow, 1), res, resFused, ep)
 	} else {
 		direct := g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0
-		var pg phaseGeom
-		var phased []float32
+		var pg *phaseGeom
+		var phased, tmp []float32
 		var offs []int
 		if direct {
 			// The input channels are B's rows as they are: read in
@@ -339,20 +342,20 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 				offs[i] = i * hw
 			}
 		} else {
-			pg = newPhaseGeom(g, oh, ow)
+			pg = k.phasesFor(g, h, wd, oh, ow, cg)
 			buf := rc.buf(cg*pg.plane + pg.slack + mg*oh*pg.wq)
-			phased, pg.tmp = buf[:cg*pg.plane+pg.slack], buf[cg*pg.plane+pg.slack:]
-			offs = pg.offsets(cg)
+			phased, tmp = buf[:cg*pg.plane+pg.slack], buf[cg*pg.plane+pg.slack:]
+			offs = pg.offs
 		}
 		for ni := 0; ni < n; ni++ {
 			for gi := 0; gi < k.group; gi++ {
 				xs := x.F32[(ni*c+gi*cg)*h*wd : (ni*c+(gi+1)*cg)*h*wd]
 				if direct {
-					k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(xs, offs), o.F32, nil)
+					k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(xs, offs), o.F32, nil, nil)
 					continue
 				}
-				pg.fill(rc.threads, xs, cg, h, wd, phased)
-				k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(phased, offs), o.F32, &pg)
+				pg.fill(rc.threads, xs, phased)
+				k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Rows(phased, offs), o.F32, pg, tmp)
 			}
 		}
 	}
@@ -368,99 +371,105 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 // j < wq; tap (ky, kx) reads phase ((ky*dh)%sh, (kx*dw)%sw) from row
 // (ky*dh)/sh, column (kx*dw)/sw. The GEMM computes oh rows of wq columns;
 // the last wq-ow columns of each row read across the row's end and are
-// dropped (2/ow extra work for a 3×3 stride-1 convolution).
+// dropped (2/ow extra work for a 3×3 stride-1 convolution). A phaseGeom
+// depends only on the geometry and input size, so a Conv keeps the last
+// one it made (convK.phases).
 type phaseGeom struct {
 	g      convGeom
+	h, w   int // input size
 	oh, ow int
 	hq, wq int
-	plane  int       // floats per channel: sh*sw*hq*wq
-	slack  int       // floats after the last plane that junk columns read
-	tmp    []float32 // the GEMM's output, oh*wq per output channel
+	cg     int
+	plane  int // floats per channel: sh*sw*hq*wq
+	slack  int // floats after the last plane that junk columns read
+	phases []phaseRange
+	offs   []int // where row (ci, ky, kx) of B starts, in the weights' K order
 }
 
-func newPhaseGeom(g convGeom, oh, ow int) phaseGeom {
+// phaseRange is one phase some tap reads: where it starts in a channel's
+// planes, and its rows [i0, i1) and columns [l, r) that hold input (the
+// rest is padding).
+type phaseRange struct {
+	base, py, px int
+	i0, i1, l, r int
+}
+
+func newPhaseGeom(g convGeom, h, w, oh, ow, cg int) *phaseGeom {
 	qy, qx := (g.kh-1)*g.dh/g.sh, (g.kw-1)*g.dw/g.sw
-	pg := phaseGeom{g: g, oh: oh, ow: ow, hq: oh + qy, wq: ow + qx, slack: qx}
+	pg := &phaseGeom{g: g, h: h, w: w, oh: oh, ow: ow, hq: oh + qy, wq: ow + qx, cg: cg, slack: qx}
 	pg.plane = g.sh * g.sw * pg.hq * pg.wq
-	return pg
-}
-
-// offsets gives where row (ci, ky, kx) of the convolution's B starts, in
-// the weights' K order.
-func (pg *phaseGeom) offsets(cg int) []int {
-	g := pg.g
-	offs := make([]int, 0, cg*g.kh*g.kw)
+	// span is the [first, last] index i with i*s+p-pad inside [0, n),
+	// clipped to [0, lim).
+	span := func(p, pad, s, n, lim int) (int, int) {
+		lo, hi := 0, 0
+		if d := pad - p; d > 0 {
+			lo = (d + s - 1) / s
+		}
+		if e := n - 1 + pad - p; e >= 0 {
+			hi = e/s + 1
+		}
+		lo, hi = min(lo, lim), min(hi, lim)
+		return lo, max(lo, hi)
+	}
+	for py := 0; py < g.sh; py++ {
+		for px := 0; px < g.sw; px++ {
+			rowUsed, colUsed := false, false
+			for ky := 0; ky < g.kh; ky++ {
+				rowUsed = rowUsed || ky*g.dh%g.sh == py
+			}
+			for kx := 0; kx < g.kw; kx++ {
+				colUsed = colUsed || kx*g.dw%g.sw == px
+			}
+			if !rowUsed || !colUsed {
+				continue
+			}
+			ph := phaseRange{base: (py*g.sw + px) * pg.hq * pg.wq, py: py, px: px}
+			ph.i0, ph.i1 = span(py, g.pt, g.sh, h, pg.hq)
+			ph.l, ph.r = span(px, g.pl, g.sw, w, pg.wq)
+			pg.phases = append(pg.phases, ph)
+		}
+	}
 	for ci := 0; ci < cg; ci++ {
 		for ky := 0; ky < g.kh; ky++ {
 			for kx := 0; kx < g.kw; kx++ {
 				phase := (ky*g.dh%g.sh)*g.sw + kx*g.dw%g.sw
-				offs = append(offs, ci*pg.plane+phase*pg.hq*pg.wq+(ky*g.dh/g.sh)*pg.wq+kx*g.dw/g.sw)
+				pg.offs = append(pg.offs, ci*pg.plane+phase*pg.hq*pg.wq+(ky*g.dh/g.sh)*pg.wq+kx*g.dw/g.sw)
 			}
 		}
 	}
-	return offs
-}
-
-// used reports whether some tap reads phase (py, px).
-func (pg *phaseGeom) used(py, px int) bool {
-	g := pg.g
-	row, col := false, false
-	for ky := 0; ky < g.kh; ky++ {
-		row = row || ky*g.dh%g.sh == py
-	}
-	for kx := 0; kx < g.kw; kx++ {
-		col = col || kx*g.dw%g.sw == px
-	}
-	return row && col
+	return pg
 }
 
 // fill writes the phases of the cg channels of x (h×w each) into dst.
-func (pg *phaseGeom) fill(threads int, x []float32, cg, h, w int, dst []float32) {
-	g := pg.g
-	clear(dst[cg*pg.plane:])
-	parallelFor(threads, cg, 8, func(lo, hi int) {
+func (pg *phaseGeom) fill(threads int, x []float32, dst []float32) {
+	g, h, w, wq := pg.g, pg.h, pg.w, pg.wq
+	clear(dst[pg.cg*pg.plane:])
+	parallelFor(threads, pg.cg, 8, func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			src := x[ci*h*w : (ci+1)*h*w]
-			for py := 0; py < g.sh; py++ {
-				for px := 0; px < g.sw; px++ {
-					if !pg.used(py, px) {
+			for _, ph := range pg.phases {
+				d := dst[ci*pg.plane+ph.base:][:pg.hq*wq]
+				clear(d[:ph.i0*wq])
+				clear(d[ph.i1*wq:])
+				off := ph.px - g.pl
+				for i := ph.i0; i < ph.i1; i++ {
+					row := d[i*wq : (i+1)*wq]
+					srow := src[(i*g.sh+ph.py-g.pt)*w:][:w]
+					// The pads are a column or two: a loop beats
+					// clear's call.
+					for j := range row[:ph.l] {
+						row[j] = 0
+					}
+					for j := ph.r; j < len(row); j++ {
+						row[j] = 0
+					}
+					if g.sw == 1 {
+						copy(row[ph.l:ph.r], srow[ph.l+off:])
 						continue
 					}
-					ph := dst[ci*pg.plane+(py*g.sw+px)*pg.hq*pg.wq:][:pg.hq*pg.wq]
-					// Columns j with input column j*sw+px-pl inside [0, w).
-					l, r := 0, 0
-					if d := g.pl - px; d > 0 {
-						l = (d + g.sw - 1) / g.sw
-					}
-					if e := w - 1 + g.pl - px; e >= 0 {
-						r = e/g.sw + 1
-					}
-					l, r = min(l, pg.wq), min(r, pg.wq)
-					for i := 0; i < pg.hq; i++ {
-						row := ph[i*pg.wq : (i+1)*pg.wq]
-						iy := i*g.sh + py - g.pt
-						if iy < 0 || iy >= h || l >= r {
-							clear(row)
-							continue
-						}
-						srow := src[iy*w : (iy+1)*w]
-						// The pads are a column or two: a loop beats
-						// clear's call.
-						for j := range row[:l] {
-							row[j] = 0
-						}
-						for j := r; j < len(row); j++ {
-							row[j] = 0
-						}
-						off := px - g.pl
-						if g.sw == 1 {
-							copy(row[l:r], srow[l+off:r+off])
-							continue
-						}
-						s := srow[l*g.sw+off:]
-						for j := range row[l:r] {
-							row[l+j] = s[j*g.sw]
-						}
+					s := srow[ph.l*g.sw+off:]
+					for j := range row[ph.l:ph.r] {
+						row[ph.l+j] = s[j*g.sw]
 					}
 				}
 			}
@@ -468,34 +477,24 @@ func (pg *phaseGeom) fill(threads int, x []float32, cg, h, w int, dst []float32)
 	})
 }
 
-// validCols gives, per kernel column kx, the output columns [lo, hi)
-// whose input column ox*sw - pl + kx*dw lies inside [0, w).
-func validCols(g convGeom, w, ow int) (lo, hi []int) {
-	lo = make([]int, g.kw)
-	hi = make([]int, g.kw)
-	for kx := 0; kx < g.kw; kx++ {
-		off := kx*g.dw - g.pl
-		l := 0
-		if off < 0 {
-			l = (-off + g.sw - 1) / g.sw
-		}
-		h := 0
-		if w-1-off >= 0 {
-			h = (w-1-off)/g.sw + 1
-		}
-		lo[kx], hi[kx] = min(l, ow), min(h, ow)
+// phasesFor returns the Conv's phase layout for this input size, made
+// once per size (Runs of one plan share it; safe for concurrent Runs).
+func (k *convK) phasesFor(g convGeom, h, w, oh, ow, cg int) *phaseGeom {
+	if pg := k.phases.Load(); pg != nil && pg.h == h && pg.w == w && pg.cg == cg && pg.g.kh == g.kh && pg.g.kw == g.kw {
+		return pg
 	}
-	return lo, hi
+	pg := newPhaseGeom(g, h, w, oh, ow, cg)
+	k.phases.Store(pg)
+	return pg
 }
 
 // depthwise is the convolution where every output channel reads one
 // input channel (cg == 1 and one output per group): each plane's input is
 // laid out by stride phase as for the GEMM path (phaseGeom), and one
 // kernels.TapSum call sums the taps over the whole plane.
-func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, g convGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
-	pg := newPhaseGeom(g, oh, ow)
-	offs := pg.offsets(1)
-	kk := g.kh * g.kw
+func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, pg *phaseGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
+	offs := pg.offs
+	kk := pg.g.kh * pg.g.kw
 	parallelFor(rc.threads, n*m, 1, func(plo, phi int) {
 		phased := make([]float32, pg.plane+pg.slack)
 		tmp := make([]float32, oh*pg.wq)
@@ -503,7 +502,7 @@ func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, 
 			ni, co := p/m, p%m
 			src := x[(ni*c+co)*h*wd : (ni*c+co+1)*h*wd]
 			dst := o[p*oh*ow : (p+1)*oh*ow]
-			pg.fill(1, src, 1, h, wd, phased)
+			pg.fill(1, src, phased)
 			if pg.wq == ow {
 				kernels.TapSum(dst, phased, offs, w[co*kk:(co+1)*kk])
 			} else {

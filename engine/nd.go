@@ -129,7 +129,7 @@ func (k *convK) runND(rc *runCtx, in, out []*Tensor) error {
 	for ni := 0; ni < n; ni++ {
 		for gi := 0; gi < k.group; gi++ {
 			im2colND(x.F32[(ni*c+gi*cg)*inN:(ni*c+(gi+1)*cg)*inN], cg, g, col)
-			k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Dense(col, hw, false), o.F32, nil)
+			k.groupGemm(rc, ops, ni, gi, m, mg, kk, hw, kernels.Dense(col, hw, false), o.F32, nil, nil)
 		}
 	}
 	k.addUnfusedResidual(ops, o)
