@@ -328,7 +328,7 @@ func (k *convK) run(rc *runCtx, in, out []*Tensor) error {
 	kk := cg * g.kh * g.kw
 	hw := oh * ow
 	if cg == 1 && mg == 1 {
-		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, k.phasesFor(g, h, wd, oh, ow, 1), res, resFused, ep)
+		depthwise(rc, x.F32, w, bias, o.F32, n, c, h, wd, m, oh, ow, k.phasesFor(g, h, wd, oh, ow, c), res, resFused, ep)
 	} else {
 		direct := g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0
 		var pg *phaseGeom
@@ -489,38 +489,43 @@ func (k *convK) phasesFor(g convGeom, h, w, oh, ow, cg int) *phaseGeom {
 }
 
 // depthwise is the convolution where every output channel reads one
-// input channel (cg == 1 and one output per group): each plane's input is
-// laid out by stride phase as for the GEMM path (phaseGeom), and one
-// kernels.TapSum call sums the taps over the whole plane.
+// input channel (cg == 1 and one output per group): each image's input is
+// laid out by stride phase as for the GEMM path (pg, made for all c
+// channels), and one kernels.TapSum call sums a channel's taps over its
+// whole plane.
 func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, pg *phaseGeom, res *Tensor, resFused bool, ep kernels.Epilogue) {
-	offs := pg.offs
 	kk := pg.g.kh * pg.g.kw
-	parallelFor(rc.threads, n*m, 1, func(plo, phi int) {
-		phased := make([]float32, pg.plane+pg.slack)
-		tmp := make([]float32, oh*pg.wq)
-		for p := plo; p < phi; p++ {
-			ni, co := p/m, p%m
-			src := x[(ni*c+co)*h*wd : (ni*c+co+1)*h*wd]
-			dst := o[p*oh*ow : (p+1)*oh*ow]
-			pg.fill(1, src, phased)
-			if pg.wq == ow {
-				kernels.TapSum(dst, phased, offs, w[co*kk:(co+1)*kk])
-			} else {
-				kernels.TapSum(tmp, phased, offs, w[co*kk:(co+1)*kk])
-				for oy := 0; oy < oh; oy++ {
-					copy(dst[oy*ow:(oy+1)*ow], tmp[oy*pg.wq:])
+	phased := rc.buf(c*pg.plane + pg.slack)
+	for ni := 0; ni < n; ni++ {
+		pg.fill(rc.threads, x[ni*c*h*wd:(ni+1)*c*h*wd], phased)
+		parallelFor(rc.threads, m, 4, func(lo, hi int) {
+			var tmp []float32
+			if pg.wq != ow {
+				tmp = make([]float32, oh*pg.wq)
+			}
+			for co := lo; co < hi; co++ {
+				p := ni*m + co
+				dst := o[p*oh*ow : (p+1)*oh*ow]
+				offs, wts := pg.offs[co*kk:(co+1)*kk], w[co*kk:(co+1)*kk]
+				if tmp == nil {
+					kernels.TapSum(dst, phased, offs, wts)
+				} else {
+					kernels.TapSum(tmp, phased, offs, wts)
+					for oy := 0; oy < oh; oy++ {
+						copy(dst[oy*ow:(oy+1)*ow], tmp[oy*pg.wq:])
+					}
 				}
+				e := ep
+				if bias != nil {
+					e.RowBias = bias[co : co+1]
+				}
+				if resFused {
+					e.Residual, e.LdResidual = res.F32[p*oh*ow:(p+1)*oh*ow], oh*ow
+				}
+				kernels.ApplyEpilogue(1, oh*ow, dst, oh*ow, &e)
 			}
-			e := ep
-			if bias != nil {
-				e.RowBias = bias[co : co+1]
-			}
-			if resFused {
-				e.Residual, e.LdResidual = res.F32[p*oh*ow:(p+1)*oh*ow], oh*ow
-			}
-			kernels.ApplyEpilogue(1, oh*ow, dst, oh*ow, &e)
-		}
-	})
+		})
+	}
 }
 
 // actFunc is the Go form of an epilogue's activation.
