@@ -43,3 +43,6 @@ func BenchmarkResnetBatch1(b *testing.B) { benchModel(b, fixture("resnet"), []in
 func BenchmarkMobilenetBatch1T1(b *testing.B) {
 	benchModel(b, fixture("mobilenet"), []int{1, 1, 28, 28}, 1)
 }
+func BenchmarkOCRDet320T1(b *testing.B) {
+	benchModel(b, testdeps.OCRModel(b, "ch_PP-OCRv4_det_infer.onnx"), []int{1, 3, 320, 320}, 1)
+}

@@ -270,6 +270,32 @@ func (k *resizeK) run(rc *runCtx, in, out []*Tensor) error {
 		}
 		outer, inner := numel(cur.Shape[:a]), numel(cur.Shape[a+1:])
 		src := cur.F32
+		if inner == 1 && cw == nil && k.coord != "tf_crop_and_resize" {
+			// The last axis: a gather per element (a copy call per
+			// element would cost more than the work).
+			nearest := k.mode == "nearest"
+			parallelFor(rc.threads, outer, 16, func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					s := src[p*inLen : (p+1)*inLen]
+					d := dst.F32[p*outLen : (p+1)*outLen]
+					if nearest {
+						for o, j := range i0 {
+							d[o] = s[j]
+						}
+						continue
+					}
+					for o := range d {
+						s0 := s[i0[o]]
+						if wt := w[o]; wt != 0 {
+							s0 += (s[i1[o]] - s0) * wt
+						}
+						d[o] = s0
+					}
+				}
+			})
+			cur = dst
+			continue
+		}
 		parallelFor(rc.threads, outer, 1, func(lo, hi int) {
 			for p := lo; p < hi; p++ {
 				for o := 0; o < outLen; o++ {
