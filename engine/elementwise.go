@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 )
 
@@ -132,6 +133,9 @@ func binaryF32Par(threads int, op string, a, b, o []float32, as, bs, os []int) {
 		if sa == 1 && (sb == 1 || sb == 0) && binaryFast(op, dst, a[ia:ia+n], b[ib:], sb) {
 			return
 		}
+		if sa == 0 && sb == 1 && binaryScalarFirst(op, dst, a[ia:], b[ib:ib+n]) {
+			return
+		}
 		switch op {
 		case "Add":
 			for i := range dst {
@@ -194,53 +198,31 @@ func binaryF32Par(threads int, op string, a, b, o []float32, as, bs, os []int) {
 	})
 }
 
+// elemOps maps the operators kernels.Elementwise computes.
+var elemOps = map[string]kernels.ElemOp{"Add": kernels.ElemAdd, "Sub": kernels.ElemSub, "Mul": kernels.ElemMul, "Div": kernels.ElemDiv}
+
+// binaryScalarFirst handles a broadcast A element against a contiguous
+// B row (a per-channel scale times a feature map) for the common
+// operators; false for others.
+func binaryScalarFirst(op string, dst []float32, x []float32, b []float32) bool {
+	eo, ok := elemOps[op]
+	if ok {
+		kernels.Elementwise(eo, dst, x[:1], b)
+	}
+	return ok
+}
+
 // binaryFast handles a contiguous A row against a contiguous or scalar B
 // for the common operators; false for others.
 func binaryFast(op string, dst, a, b []float32, sb int) bool {
-	if sb == 0 {
-		y := b[0]
-		switch op {
-		case "Add":
-			for i, x := range a {
-				dst[i] = x + y
-			}
-		case "Sub":
-			for i, x := range a {
-				dst[i] = x - y
-			}
-		case "Mul":
-			for i, x := range a {
-				dst[i] = x * y
-			}
-		case "Div":
-			for i, x := range a {
-				dst[i] = x / y
-			}
-		default:
-			return false
-		}
-		return true
-	}
-	b = b[:len(a)]
-	switch op {
-	case "Add":
-		for i, x := range a {
-			dst[i] = x + b[i]
-		}
-	case "Sub":
-		for i, x := range a {
-			dst[i] = x - b[i]
-		}
-	case "Mul":
-		for i, x := range a {
-			dst[i] = x * b[i]
-		}
-	case "Div":
-		for i, x := range a {
-			dst[i] = x / b[i]
-		}
-	default:
+	eo, ok := elemOps[op]
+	if !ok {
 		return false
+	}
+	if sb == 0 {
+		kernels.Elementwise(eo, dst, a, b[:1])
+	} else {
+		kernels.Elementwise(eo, dst, a, b[:len(a)])
 	}
 	return true
 }

@@ -1,0 +1,495 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Elementwise float32 kernels (see elementwise.go), one per operator and
+// operand form, all from one template: n a multiple of 8; vv reads a[i]
+// and b[i], vs a[i] and the scalar *b, sv the scalar *a and b[i]. A is
+// the first source (src1) as in Go's compiled loops, so NaN payloads come
+// out as Go's do; for a scalar a with a commutative operator Go's loop
+// computes b[i] OP a (the loaded element is the destination register),
+// and so do these.
+
+// func elemAddVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemAddVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VADDPS 0(DX), Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VADDPS 64(DX), Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VADDPS 0(DX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemAddVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemAddVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (DX), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VADDPS Y8, Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VADDPS Y8, Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VADDPS Y8, Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS Y8, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VADDPS Y8, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemAddSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemAddSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (SI), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(DX), Y4
+	VADDPS Y8, Y4, Y0
+	VMOVUPS 32(DX), Y5
+	VADDPS Y8, Y5, Y1
+	VMOVUPS 64(DX), Y6
+	VADDPS Y8, Y6, Y2
+	VMOVUPS 96(DX), Y7
+	VADDPS Y8, Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(DX), Y4
+	VADDPS Y8, Y4, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemSubVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemSubVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VSUBPS 0(DX), Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VSUBPS 32(DX), Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VSUBPS 64(DX), Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VSUBPS 0(DX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemSubVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemSubVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (DX), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VSUBPS Y8, Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VSUBPS Y8, Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VSUBPS Y8, Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS Y8, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VSUBPS Y8, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemSubSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemSubSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (SI), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(DX), Y4
+	VSUBPS Y4, Y8, Y0
+	VMOVUPS 32(DX), Y5
+	VSUBPS Y5, Y8, Y1
+	VMOVUPS 64(DX), Y6
+	VSUBPS Y6, Y8, Y2
+	VMOVUPS 96(DX), Y7
+	VSUBPS Y7, Y8, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(DX), Y4
+	VSUBPS Y4, Y8, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemMulVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMulVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VMULPS 0(DX), Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VMULPS 32(DX), Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VMULPS 64(DX), Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VMULPS 0(DX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemMulVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemMulVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (DX), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VMULPS Y8, Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VMULPS Y8, Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VMULPS Y8, Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS Y8, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VMULPS Y8, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemMulSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMulSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (SI), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(DX), Y4
+	VMULPS Y8, Y4, Y0
+	VMOVUPS 32(DX), Y5
+	VMULPS Y8, Y5, Y1
+	VMOVUPS 64(DX), Y6
+	VMULPS Y8, Y6, Y2
+	VMOVUPS 96(DX), Y7
+	VMULPS Y8, Y7, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(DX), Y4
+	VMULPS Y8, Y4, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemDivVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemDivVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VDIVPS 0(DX), Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VDIVPS 32(DX), Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VDIVPS 64(DX), Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VDIVPS 96(DX), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VDIVPS 0(DX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemDivVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemDivVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (DX), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(SI), Y0
+	VDIVPS Y8, Y0, Y0
+	VMOVUPS 32(SI), Y1
+	VDIVPS Y8, Y1, Y1
+	VMOVUPS 64(SI), Y2
+	VDIVPS Y8, Y2, Y2
+	VMOVUPS 96(SI), Y3
+	VDIVPS Y8, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(SI), Y0
+	VDIVPS Y8, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
+
+// func elemDivSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemDivSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS (SI), Y8
+loop4:
+	CMPQ CX, $32
+	JLT loop1
+	VMOVUPS 0(DX), Y4
+	VDIVPS Y4, Y8, Y0
+	VMOVUPS 32(DX), Y5
+	VDIVPS Y5, Y8, Y1
+	VMOVUPS 64(DX), Y6
+	VDIVPS Y6, Y8, Y2
+	VMOVUPS 96(DX), Y7
+	VDIVPS Y7, Y8, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP loop4
+loop1:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS 0(DX), Y4
+	VDIVPS Y4, Y8, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop1
+done:
+	VZEROUPPER
+	RET
