@@ -39,7 +39,7 @@ func BenchmarkMobilenetBatch64(b *testing.B) {
 	benchModel(b, fixture("mobilenet"), []int{64, 1, 28, 28}, 1)
 }
 func BenchmarkResnetBatch64(b *testing.B) { benchModel(b, fixture("resnet"), []int{64, 1, 28, 28}, 1) }
-func BenchmarkResnetBatch1(b *testing.B) { benchModel(b, fixture("resnet"), []int{1, 1, 28, 28}, 1) }
+func BenchmarkResnetBatch1(b *testing.B)  { benchModel(b, fixture("resnet"), []int{1, 1, 28, 28}, 1) }
 func BenchmarkMobilenetBatch1T1(b *testing.B) {
 	benchModel(b, fixture("mobilenet"), []int{1, 1, 28, 28}, 1)
 }
