@@ -449,28 +449,10 @@ func (pg *phaseGeom) fill(threads int, x []float32, dst []float32) {
 			src := x[ci*h*w : (ci+1)*h*w]
 			for _, ph := range pg.phases {
 				d := dst[ci*pg.plane+ph.base:][:pg.hq*wq]
-				clear(d[:ph.i0*wq])
-				clear(d[ph.i1*wq:])
-				off := ph.px - g.pl
-				for i := ph.i0; i < ph.i1; i++ {
-					row := d[i*wq : (i+1)*wq]
-					srow := src[(i*g.sh+ph.py-g.pt)*w:][:w]
-					// The pads are a column or two: a loop beats
-					// clear's call.
-					for j := range row[:ph.l] {
-						row[j] = 0
-					}
-					for j := ph.r; j < len(row); j++ {
-						row[j] = 0
-					}
-					if g.sw == 1 {
-						copy(row[ph.l:ph.r], srow[ph.l+off:])
-						continue
-					}
-					s := srow[ph.l*g.sw+off:]
-					for j := range row[ph.l:ph.r] {
-						row[ph.l+j] = s[j*g.sw]
-					}
+				clear(d)
+				if ph.i0 < ph.i1 && ph.l < ph.r {
+					s0 := (ph.i0*g.sh+ph.py-g.pt)*w + ph.l*g.sw + ph.px - g.pl
+					kernels.CopyRows(d[ph.i0*wq+ph.l:], src[s0:], ph.i1-ph.i0, ph.r-ph.l, wq, g.sh*w, g.sw)
 				}
 			}
 		}

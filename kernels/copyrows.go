@@ -1,0 +1,38 @@
+package kernels
+
+import "fmt"
+
+// CopyRows copies rows rows of n elements taken every step elements:
+// dst[r*dstStride + j] = src[r*srcStride + j*step] for r < rows, j < n.
+// It is the gather that lays an image out by stride phase for a
+// convolution (one call per channel and phase instead of one per row);
+// elements of dst between the rows are left alone.
+func CopyRows(dst, src []float32, rows, n, dstStride, srcStride, step int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if step < 1 || dstStride < n || srcStride < 0 {
+		panic(fmt.Sprintf("kernels: CopyRows: step %d, n %d, strides %d, %d", step, n, dstStride, srcStride))
+	}
+	if need := (rows-1)*dstStride + n; len(dst) < need {
+		panic(fmt.Sprintf("kernels: CopyRows: dst has %d elements, want %d", len(dst), need))
+	}
+	if need := (rows-1)*srcStride + (n-1)*step + 1; len(src) < need {
+		panic(fmt.Sprintf("kernels: CopyRows: src has %d elements, want %d", len(src), need))
+	}
+	if copyRowsAsm(dst, src, rows, n, dstStride, srcStride, step) {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		d := dst[r*dstStride : r*dstStride+n]
+		s := src[r*srcStride:]
+		if step == 1 {
+			copy(d, s[:n])
+			continue
+		}
+		s = s[:(n-1)*step+1]
+		for j := range d {
+			d[j] = s[j*step]
+		}
+	}
+}

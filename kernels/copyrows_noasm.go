@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package kernels
+
+// copyRowsAsm has no assembly here: CopyRows runs in Go.
+func copyRowsAsm(dst, src []float32, rows, n, dstStride, srcStride, step int) bool { return false }
