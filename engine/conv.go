@@ -286,11 +286,8 @@ func (k *convK) groupGemm(rc *runCtx, ops convOperands, ni, gi, m, mg, kk, hw in
 		pre.Residual, pre.Act = nil, kernels.ActNone
 	}
 	kernels.Sgemm(mg, n, kk, a, b, tmp, n, &pre, rc.threads)
-	for mi := 0; mi < mg; mi++ {
-		for oy := 0; oy < pg.oh; oy++ {
-			copy(dst[mi*hw+oy*pg.ow:mi*hw+(oy+1)*pg.ow], tmp[mi*n+oy*pg.wq:])
-		}
-	}
+	// Channel mi's row oy is row mi*oh+oy of both.
+	kernels.CopyRows(dst, tmp, mg*pg.oh, pg.ow, pg.ow, pg.wq, 1)
 	if e.Residual != nil {
 		kernels.ApplyEpilogue(mg, hw, dst, hw, &kernels.Epilogue{Residual: e.Residual, LdResidual: hw, Act: e.Act, Alpha: e.Alpha, Beta: e.Beta})
 	}
@@ -493,9 +490,7 @@ func depthwise(rc *runCtx, x, w, bias, o []float32, n, c, h, wd, m, oh, ow int, 
 					kernels.TapSum(dst, phased, offs, wts)
 				} else {
 					kernels.TapSum(tmp, phased, offs, wts)
-					for oy := 0; oy < oh; oy++ {
-						copy(dst[oy*ow:(oy+1)*ow], tmp[oy*pg.wq:])
-					}
+					kernels.CopyRows(dst, tmp, oh, ow, ow, pg.wq, 1)
 				}
 				e := ep
 				if bias != nil {
