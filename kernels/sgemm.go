@@ -42,6 +42,10 @@ type microkernel struct {
 	// high): the last rows of M then cost r/mr of a tile, not a whole one.
 	rows    []func(k int, a, b, c *float32, ldc int, load int, next *float32)
 	rowsOff []func(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
+	// fnOffMask, where a path has it, is fnOff for the last columns of
+	// N: bit j of mask enables column j of B and C, and nothing outside
+	// them is read or written.
+	fnOffMask func(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32, mask int)
 }
 
 // Operand is a GEMM input: a dense row-major matrix (optionally
@@ -545,7 +549,9 @@ func (j *job) run() {
 			case j.bpk != nil:
 				bp, bstride, bpoff = j.bpk[((j.j0+jc)/nr)*K*nr:], K*nr, pc*nr
 			case inPlace:
-				if w := nc % nr; w != 0 {
+				// The narrow last panel goes through the masked kernel
+				// where there is one.
+				if w := nc % nr; w != 0 && uk.fnOffMask == nil {
 					buf.b = grow(buf.b, kc*nr)
 					packBRows(buf.b, nr, j.b, func(p int) int { return j.boff[p] }, pc, kc, j.j0+jc+nc-w, w)
 					bp = buf.b[:kc*nr]
@@ -588,13 +594,18 @@ func (j *job) run() {
 						kern := func(c *float32, ldc int, next *float32) {
 							if inPlace && cols == nr {
 								uk.fnOff(kc, aptr, &j.b[col], &j.boffBytes[pc], c, ldc, load, next)
+							} else if inPlace && uk.fnOffMask != nil {
+								uk.fnOffMask(kc, aptr, &j.b[col], &j.boffBytes[pc], c, ldc, load, next, 1<<cols-1)
 							} else if inPlace {
 								uk.fn(kc, aptr, &bp[0], c, ldc, load, next)
 							} else {
 								uk.fn(kc, aptr, &bp[q*bstride+bpoff], c, ldc, load, next)
 							}
 						}
-						if rows < mr && cols == nr && uk.rows != nil {
+						if rows == mr && cols < nr && inPlace && uk.fnOffMask != nil {
+							cp := &j.c[row*j.ldc+col]
+							uk.fnOffMask(kc, aptr, &j.b[col], &j.boffBytes[pc], cp, j.ldc, load, cp, 1<<cols-1)
+						} else if rows < mr && cols == nr && uk.rows != nil {
 							// The last rows of M, straight into C.
 							cp := &j.c[row*j.ldc+col]
 							if inPlace {

@@ -21,6 +21,9 @@ func sgemm_6x16_boff_avx2(k int, a, b *float32, boff *int, c *float32, ldc int, 
 func sgemm_14x32_boff_avx512(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
+func sgemm_14x32_boffmask_avx512(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32, mask int)
+
+//go:noescape
 func sgemm_6x32_avx512(k int, a, b, c *float32, ldc int, load int, next *float32)
 
 //go:noescape
@@ -63,7 +66,7 @@ var archRegistered = func() bool {
 	// broadcasts, VPXORD).
 	registerPath(PathAVX512, pathImpl{
 		sgemm: &microkernel{name: "sgemm_14x32_avx512", mr: 14, nr: 32, fn: sgemm_14x32_avx512, fnOff: sgemm_14x32_boff_avx512,
-			rows: avx512Rows14, rowsOff: avx512Rows14Off},
+			rows: avx512Rows14, rowsOff: avx512Rows14Off, fnOffMask: sgemm_14x32_boffmask_avx512},
 		supported: avx2 && x.HasAVX512F,
 		why:       "needs AVX512F",
 	})

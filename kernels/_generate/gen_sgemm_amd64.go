@@ -46,6 +46,10 @@ type kernel struct {
 	// shifted windows of one image, and 1x1 convolutions read the input
 	// as it is, so neither needs an im2col or packing copy).
 	boff bool
+	// masked (with boff, AVX-512 only) takes a column mask, bit j for
+	// column j, and loads and stores only those columns of B and C: the
+	// last columns of N in place, without packing or a temporary tile.
+	masked bool
 	// panel is the height of the packed A micro-panels read (0: mr).
 	// Kernels with mr < panel compute the last rows of M, the first mr
 	// rows of a zero-padded panel, without the waste of a full tile.
@@ -68,6 +72,9 @@ func (k kernel) name() string {
 	rows := fmt.Sprint(k.mr)
 	if k.apanel() != k.mr {
 		rows = fmt.Sprintf("%dof%d", k.mr, k.apanel())
+	}
+	if k.masked {
+		return fmt.Sprintf("sgemm_%sx%d_boffmask_%s", rows, k.nr(), k.isa.name)
 	}
 	if k.boff {
 		return fmt.Sprintf("sgemm_%sx%d_boff_%s", rows, k.nr(), k.isa.name)
@@ -96,7 +103,10 @@ func (k kernel) gen(w *strings.Builder) {
 		p("MOVQ %s+%d(FP), %s", name, args, reg)
 		args += 8
 	}
-	if k.boff {
+	if k.masked {
+		fmt.Fprintf(w, "// func %s(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32, mask int)\n", k.name())
+		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", k.name())
+	} else if k.boff {
 		fmt.Fprintf(w, "// func %s(k int, a, b *float32, boff *int, c *float32, ldc int, load int, next *float32)\n", k.name())
 		fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", k.name())
 	} else {
@@ -117,6 +127,22 @@ func (k kernel) gen(w *strings.Builder) {
 	// stride apart share L1 sets, so the loads at the start of the next
 	// call would otherwise miss).
 	arg("next", "R12")
+	// kmask(v) is the mask register of vector v (K1, K2, ...) or "".
+	kmask := func(v int) string {
+		if !k.masked {
+			return ""
+		}
+		return fmt.Sprintf("K%d", v+1)
+	}
+	if k.masked {
+		arg("mask", "R13")
+		for v := 0; v < k.nv; v++ {
+			p("KMOVW R13, %s", kmask(v))
+			if v < k.nv-1 {
+				p("SHRQ $%d, R13", k.isa.width)
+			}
+		}
+	}
 	for i := 0; i < k.mr; i++ {
 		for l := 0; l < k.nr()*4; l += 64 {
 			p("%s %d(R12)", prefetch, l)
@@ -142,6 +168,10 @@ func (k kernel) gen(w *strings.Builder) {
 	p("MOVQ DI, R10")
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
+			if k.masked {
+				p("VMOVUPS.Z %d(R10), %s, %s", v*vb, kmask(v), k.acc(i, v))
+				continue
+			}
 			p("VMOVUPS %d(R10), %s", v*vb, k.acc(i, v))
 		}
 		if i < k.mr-1 {
@@ -154,7 +184,9 @@ func (k kernel) gen(w *strings.Builder) {
 			p("MOVQ %d(AX), BX", u*8)
 		}
 		for v := 0; v < k.nv; v++ {
-			if k.boff {
+			if k.masked {
+				p("VMOVUPS.Z %d(DX)(BX*1), %s, %s", v*k.isa.width*4, kmask(v), k.breg(v))
+			} else if k.boff {
 				p("VMOVUPS %d(DX)(BX*1), %s", v*k.isa.width*4, k.breg(v))
 			} else {
 				p("VMOVUPS %d(DX), %s", (u*k.nr()+v*k.isa.width)*4, k.breg(v))
@@ -213,6 +245,10 @@ func (k kernel) gen(w *strings.Builder) {
 	p("MOVQ DI, R10")
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
+			if k.masked {
+				p("VMOVUPS %s, %s, %d(R10)", k.acc(i, v), kmask(v), v*vb)
+				continue
+			}
 			p("VMOVUPS %s, %d(R10)", k.acc(i, v), v*vb)
 		}
 		if i < k.mr-1 {
@@ -325,6 +361,7 @@ var kernels = []kernel{
 	{isa: avx512, mr: 4, nv: 4},
 	{isa: avx2, mr: 6, nv: 2, boff: true},
 	{isa: avx512, mr: 14, nv: 2, boff: true},
+	{isa: avx512, mr: 14, nv: 2, boff: true, masked: true},
 }
 
 // partialKernels are the last-rows kernels of the registered tiles
