@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 )
 
@@ -78,14 +79,24 @@ func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
 	inside := g.pt == 0 && g.pl == 0 && g.dh == 1 && g.dw == 1 &&
 		(oh-1)*g.sh+g.kh <= h && (ow-1)*g.sw+g.kw <= w
 	rowMax := k.max && g.dh == 1 && g.dw == 1
+	// tiled: windows that tile the input (kernel = stride, no padding),
+	// as in the usual 2×2 stride-2 MaxPool: whole-plane vector passes.
+	tiled := rowMax && g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && oh*g.sh <= h && ow*g.sw <= w
 	parallelFor(rc.threads, n*c, 1, func(lo, hi int) {
-		var t []float32
-		if rowMax {
+		var t, u []float32
+		switch {
+		case tiled:
+			t, u = make([]float32, 2*oh*w), make([]float32, oh*ow)
+		case rowMax:
 			t = make([]float32, w)
 		}
 		for p := lo; p < hi; p++ {
 			src := x.F32[p*h*w : (p+1)*h*w]
 			dst := o.F32[p*oh*ow : (p+1)*oh*ow]
+			if tiled {
+				maxPoolTiled(src, dst, t, u, w, oh, ow, g)
+				continue
+			}
 			if rowMax {
 				maxPoolPlane(src, dst, t, h, w, oh, ow, g)
 				continue
@@ -175,6 +186,25 @@ func (k *poolK) run(rc *runCtx, in, out []*Tensor) error {
 		}
 	})
 	return nil
+}
+
+// maxPoolTiled is MaxPool of one plane (row width w) whose windows tile
+// it, in whole-plane vector passes that take maxima in maxPoolPlane's
+// order (so with the same result): the window's first row of every output
+// row gathered, then the max with each further row; then the same along
+// each row's columns. t holds 2·oh·w floats, u oh·ow.
+func maxPoolTiled(src, dst, t, u []float32, w, oh, ow int, g convGeom) {
+	rows, next := t[:oh*w], t[oh*w:2*oh*w]
+	kernels.CopyRows(rows, src, oh, w, w, g.sh*w, 1)
+	for ky := 1; ky < g.kh; ky++ {
+		kernels.CopyRows(next, src[ky*w:], oh, w, w, g.sh*w, 1)
+		kernels.Elementwise(kernels.ElemMax, rows, rows, next)
+	}
+	kernels.CopyRows(dst, rows, oh, ow, ow, w, g.sw)
+	for kx := 1; kx < g.kw; kx++ {
+		kernels.CopyRows(u, rows[kx:], oh, ow, ow, w, g.sw)
+		kernels.Elementwise(kernels.ElemMax, dst, dst, u)
+	}
 }
 
 // maxPoolPlane is MaxPool of one h×w plane with unit dilation, row by

@@ -10,6 +10,8 @@ const (
 	ElemSub
 	ElemMul
 	ElemDiv
+	ElemMax // Go's max: a NaN in either operand gives NaN; max(-0, +0) = +0
+	ElemMin // Go's min
 	numElemOps
 )
 
@@ -117,6 +119,40 @@ func elementwiseGo(op ElemOp, form int, dst, a, b []float32, i0 int) {
 			x := a[0]
 			for i, y := range b {
 				dst[i] = x / y
+			}
+		}
+	case ElemMax:
+		switch form {
+		case 0:
+			for i, x := range a {
+				dst[i] = max(x, b[i])
+			}
+		case 1:
+			y := b[0]
+			for i, x := range a {
+				dst[i] = max(x, y)
+			}
+		case 2:
+			x := a[0]
+			for i, y := range b {
+				dst[i] = max(x, y)
+			}
+		}
+	case ElemMin:
+		switch form {
+		case 0:
+			for i, x := range a {
+				dst[i] = min(x, b[i])
+			}
+		case 1:
+			y := b[0]
+			for i, x := range a {
+				dst[i] = min(x, y)
+			}
+		case 2:
+			x := a[0]
+			for i, y := range b {
+				dst[i] = min(x, y)
 			}
 		}
 	}

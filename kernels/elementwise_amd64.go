@@ -38,6 +38,24 @@ func elemDivVSAVX2(dst, a, b *float32, n int)
 //go:noescape
 func elemDivSVAVX2(dst, a, b *float32, n int)
 
+//go:noescape
+func elemMaxVVAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMaxVSAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMaxSVAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinVVAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinVSAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinSVAVX2(dst, a, b *float32, n int)
+
 // elemAVX2[op][form] is the kernel for op with form 0 (vector, vector),
 // 1 (vector, scalar) or 2 (scalar, vector).
 var elemAVX2 = [numElemOps][3]func(dst, a, b *float32, n int){
@@ -45,6 +63,8 @@ var elemAVX2 = [numElemOps][3]func(dst, a, b *float32, n int){
 	{elemSubVVAVX2, elemSubVSAVX2, elemSubSVAVX2},
 	{elemMulVVAVX2, elemMulVSAVX2, elemMulSVAVX2},
 	{elemDivVVAVX2, elemDivVSAVX2, elemDivSVAVX2},
+	{elemMaxVVAVX2, elemMaxVSAVX2, elemMaxSVAVX2},
+	{elemMinVVAVX2, elemMinVSAVX2, elemMinSVAVX2},
 }
 
 // elementwiseAsm computes the leading multiple of 8 elements of

@@ -493,3 +493,170 @@ loop1:
 done:
 	VZEROUPPER
 	RET
+
+DATA signbit32<>+0(SB)/4, $0x80000000
+GLOBL signbit32<>(SB), RODATA|NOPTR, $4
+
+// Max and Min repeat the instruction sequences Go compiles its max and
+// min builtins to (min(x, y) = MINPS(MINPS(x, y), x) | MINPS(x, y);
+// max(x, y) = -min(-x, -y)), so NaNs and signed zeros come out as Go's.
+
+// func elemMaxVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMaxVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VXORPS Y15, Y0, Y0 // -x
+	VXORPS Y15, Y1, Y1 // -y
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VXORPS Y15, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func elemMaxVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemMaxVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+	VBROADCASTSS (DX), Y8
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	VMOVAPS Y8, Y1
+	VXORPS Y15, Y0, Y0 // -x
+	VXORPS Y15, Y1, Y1 // -y
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VXORPS Y15, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func elemMaxSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMaxSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+	VBROADCASTSS (SI), Y8
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVAPS Y8, Y0
+	VMOVUPS (DX), Y1
+	VXORPS Y15, Y0, Y0 // -x
+	VXORPS Y15, Y1, Y1 // -y
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VXORPS Y15, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func elemMinVVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMinVVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func elemMinVSAVX2(dst, a, b *float32, n int)
+TEXT ·elemMinVSAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+	VBROADCASTSS (DX), Y8
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	VMOVAPS Y8, Y1
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func elemMinSVAVX2(dst, a, b *float32, n int)
+TEXT ·elemMinSVAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS signbit32<>(SB), Y15
+	VBROADCASTSS (SI), Y8
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVAPS Y8, Y0
+	VMOVUPS (DX), Y1
+	VMINPS Y1, Y0, Y2 // m1 = MINPS(x, y)
+	VMINPS Y0, Y2, Y3 // m2 = MINPS(m1, x)
+	VORPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
