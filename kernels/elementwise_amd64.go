@@ -2,6 +2,8 @@
 
 package kernels
 
+//go:generate sh -c "go run _generate/gen_vec_amd64.go elementwise > elementwise_amd64.s"
+
 //go:noescape
 func elemAddVVAVX2(dst, a, b *float32, n int)
 

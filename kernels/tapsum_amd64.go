@@ -2,6 +2,8 @@
 
 package kernels
 
+//go:generate sh -c "go run _generate/gen_vec_amd64.go tapsum > tapsum_amd64.s"
+
 // Tap-sum kernels in tapsum_amd64.s: n outputs (a multiple of 16, resp.
 // 8), taps ≥ 1, offsets in floats.
 
