@@ -2,7 +2,7 @@
 
 package kernels
 
-//go:generate sh -c "go run _generate/gen_elementwise_arm64.go > elementwise_arm64.s"
+//go:generate sh -c "GOOS= GOARCH= go run _generate/gen_elementwise_arm64.go > elementwise_arm64.s"
 
 //go:noescape
 func elemAddVVNEON(dst, a, b *float32, n int)

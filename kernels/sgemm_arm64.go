@@ -4,8 +4,11 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-//go:generate sh -c "go run _generate/gen_sgemm_arm64.go > sgemm_arm64.s"
-//go:generate sh -c "go run _generate/gen_sgemm_arm64.go decls > sgemm_rows_arm64.go"
+// The generators run on the host (GOOS and GOARCH cleared), so
+// GOARCH=arm64 go generate works from any machine.
+//
+//go:generate sh -c "GOOS= GOARCH= go run _generate/gen_sgemm_arm64.go > sgemm_arm64.s"
+//go:generate sh -c "GOOS= GOARCH= go run _generate/gen_sgemm_arm64.go decls > sgemm_rows_arm64.go"
 
 // Microkernels in sgemm_arm64.s (see microkernel for the contract; the
 // last-rows kernels are declared in sgemm_rows_arm64.go).
