@@ -40,6 +40,24 @@ func elemDivVSNEON(dst, a, b *float32, n int)
 //go:noescape
 func elemDivSVNEON(dst, a, b *float32, n int)
 
+//go:noescape
+func elemMaxVVNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMaxVSNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMaxSVNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinVVNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinVSNEON(dst, a, b *float32, n int)
+
+//go:noescape
+func elemMinSVNEON(dst, a, b *float32, n int)
+
 // elemNEON[op][form] is the kernel for op with form 0 (vector, vector),
 // 1 (vector, scalar) or 2 (scalar, vector).
 var elemNEON = [numElemOps][3]func(dst, a, b *float32, n int){
@@ -47,6 +65,8 @@ var elemNEON = [numElemOps][3]func(dst, a, b *float32, n int){
 	{elemSubVVNEON, elemSubVSNEON, elemSubSVNEON},
 	{elemMulVVNEON, elemMulVSNEON, elemMulSVNEON},
 	{elemDivVVNEON, elemDivVSNEON, elemDivSVNEON},
+	{elemMaxVVNEON, elemMaxVSNEON, elemMaxSVNEON},
+	{elemMinVVNEON, elemMinVSNEON, elemMinSVNEON},
 }
 
 // elementwiseAsm computes the leading multiple of 4 elements of

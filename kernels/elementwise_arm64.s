@@ -12,7 +12,8 @@
 // the first operand's (Vn) NaN, so the operands are in the order Go 1.26
 // compiles elementwiseGo's loops to on arm64 (FADDS/FMULS Fm, Fn, Fd):
 // Sub and Div always a op b; Add and Mul b op a for vv and sv, a op b for
-// vs. TestElementwise checks the bits, NaN payloads included.
+// vs; Max and Min always a op b. TestElementwise checks the bits, NaN
+// payloads included.
 
 // func elemAddVVNEON(dst, a, b *float32, n int)
 TEXT ·elemAddVVNEON(SB), NOSPLIT, $0-32
@@ -348,6 +349,176 @@ loop4:
 	CBZ R3, done
 	VLD1.P 16(R2), [V4.S4]
 	WORD $0x6e24fd10 // FDIV V16.4S, V8.4S, V4.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMaxVVNEON(dst, a, b *float32, n int)
+TEXT ·elemMaxVVNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4e24f410 // FMAX V16.4S, V0.4S, V4.4S
+	WORD $0x4e25f431 // FMAX V17.4S, V1.4S, V5.4S
+	WORD $0x4e26f452 // FMAX V18.4S, V2.4S, V6.4S
+	WORD $0x4e27f473 // FMAX V19.4S, V3.4S, V7.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4e24f410 // FMAX V16.4S, V0.4S, V4.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMaxVSNEON(dst, a, b *float32, n int)
+TEXT ·elemMaxVSNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+	VLD1R (R2), [V8.S4]
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4e28f410 // FMAX V16.4S, V0.4S, V8.4S
+	WORD $0x4e28f431 // FMAX V17.4S, V1.4S, V8.4S
+	WORD $0x4e28f452 // FMAX V18.4S, V2.4S, V8.4S
+	WORD $0x4e28f473 // FMAX V19.4S, V3.4S, V8.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R1), [V0.S4]
+	WORD $0x4e28f410 // FMAX V16.4S, V0.4S, V8.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMaxSVNEON(dst, a, b *float32, n int)
+TEXT ·elemMaxSVNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+	VLD1R (R1), [V8.S4]
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4e24f510 // FMAX V16.4S, V8.4S, V4.4S
+	WORD $0x4e25f511 // FMAX V17.4S, V8.4S, V5.4S
+	WORD $0x4e26f512 // FMAX V18.4S, V8.4S, V6.4S
+	WORD $0x4e27f513 // FMAX V19.4S, V8.4S, V7.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4e24f510 // FMAX V16.4S, V8.4S, V4.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMinVVNEON(dst, a, b *float32, n int)
+TEXT ·elemMinVVNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4f410 // FMIN V16.4S, V0.4S, V4.4S
+	WORD $0x4ea5f431 // FMIN V17.4S, V1.4S, V5.4S
+	WORD $0x4ea6f452 // FMIN V18.4S, V2.4S, V6.4S
+	WORD $0x4ea7f473 // FMIN V19.4S, V3.4S, V7.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4ea4f410 // FMIN V16.4S, V0.4S, V4.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMinVSNEON(dst, a, b *float32, n int)
+TEXT ·elemMinVSNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+	VLD1R (R2), [V8.S4]
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	WORD $0x4ea8f410 // FMIN V16.4S, V0.4S, V8.4S
+	WORD $0x4ea8f431 // FMIN V17.4S, V1.4S, V8.4S
+	WORD $0x4ea8f452 // FMIN V18.4S, V2.4S, V8.4S
+	WORD $0x4ea8f473 // FMIN V19.4S, V3.4S, V8.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R1), [V0.S4]
+	WORD $0x4ea8f410 // FMIN V16.4S, V0.4S, V8.4S
+	VST1.P [V16.S4], 16(R0)
+	SUB $4, R3, R3
+	B loop4
+done:
+	RET
+
+// func elemMinSVNEON(dst, a, b *float32, n int)
+TEXT ·elemMinSVNEON(SB), NOSPLIT, $0-32
+	MOVD dst+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD n+24(FP), R3
+	VLD1R (R1), [V8.S4]
+loop16:
+	CMP $16, R3
+	BLT loop4
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4f510 // FMIN V16.4S, V8.4S, V4.4S
+	WORD $0x4ea5f511 // FMIN V17.4S, V8.4S, V5.4S
+	WORD $0x4ea6f512 // FMIN V18.4S, V8.4S, V6.4S
+	WORD $0x4ea7f513 // FMIN V19.4S, V8.4S, V7.4S
+	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0)
+	SUB $16, R3, R3
+	B loop16
+loop4:
+	CBZ R3, done
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4ea4f510 // FMIN V16.4S, V8.4S, V4.4S
 	VST1.P [V16.S4], 16(R0)
 	SUB $4, R3, R3
 	B loop4

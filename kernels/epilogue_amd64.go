@@ -11,12 +11,12 @@ var epilogueAVX2 = cpu.X86.HasAVX && cpu.X86.HasAVX2
 
 // biasActRow applies the epilogue to one row in assembly where it can:
 // row (+ *bias) (+ res) then the activation. It
-// reports false, touching nothing, for the other activations and where
-// AVX2 is missing; the Go epilogue then runs. The result is bit-identical
+// reports false, touching nothing, for the other activations, where AVX2
+// is missing and on the generic path; the Go epilogue then runs. The result is bit-identical
 // to the Go epilogue's (TestBiasActRow).
 func biasActRow(row []float32, bias *float32, res []float32, act Activation, alpha, beta float32) bool {
 	n := len(row) &^ 7
-	if !epilogueAVX2 || n == 0 {
+	if !epilogueAVX2 || n == 0 || ActivePath() == PathGeneric {
 		return false
 	}
 	mode, lo, hi := 0, float32(0), beta

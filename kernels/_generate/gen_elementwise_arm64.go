@@ -25,6 +25,10 @@ var ops = []struct {
 	{"Sub", "FSUB", 0x4EA0D400, false},
 	{"Mul", "FMUL", 0x6E20DC00, true},
 	{"Div", "FDIV", 0x6E20FC00, false},
+	// Go's max and min builtins compile to FMAXS/FMINS with x as Fn in
+	// every form, and vector FMAX/FMIN treat NaNs and zeros the same way.
+	{"Max", "FMAX", 0x4E20F400, false},
+	{"Min", "FMIN", 0x4EA0F400, false},
 }
 
 func main() {
@@ -43,7 +47,8 @@ func main() {
 // the first operand's (Vn) NaN, so the operands are in the order Go 1.26
 // compiles elementwiseGo's loops to on arm64 (FADDS/FMULS Fm, Fn, Fd):
 // Sub and Div always a op b; Add and Mul b op a for vv and sv, a op b for
-// vs. TestElementwise checks the bits, NaN payloads included.
+// vs; Max and Min always a op b. TestElementwise checks the bits, NaN
+// payloads included.
 
 `)
 	p := func(format string, args ...any) { fmt.Fprintf(&w, "\t"+format+"\n", args...) }
