@@ -1,0 +1,282 @@
+//go:build ignore
+
+// Command gen_qgemm_amd64 writes kernels/qgemm_amd64.s: the INT8 GEMM
+// microkernels and their register-only ceiling loops. Run from kernels/:
+//
+//	go run _generate/gen_qgemm_amd64.go > qgemm_amd64.s
+//
+// Every microkernel computes one MR x NR int32 tile from a packed A
+// micro-panel and a packed weight micro-panel, both in groups of 4 bytes
+// per row / column (see qgemm.go):
+//
+//	a[g*MR*4 + i*4 + t]   (u8, or int16 pairs for avx2: 2 per 4 bytes)
+//	b[g*NR*4 + j*4 + t]   (s8, or int16 pairs for avx2)
+//	acc[i][j] = Σ_g Σ_t a·b        (exact int32, wrapping)
+//
+// and stores the tile to c (MR rows of NR int32, contiguous), adding c's
+// previous contents when load != 0.
+//
+//   - avx512vnni: VPDPBUSD zmm (u8 × s8, 4-way dot into int32).
+//   - avxvnni: VPDPBUSD ymm in its VEX encoding (AVX-VNNI), which the Go
+//     assembler does not know: emitted as BYTEs by vexVPDPBUSD.
+//   - avx2: A and weights widened to int16 at packing time, VPMADDWD
+//     (2-way dot into int32, exact for any int16) + VPADDD. No 7-bit
+//     weights, no VPMADDUBSW saturation.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+type isa struct {
+	name  string // avx512vnni / avxvnni / avx2
+	reg   string // Z / Y
+	width int    // int32 lanes per vector
+	nregs int
+	c     string // "c4" (4 bytes per group) or "c2" (2 int16 per group)
+}
+
+var (
+	avx512vnni = isa{"avx512vnni", "Z", 16, 32, "c4"}
+	avxvnni    = isa{"avxvnni", "Y", 8, 16, "c4"}
+	avx2       = isa{"avx2", "Y", 8, 16, "c2"}
+)
+
+type kernel struct {
+	isa    isa
+	mr, nv int // rows, vectors per row
+}
+
+func (k kernel) nr() int { return k.nv * k.isa.width }
+func (k kernel) name() string {
+	return fmt.Sprintf("qgemm_%dx%d%s_%s", k.mr, k.nr(), k.isa.c, k.isa.name)
+}
+func (k kernel) acc(i, v int) int { return i*k.nv + v }
+func (k kernel) wreg(v int) int   { return k.mr*k.nv + v }
+func (k kernel) areg() int        { return k.mr*k.nv + k.nv }
+func (k kernel) tmp() int         { return k.mr*k.nv + k.nv + 1 } // avx2 only
+
+func (k kernel) r(n int) string { return fmt.Sprintf("%s%d", k.isa.reg, n) }
+
+// vexVPDPBUSD encodes the AVX-VNNI instruction VPDPBUSD ymm(dst), ymm(a),
+// ymm(w) (Intel operand order: dst += Σ4 u8(a)·s8(w)), register form:
+// VEX.256.66.0F38.W0 50 /r, 3-byte VEX prefix C4 [R̄ X̄ B̄ m=00010]
+// [W=0 v̄v̄v̄v̄ L=1 pp=01], opcode 50, ModRM 11 reg=dst rm=w.
+func vexVPDPBUSD(dst, a, w int) []byte {
+	if dst < 0 || dst > 15 || a < 0 || a > 15 || w < 0 || w > 15 {
+		panic("vexVPDPBUSD: register out of range")
+	}
+	b1 := byte(0x40 | 0x02) // X̄ = 1, map 0F38
+	if dst < 8 {
+		b1 |= 0x80 // R̄
+	}
+	if w < 8 {
+		b1 |= 0x20 // B̄
+	}
+	b2 := byte((^a&0xF)<<3 | 0x04 | 0x01) // vvvv = ~a, L = 1, pp = 66
+	modrm := byte(0xC0 | (dst&7)<<3 | w&7)
+	return []byte{0xC4, b1, b2, 0x50, modrm}
+}
+
+func emitVEX(p func(string, ...any), dst, a, w int) {
+	bs := vexVPDPBUSD(dst, a, w)
+	for i, b := range bs {
+		if i == 0 {
+			p("BYTE $0x%02X // VPDPBUSD Y%d, Y%d, Y%d (VEX; Intel order dst, a(u8), w(s8))", b, dst, a, w)
+		} else {
+			p("BYTE $0x%02X", b)
+		}
+	}
+}
+
+// dot emits acc += dot(a, w) for the kernel's ISA.
+func (k kernel) dot(p func(string, ...any), acc, a, w int) {
+	switch k.isa.name {
+	case "avx512vnni":
+		// Go order: VPDPBUSD src2(s8), src1(u8), dst.
+		p("VPDPBUSD %s, %s, %s", k.r(w), k.r(a), k.r(acc))
+	case "avxvnni":
+		emitVEX(p, acc, a, w)
+	case "avx2":
+		p("VPMADDWD %s, %s, %s", k.r(w), k.r(a), k.r(k.tmp()))
+		p("VPADDD %s, %s, %s", k.r(k.tmp()), k.r(acc), k.r(acc))
+	}
+}
+
+const unroll = 2
+
+func (k kernel) gen(w *strings.Builder) {
+	need := k.mr*k.nv + k.nv + 1
+	if k.isa.name == "avx2" {
+		need++
+	}
+	if need > k.isa.nregs {
+		panic("too many registers: " + k.name())
+	}
+	vb := k.isa.width * 4
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func %s(kg int, a, b unsafe.Pointer, c *int32, load int)\n", k.name())
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name())
+	p("MOVQ kg+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ b+16(FP), DX")
+	p("MOVQ c+24(FP), DI")
+	p("MOVQ load+32(FP), R9")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			r := k.r(k.acc(i, v))
+			if k.isa.reg == "Z" {
+				p("VPXORD %s, %s, %s", r, r, r)
+			} else {
+				p("VPXOR %s, %s, %s", r, r, r)
+			}
+		}
+	}
+	step := func(u int) {
+		for v := 0; v < k.nv; v++ {
+			if k.isa.reg == "Z" {
+				p("VMOVDQU32 %d(DX), %s", u*k.nr()*4+v*vb, k.r(k.wreg(v)))
+			} else {
+				p("VMOVDQU %d(DX), %s", u*k.nr()*4+v*vb, k.r(k.wreg(v)))
+			}
+		}
+		for i := 0; i < k.mr; i++ {
+			p("VPBROADCASTD %d(SI), %s", (u*k.mr+i)*4, k.r(k.areg()))
+			for v := 0; v < k.nv; v++ {
+				k.dot(p, k.acc(i, v), k.areg(), k.wreg(v))
+			}
+		}
+	}
+	p("MOVQ CX, R11")
+	p("SHRQ $1, R11")
+	p("JZ tail")
+	fmt.Fprintln(w, "loop:")
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	p("ADDQ $%d, SI", unroll*k.mr*4)
+	p("ADDQ $%d, DX", unroll*k.nr()*4)
+	p("DECQ R11")
+	p("JNZ loop")
+	fmt.Fprintln(w, "tail:")
+	p("ANDQ $1, CX")
+	p("JZ store")
+	step(0)
+	fmt.Fprintln(w, "store:")
+	p("TESTQ R9, R9")
+	p("JZ put")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			r := k.r(k.acc(i, v))
+			p("VPADDD %d(DI), %s, %s", (i*k.nr())*4+v*vb, r, r)
+		}
+	}
+	fmt.Fprintln(w, "put:")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			if k.isa.reg == "Z" {
+				p("VMOVDQU32 %s, %d(DI)", k.r(k.acc(i, v)), (i*k.nr())*4+v*vb)
+			} else {
+				p("VMOVDQU %s, %d(DI)", k.r(k.acc(i, v)), (i*k.nr())*4+v*vb)
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+// peak writes the path's register-only ceiling loop: n iterations of
+// chains independent dot products (VPDPBUSD, or VPMADDWD + VPADDD).
+func peak(w *strings.Builder, s isa, chains int) {
+	k := kernel{isa: s, mr: chains, nv: 1}
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	name := "qpeak_" + s.name
+	fmt.Fprintf(w, "// func %s(n int)  (%d dot products of %d lanes per iteration)\n", name, chains, s.width)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-8\n", name)
+	p("MOVQ n+0(FP), CX")
+	for i := 0; i < s.nregs; i++ {
+		r := k.r(i)
+		if s.reg == "Z" {
+			p("VPXORD %s, %s, %s", r, r, r)
+		} else {
+			p("VPXOR %s, %s, %s", r, r, r)
+		}
+	}
+	p("TESTQ CX, CX")
+	p("JZ done")
+	fmt.Fprintln(w, "loop:")
+	a, b := s.nregs-4, s.nregs-3
+	for i := 0; i < chains; i++ {
+		switch s.name {
+		case "avx512vnni":
+			p("VPDPBUSD %s, %s, %s", k.r(b), k.r(a), k.r(i))
+		case "avxvnni":
+			emitVEX(p, i, a, b)
+		case "avx2":
+			t := s.nregs - 2 + i%2
+			p("VPMADDWD %s, %s, %s", k.r(b), k.r(a), k.r(t))
+			p("VPADDD %s, %s, %s", k.r(t), k.r(i), k.r(i))
+		}
+	}
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintln(w, "done:")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+// vexTest writes qvexTest_avxvnni(acc, a, w *[8]int32): acc += VPDPBUSD
+// through the hand-encoded VEX form on registers the kernels don't use in
+// those roles (high dst, low a and w, and the reverse), so the test covers
+// each prefix bit.
+func vexTest(w *strings.Builder) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func qvexTest_avxvnni(acc, a, w *[8]int32)\n")
+	fmt.Fprintf(w, "TEXT ·qvexTest_avxvnni(SB), NOSPLIT, $0-24\n")
+	p("MOVQ acc+0(FP), DI")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ w+16(FP), DX")
+	// acc in Y9 (R̄=0), a in Y3, w in Y4 (B̄=1): Y9 += a·w.
+	p("VMOVDQU (DI), Y9")
+	p("VMOVDQU (SI), Y3")
+	p("VMOVDQU (DX), Y4")
+	emitVEX(p, 9, 3, 4)
+	// Then through acc Y2 (R̄=1), a Y11, w Y15 (B̄=0): Y2 = 0 + a·w, and
+	// the sum of both lands in acc: acc + 2·(a·w).
+	p("VPXOR Y2, Y2, Y2")
+	p("VMOVDQU Y3, Y11")
+	p("VMOVDQU Y4, Y15")
+	emitVEX(p, 2, 11, 15)
+	p("VPADDD Y2, Y9, Y9")
+	p("VMOVDQU Y9, (DI)")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+func main() {
+	var w strings.Builder
+	w.WriteString("// Code generated by _generate/gen_qgemm_amd64.go; DO NOT EDIT.\n\n//go:build !purego\n\n#include \"textflag.h\"\n\n")
+	for _, k := range kernels {
+		k.gen(&w)
+	}
+	peak(&w, avx512vnni, 24)
+	peak(&w, avxvnni, 12)
+	peak(&w, avx2, 12)
+	vexTest(&w)
+	os.Stdout.WriteString(w.String())
+}
+
+var kernels = []kernel{
+	{avx512vnni, 14, 2},
+	{avx512vnni, 12, 2},
+	{avx512vnni, 8, 2},
+	{avx512vnni, 6, 4},
+	{avxvnni, 6, 2},
+	{avx2, 6, 2},
+	{avx2, 4, 2},
+}

@@ -1,0 +1,772 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"unsafe"
+)
+
+// INT8 GEMM (XNNPACK conventions): C = requant((A - za)·(W - zw)ᵀ + bias).
+//
+//   - A, the activations: M×K, row-major with row stride lda, uint8 with
+//     zero point za (QGemmU8) or int8 with zero point za (QGemmS8). M is
+//     the output pixels of an NHWC convolution, K is contiguous.
+//   - W, the weights: int8, N×K (each output channel's K weights
+//     contiguous: an ONNX Conv weight [OC][IC/g][kh][kw] flattened, or a
+//     Gemm Bᵀ), with a zero point per tensor or per output channel, packed
+//     once by PackInt8Weights for the path active at that time.
+//   - C: M×N row-major with row stride ldc (NHWC), in the format the
+//     QOutput stage asks for.
+//
+// Accumulation is exact int32 (wrapping on overflow, which needs K above
+// 65793 with extreme values): Σ_k (a-za)(w-zw) expands to
+//
+//	Σ a·w  - za·colsum[n] - zw[n]·rowsum[m] + K·za·zw[n]
+//
+// The microkernels compute only Σ a·w (u8 × s8). colsum (Σ_k w[n,k]) is
+// computed once at packing. rowsum (Σ_k a[m,k]) is needed only when some
+// weight zero point is non-zero, and is then computed once per call, one
+// pass over A (M·K byte adds, about 1/N of the GEMM's work): symmetric
+// weights, the common case, cost nothing. The za and bias terms fold into
+// one int32 per column, computed once per call (O(N)).
+//
+// int8 activations go through the +128 trick: a+128 is a uint8 and
+// (a - za) = ((a+128) - (za+128)), so A is flipped (XOR 0x80) while it is
+// packed and the u8 path does the rest with zero point za+128.
+//
+// Bit-exactness: every path computes the same exact int32 sums; the tile
+// is then finished by one shared Go output stage (qoutStage), so results
+// never depend on the path, the tile shape or the thread split.
+//
+// Driver: like Sgemm's (Goto/BLIS) without K blocking: for each NC-wide
+// block of packed weights (kept in L2), for each MC-high block of A
+// (packed into MR-high micro-panels: groups of 4 bytes per row, K padded
+// with zeros, so a K tail is never read past a row's end), for each A
+// micro-panel (L1), the microkernel runs the whole K loop for each weight
+// micro-panel of the block into an int32 tile, which the output stage
+// turns into C. Each microkernel call does at most qmaxGroups K groups
+// (assembly is not preemptible); longer K accumulates over several calls.
+
+// Int8 is the INT8 GEMM family: generic (pure Go), avx2 (VPMADDWD on
+// int16-widened operands), avxvnni (VEX VPDPBUSD ymm) and avx512vnni
+// (VPDPBUSD zmm).
+var Int8 = newFamily("int8", "generic", "avx2", "avxvnni", "avx512vnni")
+
+// qkernel is one path's INT8 microkernel: fn computes the mr×nr int32 tile
+// c[i*nr+j] (=|+=, by load) Σ over kg groups of a[g*mr*4+i*4+t]·b[g*nr*4+j*4+t]
+// where a group holds 4 uint8 of A and 4 int8 of W (c4), or, with wide,
+// 2 int16 of each (c2: both widened at packing, so a group is still 4
+// bytes per row or column).
+type qkernel struct {
+	name   string
+	mr, nr int
+	wide   bool
+	fn     func(kg int, a, b unsafe.Pointer, c *int32, load int)
+}
+
+// kgroup is the number of K elements per 4-byte group.
+func (uk *qkernel) kgroup() int {
+	if uk.wide {
+		return 2
+	}
+	return 4
+}
+
+// int8Kernels holds each Int8 path's microkernel, by path index.
+var int8Kernels = [4]*qkernel{0: {name: "qgemm_4x8c4_generic", mr: 4, nr: 8, fn: qgemm4x8c4Generic}}
+
+// qmaxGroups bounds the K groups per microkernel call.
+const qmaxGroups = 2048
+
+// QPackedWeights is an int8 weight matrix W (N×K) packed for one Int8 path
+// (the one active at PackInt8Weights), with its column sums and zero
+// points.
+//
+// Layout: ceil(N/NR) micro-panels of NR output channels; panel q holds
+// ceil(K/G) groups, group g holding, for each of its NR channels j, the G
+// weights W[q*NR+j][g*G .. g*G+G) (zero past K and past N):
+//
+//	generic     NR=8,  G=4 int8   panel[g*NR*4 + j*4 + t]
+//	avx2        NR=16, G=2 int16  panel[(g*NR + j)*2 + t] (widened)
+//	avxvnni     NR=16, G=4 int8
+//	avx512vnni  NR=32, G=4 int8
+//
+// so a group is always 4 bytes per channel; Path/NR tell which. Other
+// paths (arm64's, later) may choose other NR and group sizes. Used under a
+// different active path the weights are repacked on every call: pack
+// again after Int8.Set.
+type QPackedWeights struct {
+	n, k   int
+	nr     int
+	wide   bool
+	path   int
+	groups int      // ceil(K/G)
+	data   []byte   // ceil(N/NR) panels of groups*NR*4 bytes
+	colSum []int32  // Σ_k W[n,k], len N
+	zp     []int32  // weight zero point per channel (len N), or nil when all are 0
+}
+
+// N is the number of output channels; K the reduction length.
+func (w *QPackedWeights) N() int { return w.n }
+
+// K is the reduction length.
+func (w *QPackedWeights) K() int { return w.k }
+
+// Path names the Int8 path whose layout w has.
+func (w *QPackedWeights) Path() string { return Int8.paths[w.path].name }
+
+// PackInt8Weights packs W (n×k int8, row j = output channel j's k weights,
+// rows ldw apart) for the active Int8 path. zeroPoint is the weights' zero
+// point: none or one value for the whole tensor, or n values (one per
+// output channel); each in [-128, 127].
+func PackInt8Weights(n, k int, w []int8, ldw int, zeroPoint ...int32) *QPackedWeights {
+	return packInt8WeightsFor(Int8.activeIndex(), n, k, w, ldw, zeroPoint)
+}
+
+func packInt8WeightsFor(path, n, k int, w []int8, ldw int, zeroPoint []int32) *QPackedWeights {
+	if n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: PackInt8Weights: negative size %dx%d", n, k))
+	}
+	if n > 0 && k > 0 && (ldw < k || len(w) < (n-1)*ldw+k) {
+		panic(fmt.Sprintf("kernels: PackInt8Weights: %d weights with ldw %d for %dx%d", len(w), ldw, n, k))
+	}
+	uk := int8Kernels[path]
+	p := &QPackedWeights{n: n, k: k, nr: uk.nr, wide: uk.wide, path: path, colSum: make([]int32, n)}
+	switch len(zeroPoint) {
+	case 0:
+	case 1, n:
+		zero := true
+		for _, z := range zeroPoint {
+			if z < -128 || z > 127 {
+				panic(fmt.Sprintf("kernels: PackInt8Weights: zero point %d out of int8 range", z))
+			}
+			zero = zero && z == 0
+		}
+		if !zero {
+			p.zp = make([]int32, n)
+			for j := range p.zp {
+				p.zp[j] = zeroPoint[min(j, len(zeroPoint)-1)]
+			}
+		}
+	default:
+		panic(fmt.Sprintf("kernels: PackInt8Weights: %d zero points for %d channels", len(zeroPoint), n))
+	}
+	G := uk.kgroup()
+	p.groups = (k + G - 1) / G
+	np := (n + uk.nr - 1) / uk.nr
+	p.data = alignedBytes(np * p.groups * uk.nr * 4)
+	for j := 0; j < n; j++ {
+		row := w[j*ldw : j*ldw+k]
+		var s int32
+		for _, v := range row {
+			s += int32(v)
+		}
+		p.colSum[j] = s
+		panel := p.data[(j/uk.nr)*p.groups*uk.nr*4:]
+		jj := j % uk.nr
+		for q, v := range row {
+			g, t := q/G, q%G
+			if uk.wide {
+				o := (g*uk.nr+jj)*4 + t*2
+				u := uint16(int16(v))
+				panel[o], panel[o+1] = byte(u), byte(u>>8)
+			} else {
+				panel[g*uk.nr*4+jj*4+t] = byte(v)
+			}
+		}
+	}
+	return p
+}
+
+// unpack rebuilds the n×k weights.
+func (p *QPackedWeights) unpack() []int8 {
+	w := make([]int8, p.n*p.k)
+	G := 4
+	if p.wide {
+		G = 2
+	}
+	for j := 0; j < p.n; j++ {
+		panel := p.data[(j/p.nr)*p.groups*p.nr*4:]
+		jj := j % p.nr
+		for q := 0; q < p.k; q++ {
+			g, t := q/G, q%G
+			if p.wide {
+				o := (g*p.nr+jj)*4 + t*2
+				w[j*p.k+q] = int8(int16(uint16(panel[o]) | uint16(panel[o+1])<<8))
+			} else {
+				w[j*p.k+q] = int8(panel[g*p.nr*4+jj*4+t])
+			}
+		}
+	}
+	return w
+}
+
+// forPath returns p packed for path (itself when it already is).
+func (p *QPackedWeights) forPath(path int) *QPackedWeights {
+	if p.path == path {
+		return p
+	}
+	uk := int8Kernels[path]
+	if uk.nr == p.nr && uk.wide == p.wide {
+		return p
+	}
+	q := packInt8WeightsFor(path, p.n, p.k, p.unpack(), p.k, nil)
+	q.zp = p.zp
+	return q
+}
+
+// alignedBytes allocates n bytes starting on a 64-byte boundary.
+func alignedBytes(n int) []byte {
+	s := make([]byte, n+63)
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(s))) & 63)
+	if off != 0 {
+		off = 64 - off
+	}
+	return s[off : off+n : off+n]
+}
+
+// QOutput is the fused output stage of QGemmU8/QGemmS8 and where it
+// writes. Exactly one of Int32, Float32, Uint8, Int8 is set; C's row
+// stride is Ldc (>= N). Per-column parameters (Bias, Scale, FloatBias,
+// Multiplier, Shift) have length 1 (per tensor) or N (per output channel);
+// Bias may be nil.
+//
+// First acc = Σ(a-za)(w-zw) + Bias[n] (int32, wrapping). Then:
+//
+//   - Int32: C = acc (MatMulInteger / ConvInteger).
+//   - Float32: C = float32(acc)·Scale[n] + FloatBias[n] (FloatBias may be
+//     nil), each operation rounded to float32 (no FMA), e.g. Scale =
+//     sx·sw[n] for a following DequantizeLinear.
+//   - Uint8 / Int8 with Scale (float requantization, as QLinearConv and
+//     ONNX Runtime's MLAS do it, Scale = sx·sw[n]/sy as float32):
+//     x = float32(acc)·Scale[n] (float32), clamped to [Min-ZeroPoint,
+//     Max-ZeroPoint], rounded half to even, + ZeroPoint. Scale must be
+//     finite.
+//   - Uint8 / Int8 with Multiplier and Shift (fixed point, gemmlowp/TFLite
+//     style but rounded once): y = round_half_even(acc·Multiplier[n] /
+//     2^(31+Shift[n])), exact (int64), clamped to [Min-ZeroPoint,
+//     Max-ZeroPoint], + ZeroPoint. Multiplier is Q0.31 (QuantizeMultiplier
+//     makes one from a real factor); 31+Shift in [0, 62].
+//
+// Min and Max clamp in the quantized domain when Clamp is set (a fused
+// Relu is Min = ZeroPoint; Clip(lo, hi) is Min = round(lo/sy)+zy, ...);
+// otherwise the output type's range applies. ZeroPoint, Min and Max must
+// lie in the output type's range.
+type QOutput struct {
+	Int32   []int32
+	Float32 []float32
+	Uint8   []uint8
+	Int8    []int8
+	Ldc     int
+
+	Bias []int32
+
+	Scale     []float32
+	FloatBias []float32
+
+	Multiplier []int32
+	Shift      []int32
+
+	ZeroPoint int32
+	Clamp     bool
+	Min, Max  int32
+}
+
+// QuantizeMultiplier splits a positive real factor into a Q0.31 multiplier
+// and shift for QOutput, so that real ≈ m·2^-(31+shift), m in [2^30, 2^31).
+func QuantizeMultiplier(real float64) (m int32, shift int32) {
+	if !(real > 0) || math.IsInf(real, 0) {
+		panic(fmt.Sprintf("kernels: QuantizeMultiplier(%v)", real))
+	}
+	frac, exp := math.Frexp(real) // real = frac·2^exp, frac in [0.5, 1)
+	q := int64(math.RoundToEven(frac * (1 << 31)))
+	if q == 1<<31 {
+		q /= 2
+		exp++
+	}
+	return int32(q), int32(-exp)
+}
+
+// QGemmU8 computes C = out((A - za)·(W - zw)ᵀ): A m×K uint8 with row
+// stride lda, W packed by PackInt8Weights (N×K). threads > 1 splits the
+// work across goroutines (runtime.GOMAXPROCS(0) for all cores). Elements
+// of C outside the m×N window are never touched.
+func QGemmU8(m int, a []uint8, lda int, za uint8, w *QPackedWeights, out *QOutput, threads int) {
+	qgemm(m, a, lda, false, int32(za), w, out, threads)
+}
+
+// QGemmS8 is QGemmU8 for int8 activations with zero point za.
+func QGemmS8(m int, a []int8, lda int, za int8, w *QPackedWeights, out *QOutput, threads int) {
+	au := unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(a))), len(a))
+	qgemm(m, au, lda, true, int32(za)+128, w, out, threads)
+}
+
+type qoutKind int
+
+const (
+	qoutInt32 qoutKind = iota
+	qoutFloat32
+	qoutQuant
+	qoutFixed
+)
+
+// qoutStage is a validated QOutput for one call, with the per-column
+// correction folded: colCorr[n] = Bias[n] - za·colsum[n] + K·za·zw[n].
+type qoutStage struct {
+	*QOutput
+	kind     qoutKind
+	signed   bool // Int8 output
+	perCh    bool // per-column parameters have length N
+	lo, hi   int32
+	colCorr  []int32
+	zp       []int32 // weight zero points or nil
+	rowSum   []int32 // Σ_k a[m,k] (flipped for s8) when zp != nil
+	flo, fhi float32 // float clamp bounds, relative to ZeroPoint
+}
+
+func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, out *QOutput, threads int) {
+	if m < 0 {
+		panic("kernels: QGemm: negative m")
+	}
+	n, k := w.n, w.k
+	if m == 0 || n == 0 {
+		return
+	}
+	if k > 0 && (lda < k || len(a) < (m-1)*lda+k) {
+		panic(fmt.Sprintf("kernels: QGemm: A has %d elements with lda %d for %dx%d", len(a), lda, m, k))
+	}
+	st := newQoutStage(m, n, k, za, w, out)
+	path := Int8.activeIndex()
+	uk := int8Kernels[path]
+	w = w.forPath(path)
+	if st.zp != nil {
+		st.rowSum = make([]int32, m)
+		x := byte(0)
+		if flip {
+			x = 0x80
+		}
+		for i := range st.rowSum {
+			var s int32
+			for _, v := range a[i*lda : i*lda+k] {
+				s += int32(v ^ x)
+			}
+			st.rowSum[i] = s
+		}
+	}
+	j := qjob{m: m, n: n, k: k, a: a, lda: lda, flip: flip, w: w, uk: uk, st: st}
+	j.blockSizes()
+	j.runThreads(threads)
+}
+
+func newQoutStage(m, n, k int, za int32, w *QPackedWeights, out *QOutput) *qoutStage {
+	st := &qoutStage{QOutput: out, zp: w.zp}
+	set := 0
+	need := 0
+	switch {
+	case out.Int32 != nil:
+		set++
+		st.kind, need = qoutInt32, len(out.Int32)
+	}
+	if out.Float32 != nil {
+		set++
+		st.kind, need = qoutFloat32, len(out.Float32)
+	}
+	if out.Uint8 != nil {
+		set++
+		st.kind, need = qoutQuant, len(out.Uint8)
+		st.lo, st.hi = 0, 255
+	}
+	if out.Int8 != nil {
+		set++
+		st.kind, need, st.signed = qoutQuant, len(out.Int8), true
+		st.lo, st.hi = -128, 127
+	}
+	if set != 1 {
+		panic("kernels: QGemm: QOutput needs exactly one of Int32, Float32, Uint8, Int8")
+	}
+	if out.Ldc < n || need < (m-1)*out.Ldc+n {
+		panic(fmt.Sprintf("kernels: QGemm: C too small (len %d, ldc %d) for %dx%d", need, out.Ldc, m, n))
+	}
+	perCol := func(name string, l int) {
+		if l != 1 && l != n {
+			panic(fmt.Sprintf("kernels: QGemm: %s has length %d, want 1 or %d", name, l, n))
+		}
+		st.perCh = l == n && n != 1
+	}
+	if out.Bias != nil && len(out.Bias) != n {
+		panic(fmt.Sprintf("kernels: QGemm: Bias has length %d, want %d", len(out.Bias), n))
+	}
+	switch st.kind {
+	case qoutFloat32:
+		perCol("Scale", len(out.Scale))
+		if out.FloatBias != nil && len(out.FloatBias) != len(out.Scale) {
+			panic("kernels: QGemm: FloatBias and Scale differ in length")
+		}
+	case qoutQuant:
+		if out.ZeroPoint < st.lo || out.ZeroPoint > st.hi {
+			panic(fmt.Sprintf("kernels: QGemm: output zero point %d out of range", out.ZeroPoint))
+		}
+		if out.Clamp {
+			if out.Min < st.lo || out.Max > st.hi || out.Min > out.Max {
+				panic(fmt.Sprintf("kernels: QGemm: clamp [%d, %d] out of range", out.Min, out.Max))
+			}
+			st.lo, st.hi = out.Min, out.Max
+		}
+		if out.Multiplier != nil {
+			st.kind = qoutFixed
+			perCol("Multiplier", len(out.Multiplier))
+			if len(out.Shift) != len(out.Multiplier) {
+				panic("kernels: QGemm: Shift and Multiplier differ in length")
+			}
+			for _, s := range out.Shift {
+				if s < -31 || s > 31 {
+					panic(fmt.Sprintf("kernels: QGemm: shift %d out of [-31, 31]", s))
+				}
+			}
+		} else {
+			perCol("Scale", len(out.Scale))
+			for _, s := range out.Scale {
+				if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) {
+					panic("kernels: QGemm: non-finite Scale")
+				}
+			}
+		}
+		st.flo, st.fhi = float32(st.lo-out.ZeroPoint), float32(st.hi-out.ZeroPoint)
+	}
+	st.colCorr = make([]int32, n)
+	K := int32(k)
+	for j := range st.colCorr {
+		c := -za * w.colSum[j]
+		if st.zp != nil {
+			c += K * za * st.zp[j]
+		}
+		if out.Bias != nil {
+			c += out.Bias[j]
+		}
+		st.colCorr[j] = c
+	}
+	return st
+}
+
+// roundMagic rounds a float32 of magnitude below 2^22 to the nearest
+// integer, ties to even (adding and removing 1.5·2^23 leaves no fraction
+// bits; float32 addition rounds half to even).
+const roundMagic = 12582912
+
+// apply finishes rows [r0, r0+rows) × columns [c0, c0+cols) of C from the
+// int32 tile t (row stride nr).
+func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
+	ldc := st.Ldc
+	for i := 0; i < rows; i++ {
+		row := t[i*nr : i*nr+cols]
+		corr := st.colCorr[c0 : c0+cols]
+		for x := range row {
+			row[x] += corr[x]
+		}
+		if st.zp != nil {
+			rs := st.rowSum[r0+i]
+			zp := st.zp[c0 : c0+cols]
+			for x := range row {
+				row[x] -= zp[x] * rs
+			}
+		}
+		o := (r0+i)*ldc + c0
+		switch st.kind {
+		case qoutInt32:
+			copy(st.Int32[o:o+cols], row)
+		case qoutFloat32:
+			dst := st.Float32[o : o+cols]
+			sc, fb := st.Scale, st.FloatBias
+			if st.perCh {
+				sc = sc[c0 : c0+cols]
+				if fb != nil {
+					fb = fb[c0 : c0+cols]
+				}
+			}
+			for x, v := range row {
+				y := float32(float32(v) * sc[x*b2i(st.perCh)])
+				if fb != nil {
+					y += fb[x*b2i(st.perCh)]
+				}
+				dst[x] = y
+			}
+		case qoutQuant:
+			sc := st.Scale
+			if st.perCh {
+				sc = sc[c0 : c0+cols]
+			}
+			zp, flo, fhi := st.ZeroPoint, st.flo, st.fhi
+			if st.signed {
+				dst := st.Int8[o : o+cols]
+				for x, v := range row {
+					y := min(max(float32(float32(v)*sc[x*b2i(st.perCh)]), flo), fhi)
+					y = (y + roundMagic) - roundMagic
+					dst[x] = int8(int32(y) + zp)
+				}
+			} else {
+				dst := st.Uint8[o : o+cols]
+				for x, v := range row {
+					y := min(max(float32(float32(v)*sc[x*b2i(st.perCh)]), flo), fhi)
+					y = (y + roundMagic) - roundMagic
+					dst[x] = uint8(int32(y) + zp)
+				}
+			}
+		case qoutFixed:
+			zp := st.ZeroPoint
+			lo, hi := int64(st.lo-zp), int64(st.hi-zp)
+			for x, v := range row {
+				c := 0
+				if st.perCh {
+					c = c0 + x
+				}
+				y := roundShiftEven(int64(v)*int64(st.Multiplier[c]), uint(31+st.Shift[c]))
+				y = min(max(y, lo), hi) + int64(zp)
+				if st.signed {
+					st.Int8[o+x] = int8(y)
+				} else {
+					st.Uint8[o+x] = uint8(y)
+				}
+			}
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// roundShiftEven returns x / 2^s rounded to nearest, ties to even.
+func roundShiftEven(x int64, s uint) int64 {
+	if s == 0 {
+		return x
+	}
+	q := x >> s // floor
+	rem := x - q<<s
+	half := int64(1) << (s - 1)
+	if rem > half || (rem == half && q&1 != 0) {
+		q++
+	}
+	return q
+}
+
+// qjob is one QGemm call, or one thread's share: rows [i0, i0+m), columns
+// [j0, j0+n).
+type qjob struct {
+	m, n, k int
+	i0, j0  int
+	a       []uint8
+	lda     int
+	flip    bool
+	w       *QPackedWeights
+	uk      *qkernel
+	st      *qoutStage
+	mc, nc  int
+}
+
+// blockSizes: NC puts a block of packed weights in half of L2, MC an A
+// block in a quarter.
+func (j *qjob) blockSizes() {
+	c := cacheSizes()
+	l2 := c.L2
+	if l2 <= 0 {
+		l2 = 256 << 10
+	}
+	mr, nr := j.uk.mr, j.uk.nr
+	rowBytes := max(1, j.w.groups*4)
+	j.nc = max(nr, min(8192, l2/2/rowBytes/nr*nr))
+	j.mc = max(mr, min(1024, l2/4/rowBytes/mr*mr))
+	if qblockOverride != nil {
+		j.mc, j.nc = qblockOverride(mr, nr)
+	}
+}
+
+// qblockOverride lets tests force tiny blocks (multiples of mr and nr) so
+// every loop of the driver runs.
+var qblockOverride func(mr, nr int) (mc, nc int)
+
+func (j *qjob) runThreads(threads int) {
+	mr, nr := j.uk.mr, j.uk.nr
+	mt, nt := (j.m+mr-1)/mr, (j.n+nr-1)/nr
+	threads = max(1, min(threads, max(mt, nt)))
+	if threads == 1 {
+		j.run()
+		return
+	}
+	splitN := nt >= threads || nt >= mt
+	tiles := mt
+	if splitN {
+		tiles = nt
+	}
+	threads = min(threads, tiles)
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		lo, hi := tiles*t/threads, tiles*(t+1)/threads
+		s := *j
+		if splitN {
+			s.j0, s.n = lo*nr, min(j.n, hi*nr)-lo*nr
+		} else {
+			s.i0, s.m = lo*mr, min(j.m, hi*mr)-lo*mr
+		}
+		if t == threads-1 {
+			s.run()
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.run() }()
+	}
+	wg.Wait()
+}
+
+type qbuf struct {
+	a    []byte
+	tile []int32
+}
+
+var qbufPool = sync.Pool{New: func() any { return new(qbuf) }}
+
+func (j *qjob) run() {
+	uk, w := j.uk, j.w
+	mr, nr := uk.mr, uk.nr
+	groups := w.groups
+	buf := qbufPool.Get().(*qbuf)
+	defer qbufPool.Put(buf)
+	if cap(buf.tile) < mr*nr {
+		buf.tile = make([]int32, mr*nr)
+	}
+	tile := buf.tile[:mr*nr]
+	panelBytes := groups * nr * 4
+	apanel := groups * mr * 4
+	for jc := 0; jc < j.n; jc += j.nc {
+		nc := min(j.nc, j.n-jc)
+		ncp := (nc + nr - 1) / nr
+		for ic := 0; ic < j.m; ic += j.mc {
+			mc := min(j.mc, j.m-ic)
+			mcp := (mc + mr - 1) / mr
+			if cap(buf.a) < mcp*apanel+64 {
+				buf.a = alignedBytes(mcp*apanel + 64)
+			}
+			ab := buf.a[:mcp*apanel]
+			for r := 0; r < mcp; r++ {
+				j.packA(ab[r*apanel:(r+1)*apanel], j.i0+ic+r*mr, min(mr, mc-r*mr))
+			}
+			for r := 0; r < mcp; r++ {
+				rows := min(mr, mc-r*mr)
+				row := j.i0 + ic + r*mr
+				for q := 0; q < ncp; q++ {
+					col := j.j0 + jc + q*nr
+					cols := min(nr, nc-q*nr)
+					if groups == 0 {
+						clear(tile)
+					}
+					for g := 0; g < groups; g += qmaxGroups {
+						ap := unsafe.Pointer(&ab[r*apanel+g*mr*4])
+						bp := unsafe.Pointer(&w.data[(col/nr)*panelBytes+g*nr*4])
+						kg := min(qmaxGroups, groups-g)
+						load := 0
+						if g > 0 {
+							load = 1
+						}
+						uk.fn(kg, ap, bp, &tile[0], load)
+					}
+					j.st.apply(tile, nr, row, rows, col, cols)
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [r0, r0+rows) of A into one micro-panel of groups:
+// dst[g*MR*4 + i*4 + t] = A[r0+i][g*G+t] (XOR 0x80 when flipping int8
+// activations; widened to int16 pairs for wide kernels), zero past K and
+// past rows.
+func (j *qjob) packA(dst []byte, r0, rows int) {
+	mr, k := j.uk.mr, j.k
+	groups := j.w.groups
+	x := byte(0)
+	if j.flip {
+		x = 0x80
+	}
+	x32 := uint32(x) * 0x01010101
+	if j.uk.wide {
+		for i := 0; i < mr; i++ {
+			if i >= rows {
+				for g := 0; g < groups; g++ {
+					*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = 0
+				}
+				continue
+			}
+			src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+			g := 0
+			for ; 2*g+1 < k; g++ {
+				v := uint32(src[2*g]^x) | uint32(src[2*g+1]^x)<<16
+				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = v
+			}
+			if g < groups {
+				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = uint32(src[2*g] ^ x)
+			}
+		}
+		return
+	}
+	for i := 0; i < mr; i++ {
+		if i >= rows {
+			for g := 0; g < groups; g++ {
+				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = 0
+			}
+			continue
+		}
+		src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+		full := k / 4
+		if full > 0 {
+			s := unsafe.Pointer(&src[0])
+			for g := 0; g < full; g++ {
+				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = *(*uint32)(unsafe.Add(s, g*4)) ^ x32
+			}
+		}
+		if full < groups {
+			var v uint32
+			for t := 0; full*4+t < k; t++ {
+				v |= uint32(src[full*4+t]^x) << (8 * t)
+			}
+			*(*uint32)(unsafe.Pointer(&dst[(full*mr+i)*4])) = v
+		}
+	}
+}
+
+// qgemm4x8c4Generic is the pure-Go microkernel (4×8 tile, c4 groups).
+func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, load int) {
+	const mr, nr = 4, 8
+	as := unsafe.Slice((*uint8)(a), kg*mr*4)
+	bs := unsafe.Slice((*int8)(b), kg*nr*4)
+	var acc [mr * nr]int32
+	for g := 0; g < kg; g++ {
+		ag := as[g*mr*4 : g*mr*4+mr*4]
+		bg := bs[g*nr*4 : g*nr*4+nr*4]
+		for i := 0; i < mr; i++ {
+			a0, a1, a2, a3 := int32(ag[i*4]), int32(ag[i*4+1]), int32(ag[i*4+2]), int32(ag[i*4+3])
+			ac := acc[i*nr : i*nr+nr]
+			for jj := 0; jj < nr; jj++ {
+				bw := bg[jj*4 : jj*4+4]
+				ac[jj] += a0*int32(bw[0]) + a1*int32(bw[1]) + a2*int32(bw[2]) + a3*int32(bw[3])
+			}
+		}
+	}
+	cs := unsafe.Slice(c, mr*nr)
+	if load != 0 {
+		for x := range cs {
+			cs[x] += acc[x]
+		}
+	} else {
+		copy(cs, acc[:])
+	}
+}
+
+// PeakInt8 runs the named Int8 path's register-only dot-product loop for
+// iters iterations and returns the operations it did (a multiply-add
+// counts as two), or 0 for a path without such a loop (generic) or not
+// built here. Divided by the time taken it is the path's ceiling. The
+// caller must check the path is supported.
+func PeakInt8(path string, iters int) float64 { return qpeak(path, iters) }

@@ -1,0 +1,88 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate sh -c "go run _generate/gen_qgemm_amd64.go > qgemm_amd64.s"
+
+// INT8 microkernels in qgemm_amd64.s (see qkernel for the contract).
+
+//go:noescape
+func qgemm_14x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_12x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_8x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_6x64c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_6x16c4_avxvnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_6x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+//go:noescape
+func qgemm_4x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, load int)
+
+// Register-only ceiling loops: n iterations of independent dot products
+// (see qpeakOps).
+func qpeak_avx512vnni(n int)
+func qpeak_avxvnni(n int)
+func qpeak_avx2(n int)
+
+// qvexTest_avxvnni is acc += 2·VPDPBUSD(a, w) through the hand-encoded
+// VEX instruction on other registers than the kernels use (tests only).
+//
+//go:noescape
+func qvexTest_avxvnni(acc, a, w *[8]int32)
+
+var int8Registered = func() bool {
+	x := cpu.X86
+	avx2 := x.HasAVX && x.HasAVX2
+	avx512 := avx2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL
+	int8Kernels[1] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
+	int8Kernels[2] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
+	int8Kernels[3] = &qkernel{name: "qgemm_14x32c4_avx512vnni", mr: 14, nr: 32, fn: qgemm_14x32c4_avx512vnni}
+	Int8.support("avx2", avx2, "needs AVX2")
+	Int8.support("avxvnni", avx2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")
+	Int8.support("avx512vnni", avx512 && x.HasAVX512VNNI, "needs AVX512F, BW, VL and VNNI")
+	return true
+}()
+
+// qpeak runs path's ceiling loop for n iterations and returns the
+// operations done (a multiply-accumulate counts 2), 0 for generic.
+func qpeak(path string, n int) float64 {
+	switch path {
+	case "avx512vnni":
+		qpeak_avx512vnni(n)
+		return float64(n) * 24 * 64 * 2
+	case "avxvnni":
+		qpeak_avxvnni(n)
+		return float64(n) * 12 * 32 * 2
+	case "avx2":
+		qpeak_avx2(n)
+		return float64(n) * 12 * 16 * 2
+	}
+	return 0
+}
+
+// int8ExtraKernels are alternative tile shapes, benchmarked against each
+// other to choose the registered ones.
+var int8ExtraKernels = []qkernel{
+	{"qgemm_14x32c4_avx512vnni", 14, 32, false, qgemm_14x32c4_avx512vnni},
+	{"qgemm_12x32c4_avx512vnni", 12, 32, false, qgemm_12x32c4_avx512vnni},
+	{"qgemm_8x32c4_avx512vnni", 8, 32, false, qgemm_8x32c4_avx512vnni},
+	{"qgemm_6x64c4_avx512vnni", 6, 64, false, qgemm_6x64c4_avx512vnni},
+	{"qgemm_6x16c4_avxvnni", 6, 16, false, qgemm_6x16c4_avxvnni},
+	{"qgemm_6x16c2_avx2", 6, 16, true, qgemm_6x16c2_avx2},
+	{"qgemm_4x16c2_avx2", 4, 16, true, qgemm_4x16c2_avx2},
+}

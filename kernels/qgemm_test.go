@@ -1,0 +1,626 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"unsafe"
+)
+
+// qcase is one INT8 GEMM problem with every parameter of the output stage.
+type qcase struct {
+	m, n, k       int
+	lda, ldw, ldc int
+	s8            bool
+	a             []byte // uint8, or int8 bits when s8
+	za            int32
+	w             []int8
+	zw            []int32 // nil, len 1 or n
+	bias          []int32
+	kind          string // int32 float32 u8 s8 u8fixed s8fixed
+	scale, fbias  []float32
+	mult, shift   []int32
+	zy            int32
+	clamp         bool
+	lo, hi        int32
+	threads       int
+}
+
+func (c *qcase) String() string {
+	return fmt.Sprintf("m%d n%d k%d lda%d ldc%d s8=%v za=%d zw=%d/%v bias=%v %s perch=%v zy=%d clamp=%v[%d,%d] thr=%d",
+		c.m, c.n, c.k, c.lda, c.ldc, c.s8, c.za, len(c.zw), c.zw != nil && len(c.zw) > 0, c.bias != nil, c.kind,
+		len(c.scale) > 1 || len(c.mult) > 1, c.zy, c.clamp, c.lo, c.hi, c.threads)
+}
+
+// randQcase builds a random problem: random strides above the widths,
+// zero points, scales, output kind.
+func randQcase(r *rand.Rand, m, n, k int) *qcase {
+	c := &qcase{m: m, n: n, k: k, threads: 1 + r.IntN(3)}
+	c.lda = k + r.IntN(3)*r.IntN(9)
+	c.ldw = k + r.IntN(2)*r.IntN(5)
+	c.ldc = n + r.IntN(2)*r.IntN(7)
+	c.s8 = r.IntN(2) == 0
+	c.a = make([]byte, max(0, (m-1)*c.lda+k))
+	for i := range c.a {
+		c.a[i] = byte(r.Uint32())
+	}
+	c.w = make([]int8, max(0, (n-1)*c.ldw+k))
+	for i := range c.w {
+		c.w[i] = int8(r.Uint32())
+	}
+	if c.s8 {
+		c.za = int32(int8(r.Uint32()))
+	} else {
+		c.za = int32(uint8(r.Uint32()))
+	}
+	switch r.IntN(3) {
+	case 1:
+		c.zw = []int32{int32(int8(r.Uint32()))}
+	case 2:
+		c.zw = make([]int32, n)
+		for j := range c.zw {
+			c.zw[j] = int32(int8(r.Uint32()))
+		}
+	}
+	if r.IntN(2) == 0 {
+		c.bias = make([]int32, n)
+		for j := range c.bias {
+			c.bias[j] = r.Int32N(1<<20) - 1<<19
+		}
+	}
+	c.kind = []string{"int32", "float32", "u8", "s8", "u8fixed", "s8fixed"}[r.IntN(6)]
+	perCh := r.IntN(2) == 0
+	nc := 1
+	if perCh {
+		nc = n
+	}
+	// Typical magnitudes: acc ~ 2^14·sqrt(K); the requantization factor
+	// brings that to ±a few hundred.
+	mag := 1 / (float64(int(1)<<14) * math.Sqrt(float64(max(k, 1))) / 128)
+	switch c.kind {
+	case "float32":
+		c.scale = make([]float32, nc)
+		for j := range c.scale {
+			c.scale[j] = float32(r.Float64() * 1e-3)
+		}
+		if r.IntN(2) == 0 {
+			c.fbias = make([]float32, nc)
+			for j := range c.fbias {
+				c.fbias[j] = float32(r.NormFloat64())
+			}
+		}
+	case "u8", "s8":
+		c.scale = make([]float32, nc)
+		for j := range c.scale {
+			c.scale[j] = float32(mag * (0.25 + 2*r.Float64()))
+		}
+	case "u8fixed", "s8fixed":
+		c.mult, c.shift = make([]int32, nc), make([]int32, nc)
+		for j := range c.mult {
+			c.mult[j], c.shift[j] = QuantizeMultiplier(mag * (0.25 + 2*r.Float64()))
+		}
+	}
+	lo, hi := int32(0), int32(255)
+	if c.kind == "s8" || c.kind == "s8fixed" {
+		lo, hi = -128, 127
+	}
+	c.zy = lo + r.Int32N(hi-lo+1)
+	if r.IntN(3) == 0 {
+		c.clamp = true
+		c.lo = lo + r.Int32N(hi-lo+1)
+		c.hi = c.lo + r.Int32N(hi-c.lo+1)
+		if r.IntN(2) == 0 {
+			c.lo = c.zy // Relu
+			c.hi = hi
+		}
+	}
+	return c
+}
+
+// refAcc is the plain reference: exact int64 sums of (a-za)(w-zw) + bias.
+func (c *qcase) refAcc() []int64 {
+	acc := make([]int64, c.m*c.n)
+	for i := 0; i < c.m; i++ {
+		for j := 0; j < c.n; j++ {
+			zw := int64(0)
+			if len(c.zw) > 0 {
+				zw = int64(c.zw[min(j, len(c.zw)-1)])
+			}
+			var s int64
+			for q := 0; q < c.k; q++ {
+				av := int64(c.a[i*c.lda+q])
+				if c.s8 {
+					av = int64(int8(c.a[i*c.lda+q]))
+				}
+				s += (av - int64(c.za)) * (int64(c.w[j*c.ldw+q]) - zw)
+			}
+			if c.bias != nil {
+				s += int64(c.bias[j])
+			}
+			acc[i*c.n+j] = s
+		}
+	}
+	return acc
+}
+
+func pick[T any](s []T, j int) T { return s[min(j, len(s)-1)] }
+
+// refRoundShift is round_half_even(x / 2^s) through big integers.
+func refRoundShift(x int64, s int) int64 {
+	num := big.NewInt(x)
+	den := new(big.Int).Lsh(big.NewInt(1), uint(s))
+	q, m := new(big.Int).DivMod(num, den, new(big.Int)) // Euclidean: m >= 0
+	m2 := new(big.Int).Lsh(m, 1)
+	switch m2.Cmp(den) {
+	case 1:
+		q.Add(q, big.NewInt(1))
+	case 0:
+		if q.Bit(0) == 1 {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q.Int64()
+}
+
+// refOut is the expected output element for reference accumulator v (as a
+// float64 holding an integer for the quantized kinds; float32 bits for
+// float32).
+func (c *qcase) refOut(v int64, j int) int64 {
+	acc := int32(v)
+	switch c.kind {
+	case "int32":
+		return int64(acc)
+	case "float32":
+		y := float32(acc) * pick(c.scale, j)
+		y = float32(y)
+		if c.fbias != nil {
+			y += pick(c.fbias, j)
+		}
+		return int64(math.Float32bits(y))
+	}
+	lo, hi := int64(0), int64(255)
+	if c.kind == "s8" || c.kind == "s8fixed" {
+		lo, hi = -128, 127
+	}
+	if c.clamp {
+		lo, hi = int64(c.lo), int64(c.hi)
+	}
+	var q int64
+	if c.kind == "u8" || c.kind == "s8" {
+		x := float64(float32(float32(acc) * pick(c.scale, j)))
+		r := math.RoundToEven(x)
+		r = math.Max(math.Min(r, 1e6), -1e6)
+		q = int64(r)
+	} else {
+		q = refRoundShift(int64(acc)*int64(pick(c.mult, j)), 31+int(pick(c.shift, j)))
+	}
+	return min(max(q+int64(c.zy), lo), hi)
+}
+
+const guardByte = 0x5a
+
+// run packs W and runs the GEMM on the active path, checking the guards
+// around C; it returns the m×n outputs as int64 (float32 as bits).
+func (c *qcase) run(t testing.TB) []int64 {
+	t.Helper()
+	pw := PackInt8Weights(c.n, c.k, c.w, c.ldw, c.zw...)
+	out := &QOutput{Ldc: c.ldc, Bias: c.bias, Scale: c.scale, FloatBias: c.fbias,
+		Multiplier: c.mult, Shift: c.shift, ZeroPoint: c.zy, Clamp: c.clamp, Min: c.lo, Max: c.hi}
+	// C has a guard row before and after and guard columns between rows
+	// (ldc > n): every element outside the window must keep its value.
+	const pad = 16
+	size := max(0, (c.m-1)*c.ldc+c.n)
+	buf := make([]byte, (size+2*pad)*4)
+	for i := range buf {
+		buf[i] = guardByte
+	}
+	ptr := unsafe.Pointer(&buf[0])
+	var elem int
+	switch c.kind {
+	case "int32":
+		elem = 4
+		out.Int32 = unsafe.Slice((*int32)(unsafe.Add(ptr, pad*4)), size)
+	case "float32":
+		elem = 4
+		out.Float32 = unsafe.Slice((*float32)(unsafe.Add(ptr, pad*4)), size)
+	case "u8", "u8fixed":
+		elem = 1
+		out.Uint8 = unsafe.Slice((*uint8)(unsafe.Add(ptr, pad)), size)
+	case "s8", "s8fixed":
+		elem = 1
+		out.Int8 = unsafe.Slice((*int8)(unsafe.Add(ptr, pad)), size)
+	}
+	if c.s8 {
+		QGemmS8(c.m, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(c.a))), len(c.a)), c.lda, int8(c.za), pw, out, c.threads)
+	} else {
+		QGemmU8(c.m, c.a, c.lda, uint8(c.za), pw, out, c.threads)
+	}
+	inside := func(e int) bool { // e: element index from the start of C
+		if e < 0 || e >= size {
+			return false
+		}
+		return e%c.ldc < c.n
+	}
+	res := make([]int64, c.m*c.n)
+	for b := 0; b < len(buf); b++ {
+		e := (b - pad*elem)
+		if e < 0 {
+			e -= elem - 1
+		}
+		e /= elem
+		if !inside(e) {
+			if buf[b] != guardByte {
+				t.Fatalf("%v: byte %d of C's buffer (element %d) outside the window was overwritten", c, b, e)
+			}
+		}
+	}
+	for i := 0; i < c.m; i++ {
+		for j := 0; j < c.n; j++ {
+			e := i*c.ldc + j
+			var v int64
+			switch c.kind {
+			case "int32":
+				v = int64(out.Int32[e])
+			case "float32":
+				v = int64(math.Float32bits(out.Float32[e]))
+			case "u8", "u8fixed":
+				v = int64(out.Uint8[e])
+			default:
+				v = int64(out.Int8[e])
+			}
+			res[i*c.n+j] = v
+		}
+	}
+	return res
+}
+
+// check runs c on the active path and compares with the reference.
+func (c *qcase) check(t testing.TB) {
+	t.Helper()
+	got := c.run(t)
+	acc := c.refAcc()
+	bad := 0
+	for i := 0; i < c.m; i++ {
+		for j := 0; j < c.n; j++ {
+			want := c.refOut(acc[i*c.n+j], j)
+			if g := got[i*c.n+j]; g != want {
+				if bad < 5 {
+					t.Errorf("%s %v: C[%d,%d] = %d, want %d (acc %d)", Int8.Active(), c, i, j, g, want, acc[i*c.n+j])
+				}
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%s %v: %d wrong outputs", Int8.Active(), c, bad)
+	}
+}
+
+// withInt8Path runs f with each supported Int8 path active.
+func withInt8Path(t *testing.T, f func(t *testing.T)) {
+	old := Int8.Active()
+	defer Int8.Set(old)
+	for _, p := range Int8.SupportedPaths() {
+		if err := Int8.Set(p); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(p, f)
+	}
+}
+
+var qdims = []int{1, 3, 15, 17, 63, 65, 257, 1000}
+
+// TestQGemmShapes: every supported path against the independent reference
+// on random combinations of the sizes, strides, zero points, scales and
+// output kinds.
+func TestQGemmShapes(t *testing.T) {
+	budget := 3e6
+	if raceEnabled {
+		budget = 2e5
+	}
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, m := range qdims {
+			for _, n := range qdims {
+				for _, k := range qdims {
+					if float64(m*n*k) > budget {
+						continue
+					}
+					randQcase(r, m, n, k).check(t)
+				}
+			}
+		}
+		// The big ones once each.
+		for _, s := range [][3]int{{1000, 65, 63}, {63, 1000, 65}, {65, 63, 1000}, {257, 257, 17}} {
+			if raceEnabled && s[0]*s[1]*s[2] > 1e6 {
+				continue
+			}
+			randQcase(r, s[0], s[1], s[2]).check(t)
+		}
+	})
+}
+
+// TestQGemmBlocking forces tiny blocks and long K (several microkernel
+// calls per tile) so every loop of the driver runs.
+func TestQGemmBlocking(t *testing.T) {
+	qblockOverride = func(mr, nr int) (int, int) { return 2 * mr, 3 * nr }
+	defer func() { qblockOverride = nil }()
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, s := range [][3]int{{65, 257, 17}, {3, 17, 4*qmaxGroups*2 + 5}, {17, 65, 0}, {40, 100, 63}} {
+			for range 3 {
+				randQcase(r, s[0], s[1], s[2]).check(t)
+			}
+		}
+	})
+}
+
+// TestQGemmExtremes: values where u8·s8 pair sums saturate int16 in
+// VPMADDUBSW (255·-128·2), and the extremes of both signs.
+func TestQGemmExtremes(t *testing.T) {
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, av := range []byte{255, 0, 128, 127} {
+			for _, wv := range []int8{-128, 127, -1} {
+				for _, s8 := range []bool{false, true} {
+					for _, k := range []int{1, 4, 7, 1000} {
+						c := randQcase(r, 17, 33, k)
+						c.s8, c.kind, c.za, c.zw, c.bias = s8, "int32", 0, nil, nil
+						for i := range c.a {
+							c.a[i] = av
+						}
+						for i := range c.w {
+							c.w[i] = wv
+						}
+						c.check(t)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestQuantRoundingTies: x.5 results round half to even, as
+// math.RoundToEven, in both the float and the fixed-point stages.
+func TestQuantRoundingTies(t *testing.T) {
+	for _, fixed := range []bool{false, true} {
+		for _, signed := range []bool{false, true} {
+			// acc = a - 0 for k=1, w=1; scale 1/2 makes every odd a a tie.
+			a := make([]uint8, 256)
+			for i := range a {
+				a[i] = uint8(i)
+			}
+			pw := PackInt8Weights(1, 1, []int8{1}, 1)
+			out := &QOutput{Ldc: 1, Scale: []float32{0.5}}
+			if fixed {
+				out.Scale = nil
+				out.Multiplier, out.Shift = []int32{1 << 30}, []int32{0} // 2^30 / 2^31
+			}
+			u8 := make([]uint8, 256)
+			s8 := make([]int8, 256)
+			if signed {
+				out.Int8 = s8
+				out.ZeroPoint = -100
+			} else {
+				out.Uint8 = u8
+				out.ZeroPoint = 3
+			}
+			QGemmU8(256, a, 1, 0, pw, out, 1)
+			for i := range a {
+				want := math.RoundToEven(float64(i)/2) + float64(out.ZeroPoint)
+				got := float64(u8[i])
+				if signed {
+					want = math.Min(want, 127)
+					got = float64(s8[i])
+				}
+				if got != want {
+					t.Errorf("fixed=%v signed=%v: %d/2 -> %v, want %v", fixed, signed, i, got, want)
+				}
+			}
+		}
+	}
+	// The rounding shift itself on negative and positive ties.
+	for x := int64(-40); x <= 40; x++ {
+		for s := uint(0); s < 5; s++ {
+			want := int64(math.RoundToEven(float64(x) / float64(int64(1)<<s)))
+			if got := roundShiftEven(x, s); got != want {
+				t.Errorf("roundShiftEven(%d, %d) = %d, want %d", x, s, got, want)
+			}
+		}
+	}
+	// Float stage: the magic-number rounding against math.RoundToEven on
+	// every multiple of 1/4 in the clamp range.
+	for x := float32(-600); x <= 600; x += 0.25 {
+		if got, want := (x+roundMagic)-roundMagic, float32(math.RoundToEven(float64(x))); got != want {
+			t.Errorf("round(%v) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+func TestQuantizeMultiplier(t *testing.T) {
+	for _, real := range []float64{1, 0.5, 0.75, 1e-3, 3.7e-5, 0.999999999999, 2.5} {
+		m, s := QuantizeMultiplier(real)
+		got := float64(m) / math.Ldexp(1, 31+int(s))
+		if m < 1<<30 || math.Abs(got-real) > real*1e-9 {
+			t.Errorf("QuantizeMultiplier(%v) = %d, %d (%v)", real, m, s, got)
+		}
+	}
+}
+
+// Packed weights carry their path: used under another path they are
+// repacked and give the same result.
+func TestQPackedWeightsOtherPath(t *testing.T) {
+	paths := Int8.SupportedPaths()
+	old := Int8.Active()
+	defer Int8.Set(old)
+	r := rand.New(rand.NewPCG(9, 9))
+	c := randQcase(r, 33, 47, 29)
+	c.zw = []int32{3}
+	for _, p := range paths {
+		Int8.Set(p)
+		pw := PackInt8Weights(c.n, c.k, c.w, c.ldw, c.zw...)
+		if pw.Path() != p {
+			t.Errorf("packed under %s says %s", p, pw.Path())
+		}
+		if got := pw.unpack(); !slices.Equal(got, denseW(c)) {
+			t.Errorf("%s: unpack differs", p)
+		}
+		for _, q := range paths {
+			Int8.Set(q)
+			out := make([]int32, c.m*c.n)
+			QGemmU8(c.m, c.a, c.lda, uint8(c.za), pw, &QOutput{Int32: out, Ldc: c.n}, 1)
+			acc := c.refAcc()
+			for i := range out {
+				var b int64
+				if c.bias != nil {
+					b = int64(c.bias[i%c.n])
+				}
+				if c.s8 {
+					continue // refAcc reads A as int8; this run is u8
+				}
+				if int64(out[i]) != acc[i]-b {
+					t.Fatalf("packed %s run %s: C[%d] = %d, want %d", p, q, i, out[i], acc[i]-b)
+				}
+			}
+		}
+	}
+}
+
+func denseW(c *qcase) []int8 {
+	w := make([]int8, c.n*c.k)
+	for j := 0; j < c.n; j++ {
+		copy(w[j*c.k:(j+1)*c.k], c.w[j*c.ldw:])
+	}
+	return w
+}
+
+// FuzzQGemm compares every supported path with generic on fuzzed
+// operands, sizes and output stages.
+func FuzzQGemm(f *testing.F) {
+	f.Add([]byte("\x05\x07\x09seed-bytes-for-the-operands"), uint64(1))
+	f.Add([]byte{1, 1, 1, 255, 128}, uint64(2))
+	f.Add([]byte{20, 40, 70, 0, 255, 1, 2, 3}, uint64(3))
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		if len(data) < 3 {
+			return
+		}
+		m, n, k := 1+int(data[0])%40, 1+int(data[1])%70, int(data[2])%90
+		r := rand.New(rand.NewPCG(seed, 0))
+		c := randQcase(r, m, n, k)
+		// The fuzzer's bytes as the operands (cycled).
+		rest := data[3:]
+		if len(rest) > 0 {
+			for i := range c.a {
+				c.a[i] = rest[i%len(rest)]
+			}
+			for i := range c.w {
+				c.w[i] = int8(rest[(i*7+3)%len(rest)])
+			}
+		}
+		old := Int8.Active()
+		defer Int8.Set(old)
+		Int8.Set("generic")
+		want := c.run(t)
+		for _, p := range Int8.SupportedPaths()[1:] {
+			Int8.Set(p)
+			if got := c.run(t); !slices.Equal(got, want) {
+				t.Fatalf("%s differs from generic on %v", p, c)
+			}
+		}
+	})
+}
+
+func TestQGemmPanics(t *testing.T) {
+	pw := PackInt8Weights(4, 8, make([]int8, 32), 8)
+	for name, f := range map[string]func(){
+		"two outputs": func() {
+			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int32: make([]int32, 8), Float32: make([]float32, 8), Ldc: 4}, 1)
+		},
+		"short C":     func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int32: make([]int32, 7), Ldc: 4}, 1) },
+		"short A":     func() { QGemmU8(2, make([]uint8, 15), 8, 0, pw, &QOutput{Int32: make([]int32, 8), Ldc: 4}, 1) },
+		"scale len":   func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{1, 2}}, 1) },
+		"nan scale":   func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{float32(math.NaN())}}, 1) },
+		"zy range":    func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int8: make([]int8, 8), Ldc: 4, Scale: []float32{1}, ZeroPoint: 200}, 1) },
+		"zw range":    func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 300) },
+		"zw count":    func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 1, 2) },
+		"short W":     func() { PackInt8Weights(4, 8, make([]int8, 31), 8) },
+		"shift range": func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Multiplier: []int32{1}, Shift: []int32{40}}, 1) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func BenchmarkQGemm(b *testing.B) {
+	old := Int8.Active()
+	defer Int8.Set(old)
+	for _, p := range Int8.SupportedPaths() {
+		for _, s := range benchShapes {
+			if p == "generic" && s.m*s.n*s.k > 1<<26 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", p, s.m, s.n, s.k), func(b *testing.B) {
+				Int8.Set(p)
+				benchQGemm(b, int8Kernels[Int8.activeIndex()], s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+// BenchmarkQGemmShape compares the alternative tile shapes on 1024^3.
+func BenchmarkQGemmShape(b *testing.B) {
+	old := Int8.Active()
+	defer Int8.Set(old)
+	for i := range int8ExtraKernels {
+		uk := &int8ExtraKernels[i]
+		path := uk.name[len(uk.name)-len("avx512vnni"):]
+		switch {
+		case uk.wide:
+			path = "avx2"
+		case uk.nr == 16:
+			path = "avxvnni"
+		default:
+			path = "avx512vnni"
+		}
+		if ok, _ := Int8.Supported(path); !ok {
+			continue
+		}
+		b.Run(uk.name, func(b *testing.B) {
+			Int8.Set(path)
+			benchQGemm(b, uk, 1024, 1024, 1024)
+		})
+	}
+}
+
+func benchQGemm(b *testing.B, uk *qkernel, m, n, k int) {
+	r := rand.New(rand.NewPCG(1, 1))
+	a := make([]uint8, m*k)
+	w := make([]int8, n*k)
+	for i := range a {
+		a[i] = uint8(r.Uint32())
+	}
+	for i := range w {
+		w[i] = int8(r.Uint32())
+	}
+	saved := int8Kernels[Int8.activeIndex()]
+	int8Kernels[Int8.activeIndex()] = uk
+	defer func() { int8Kernels[Int8.activeIndex()] = saved }()
+	pw := PackInt8Weights(n, k, w, k)
+	c := make([]int32, m*n)
+	out := &QOutput{Int32: c, Ldc: n}
+	QGemmU8(m, a, k, 3, pw, out, 1)
+	b.ResetTimer()
+	for b.Loop() {
+		QGemmU8(m, a, k, 3, pw, out, 1)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+}
