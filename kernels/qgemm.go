@@ -101,10 +101,10 @@ type QPackedWeights struct {
 	nr     int
 	wide   bool
 	path   int
-	groups int      // ceil(K/G)
-	data   []byte   // ceil(N/NR) panels of groups*NR*4 bytes
-	colSum []int32  // Σ_k W[n,k], len N
-	zp     []int32  // weight zero point per channel (len N), or nil when all are 0
+	groups int     // ceil(K/G)
+	data   []byte  // ceil(N/NR) panels of groups*NR*4 bytes
+	colSum []int32 // Σ_k W[n,k], len N
+	zp     []int32 // weight zero point per channel (len N), or nil when all are 0
 }
 
 // N is the number of output channels; K the reduction length.

@@ -539,15 +539,23 @@ func TestQGemmPanics(t *testing.T) {
 		"two outputs": func() {
 			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int32: make([]int32, 8), Float32: make([]float32, 8), Ldc: 4}, 1)
 		},
-		"short C":     func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int32: make([]int32, 7), Ldc: 4}, 1) },
-		"short A":     func() { QGemmU8(2, make([]uint8, 15), 8, 0, pw, &QOutput{Int32: make([]int32, 8), Ldc: 4}, 1) },
-		"scale len":   func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{1, 2}}, 1) },
-		"nan scale":   func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{float32(math.NaN())}}, 1) },
-		"zy range":    func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int8: make([]int8, 8), Ldc: 4, Scale: []float32{1}, ZeroPoint: 200}, 1) },
-		"zw range":    func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 300) },
-		"zw count":    func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 1, 2) },
-		"short W":     func() { PackInt8Weights(4, 8, make([]int8, 31), 8) },
-		"shift range": func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Multiplier: []int32{1}, Shift: []int32{40}}, 1) },
+		"short C": func() { QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int32: make([]int32, 7), Ldc: 4}, 1) },
+		"short A": func() { QGemmU8(2, make([]uint8, 15), 8, 0, pw, &QOutput{Int32: make([]int32, 8), Ldc: 4}, 1) },
+		"scale len": func() {
+			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{1, 2}}, 1)
+		},
+		"nan scale": func() {
+			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Scale: []float32{float32(math.NaN())}}, 1)
+		},
+		"zy range": func() {
+			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Int8: make([]int8, 8), Ldc: 4, Scale: []float32{1}, ZeroPoint: 200}, 1)
+		},
+		"zw range": func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 300) },
+		"zw count": func() { PackInt8Weights(4, 8, make([]int8, 32), 8, 1, 2) },
+		"short W":  func() { PackInt8Weights(4, 8, make([]int8, 31), 8) },
+		"shift range": func() {
+			QGemmU8(2, make([]uint8, 16), 8, 0, pw, &QOutput{Uint8: make([]uint8, 8), Ldc: 4, Multiplier: []int32{1}, Shift: []int32{40}}, 1)
+		},
 	} {
 		func() {
 			defer func() {
