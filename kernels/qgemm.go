@@ -54,15 +54,18 @@ import (
 var Int8 = newFamily("int8", "generic", "avx2", "avxvnni", "avx512vnni")
 
 // qkernel is one path's INT8 microkernel: fn computes the mr×nr int32 tile
-// c[i*nr+j] (=|+=, by load) Σ over kg groups of a[g*mr*4+i*4+t]·b[g*nr*4+j*4+t]
-// where a group holds 4 uint8 of A and 4 int8 of W (c4), or, with wide,
-// 2 int16 of each (c2: both widened at packing, so a group is still 4
-// bytes per row or column).
+//
+//	c[i*ldc+j] = start[i][j] + Σ over kg groups of a[g*mr*4+i*4+t]·b[g*nr*4+j*4+t]
+//
+// where start is c's current tile when load != 0, else init[j] (nr int32,
+// the same for each row), and a group holds 4 uint8 of A and 4 int8 of W
+// (c4), or, with wide, 2 int16 of each (c2: both widened at packing, so a
+// group is still 4 bytes per row or column). It writes exactly the tile.
 type qkernel struct {
 	name   string
 	mr, nr int
 	wide   bool
-	fn     func(kg int, a, b unsafe.Pointer, c *int32, load int)
+	fn     func(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 }
 
 // kgroup is the number of K elements per 4-byte group.
@@ -434,9 +437,10 @@ func newQoutStage(m, n, k int, za int32, w *QPackedWeights, out *QOutput) *qoutS
 		}
 		st.flo, st.fhi = float32(st.lo-out.ZeroPoint), float32(st.hi-out.ZeroPoint)
 	}
-	st.colCorr = make([]int32, n)
+	// Padded so the last panel's microkernel reads init within bounds.
+	st.colCorr = make([]int32, n+maxNR)
 	K := int32(k)
-	for j := range st.colCorr {
+	for j := range st.colCorr[:n] {
 		c := -za * w.colSum[j]
 		if st.zp != nil {
 			c += K * za * st.zp[j]
@@ -455,15 +459,11 @@ func newQoutStage(m, n, k int, za int32, w *QPackedWeights, out *QOutput) *qoutS
 const roundMagic = 12582912
 
 // apply finishes rows [r0, r0+rows) × columns [c0, c0+cols) of C from the
-// int32 tile t (row stride nr).
+// int32 tile t (row stride nr), which already includes colCorr.
 func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 	ldc := st.Ldc
 	for i := 0; i < rows; i++ {
 		row := t[i*nr : i*nr+cols]
-		corr := st.colCorr[c0 : c0+cols]
-		for x := range row {
-			row[x] += corr[x]
-		}
 		if st.zp != nil {
 			rs := st.rowSum[r0+i]
 			zp := st.zp[c0 : c0+cols]
@@ -640,6 +640,7 @@ func (j *qjob) run() {
 	tile := buf.tile[:mr*nr]
 	panelBytes := groups * nr * 4
 	apanel := groups * mr * 4
+	direct := j.st.kind == qoutInt32 && j.st.zp == nil
 	for jc := 0; jc < j.n; jc += j.nc {
 		nc := min(j.nc, j.n-jc)
 		ncp := (nc + nr - 1) / nr
@@ -659,8 +660,17 @@ func (j *qjob) run() {
 				for q := 0; q < ncp; q++ {
 					col := j.j0 + jc + q*nr
 					cols := min(nr, nc-q*nr)
+					// Full tiles of int32 output without row corrections
+					// go straight to C.
+					direct := direct && rows == mr && cols == nr
+					c, ldc := &tile[0], nr
+					if direct {
+						c, ldc = &j.st.Int32[row*j.st.Ldc+col], j.st.Ldc
+					}
 					if groups == 0 {
-						clear(tile)
+						for i := 0; i < mr; i++ {
+							copy(tile[i*nr:(i+1)*nr], j.st.colCorr[col:col+nr])
+						}
 					}
 					for g := 0; g < groups; g += qmaxGroups {
 						ap := unsafe.Pointer(&ab[r*apanel+g*mr*4])
@@ -670,9 +680,11 @@ func (j *qjob) run() {
 						if g > 0 {
 							load = 1
 						}
-						uk.fn(kg, ap, bp, &tile[0], load)
+						uk.fn(kg, ap, bp, c, ldc, &j.st.colCorr[col], load)
 					}
-					j.st.apply(tile, nr, row, rows, col, cols)
+					if !direct {
+						j.st.apply(tile, nr, row, rows, col, cols)
+					}
 				}
 			}
 		}
@@ -737,11 +749,22 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 }
 
 // qgemm4x8c4Generic is the pure-Go microkernel (4×8 tile, c4 groups).
-func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, load int) {
+func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {
 	const mr, nr = 4, 8
 	as := unsafe.Slice((*uint8)(a), kg*mr*4)
 	bs := unsafe.Slice((*int8)(b), kg*nr*4)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	var acc [mr * nr]int32
+	if load != 0 {
+		for i := 0; i < mr; i++ {
+			copy(acc[i*nr:i*nr+nr], cs[i*ldc:])
+		}
+	} else {
+		in := unsafe.Slice(init, nr)
+		for i := 0; i < mr; i++ {
+			copy(acc[i*nr:i*nr+nr], in)
+		}
+	}
 	for g := 0; g < kg; g++ {
 		ag := as[g*mr*4 : g*mr*4+mr*4]
 		bg := bs[g*nr*4 : g*nr*4+nr*4]
@@ -754,13 +777,8 @@ func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, load int) {
 			}
 		}
 	}
-	cs := unsafe.Slice(c, mr*nr)
-	if load != 0 {
-		for x := range cs {
-			cs[x] += acc[x]
-		}
-	} else {
-		copy(cs, acc[:])
+	for i := 0; i < mr; i++ {
+		copy(cs[i*ldc:i*ldc+nr], acc[i*nr:])
 	}
 }
 

@@ -13,25 +13,25 @@ import (
 // INT8 microkernels in qgemm_amd64.s (see qkernel for the contract).
 
 //go:noescape
-func qgemm_14x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_14x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_12x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_12x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_8x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_8x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_6x64c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_6x64c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_6x16c4_avxvnni(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_6x16c4_avxvnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_6x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_6x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
-func qgemm_4x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, load int)
+func qgemm_4x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeakOps).

@@ -13,8 +13,9 @@
 //	b[g*NR*4 + j*4 + t]   (s8, or int16 pairs for avx2)
 //	acc[i][j] = Σ_g Σ_t a·b        (exact int32, wrapping)
 //
-// and stores the tile to c (MR rows of NR int32, contiguous), adding c's
-// previous contents when load != 0.
+// starting from c's current tile (row stride ldc int32) when load != 0,
+// else from init (NR int32, the same for every row), and stores the tile
+// to c.
 //
 //   - avx512vnni: VPDPBUSD zmm (u8 × s8, 4-way dot into int32).
 //   - avxvnni: VPDPBUSD ymm in its VEX encoding (AVX-VNNI), which the Go
@@ -117,23 +118,44 @@ func (k kernel) gen(w *strings.Builder) {
 	}
 	vb := k.isa.width * 4
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
-	fmt.Fprintf(w, "// func %s(kg int, a, b unsafe.Pointer, c *int32, load int)\n", k.name())
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", k.name())
+	fmt.Fprintf(w, "// func %s(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)\n", k.name())
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", k.name())
 	p("MOVQ kg+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DX")
 	p("MOVQ c+24(FP), DI")
-	p("MOVQ load+32(FP), R9")
+	p("MOVQ ldc+32(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ init+40(FP), R10")
+	p("MOVQ load+48(FP), R9")
+	mov := "VMOVDQU"
+	movr := "VMOVDQA"
+	if k.isa.reg == "Z" {
+		mov, movr = "VMOVDQU32", "VMOVDQA32"
+	}
+	p("TESTQ R9, R9")
+	p("JNZ loadc")
+	// Every row starts from init (the per-column correction and bias).
+	for v := 0; v < k.nv; v++ {
+		p("%s %d(R10), %s", mov, v*vb, k.r(k.wreg(v)))
+	}
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
-			r := k.r(k.acc(i, v))
-			if k.isa.reg == "Z" {
-				p("VPXORD %s, %s, %s", r, r, r)
-			} else {
-				p("VPXOR %s, %s, %s", r, r, r)
-			}
+			p("%s %s, %s", movr, k.r(k.wreg(v)), k.r(k.acc(i, v)))
 		}
 	}
+	p("JMP kloop")
+	fmt.Fprintln(w, "loadc:")
+	p("MOVQ DI, R10")
+	for i := 0; i < k.mr; i++ {
+		for v := 0; v < k.nv; v++ {
+			p("%s %d(R10), %s", mov, v*vb, k.r(k.acc(i, v)))
+		}
+		if i < k.mr-1 {
+			p("ADDQ R8, R10")
+		}
+	}
+	fmt.Fprintln(w, "kloop:")
 	step := func(u int) {
 		for v := 0; v < k.nv; v++ {
 			if k.isa.reg == "Z" {
@@ -165,22 +187,13 @@ func (k kernel) gen(w *strings.Builder) {
 	p("JZ store")
 	step(0)
 	fmt.Fprintln(w, "store:")
-	p("TESTQ R9, R9")
-	p("JZ put")
+	p("MOVQ DI, R10")
 	for i := 0; i < k.mr; i++ {
 		for v := 0; v < k.nv; v++ {
-			r := k.r(k.acc(i, v))
-			p("VPADDD %d(DI), %s, %s", (i*k.nr())*4+v*vb, r, r)
+			p("%s %s, %d(R10)", mov, k.r(k.acc(i, v)), v*vb)
 		}
-	}
-	fmt.Fprintln(w, "put:")
-	for i := 0; i < k.mr; i++ {
-		for v := 0; v < k.nv; v++ {
-			if k.isa.reg == "Z" {
-				p("VMOVDQU32 %s, %d(DI)", k.r(k.acc(i, v)), (i*k.nr())*4+v*vb)
-			} else {
-				p("VMOVDQU %s, %d(DI)", k.r(k.acc(i, v)), (i*k.nr())*4+v*vb)
-			}
+		if i < k.mr-1 {
+			p("ADDQ R8, R10")
 		}
 	}
 	p("VZEROUPPER")
