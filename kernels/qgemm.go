@@ -93,7 +93,7 @@ const qmaxGroups = 2048
 //	generic     NR=8,  G=4 int8   panel[g*NR*4 + j*4 + t]
 //	avx2        NR=16, G=2 int16  panel[(g*NR + j)*2 + t] (widened)
 //	avxvnni     NR=16, G=4 int8
-//	avx512vnni  NR=32, G=4 int8
+//	avx512vnni  NR=32, G=4 int8   (A micro-panels: MR = 4, 6, 6, 12)
 //
 // so a group is always 4 bytes per channel; Path/NR tell which. Other
 // paths (arm64's, later) may choose other NR and group sizes. Used under a
@@ -723,30 +723,47 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		}
 		return
 	}
-	for i := 0; i < mr; i++ {
-		if i >= rows {
-			for g := 0; g < groups; g++ {
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = 0
-			}
-			continue
+	// Gather the rows' addresses (bounds checked once per row), then write
+	// the panel sequentially, group by group.
+	var srcs [qmaxMR]unsafe.Pointer
+	for i := 0; i < rows; i++ {
+		row := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+		if k > 0 {
+			srcs[i] = unsafe.Pointer(unsafe.SliceData(row))
 		}
-		src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
-		full := k / 4
-		if full > 0 {
-			s := unsafe.Pointer(&src[0])
-			for g := 0; g < full; g++ {
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = *(*uint32)(unsafe.Add(s, g*4)) ^ x32
-			}
+	}
+	full := k / 4
+	if groups == 0 {
+		return
+	}
+	d := unsafe.Pointer(&dst[0])
+	for g := 0; g < full; g++ {
+		off := uintptr(g) * 4
+		for i := 0; i < rows; i++ {
+			*(*uint32)(d) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
+			d = unsafe.Add(d, 4)
 		}
-		if full < groups {
+		for i := rows; i < mr; i++ {
+			*(*uint32)(d) = 0
+			d = unsafe.Add(d, 4)
+		}
+	}
+	if full < groups {
+		for i := 0; i < mr; i++ {
 			var v uint32
-			for t := 0; full*4+t < k; t++ {
-				v |= uint32(src[full*4+t]^x) << (8 * t)
+			if i < rows {
+				for t := 0; full*4+t < k; t++ {
+					v |= uint32(*(*byte)(unsafe.Add(srcs[i], full*4+t))^x) << (8 * t)
+				}
 			}
-			*(*uint32)(unsafe.Pointer(&dst[(full*mr+i)*4])) = v
+			*(*uint32)(d) = v
+			d = unsafe.Add(d, 4)
 		}
 	}
 }
+
+// qmaxMR bounds the INT8 microkernels' tile height.
+const qmaxMR = 16
 
 // qgemm4x8c4Generic is the pure-Go microkernel (4×8 tile, c4 groups).
 func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {

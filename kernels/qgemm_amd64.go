@@ -51,7 +51,7 @@ var int8Registered = func() bool {
 	avx512 := avx2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL
 	int8Kernels[1] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[2] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
-	int8Kernels[3] = &qkernel{name: "qgemm_14x32c4_avx512vnni", mr: 14, nr: 32, fn: qgemm_14x32c4_avx512vnni}
+	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
 	Int8.support("avx2", avx2, "needs AVX2")
 	Int8.support("avxvnni", avx2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")
 	Int8.support("avx512vnni", avx512 && x.HasAVX512VNNI, "needs AVX512F, BW, VL and VNNI")

@@ -632,3 +632,30 @@ func benchQGemm(b *testing.B, uk *qkernel, m, n, k int) {
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 }
+
+// BenchmarkQKernel: each microkernel alone on cache-resident panels.
+func BenchmarkQKernel(b *testing.B) {
+	for i := range int8ExtraKernels {
+		uk := &int8ExtraKernels[i]
+		path := "avx512vnni"
+		if uk.wide {
+			path = "avx2"
+		} else if uk.nr == 16 {
+			path = "avxvnni"
+		}
+		if ok, _ := Int8.Supported(path); !ok {
+			continue
+		}
+		b.Run(uk.name, func(b *testing.B) {
+			const kg = 128
+			a := alignedBytes(kg * uk.mr * 4)
+			w := alignedBytes(kg * uk.nr * 4)
+			c := make([]int32, uk.mr*uk.nr)
+			init := make([]int32, uk.nr)
+			for b.Loop() {
+				uk.fn(kg, unsafe.Pointer(&a[0]), unsafe.Pointer(&w[0]), &c[0], uk.nr, &init[0], 0)
+			}
+			b.ReportMetric(2*float64(kg*4*uk.mr*uk.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+		})
+	}
+}

@@ -133,6 +133,17 @@ func (k kernel) gen(w *strings.Builder) {
 	if k.isa.reg == "Z" {
 		mov, movr = "VMOVDQU32", "VMOVDQA32"
 	}
+	// Prefetch the C tile: its rows are often 4 KiB apart
+	// (same L1 set) and cold; the K loop hides the misses.
+	p("MOVQ DI, R11")
+	for i := 0; i < k.mr; i++ {
+		for l := 0; l < k.nr()*4; l += 64 {
+			p("PREFETCHT0 %d(R11)", l)
+		}
+		if i < k.mr-1 {
+			p("ADDQ R8, R11")
+		}
+	}
 	p("TESTQ R9, R9")
 	p("JNZ loadc")
 	// Every row starts from init (the per-column correction and bias).
