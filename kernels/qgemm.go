@@ -496,22 +496,13 @@ func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 			if st.perCh {
 				sc = sc[c0 : c0+cols]
 			}
-			zp, flo, fhi := st.ZeroPoint, st.flo, st.fhi
+			var dst []byte
 			if st.signed {
-				dst := st.Int8[o : o+cols]
-				for x, v := range row {
-					y := min(max(float32(float32(v)*sc[x*b2i(st.perCh)]), flo), fhi)
-					y = (y + roundMagic) - roundMagic
-					dst[x] = int8(int32(y) + zp)
-				}
+				dst = unsafe.Slice((*byte)(unsafe.Pointer(&st.Int8[o])), cols)
 			} else {
-				dst := st.Uint8[o : o+cols]
-				for x, v := range row {
-					y := min(max(float32(float32(v)*sc[x*b2i(st.perCh)]), flo), fhi)
-					y = (y + roundMagic) - roundMagic
-					dst[x] = uint8(int32(y) + zp)
-				}
+				dst = st.Uint8[o : o+cols]
 			}
+			qrequantRow(row, dst, sc, st.perCh, st.flo, st.fhi, st.ZeroPoint)
 		case qoutFixed:
 			zp := st.ZeroPoint
 			lo, hi := int64(st.lo-zp), int64(st.hi-zp)
@@ -531,6 +522,51 @@ func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 		}
 	}
 }
+
+// qrequantRow is the float requantization of one row:
+// dst[x] = byte(int32(round_half_even(min(max(float32(src[x])·sc[x or 0],
+// flo), fhi))) + zp), in float32 operations, rounding by adding and
+// removing 1.5·2^23. qrequantRowAsm, where set, does the same operations
+// in SIMD (bit-identical: IEEE float32 throughout, no FMA).
+func qrequantRow(src []int32, dst []byte, sc []float32, perCh bool, flo, fhi float32, zp int32) {
+	if len(src) == 0 {
+		return
+	}
+	if qrequantRowAsm != nil && !qrequantNoAsm {
+		_ = dst[len(src)-1]
+		if perCh {
+			_ = sc[len(src)-1]
+		}
+		qrequantRowAsm(&src[0], &dst[0], len(src), &sc[0], b2i(perCh), flo, fhi, zp)
+		return
+	}
+	qrequantRowGo(src, dst, sc, perCh, flo, fhi, zp)
+}
+
+func qrequantRowGo(src []int32, dst []byte, sc []float32, perCh bool, flo, fhi float32, zp int32) {
+	dst = dst[:len(src)]
+	if !perCh {
+		s := sc[0]
+		for x, v := range src {
+			y := min(max(float32(float32(v)*s), flo), fhi)
+			y = (y + roundMagic) - roundMagic
+			dst[x] = byte(int32(y) + zp)
+		}
+		return
+	}
+	sc = sc[:len(src)]
+	for x, v := range src {
+		y := min(max(float32(float32(v)*sc[x]), flo), fhi)
+		y = (y + roundMagic) - roundMagic
+		dst[x] = byte(int32(y) + zp)
+	}
+}
+
+var (
+	qrequantRowAsm func(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
+	qrequantNoAsm bool
+)
 
 func b2i(b bool) int {
 	if b {

@@ -45,6 +45,12 @@ func qpeak_avx2(n int)
 //go:noescape
 func qvexTest_avxvnni(acc, a, w *[8]int32)
 
+// qrequantRow_avx512 is the float requantization of one tile row (see
+// qrequantRow), AVX512F.
+//
+//go:noescape
+func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -52,6 +58,9 @@ var int8Registered = func() bool {
 	int8Kernels[1] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[2] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
 	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
+	if avx2 && x.HasAVX512F {
+		qrequantRowAsm = qrequantRow_avx512
+	}
 	Int8.support("avx2", avx2, "needs AVX2")
 	Int8.support("avxvnni", avx2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")
 	Int8.support("avx512vnni", avx512 && x.HasAVX512VNNI, "needs AVX512F, BW, VL and VNNI")

@@ -659,3 +659,80 @@ func BenchmarkQKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQGemmRequant: best path with a per-channel requantized uint8
+// output (the QLinearConv case), to weigh the output stage.
+func BenchmarkQGemmRequant(b *testing.B) {
+	for _, s := range benchShapes[:2] {
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", Int8.Active(), s.m, s.n, s.k), func(b *testing.B) {
+			m, n, k := s.m, s.n, s.k
+			r := rand.New(rand.NewPCG(1, 1))
+			a := make([]uint8, m*k)
+			w := make([]int8, n*k)
+			for i := range a {
+				a[i] = uint8(r.Uint32())
+			}
+			for i := range w {
+				w[i] = int8(r.Uint32())
+			}
+			pw := PackInt8Weights(n, k, w, k)
+			sc := make([]float32, n)
+			for i := range sc {
+				sc[i] = 1e-4
+			}
+			out := &QOutput{Uint8: make([]uint8, m*n), Ldc: n, Scale: sc, ZeroPoint: 128, Bias: make([]int32, n)}
+			for b.Loop() {
+				QGemmU8(m, a, k, 3, pw, out, 1)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+		})
+	}
+}
+
+// The SIMD float requantization (where built) against the Go one: every
+// length up to a few vectors, ties, values far outside the clamp range,
+// per tensor and per channel.
+func TestQRequantRowAsm(t *testing.T) {
+	if qrequantRowAsm == nil {
+		t.Skip("no SIMD output stage on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for it := 0; it < 3000; it++ {
+		n := r.IntN(70)
+		src := make([]int32, n)
+		sc := make([]float32, max(n, 1))
+		for x := range src {
+			switch r.IntN(4) {
+			case 0:
+				src[x] = int32(r.Uint32())
+			case 1:
+				src[x] = r.Int32N(2001) - 1000
+			default:
+				src[x] = r.Int32N(1<<20) - 1<<19
+			}
+		}
+		for x := range sc {
+			sc[x] = float32(math.Ldexp(r.Float64()+0.5, -r.IntN(16)))
+			if r.IntN(4) == 0 {
+				sc[x] = 0.5 // ties
+			}
+		}
+		perCh := r.IntN(2) == 0
+		lo, hi := int32(0), int32(255)
+		if r.IntN(2) == 0 {
+			lo, hi = -128, 127
+		}
+		zp := lo + r.Int32N(hi-lo+1)
+		flo, fhi := float32(lo-zp), float32(hi-zp)
+		want := make([]byte, n+8)
+		got := make([]byte, n+8)
+		for x := range want {
+			want[x], got[x] = 0xa5, 0xa5
+		}
+		qrequantRowGo(src, want[:n], sc, perCh, flo, fhi, zp)
+		qrequantRow(src, got[:n], sc, perCh, flo, fhi, zp)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d perCh=%v zp=%d: SIMD %v, Go %v (src %v)", n, perCh, zp, got, want, src)
+		}
+	}
+}

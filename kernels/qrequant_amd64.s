@@ -1,0 +1,75 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+//
+// dst[x] = byte(int32(round_half_even(min(max(float32(src[x])·scale[x or 0], flo), fhi))) + zp)
+// in exactly qoutStage.apply's float32 operations: VCVTDQ2PS, VMULPS,
+// VMAXPS, VMINPS, then + and - 1.5·2^23 (VADDPS, VSUBPS) to round, and a
+// truncating conversion of the now integral value. VPMOVDB keeps the low
+// byte, right for uint8 and int8 alike since the value is in range.
+TEXT ·qrequantRow_avx512(SB), NOSPLIT, $0-52
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ perCh+32(FP), R8
+	SHLQ $6, R8
+	VBROADCASTSS flo+40(FP), Z1
+	VBROADCASTSS fhi+44(FP), Z2
+	MOVL zp+48(FP), AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z4
+	VBROADCASTSS (DX), Z5
+
+loop:
+	CMPQ CX, $16
+	JLT tail
+	VCVTDQ2PS (SI), Z0
+	TESTQ R8, R8
+	JZ mul
+	VMOVUPS (DX), Z5
+
+mul:
+	VMULPS Z5, Z0, Z0
+	VMAXPS Z1, Z0, Z0
+	VMINPS Z2, Z0, Z0
+	VADDPS Z4, Z0, Z0
+	VSUBPS Z4, Z0, Z0
+	VCVTTPS2DQ Z0, Z0
+	VPADDD Z3, Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ R8, DX
+	SUBQ $16, CX
+	JMP loop
+
+tail:
+	TESTQ CX, CX
+	JZ done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI), K1, Z0
+	VCVTDQ2PS Z0, Z0
+	TESTQ R8, R8
+	JZ mul1
+	VMOVUPS.Z (DX), K1, Z5
+
+mul1:
+	VMULPS Z5, Z0, Z0
+	VMAXPS Z1, Z0, Z0
+	VMINPS Z2, Z0, Z0
+	VADDPS Z4, Z0, Z0
+	VSUBPS Z4, Z0, Z0
+	VCVTTPS2DQ Z0, Z0
+	VPADDD Z3, Z0, Z0
+	VPMOVDB Z0, K1, (DI)
+
+done:
+	VZEROUPPER
+	RET
