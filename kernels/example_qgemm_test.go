@@ -11,7 +11,7 @@ import (
 // output channel, int32 bias, requantized uint8 output with a fused Relu.
 func ExampleQGemmU8() {
 	const m, n, k = 2, 3, 4 // 2 pixels, 3 output channels, 4 input channels
-	x := []uint8{ // NHWC: pixel-major, channels contiguous
+	x := []uint8{           // NHWC: pixel-major, channels contiguous
 		130, 128, 126, 140,
 		100, 200, 128, 128,
 	}

@@ -339,7 +339,7 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	if k > 0 && (lda < k || len(a) < (m-1)*lda+k) {
 		panic(fmt.Sprintf("kernels: QGemm: A has %d elements with lda %d for %dx%d", len(a), lda, m, k))
 	}
-	st := newQoutStage(m, n, k, za, w, out)
+	st := newQoutStage(m, n, k, za, w.colSum, w.zp, out)
 	path := Int8.activeIndex()
 	uk := int8Kernels[path]
 	w = w.forPath(path)
@@ -362,8 +362,10 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	j.runThreads(threads)
 }
 
-func newQoutStage(m, n, k int, za int32, w *QPackedWeights, out *QOutput) *qoutStage {
-	st := &qoutStage{QOutput: out, zp: w.zp}
+// newQoutStage validates out for an m×n result of K-long sums and folds
+// the per-column terms; colSum and zp may be nil (no za or zw terms).
+func newQoutStage(m, n, k int, za int32, colSum, zp []int32, out *QOutput) *qoutStage {
+	st := &qoutStage{QOutput: out, zp: zp}
 	set := 0
 	need := 0
 	switch {
@@ -441,7 +443,10 @@ func newQoutStage(m, n, k int, za int32, w *QPackedWeights, out *QOutput) *qoutS
 	st.colCorr = make([]int32, n+maxNR)
 	K := int32(k)
 	for j := range st.colCorr[:n] {
-		c := -za * w.colSum[j]
+		var c int32
+		if colSum != nil {
+			c = -za * colSum[j]
+		}
 		if st.zp != nil {
 			c += K * za * st.zp[j]
 		}

@@ -51,6 +51,11 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
+// qdwPixel_avx512 is qdwPixel (depthwise, one output pixel), AVX512F.
+//
+//go:noescape
+func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, za int32, init, acc *int32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -60,6 +65,7 @@ var int8Registered = func() bool {
 	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
 	if avx2 && x.HasAVX512F {
 		qrequantRowAsm = qrequantRow_avx512
+		qdwPixelAsm = qdwPixel_avx512
 	}
 	Int8.support("avx2", avx2, "needs AVX2")
 	Int8.support("avxvnni", avx2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")

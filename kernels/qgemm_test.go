@@ -207,6 +207,19 @@ const guardByte = 0x5a
 func (c *qcase) run(t testing.TB) []int64 {
 	t.Helper()
 	pw := PackInt8Weights(c.n, c.k, c.w, c.ldw, c.zw...)
+	return c.runWith(t, func(out *QOutput) {
+		if c.s8 {
+			QGemmS8(c.m, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(c.a))), len(c.a)), c.lda, int8(c.za), pw, out, c.threads)
+		} else {
+			QGemmU8(c.m, c.a, c.lda, uint8(c.za), pw, out, c.threads)
+		}
+	})
+}
+
+// runWith calls call with c's output stage writing into a guarded C
+// (m×n, row stride ldc) and returns the outputs.
+func (c *qcase) runWith(t testing.TB, call func(*QOutput)) []int64 {
+	t.Helper()
 	out := &QOutput{Ldc: c.ldc, Bias: c.bias, Scale: c.scale, FloatBias: c.fbias,
 		Multiplier: c.mult, Shift: c.shift, ZeroPoint: c.zy, Clamp: c.clamp, Min: c.lo, Max: c.hi}
 	// C has a guard row before and after and guard columns between rows
@@ -233,11 +246,7 @@ func (c *qcase) run(t testing.TB) []int64 {
 		elem = 1
 		out.Int8 = unsafe.Slice((*int8)(unsafe.Add(ptr, pad)), size)
 	}
-	if c.s8 {
-		QGemmS8(c.m, unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(c.a))), len(c.a)), c.lda, int8(c.za), pw, out, c.threads)
-	} else {
-		QGemmU8(c.m, c.a, c.lda, uint8(c.za), pw, out, c.threads)
-	}
+	call(out)
 	inside := func(e int) bool { // e: element index from the start of C
 		if e < 0 || e >= size {
 			return false
