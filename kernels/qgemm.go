@@ -61,11 +61,17 @@ var Int8 = newFamily("int8", "generic", "avx2", "avxvnni", "avx512vnni")
 // the same for each row), and a group holds 4 uint8 of A and 4 int8 of W
 // (c4), or, with wide, 2 int16 of each (c2: both widened at packing, so a
 // group is still 4 bytes per row or column). It writes exactly the tile.
+//
+// With signedA the kernel multiplies int8 A by int8 W (arm64's SDOT, for
+// instance): A is packed as a-128 (XOR 0x80 of uint8 activations, int8
+// activations as they are) and the zero point moves by 128 likewise, which
+// leaves every (a - za) unchanged.
 type qkernel struct {
-	name   string
-	mr, nr int
-	wide   bool
-	fn     func(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	name    string
+	mr, nr  int
+	wide    bool
+	signedA bool
+	fn      func(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 }
 
 // kgroup is the number of K elements per 4-byte group.
@@ -76,8 +82,13 @@ func (uk *qkernel) kgroup() int {
 	return 4
 }
 
-// int8Kernels holds each Int8 path's microkernel, by path index.
-var int8Kernels = [4]*qkernel{0: {name: "qgemm_4x8c4_generic", mr: 4, nr: 8, fn: qgemm4x8c4Generic}}
+// int8Kernels holds each Int8 path's microkernel, by path index;
+// architecture files fill in theirs.
+var int8Kernels = func() []*qkernel {
+	ks := make([]*qkernel, len(Int8.paths))
+	ks[0] = &qkernel{name: "qgemm_4x8c4_generic", mr: 4, nr: 8, fn: qgemm4x8c4Generic}
+	return ks
+}()
 
 // qmaxGroups bounds the K groups per microkernel call.
 const qmaxGroups = 2048
@@ -339,10 +350,13 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	if k > 0 && (lda < k || len(a) < (m-1)*lda+k) {
 		panic(fmt.Sprintf("kernels: QGemm: A has %d elements with lda %d for %dx%d", len(a), lda, m, k))
 	}
-	st := newQoutStage(m, n, k, za, w.colSum, w.zp, out)
 	path := Int8.activeIndex()
 	uk := int8Kernels[path]
 	w = w.forPath(path)
+	if uk.signedA {
+		flip, za = !flip, za-128
+	}
+	st := newQoutStage(m, n, k, za, w.colSum, w.zp, out)
 	if st.zp != nil {
 		st.rowSum = make([]int32, m)
 		x := byte(0)
@@ -351,8 +365,14 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 		}
 		for i := range st.rowSum {
 			var s int32
-			for _, v := range a[i*lda : i*lda+k] {
-				s += int32(v ^ x)
+			if uk.signedA {
+				for _, v := range a[i*lda : i*lda+k] {
+					s += int32(int8(v ^ x))
+				}
+			} else {
+				for _, v := range a[i*lda : i*lda+k] {
+					s += int32(v ^ x)
+				}
 			}
 			st.rowSum[i] = s
 		}
@@ -753,13 +773,17 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 				continue
 			}
 			src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+			widen := func(b byte) uint32 { return uint32(b ^ x) }
+			if j.uk.signedA {
+				widen = func(b byte) uint32 { return uint32(uint16(int16(int8(b ^ x)))) }
+			}
 			g := 0
 			for ; 2*g+1 < k; g++ {
-				v := uint32(src[2*g]^x) | uint32(src[2*g+1]^x)<<16
+				v := widen(src[2*g]) | widen(src[2*g+1])<<16
 				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = v
 			}
 			if g < groups {
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = uint32(src[2*g] ^ x)
+				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = widen(src[2*g])
 			}
 		}
 		return

@@ -93,11 +93,11 @@ func qpeak(path string, n int) float64 {
 // int8ExtraKernels are alternative tile shapes, benchmarked against each
 // other to choose the registered ones.
 var int8ExtraKernels = []qkernel{
-	{"qgemm_14x32c4_avx512vnni", 14, 32, false, qgemm_14x32c4_avx512vnni},
-	{"qgemm_12x32c4_avx512vnni", 12, 32, false, qgemm_12x32c4_avx512vnni},
-	{"qgemm_8x32c4_avx512vnni", 8, 32, false, qgemm_8x32c4_avx512vnni},
-	{"qgemm_6x64c4_avx512vnni", 6, 64, false, qgemm_6x64c4_avx512vnni},
-	{"qgemm_6x16c4_avxvnni", 6, 16, false, qgemm_6x16c4_avxvnni},
-	{"qgemm_6x16c2_avx2", 6, 16, true, qgemm_6x16c2_avx2},
-	{"qgemm_4x16c2_avx2", 4, 16, true, qgemm_4x16c2_avx2},
+	{name: "qgemm_14x32c4_avx512vnni", mr: 14, nr: 32, wide: false, fn: qgemm_14x32c4_avx512vnni},
+	{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, wide: false, fn: qgemm_12x32c4_avx512vnni},
+	{name: "qgemm_8x32c4_avx512vnni", mr: 8, nr: 32, wide: false, fn: qgemm_8x32c4_avx512vnni},
+	{name: "qgemm_6x64c4_avx512vnni", mr: 6, nr: 64, wide: false, fn: qgemm_6x64c4_avx512vnni},
+	{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, wide: false, fn: qgemm_6x16c4_avxvnni},
+	{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2},
+	{name: "qgemm_4x16c2_avx2", mr: 4, nr: 16, wide: true, fn: qgemm_4x16c2_avx2},
 }

@@ -745,3 +745,49 @@ func TestQRequantRowAsm(t *testing.T) {
 		}
 	}
 }
+
+// qgemm4x8c4GenericS8 is the generic kernel with int8 A (signedA), as an
+// s8×s8 dot-product kernel (arm64 SDOT) would compute.
+func qgemm4x8c4GenericS8(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {
+	const mr, nr = 4, 8
+	as := unsafe.Slice((*int8)(a), kg*mr*4)
+	bs := unsafe.Slice((*int8)(b), kg*nr*4)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr * nr]int32
+	for i := 0; i < mr; i++ {
+		if load != 0 {
+			copy(acc[i*nr:i*nr+nr], cs[i*ldc:])
+		} else {
+			copy(acc[i*nr:i*nr+nr], unsafe.Slice(init, nr))
+		}
+	}
+	for g := 0; g < kg; g++ {
+		for i := 0; i < mr; i++ {
+			for jj := 0; jj < nr; jj++ {
+				for t := 0; t < 4; t++ {
+					acc[i*nr+jj] += int32(as[g*mr*4+i*4+t]) * int32(bs[g*nr*4+jj*4+t])
+				}
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		copy(cs[i*ldc:i*ldc+nr], acc[i*nr:])
+	}
+}
+
+// The signedA plumbing (A packed as int8, zero point moved by 128) that
+// s8×s8 kernels rely on, through a Go s8×s8 kernel in the generic slot.
+func TestQGemmSignedAKernel(t *testing.T) {
+	old := Int8.Active()
+	defer Int8.Set(old)
+	Int8.Set("generic")
+	saved := int8Kernels[0]
+	defer func() { int8Kernels[0] = saved }()
+	int8Kernels[0] = &qkernel{name: "qgemm_4x8c4_generic_s8", mr: 4, nr: 8, signedA: true, fn: qgemm4x8c4GenericS8}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, s := range [][3]int{{1, 1, 1}, {17, 15, 63}, {65, 3, 257}, {3, 65, 17}} {
+		for range 6 {
+			randQcase(r, s[0], s[1], s[2]).check(t)
+		}
+	}
+}
