@@ -33,6 +33,24 @@ func qgemm_6x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int
 //go:noescape
 func qgemm_4x16c2_avx2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
+//go:noescape
+func qgemm_12x32c4_avx512vnni_u4(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_12x32c4_avx512vnni_b2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_12x32c4_avx512vnni_u4_b2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_6x64c4_avx512vnni_u4_b2(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_4x24c4_avxvnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_4x16c2_avx2_u4(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeakOps).
 func qpeak_avx512vnni(n int)
@@ -97,7 +115,13 @@ var int8ExtraKernels = []qkernel{
 	{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, wide: false, fn: qgemm_12x32c4_avx512vnni},
 	{name: "qgemm_8x32c4_avx512vnni", mr: 8, nr: 32, wide: false, fn: qgemm_8x32c4_avx512vnni},
 	{name: "qgemm_6x64c4_avx512vnni", mr: 6, nr: 64, wide: false, fn: qgemm_6x64c4_avx512vnni},
+	{name: "qgemm_12x32c4_avx512vnni_u4", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni_u4},
+	{name: "qgemm_12x32c4_avx512vnni_b2", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni_b2},
+	{name: "qgemm_12x32c4_avx512vnni_u4_b2", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni_u4_b2},
+	{name: "qgemm_6x64c4_avx512vnni_u4_b2", mr: 6, nr: 64, fn: qgemm_6x64c4_avx512vnni_u4_b2},
+	{name: "qgemm_4x24c4_avxvnni", mr: 4, nr: 24, fn: qgemm_4x24c4_avxvnni},
 	{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, wide: false, fn: qgemm_6x16c4_avxvnni},
 	{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2},
 	{name: "qgemm_4x16c2_avx2", mr: 4, nr: 16, wide: true, fn: qgemm_4x16c2_avx2},
+	{name: "qgemm_4x16c2_avx2_u4", mr: 4, nr: 16, wide: true, fn: qgemm_4x16c2_avx2_u4},
 }

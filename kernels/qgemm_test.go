@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -599,21 +600,51 @@ func BenchmarkQGemmShape(b *testing.B) {
 	defer Int8.Set(old)
 	for i := range int8ExtraKernels {
 		uk := &int8ExtraKernels[i]
-		path := uk.name[len(uk.name)-len("avx512vnni"):]
-		switch {
-		case uk.wide:
-			path = "avx2"
-		case uk.nr == 16:
-			path = "avxvnni"
-		default:
-			path = "avx512vnni"
-		}
+		path := qkernelPath(uk)
 		if ok, _ := Int8.Supported(path); !ok {
 			continue
 		}
 		b.Run(uk.name, func(b *testing.B) {
 			Int8.Set(path)
 			benchQGemm(b, uk, 1024, 1024, 1024)
+		})
+	}
+}
+
+// qkernelPath is the Int8 path whose CPU features a kernel needs.
+func qkernelPath(uk *qkernel) string {
+	for _, p := range Int8.Paths() {
+		if strings.Contains(uk.name, "_"+p) {
+			return p
+		}
+	}
+	return "generic"
+}
+
+// Every alternative tile shape (in the slot of its path) against the
+// reference: shapes not registered today must stay correct to be chosen
+// later.
+func TestQGemmExtraKernels(t *testing.T) {
+	old := Int8.Active()
+	defer Int8.Set(old)
+	r := rand.New(rand.NewPCG(15, 16))
+	for i := range int8ExtraKernels {
+		uk := &int8ExtraKernels[i]
+		path := qkernelPath(uk)
+		if ok, _ := Int8.Supported(path); !ok {
+			continue
+		}
+		t.Run(uk.name, func(t *testing.T) {
+			Int8.Set(path)
+			idx := Int8.activeIndex()
+			saved := int8Kernels[idx]
+			defer func() { int8Kernels[idx] = saved }()
+			int8Kernels[idx] = uk
+			for _, s := range [][3]int{{1, 1, 1}, {17, 65, 63}, {65, 17, 257}, {3, 100, 9}} {
+				for range 3 {
+					randQcase(r, s[0], s[1], s[2]).check(t)
+				}
+			}
 		})
 	}
 }
@@ -646,12 +677,7 @@ func benchQGemm(b *testing.B, uk *qkernel, m, n, k int) {
 func BenchmarkQKernel(b *testing.B) {
 	for i := range int8ExtraKernels {
 		uk := &int8ExtraKernels[i]
-		path := "avx512vnni"
-		if uk.wide {
-			path = "avx2"
-		} else if uk.nr == 16 {
-			path = "avxvnni"
-		}
+		path := qkernelPath(uk)
 		if ok, _ := Int8.Supported(path); !ok {
 			continue
 		}

@@ -48,16 +48,35 @@ var (
 type kernel struct {
 	isa    isa
 	mr, nv int // rows, vectors per row
+	unroll int // K groups per loop iteration (default 2, a power of two)
+	nb     int // broadcast registers used in turn (default 1)
+}
+
+func (k kernel) u() int {
+	if k.unroll == 0 {
+		return 2
+	}
+	return k.unroll
 }
 
 func (k kernel) nr() int { return k.nv * k.isa.width }
 func (k kernel) name() string {
-	return fmt.Sprintf("qgemm_%dx%d%s_%s", k.mr, k.nr(), k.isa.c, k.isa.name)
+	suffix := ""
+	if k.unroll != 0 {
+		suffix += fmt.Sprintf("_u%d", k.unroll)
+	}
+	if k.nb > 1 {
+		suffix += fmt.Sprintf("_b%d", k.nb)
+	}
+	return fmt.Sprintf("qgemm_%dx%d%s_%s%s", k.mr, k.nr(), k.isa.c, k.isa.name, suffix)
 }
 func (k kernel) acc(i, v int) int { return i*k.nv + v }
 func (k kernel) wreg(v int) int   { return k.mr*k.nv + v }
 func (k kernel) areg() int        { return k.mr*k.nv + k.nv }
-func (k kernel) tmp() int         { return k.mr*k.nv + k.nv + 1 } // avx2 only
+func (k kernel) tmp() int         { return k.mr*k.nv + k.nv + max(1, k.nb) } // avx2 only
+func (k kernel) breg(i int) int {
+	return k.areg() + i%max(1, k.nb)
+}
 
 func (k kernel) r(n int) string { return fmt.Sprintf("%s%d", k.isa.reg, n) }
 
@@ -106,10 +125,8 @@ func (k kernel) dot(p func(string, ...any), acc, a, w int) {
 	}
 }
 
-const unroll = 2
-
 func (k kernel) gen(w *strings.Builder) {
-	need := k.mr*k.nv + k.nv + 1
+	need := k.mr*k.nv + k.nv + max(1, k.nb)
 	if k.isa.name == "avx2" {
 		need++
 	}
@@ -176,14 +193,19 @@ func (k kernel) gen(w *strings.Builder) {
 			}
 		}
 		for i := 0; i < k.mr; i++ {
-			p("VPBROADCASTD %d(SI), %s", (u*k.mr+i)*4, k.r(k.areg()))
+			p("VPBROADCASTD %d(SI), %s", (u*k.mr+i)*4, k.r(k.breg(i)))
 			for v := 0; v < k.nv; v++ {
-				k.dot(p, k.acc(i, v), k.areg(), k.wreg(v))
+				k.dot(p, k.acc(i, v), k.breg(i), k.wreg(v))
 			}
 		}
 	}
+	unroll := k.u()
+	shift := 0
+	for 1<<shift < unroll {
+		shift++
+	}
 	p("MOVQ CX, R11")
-	p("SHRQ $1, R11")
+	p("SHRQ $%d, R11", shift)
 	p("JZ tail")
 	fmt.Fprintln(w, "loop:")
 	for u := 0; u < unroll; u++ {
@@ -194,9 +216,18 @@ func (k kernel) gen(w *strings.Builder) {
 	p("DECQ R11")
 	p("JNZ loop")
 	fmt.Fprintln(w, "tail:")
-	p("ANDQ $1, CX")
+	p("ANDQ $%d, CX", unroll-1)
 	p("JZ store")
-	step(0)
+	if unroll > 2 {
+		fmt.Fprintln(w, "loop1:")
+		step(0)
+		p("ADDQ $%d, SI", k.mr*4)
+		p("ADDQ $%d, DX", k.nr()*4)
+		p("DECQ CX")
+		p("JNZ loop1")
+	} else {
+		step(0)
+	}
 	fmt.Fprintln(w, "store:")
 	p("MOVQ DI, R10")
 	for i := 0; i < k.mr; i++ {
@@ -296,11 +327,17 @@ func main() {
 }
 
 var kernels = []kernel{
-	{avx512vnni, 14, 2},
-	{avx512vnni, 12, 2},
-	{avx512vnni, 8, 2},
-	{avx512vnni, 6, 4},
-	{avxvnni, 6, 2},
-	{avx2, 6, 2},
-	{avx2, 4, 2},
+	{isa: avx512vnni, mr: 14, nv: 2},
+	{isa: avx512vnni, mr: 12, nv: 2},
+	{isa: avx512vnni, mr: 8, nv: 2},
+	{isa: avx512vnni, mr: 6, nv: 4},
+	{isa: avx512vnni, mr: 12, nv: 2, unroll: 4},
+	{isa: avx512vnni, mr: 12, nv: 2, nb: 2},
+	{isa: avx512vnni, mr: 12, nv: 2, unroll: 4, nb: 2},
+	{isa: avx512vnni, mr: 6, nv: 4, unroll: 4, nb: 2},
+	{isa: avxvnni, mr: 6, nv: 2},
+	{isa: avxvnni, mr: 4, nv: 3},
+	{isa: avx2, mr: 6, nv: 2},
+	{isa: avx2, mr: 4, nv: 2},
+	{isa: avx2, mr: 4, nv: 2, unroll: 4},
 }
