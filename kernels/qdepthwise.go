@@ -14,8 +14,11 @@ import (
 //
 // Each output is Σ over taps of (x - za)·(w - zw[c]), exact in int32:
 // the weights are stored minus their zero point as int32 at packing, so
-// zero points cost nothing per tap, and padding taps read a row of za
-// bytes (an indirection buffer, as XNNPACK does), which contributes 0.
+// zero points cost nothing per tap; padding taps read a row of za bytes
+// (an indirection buffer, as XNNPACK does), which contributes 0; and the
+// za term, -za·Σ_t (w - zw), is folded with the bias into the starting
+// value of each channel, so a tap is one widening load and one
+// multiply-add (VPDPWSSD with AVX512-VNNI: x and w are both exact int16).
 // The per-pixel kernel (Go, or AVX-512 where available, 16 channels per
 // vector) produces the int32 row of C channels; the output stage is the
 // shared Go/SIMD one, so every path gives identical results.
@@ -25,6 +28,7 @@ import (
 type QDepthwiseWeights struct {
 	c, kh, kw int
 	w         []int32
+	colSum    []int32 // Σ_t w[t*C+c]
 }
 
 // PackDepthwiseInt8 packs depthwise filters given in ONNX layout
@@ -46,7 +50,7 @@ func PackDepthwiseInt8(c, kh, kw int, w []int8, zeroPoint ...int32) *QDepthwiseW
 			panic(fmt.Sprintf("kernels: PackDepthwiseInt8: zero point %d out of int8 range", z))
 		}
 	}
-	d := &QDepthwiseWeights{c: c, kh: kh, kw: kw, w: make([]int32, taps*c)}
+	d := &QDepthwiseWeights{c: c, kh: kh, kw: kw, w: make([]int32, taps*c), colSum: make([]int32, c)}
 	for ch := 0; ch < c; ch++ {
 		var zw int32
 		if len(zeroPoint) > 0 {
@@ -54,6 +58,7 @@ func PackDepthwiseInt8(c, kh, kw int, w []int8, zeroPoint ...int32) *QDepthwiseW
 		}
 		for t := 0; t < taps; t++ {
 			d.w[t*c+ch] = int32(w[ch*taps+t]) - zw
+			d.colSum[ch] += d.w[t*c+ch]
 		}
 	}
 	return d
@@ -98,7 +103,7 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 	if oh == 0 || ow == 0 {
 		return
 	}
-	st := newQoutStage(oh*ow, C, dw.kh*dw.kw, 0, nil, nil, out)
+	st := newQoutStage(oh*ow, C, dw.kh*dw.kw, int32(za), dw.colSum, nil, out)
 	zrow := make([]uint8, C)
 	for i := range zrow {
 		zrow[i] = za
@@ -121,7 +126,7 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 						ptrs[ky*dw.kw+kx] = p
 					}
 				}
-				qdwPixel(ptrs, dw.w, C, int32(za), st.colCorr, acc)
+				qdwPixel(ptrs, dw.w, C, st.colCorr, acc)
 				st.apply(acc, C, oy*ow+ox, 1, 0, C)
 			}
 		}
@@ -140,29 +145,29 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 }
 
 // qdwPixel computes one output pixel's C int32 sums: acc[c] = init[c] +
-// Σ_t (x_t[c] - za)·w[t*C+c], x_t the C channels at ptrs[t].
-func qdwPixel(ptrs []unsafe.Pointer, w []int32, c int, za int32, init, acc []int32) {
+// Σ_t x_t[c]·w[t*C+c], x_t the C uint8 channels at ptrs[t].
+func qdwPixel(ptrs []unsafe.Pointer, w []int32, c int, init, acc []int32) {
 	if qdwPixelAsm != nil && !qrequantNoAsm && len(ptrs) > 0 {
 		_ = w[len(ptrs)*c-1]
 		_ = init[c-1]
 		_ = acc[c-1]
-		qdwPixelAsm(&ptrs[0], len(ptrs), &w[0], c, za, &init[0], &acc[0])
+		qdwPixelAsm(&ptrs[0], len(ptrs), &w[0], c, &init[0], &acc[0])
 		return
 	}
-	qdwPixelGo(ptrs, w, c, za, init, acc)
+	qdwPixelGo(ptrs, w, c, init, acc)
 }
 
-func qdwPixelGo(ptrs []unsafe.Pointer, w []int32, c int, za int32, init, acc []int32) {
+func qdwPixelGo(ptrs []unsafe.Pointer, w []int32, c int, init, acc []int32) {
 	acc = acc[:c]
 	copy(acc, init[:c])
 	for t, p := range ptrs {
 		xs := unsafe.Slice((*uint8)(p), c)
 		ws := w[t*c : t*c+c]
 		for ch := range acc {
-			acc[ch] += (int32(xs[ch]) - za) * ws[ch]
+			acc[ch] += int32(xs[ch]) * ws[ch]
 		}
 	}
 }
 
 // qdwPixelAsm, where set, is qdwPixel in SIMD.
-var qdwPixelAsm func(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, za int32, init, acc *int32)
+var qdwPixelAsm func(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)

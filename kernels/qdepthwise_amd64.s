@@ -2,20 +2,21 @@
 
 #include "textflag.h"
 
-// func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, za int32, init, acc *int32)
+// acc[ch] = init[ch] + Σ_t x_t[ch]·w[t*c+ch], x_t = ptrs[t] (c uint8), 16
+// channels per vector, the last block masked (masked loads don't fault
+// past the end).
+
+// func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
 //
-// acc[ch] = init[ch] + Σ_t (x_t[ch] - za)·w[t*c+ch], x_t = ptrs[t] (c
-// uint8), 16 channels per vector, the last block masked (masked loads
-// don't fault past the end).
-TEXT ·qdwPixel_avx512(SB), NOSPLIT, $0-56
+// x zero-extended to int32 is the int16 pair (x, 0), w (|w| <= 255) the
+// pair (w, sign): VPDPWSSD adds x·w + 0·sign, exactly.
+TEXT ·qdwPixel_avx512vnni(SB), NOSPLIT, $0-48
 	MOVQ ptrs+0(FP), BX
 	MOVQ ntaps+8(FP), R9
 	MOVQ w+16(FP), DX
 	MOVQ c+24(FP), R8
-	MOVL za+32(FP), AX
-	VPBROADCASTD AX, Z2
-	MOVQ init+40(FP), R10
-	MOVQ acc+48(FP), DI
+	MOVQ init+32(FP), R10
+	MOVQ acc+40(FP), DI
 	MOVQ R8, R11
 	SHLQ $2, R11
 	XORQ R12, R12
@@ -34,23 +35,86 @@ block:
 setmask:
 	KMOVW AX, K1
 	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	VPXORD Z4, Z4, Z4
 	LEAQ (DX)(R12*4), AX
 	XORQ R13, R13
+	MOVQ R9, CX
+	SHRQ $1, CX
+	JZ tap1
 
-tap:
+tap2:
 	MOVQ (BX)(R13*8), SI
 	VPMOVZXBD.Z (SI)(R12*1), K1, Z1
-	VPSUBD Z2, Z1, Z1
-	VPMULLD (AX), Z1, K1, Z1
-	VPADDD Z1, Z0, Z0
-	ADDQ R11, AX
-	INCQ R13
+	MOVQ 8(BX)(R13*8), SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z3
+	VPDPWSSD.Z (AX), Z1, K1, Z0
+	VPDPWSSD.Z (AX)(R11*1), Z3, K1, Z4
+	LEAQ (AX)(R11*2), AX
+	ADDQ $2, R13
+	DECQ CX
+	JNZ tap2
+
+tap1:
 	CMPQ R13, R9
-	JLT tap
+	JGE store
+	MOVQ (BX)(R13*8), SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z1
+	VPDPWSSD.Z (AX), Z1, K1, Z0
+
+store:
+	VPADDD Z4, Z0, Z0
 	VMOVDQU32 Z0, K1, (DI)(R12*4)
 	ADDQ $16, R12
 	JMP block
 
 done:
+	VZEROUPPER
+	RET
+
+// func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+//
+// The same with VPMULLD + VPADDD (AVX512F only).
+TEXT ·qdwPixel_avx512(SB), NOSPLIT, $0-48
+	MOVQ ptrs+0(FP), BX
+	MOVQ ntaps+8(FP), R9
+	MOVQ w+16(FP), DX
+	MOVQ c+24(FP), R8
+	MOVQ init+32(FP), R10
+	MOVQ acc+40(FP), DI
+	MOVQ R8, R11
+	SHLQ $2, R11
+	XORQ R12, R12
+
+fblock:
+	MOVQ R8, CX
+	SUBQ R12, CX
+	JLE fdone
+	MOVL $0xFFFF, AX
+	CMPQ CX, $16
+	JGE fsetmask
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+fsetmask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+ftap:
+	MOVQ (BX)(R13*8), SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z1
+	VPMULLD.Z (AX), Z1, K1, Z1
+	VPADDD Z1, Z0, Z0
+	ADDQ R11, AX
+	INCQ R13
+	CMPQ R13, R9
+	JLT ftap
+	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	ADDQ $16, R12
+	JMP fblock
+
+fdone:
 	VZEROUPPER
 	RET

@@ -69,10 +69,14 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
-// qdwPixel_avx512 is qdwPixel (depthwise, one output pixel), AVX512F.
+// qdwPixel_avx512vnni and qdwPixel_avx512 are qdwPixel (depthwise, one
+// output pixel) with VPDPWSSD (AVX512-VNNI) or VPMULLD (AVX512F).
 //
 //go:noescape
-func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, za int32, init, acc *int32)
+func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+
+//go:noescape
+func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
 
 var int8Registered = func() bool {
 	x := cpu.X86
@@ -84,6 +88,9 @@ var int8Registered = func() bool {
 	if avx2 && x.HasAVX512F {
 		qrequantRowAsm = qrequantRow_avx512
 		qdwPixelAsm = qdwPixel_avx512
+		if avx512 && x.HasAVX512VNNI {
+			qdwPixelAsm = qdwPixel_avx512vnni
+		}
 	}
 	Int8.support("avx2", avx2, "needs AVX2")
 	Int8.support("avxvnni", avx2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")

@@ -4,7 +4,9 @@ package kernels
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
@@ -32,6 +34,51 @@ func TestVEXVPDPBUSD(t *testing.T) {
 		qvexTest_avxvnni(&acc, &a, &w)
 		if acc != want {
 			t.Fatalf("VEX VPDPBUSD: got %v, want %v", acc, want)
+		}
+	}
+}
+
+// Both depthwise pixel kernels against the Go one, on every channel count
+// up to a few vectors (masked tails) and odd and even tap counts.
+func TestQDwPixelAsm(t *testing.T) {
+	x := cpu.X86
+	if !x.HasAVX512F {
+		t.Skip("no AVX-512")
+	}
+	kernels := map[string]func(*unsafe.Pointer, int, *int32, int, *int32, *int32){"avx512": qdwPixel_avx512}
+	if x.HasAVX512VNNI && x.HasAVX512BW && x.HasAVX512VL {
+		kernels["avx512vnni"] = qdwPixel_avx512vnni
+	}
+	r := rand.New(rand.NewPCG(3, 5))
+	for name, fn := range kernels {
+		for c := 1; c <= 70; c++ {
+			for _, taps := range []int{1, 2, 9, 25} {
+				rows := make([][]uint8, taps)
+				ptrs := make([]unsafe.Pointer, taps)
+				for i := range rows {
+					rows[i] = make([]uint8, c)
+					for j := range rows[i] {
+						rows[i][j] = uint8(r.Uint32())
+					}
+					ptrs[i] = unsafe.Pointer(&rows[i][0])
+				}
+				w := make([]int32, taps*c)
+				for i := range w {
+					w[i] = r.Int32N(511) - 255
+				}
+				init := make([]int32, c)
+				for i := range init {
+					init[i] = int32(r.Uint32())
+				}
+				want := make([]int32, c)
+				got := make([]int32, c+1)
+				got[c] = 12345
+				qdwPixelGo(ptrs, w, c, init, want)
+				fn(&ptrs[0], taps, &w[0], c, &init[0], &got[0])
+				if got[c] != 12345 || !slices.Equal(got[:c], want) {
+					t.Fatalf("%s c=%d taps=%d: got %v, want %v", name, c, taps, got, want)
+				}
+			}
 		}
 	}
 }
