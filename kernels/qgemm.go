@@ -509,13 +509,7 @@ func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 					fb = fb[c0 : c0+cols]
 				}
 			}
-			for x, v := range row {
-				y := float32(float32(v) * sc[x*b2i(st.perCh)])
-				if fb != nil {
-					y += fb[x*b2i(st.perCh)]
-				}
-				dst[x] = y
-			}
+			qfloatRow(row, dst, sc, fb, st.perCh)
 		case qoutQuant:
 			sc := st.Scale
 			if st.perCh {
@@ -587,7 +581,46 @@ func qrequantRowGo(src []int32, dst []byte, sc []float32, perCh bool, flo, fhi f
 	}
 }
 
+// qfloatRow is the float32 output stage of one row: dst[x] =
+// float32(src[x])·sc[x or 0] (+ fb[x or 0] when fb is not nil), each
+// operation rounded to float32; qfloatRowAsm, where set, does the same in
+// SIMD.
+func qfloatRow(src []int32, dst []float32, sc, fb []float32, perCh bool) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:len(src)]
+	if qfloatRowAsm != nil && !qrequantNoAsm {
+		var fp *float32
+		if perCh {
+			_ = sc[len(src)-1]
+		}
+		if fb != nil {
+			if perCh {
+				_ = fb[len(src)-1]
+			}
+			fp = &fb[0]
+		}
+		qfloatRowAsm(&src[0], &dst[0], len(src), &sc[0], fp, b2i(perCh))
+		return
+	}
+	qfloatRowGo(src, dst, sc, fb, perCh)
+}
+
+func qfloatRowGo(src []int32, dst []float32, sc, fb []float32, perCh bool) {
+	dst = dst[:len(src)]
+	p := b2i(perCh)
+	for x, v := range src {
+		y := float32(float32(v) * sc[x*p])
+		if fb != nil {
+			y += fb[x*p]
+		}
+		dst[x] = y
+	}
+}
+
 var (
+	qfloatRowAsm   func(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 	qrequantRowAsm func(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
 	qrequantNoAsm bool

@@ -78,6 +78,12 @@ func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init,
 //go:noescape
 func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
 
+// qfloatRow_avx512 is the float32 output stage of one tile row (see
+// qfloatRow), AVX512F.
+//
+//go:noescape
+func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -87,6 +93,7 @@ var int8Registered = func() bool {
 	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
 	if avx2 && x.HasAVX512F {
 		qrequantRowAsm = qrequantRow_avx512
+		qfloatRowAsm = qfloatRow_avx512
 		qdwPixelAsm = qdwPixel_avx512
 		if avx512 && x.HasAVX512VNNI {
 			qdwPixelAsm = qdwPixel_avx512vnni

@@ -817,3 +817,41 @@ func TestQGemmSignedAKernel(t *testing.T) {
 		}
 	}
 }
+
+// The SIMD float32 output stage against the Go one, bit for bit (signed
+// zeros included).
+func TestQFloatRowAsm(t *testing.T) {
+	if qfloatRowAsm == nil {
+		t.Skip("no SIMD output stage on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(17, 18))
+	for it := 0; it < 2000; it++ {
+		n := r.IntN(70)
+		src := make([]int32, n)
+		for x := range src {
+			src[x] = int32(r.Uint32()) >> r.IntN(32)
+		}
+		sc := make([]float32, max(n, 1))
+		fb := make([]float32, max(n, 1))
+		for x := range sc {
+			sc[x] = float32(r.NormFloat64())
+			fb[x] = float32(r.NormFloat64() * 100)
+			if r.IntN(5) == 0 {
+				fb[x] = float32(math.Copysign(0, -1))
+			}
+		}
+		if r.IntN(3) == 0 {
+			fb = nil
+		}
+		perCh := r.IntN(2) == 0
+		want := make([]float32, n+3)
+		got := make([]float32, n+3)
+		qfloatRowGo(src, want[:n], sc, fb, perCh)
+		qfloatRow(src, got[:n], sc, fb, perCh)
+		for x := range want {
+			if math.Float32bits(got[x]) != math.Float32bits(want[x]) {
+				t.Fatalf("n=%d perCh=%v fb=%v: [%d] SIMD %v, Go %v", n, perCh, fb != nil, x, got[x], want[x])
+			}
+		}
+	}
+}

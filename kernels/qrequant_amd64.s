@@ -73,3 +73,65 @@ mul1:
 done:
 	VZEROUPPER
 	RET
+
+// func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+//
+// dst[x] = float32(src[x])·scale[x or 0] (+ fbias[x or 0] unless fbias is
+// nil): VCVTDQ2PS, VMULPS, VADDPS, as qfloatRowGo (no FMA).
+TEXT ·qfloatRow_avx512(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ fbias+32(FP), BX
+	MOVQ perCh+40(FP), R8
+	SHLQ $6, R8
+	VBROADCASTSS (DX), Z5
+	VPXORD Z6, Z6, Z6
+	TESTQ BX, BX
+	JZ floop
+	VBROADCASTSS (BX), Z6
+
+floop:
+	MOVL $0xFFFF, AX
+	CMPQ CX, $16
+	JGE fmask
+	TESTQ CX, CX
+	JZ fdone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+fmask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI), K1, Z0
+	VCVTDQ2PS Z0, Z0
+	TESTQ R8, R8
+	JZ fmul
+	VMOVUPS.Z (DX), K1, Z5
+	TESTQ BX, BX
+	JZ fmul
+	VMOVUPS.Z (BX), K1, Z6
+
+fmul:
+	VMULPS Z5, Z0, Z0
+	TESTQ BX, BX
+	JZ fstore
+	VADDPS Z6, Z0, Z0
+
+fstore:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ R8, DX
+	TESTQ BX, BX
+	JZ fnext
+	ADDQ R8, BX
+
+fnext:
+	SUBQ $16, CX
+	JG floop
+
+fdone:
+	VZEROUPPER
+	RET
