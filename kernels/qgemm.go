@@ -756,7 +756,7 @@ func (j *qjob) run() {
 					cols := min(nr, nc-q*nr)
 					// Full tiles of int32 output without row corrections
 					// go straight to C.
-					direct := direct && rows == mr && cols == nr
+					direct := direct && rows == mr && cols == nr && groups > 0
 					c, ldc := &tile[0], nr
 					if direct {
 						c, ldc = &j.st.Int32[row*j.st.Ldc+col], j.st.Ldc

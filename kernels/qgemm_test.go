@@ -855,3 +855,26 @@ func TestQFloatRowAsm(t *testing.T) {
 		}
 	}
 }
+
+// K = 0: no products, C = the output stage of the bias alone, in full
+// tiles (written straight to C for int32) and edge tiles.
+func TestQGemmZeroK(t *testing.T) {
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(19, 20))
+		for _, kind := range []string{"int32", "float32", "u8", "s8fixed"} {
+			for _, mn := range [][2]int{{24, 64}, {25, 65}} {
+				c := randQcase(r, mn[0], mn[1], 0)
+				c.kind, c.zw, c.zy, c.clamp = kind, nil, 3, false
+				c.bias = make([]int32, c.n)
+				for j := range c.bias {
+					c.bias[j] = r.Int32N(2000) - 1000
+				}
+				c.scale, c.fbias, c.mult, c.shift = []float32{0.01}, nil, nil, nil
+				if kind == "s8fixed" {
+					c.scale, c.mult, c.shift = nil, []int32{1 << 30}, []int32{-3}
+				}
+				c.check(t)
+			}
+		}
+	})
+}
