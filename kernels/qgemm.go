@@ -797,30 +797,6 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		x = 0x80
 	}
 	x32 := uint32(x) * 0x01010101
-	if j.uk.wide {
-		for i := 0; i < mr; i++ {
-			if i >= rows {
-				for g := 0; g < groups; g++ {
-					*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = 0
-				}
-				continue
-			}
-			src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
-			widen := func(b byte) uint32 { return uint32(b ^ x) }
-			if j.uk.signedA {
-				widen = func(b byte) uint32 { return uint32(uint16(int16(int8(b ^ x)))) }
-			}
-			g := 0
-			for ; 2*g+1 < k; g++ {
-				v := widen(src[2*g]) | widen(src[2*g+1])<<16
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = v
-			}
-			if g < groups {
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = widen(src[2*g])
-			}
-		}
-		return
-	}
 	// Gather the rows' addresses (bounds checked once per row), then write
 	// the panel sequentially, group by group.
 	var srcs [qmaxMR]unsafe.Pointer
@@ -830,11 +806,49 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 			srcs[i] = unsafe.Pointer(unsafe.SliceData(row))
 		}
 	}
-	full := k / 4
 	if groups == 0 {
 		return
 	}
 	d := unsafe.Pointer(&dst[0])
+	if j.uk.wide {
+		// Pairs of bytes widened to two int16 (zero- or, for signedA,
+		// sign-extended).
+		full := k / 2
+		x16 := uint16(x) * 0x0101
+		signed := j.uk.signedA
+		for g := 0; g < full; g++ {
+			off := uintptr(g) * 2
+			for i := 0; i < rows; i++ {
+				u := *(*uint16)(unsafe.Add(srcs[i], off)) ^ x16
+				v := uint32(u&0xff) | uint32(u>>8)<<16
+				if signed {
+					v = uint32(uint16(int16(int8(u)))) | uint32(int32(int8(u>>8)))<<16
+				}
+				*(*uint32)(d) = v
+				d = unsafe.Add(d, 4)
+			}
+			for i := rows; i < mr; i++ {
+				*(*uint32)(d) = 0
+				d = unsafe.Add(d, 4)
+			}
+		}
+		if full < groups {
+			for i := 0; i < mr; i++ {
+				var v uint32
+				if i < rows {
+					b := *(*byte)(unsafe.Add(srcs[i], k-1)) ^ x
+					v = uint32(b)
+					if signed {
+						v = uint32(uint16(int16(int8(b))))
+					}
+				}
+				*(*uint32)(d) = v
+				d = unsafe.Add(d, 4)
+			}
+		}
+		return
+	}
+	full := k / 4
 	for g := 0; g < full; g++ {
 		off := uintptr(g) * 4
 		for i := 0; i < rows; i++ {

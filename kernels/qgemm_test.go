@@ -809,12 +809,47 @@ func TestQGemmSignedAKernel(t *testing.T) {
 	Int8.Set("generic")
 	saved := int8Kernels[0]
 	defer func() { int8Kernels[0] = saved }()
-	int8Kernels[0] = &qkernel{name: "qgemm_4x8c4_generic_s8", mr: 4, nr: 8, signedA: true, fn: qgemm4x8c4GenericS8}
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, s := range [][3]int{{1, 1, 1}, {17, 15, 63}, {65, 3, 257}, {3, 65, 17}} {
-		for range 6 {
-			randQcase(r, s[0], s[1], s[2]).check(t)
+	for _, uk := range []*qkernel{
+		{name: "qgemm_4x8c4_generic_s8", mr: 4, nr: 8, signedA: true, fn: qgemm4x8c4GenericS8},
+		{name: "qgemm_4x8c2_generic_s16", mr: 4, nr: 8, wide: true, signedA: true, fn: qgemm4x8c2GenericI16},
+		{name: "qgemm_4x8c2_generic_u16", mr: 4, nr: 8, wide: true, fn: qgemm4x8c2GenericI16},
+	} {
+		int8Kernels[0] = uk
+		for _, s := range [][3]int{{1, 1, 1}, {17, 15, 63}, {65, 3, 257}, {3, 65, 17}, {5, 9, 2}} {
+			for range 6 {
+				randQcase(r, s[0], s[1], s[2]).check(t)
+			}
 		}
+	}
+}
+
+// qgemm4x8c2GenericI16 is a Go kernel on widened (c2, int16) operands, as
+// the avx2 kernels take them, signed or not.
+func qgemm4x8c2GenericI16(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {
+	const mr, nr = 4, 8
+	as := unsafe.Slice((*int16)(a), kg*mr*2)
+	bs := unsafe.Slice((*int16)(b), kg*nr*2)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr * nr]int32
+	for i := 0; i < mr; i++ {
+		if load != 0 {
+			copy(acc[i*nr:i*nr+nr], cs[i*ldc:])
+		} else {
+			copy(acc[i*nr:i*nr+nr], unsafe.Slice(init, nr))
+		}
+	}
+	for g := 0; g < kg; g++ {
+		for i := 0; i < mr; i++ {
+			for jj := 0; jj < nr; jj++ {
+				for t := 0; t < 2; t++ {
+					acc[i*nr+jj] += int32(as[g*mr*2+i*2+t]) * int32(bs[g*nr*2+jj*2+t])
+				}
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		copy(cs[i*ldc:i*ldc+nr], acc[i*nr:])
 	}
 }
 
