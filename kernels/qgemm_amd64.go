@@ -69,14 +69,15 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
-// qdwPixel_avx512vnni and qdwPixel_avx512 are qdwPixel (depthwise, one
-// output pixel) with VPDPWSSD (AVX512-VNNI) or VPMULLD (AVX512F).
+// qdwRow_avx512vnni and qdwRow_avx512 are qdwRow (depthwise, a row
+// segment of output pixels) with VPDPWSSD (AVX512-VNNI) or VPMULLD
+// (AVX512F).
 //
 //go:noescape
-func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+func qdwRow_avx512vnni(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 //go:noescape
-func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 // qfloatRow_avx512 is the float32 output stage of one tile row (see
 // qfloatRow), AVX512F.
@@ -94,9 +95,9 @@ var int8Registered = func() bool {
 	if avx2 && x.HasAVX512F {
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
-		qdwPixelAsm = qdwPixel_avx512
+		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {
-			qdwPixelAsm = qdwPixel_avx512vnni
+			qdwRowAsm = qdwRow_avx512vnni
 		}
 	}
 	Int8.support("avx2", avx2, "needs AVX2")

@@ -38,29 +38,33 @@ func TestVEXVPDPBUSD(t *testing.T) {
 	}
 }
 
-// Both depthwise pixel kernels against the Go one, on every channel count
-// up to a few vectors (masked tails) and odd and even tap counts.
-func TestQDwPixelAsm(t *testing.T) {
+// Both depthwise row kernels against the Go one, on every channel count
+// up to a few vectors (masked tails), odd and even tap counts, several
+// pixels with per-tap strides (0 for padding taps).
+func TestQDwRowAsm(t *testing.T) {
 	x := cpu.X86
 	if !x.HasAVX512F {
 		t.Skip("no AVX-512")
 	}
-	kernels := map[string]func(*unsafe.Pointer, int, *int32, int, *int32, *int32){"avx512": qdwPixel_avx512}
+	type rowFn = func(*unsafe.Pointer, *int, int, int, *int32, int, *int32, *int32)
+	kernels := map[string]rowFn{"avx512": qdwRow_avx512}
 	if x.HasAVX512VNNI && x.HasAVX512BW && x.HasAVX512VL {
-		kernels["avx512vnni"] = qdwPixel_avx512vnni
+		kernels["avx512vnni"] = qdwRow_avx512vnni
 	}
 	r := rand.New(rand.NewPCG(3, 5))
 	for name, fn := range kernels {
 		for c := 1; c <= 70; c++ {
 			for _, taps := range []int{1, 2, 9, 25} {
-				rows := make([][]uint8, taps)
+				npix := 1 + r.IntN(4)
 				ptrs := make([]unsafe.Pointer, taps)
-				for i := range rows {
-					rows[i] = make([]uint8, c)
-					for j := range rows[i] {
-						rows[i][j] = uint8(r.Uint32())
+				strides := make([]int, taps)
+				for i := range ptrs {
+					strides[i] = []int{0, c, 2*c + 3}[r.IntN(3)]
+					buf := make([]uint8, (npix-1)*strides[i]+c)
+					for j := range buf {
+						buf[j] = uint8(r.Uint32())
 					}
-					ptrs[i] = unsafe.Pointer(&rows[i][0])
+					ptrs[i] = unsafe.Pointer(&buf[0])
 				}
 				w := make([]int32, taps*c)
 				for i := range w {
@@ -70,13 +74,17 @@ func TestQDwPixelAsm(t *testing.T) {
 				for i := range init {
 					init[i] = int32(r.Uint32())
 				}
-				want := make([]int32, c)
-				got := make([]int32, c+1)
-				got[c] = 12345
-				qdwPixelGo(ptrs, w, c, init, want)
-				fn(&ptrs[0], taps, &w[0], c, &init[0], &got[0])
-				if got[c] != 12345 || !slices.Equal(got[:c], want) {
-					t.Fatalf("%s c=%d taps=%d: got %v, want %v", name, c, taps, got, want)
+				want := make([]int32, npix*c)
+				got := make([]int32, npix*c+1)
+				got[npix*c] = 12345
+				p2 := slices.Clone(ptrs)
+				qdwRowGo(ptrs, strides, npix, w, c, init, want)
+				fn(&p2[0], &strides[0], taps, npix, &w[0], c, &init[0], &got[0])
+				if got[npix*c] != 12345 || !slices.Equal(got[:npix*c], want) {
+					t.Fatalf("%s c=%d taps=%d npix=%d: got %v, want %v", name, c, taps, npix, got, want)
+				}
+				if !slices.Equal(p2, ptrs) {
+					t.Fatalf("%s: pointers left at %v, Go at %v", name, p2, ptrs)
 				}
 			}
 		}
