@@ -913,3 +913,27 @@ func TestQGemmZeroK(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkQGemmThreads: best path, 2 threads, int32 output.
+func BenchmarkQGemmThreads(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", Int8.Active(), s.m, s.n, s.k), func(b *testing.B) {
+			m, n, k := s.m, s.n, s.k
+			r := rand.New(rand.NewPCG(1, 1))
+			a := make([]uint8, m*k)
+			w := make([]int8, n*k)
+			for i := range a {
+				a[i] = uint8(r.Uint32())
+			}
+			for i := range w {
+				w[i] = int8(r.Uint32())
+			}
+			pw := PackInt8Weights(n, k, w, k)
+			out := &QOutput{Int32: make([]int32, m*n), Ldc: n}
+			for b.Loop() {
+				QGemmU8(m, a, k, 3, pw, out, 2)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+		})
+	}
+}
