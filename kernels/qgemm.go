@@ -138,6 +138,44 @@ func PackInt8Weights(n, k int, w []int8, ldw int, zeroPoint ...int32) *QPackedWe
 	return packInt8WeightsFor(Int8.activeIndex(), n, k, w, ldw, zeroPoint)
 }
 
+// PackInt8WeightsKN packs weights stored K×N (row p holds the N weights
+// of input p, rows ldb apart: a MatMul B, a Gemm B without transB), the
+// transpose of PackInt8Weights's layout.
+func PackInt8WeightsKN(k, n int, b []int8, ldb int, zeroPoint ...int32) *QPackedWeights {
+	if n > 0 && k > 0 && (ldb < n || len(b) < (k-1)*ldb+n) {
+		panic(fmt.Sprintf("kernels: PackInt8WeightsKN: %d weights with ldb %d for %dx%d", len(b), ldb, k, n))
+	}
+	t := make([]int8, n*k)
+	for p := 0; p < k; p++ {
+		for j, v := range b[p*ldb : p*ldb+n] {
+			t[j*k+p] = v
+		}
+	}
+	return PackInt8Weights(n, k, t, k, zeroPoint...)
+}
+
+// PackUint8Weights packs uint8 weights (N×K, as PackInt8Weights) with
+// their zero points (none means 0; each in [0, 255]): w - zw equals
+// (w-128) - (zw-128), so they are stored as int8 with shifted zero points,
+// exactly.
+func PackUint8Weights(n, k int, w []uint8, ldw int, zeroPoint ...int32) *QPackedWeights {
+	s := make([]int8, len(w))
+	for i, v := range w {
+		s[i] = int8(v ^ 0x80)
+	}
+	zp := []int32{-128}
+	if len(zeroPoint) > 0 {
+		zp = make([]int32, len(zeroPoint))
+		for i, z := range zeroPoint {
+			if z < 0 || z > 255 {
+				panic(fmt.Sprintf("kernels: PackUint8Weights: zero point %d out of uint8 range", z))
+			}
+			zp[i] = z - 128
+		}
+	}
+	return PackInt8Weights(n, k, s, ldw, zp...)
+}
+
 func packInt8WeightsFor(path, n, k int, w []int8, ldw int, zeroPoint []int32) *QPackedWeights {
 	if n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: PackInt8Weights: negative size %dx%d", n, k))

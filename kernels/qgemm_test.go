@@ -937,3 +937,54 @@ func BenchmarkQGemmThreads(b *testing.B) {
 		})
 	}
 }
+
+// The K×N and uint8 weight packers give the same products as the N×K
+// int8 one on the equivalent weights.
+func TestPackWeightsVariants(t *testing.T) {
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(23, 24))
+		for _, s := range [][3]int{{5, 17, 9}, {33, 3, 65}} {
+			m, n, k := s[0], s[1], s[2]
+			a := make([]uint8, m*k)
+			for i := range a {
+				a[i] = uint8(r.Uint32())
+			}
+			w := make([]int8, n*k)
+			for i := range w {
+				w[i] = int8(r.Uint32())
+			}
+			kn := make([]int8, k*(n+2))
+			for j := 0; j < n; j++ {
+				for p := 0; p < k; p++ {
+					kn[p*(n+2)+j] = w[j*k+p]
+				}
+			}
+			wu := make([]uint8, n*k)
+			zpu := make([]int32, n)
+			zps := make([]int32, n)
+			for j := range zpu {
+				zps[j] = int32(int8(r.Uint32()))
+				zpu[j] = zps[j] + 128
+			}
+			for i := range wu {
+				wu[i] = uint8(int32(w[i]) + 128)
+			}
+			run := func(pw *QPackedWeights) []int32 {
+				c := make([]int32, m*n)
+				QGemmU8(m, a, k, 7, pw, &QOutput{Int32: c, Ldc: n}, 1)
+				return c
+			}
+			want := run(PackInt8Weights(n, k, w, k, zps...))
+			if got := run(PackInt8WeightsKN(k, n, kn, n+2, zps...)); !slices.Equal(got, want) {
+				t.Errorf("%v: K×N packing differs", s)
+			}
+			if got := run(PackUint8Weights(n, k, wu, k, zpu...)); !slices.Equal(got, want) {
+				t.Errorf("%v: uint8 packing differs", s)
+			}
+			want0 := run(PackInt8Weights(n, k, w, k, -128))
+			if got := run(PackUint8Weights(n, k, wu, k)); !slices.Equal(got, want0) {
+				t.Errorf("%v: uint8 packing with zero point 0 differs", s)
+			}
+		}
+	})
+}
