@@ -887,7 +887,28 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		return
 	}
 	full := k / 4
-	for g := 0; g < full; g++ {
+	// Quads of rows, 16 groups at a time, through the SIMD transpose
+	// where there is one; the rest in Go.
+	gsimd, rsimd := 0, 0
+	if qpackA4Asm != nil && !qrequantNoAsm && full >= 16 && rows >= 4 {
+		chunks := full / 16
+		for q := 0; q+4 <= rows; q += 4 {
+			qpackA4Asm(unsafe.Add(d, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
+		}
+		gsimd, rsimd = chunks*16, rows/4*4
+	}
+	for g := 0; g < gsimd; g++ {
+		off := uintptr(g) * 4
+		dg := unsafe.Add(d, g*mr*4)
+		for i := rsimd; i < rows; i++ {
+			*(*uint32)(unsafe.Add(dg, i*4)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
+		}
+		for i := rows; i < mr; i++ {
+			*(*uint32)(unsafe.Add(dg, i*4)) = 0
+		}
+	}
+	d = unsafe.Add(d, gsimd*mr*4)
+	for g := gsimd; g < full; g++ {
 		off := uintptr(g) * 4
 		for i := 0; i < rows; i++ {
 			*(*uint32)(d) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
@@ -911,6 +932,10 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		}
 	}
 }
+
+// qpackA4Asm, where set, packs 4 rows (src0..src3) × 16·chunks groups of
+// 4 bytes (XOR x) into dst[g*stride + i*4] (a 4×4 dword transpose).
+var qpackA4Asm func(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
 
 // qmaxMR bounds the INT8 microkernels' tile height.
 const qmaxMR = 16

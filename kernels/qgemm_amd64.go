@@ -85,6 +85,12 @@ func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32
 //go:noescape
 func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 
+// qpackA4_avx512 packs four rows of A into c4 groups (see qpackA4Asm),
+// AVX512F.
+//
+//go:noescape
+func qpackA4_avx512(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -95,6 +101,7 @@ var int8Registered = func() bool {
 	if avx2 && x.HasAVX512F {
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
+		qpackA4Asm = qpackA4_avx512
 		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {
 			qdwRowAsm = qdwRow_avx512vnni

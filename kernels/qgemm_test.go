@@ -988,3 +988,56 @@ func TestPackWeightsVariants(t *testing.T) {
 		}
 	})
 }
+
+// A packing with and without the SIMD transpose, byte for byte, for tile
+// heights 4..16, partial panels, K around the 64-byte chunks, flipped or
+// not.
+func TestQPackASIMD(t *testing.T) {
+	if qpackA4Asm == nil {
+		t.Skip("no SIMD packing here")
+	}
+	defer func() { qrequantNoAsm = false }()
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, mr := range []int{4, 6, 12, 14, 16} {
+		for _, k := range []int{63, 64, 65, 130, 257, 1000} {
+			for rows := 1; rows <= mr; rows++ {
+				lda := k + r.IntN(5)
+				a := make([]uint8, (rows-1)*lda+k)
+				for i := range a {
+					a[i] = uint8(r.Uint32())
+				}
+				flip := r.IntN(2) == 0
+				groups := (k + 3) / 4
+				j := &qjob{k: k, a: a, lda: lda, flip: flip, uk: &qkernel{mr: mr, nr: 8}, w: &QPackedWeights{groups: groups}}
+				want := make([]byte, groups*mr*4)
+				got := make([]byte, groups*mr*4)
+				qrequantNoAsm = true
+				j.packA(want, 0, rows)
+				qrequantNoAsm = false
+				j.packA(got, 0, rows)
+				if !slices.Equal(got, want) {
+					t.Fatalf("mr %d k %d rows %d flip %v: SIMD packing differs", mr, k, rows, flip)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkQPackA(b *testing.B) {
+	for _, simd := range []bool{false, true} {
+		b.Run(fmt.Sprintf("simd=%v", simd), func(b *testing.B) {
+			const mr, k, m = 12, 1024, 96
+			a := make([]uint8, m*k)
+			j := &qjob{k: k, a: a, lda: k, uk: &qkernel{mr: mr, nr: 32}, w: &QPackedWeights{groups: k / 4}}
+			dst := make([]byte, k*mr)
+			qrequantNoAsm = !simd
+			defer func() { qrequantNoAsm = false }()
+			for b.Loop() {
+				for r := 0; r < m; r += mr {
+					j.packA(dst, r, mr)
+				}
+			}
+			b.ReportMetric(float64(m*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
