@@ -84,6 +84,18 @@ func (uk *qkernel) kgroup() int {
 
 // int8Kernels holds each Int8 path's microkernel, by path index;
 // architecture files fill in theirs.
+//
+// Adding a path (arm64's neon / neondot, say): name it in Int8's
+// newFamily list (slowest first), set its qkernel here from the
+// architecture's file and call Int8.support with the CPU test, as
+// qgemm_amd64.go does. The qkernel says everything the driver needs: the
+// tile (mr, nr), the group format (c4 bytes, or c2 int16 with wide) and
+// whether A is int8 (signedA, for s8×s8 dot products such as SDOT); the
+// packing, zero-point corrections, K tail, threads and output stage are
+// shared, so the new path is bit-identical by construction once its
+// kernel computes the exact int32 sums (the tests force each supported
+// path in turn). QPackedWeights records the path it was packed for and
+// is repacked when used under another layout.
 var int8Kernels = func() []*qkernel {
 	ks := make([]*qkernel, len(Int8.paths))
 	ks[0] = &qkernel{name: "qgemm_4x8c4_generic", mr: 4, nr: 8, fn: qgemm4x8c4Generic}
