@@ -19,25 +19,31 @@ import (
 //   - C: M×N row-major with row stride ldc (NHWC), in the format the
 //     QOutput stage asks for.
 //
-// Accumulation is exact int32 (wrapping on overflow, which needs K above
-// 65793 with extreme values): Σ_k (a-za)(w-zw) expands to
+// Accumulation is int32 arithmetic modulo 2^32, the same on every path: it
+// equals the true sum whenever that fits in int32, always for K <= 33025
+// (|a-za|, |w-zw| <= 255). Σ_k (a-za)(w-zw) expands to
 //
 //	Σ a·w  - za·colsum[n] - zw[n]·rowsum[m] + K·za·zw[n]
 //
 // The microkernels compute only Σ a·w (u8 × s8). colsum (Σ_k w[n,k]) is
 // computed once at packing. rowsum (Σ_k a[m,k]) is needed only when some
 // weight zero point is non-zero, and is then computed once per call, one
-// pass over A (M·K byte adds, about 1/N of the GEMM's work): symmetric
-// weights, the common case, cost nothing. The za and bias terms fold into
-// one int32 per column, computed once per call (O(N)).
+// pass over A (M·K byte adds, about 1/N of the GEMM's work), and
+// subtracted per output element in the output stage: symmetric weights,
+// the common case, cost nothing. The za and bias terms fold into one int32
+// per column, computed once per call (O(N)), which the microkernels take as
+// their accumulators' starting value.
 //
 // int8 activations go through the +128 trick: a+128 is a uint8 and
 // (a - za) = ((a+128) - (za+128)), so A is flipped (XOR 0x80) while it is
 // packed and the u8 path does the rest with zero point za+128.
 //
 // Bit-exactness: every path computes the same exact int32 sums; the tile
-// is then finished by one shared Go output stage (qoutStage), so results
-// never depend on the path, the tile shape or the thread split.
+// is then finished by one shared output stage (qoutStage: Go, with AVX-512
+// versions of the float32 and the float requantization rows doing the
+// same IEEE float32 operations in the same order), so results never depend
+// on the path, the tile shape or the thread split. Full int32 tiles
+// without row corrections are written by the microkernel straight to C.
 //
 // Driver: like Sgemm's (Goto/BLIS) without K blocking: for each NC-wide
 // block of packed weights (kept in L2), for each MC-high block of A
