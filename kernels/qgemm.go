@@ -612,8 +612,17 @@ func qrequantRow(src []int32, dst []byte, sc []float32, perCh bool, flo, fhi flo
 		if perCh {
 			_ = sc[len(src)-1]
 		}
-		qrequantRowAsm(&src[0], &dst[0], len(src), &sc[0], b2i(perCh), flo, fhi, zp)
-		return
+		n := len(src) &^ (qrowAsmStep - 1)
+		if n > 0 {
+			qrequantRowAsm(&src[0], &dst[0], n, &sc[0], b2i(perCh), flo, fhi, zp)
+		}
+		if n == len(src) {
+			return
+		}
+		src, dst = src[n:], dst[n:]
+		if perCh {
+			sc = sc[n:]
+		}
 	}
 	qrequantRowGo(src, dst, sc, perCh, flo, fhi, zp)
 }
@@ -657,8 +666,20 @@ func qfloatRow(src []int32, dst []float32, sc, fb []float32, perCh bool) {
 			}
 			fp = &fb[0]
 		}
-		qfloatRowAsm(&src[0], &dst[0], len(src), &sc[0], fp, b2i(perCh))
-		return
+		n := len(src) &^ (qrowAsmStep - 1)
+		if n > 0 {
+			qfloatRowAsm(&src[0], &dst[0], n, &sc[0], fp, b2i(perCh))
+		}
+		if n == len(src) {
+			return
+		}
+		src, dst = src[n:], dst[n:]
+		if perCh {
+			sc = sc[n:]
+			if fb != nil {
+				fb = fb[n:]
+			}
+		}
 	}
 	qfloatRowGo(src, dst, sc, fb, perCh)
 }
@@ -678,6 +699,10 @@ func qfloatRowGo(src []int32, dst []float32, sc, fb []float32, perCh bool) {
 var (
 	qfloatRowAsm   func(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 	qrequantRowAsm func(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+	// qrowAsmStep is the multiple of elements qfloatRowAsm and
+	// qrequantRowAsm take (1 for masked AVX-512, 8 for AVX2); Go does the
+	// rest of a row.
+	qrowAsmStep = 1
 	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
 	qrequantNoAsm bool
 )
@@ -908,12 +933,12 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 	// Quads of rows, 16 groups at a time, through the SIMD transpose
 	// where there is one; the rest in Go.
 	gsimd, rsimd := 0, 0
-	if qpackA4Asm != nil && !qrequantNoAsm && full >= 16 && rows >= 4 {
-		chunks := full / 16
+	if qpackA4Asm != nil && !qrequantNoAsm && full >= qpackA4Chunk && rows >= 4 {
+		chunks := full / qpackA4Chunk
 		for q := 0; q+4 <= rows; q += 4 {
 			qpackA4Asm(unsafe.Add(d, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
 		}
-		gsimd, rsimd = chunks*16, rows/4*4
+		gsimd, rsimd = chunks*qpackA4Chunk, rows/4*4
 	}
 	for g := 0; g < gsimd; g++ {
 		off := uintptr(g) * 4
@@ -951,9 +976,13 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 	}
 }
 
-// qpackA4Asm, where set, packs 4 rows (src0..src3) × 16·chunks groups of
+// qpackA4Asm, where set, packs 4 rows (src0..src3) × qpackA4Chunk·chunks groups of
 // 4 bytes (XOR x) into dst[g*stride + i*4] (a 4×4 dword transpose).
 var qpackA4Asm func(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
+// qpackA4Chunk is the number of groups per chunk of qpackA4Asm (16 for
+// AVX-512, 8 for AVX2).
+var qpackA4Chunk = 16
 
 // qmaxMR bounds the INT8 microkernels' tile height.
 const qmaxMR = 16

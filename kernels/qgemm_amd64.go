@@ -91,6 +91,18 @@ func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, pe
 //go:noescape
 func qpackA4_avx512(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
 
+// AVX2 versions of the above, on whole vectors of 8 elements (rows) or
+// chunks of 8 groups (packing).
+//
+//go:noescape
+func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+
+//go:noescape
+func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+
+//go:noescape
+func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -98,7 +110,12 @@ var int8Registered = func() bool {
 	int8Kernels[1] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[2] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
 	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
+	if avx2 {
+		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
+		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+	}
 	if avx2 && x.HasAVX512F {
+		qrowAsmStep, qpackA4Chunk = 1, 16
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
 		qpackA4Asm = qpackA4_avx512

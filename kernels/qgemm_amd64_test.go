@@ -90,3 +90,19 @@ func TestQDwRowAsm(t *testing.T) {
 		}
 	}
 }
+
+// The AVX2 output stages and packing (chosen on CPUs without AVX-512), run
+// here whatever the CPU has beyond AVX2.
+func TestQStagesAVX2(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	rq, fr, step, pk, chunk := qrequantRowAsm, qfloatRowAsm, qrowAsmStep, qpackA4Asm, qpackA4Chunk
+	defer func() { qrequantRowAsm, qfloatRowAsm, qrowAsmStep, qpackA4Asm, qpackA4Chunk = rq, fr, step, pk, chunk }()
+	qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
+	qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+	TestQRequantRowAsm(t)
+	TestQFloatRowAsm(t)
+	TestQPackASIMD(t)
+	TestQGemmBlocking(t)
+}

@@ -135,3 +135,115 @@ fnext:
 fdone:
 	VZEROUPPER
 	RET
+
+// Low byte of each dword, per 128-bit lane, into the lane's first 4 bytes.
+DATA qlowbytes<>+0(SB)/8, $0x808080800c080400
+DATA qlowbytes<>+8(SB)/8, $0x8080808080808080
+DATA qlowbytes<>+16(SB)/8, $0x808080800c080400
+DATA qlowbytes<>+24(SB)/8, $0x8080808080808080
+GLOBL qlowbytes<>(SB), RODATA|NOPTR, $32
+
+// func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+//
+// qrequantRow_avx512's operations on 8 lanes, for n a multiple of 8 (the
+// caller does the rest in Go); the low byte of each int32 is kept.
+TEXT ·qrequantRow_avx2(SB), NOSPLIT, $0-52
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ perCh+32(FP), R8
+	SHLQ $5, R8
+	VBROADCASTSS flo+40(FP), Y1
+	VBROADCASTSS fhi+44(FP), Y2
+	MOVL zp+48(FP), AX
+	MOVQ AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL $0x4B400000, AX
+	MOVQ AX, X4
+	VPBROADCASTD X4, Y4
+	VBROADCASTSS (DX), Y5
+	VMOVDQU qlowbytes<>(SB), Y7
+	SHRQ $3, CX
+	JZ qdone
+
+qloop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ R8, R8
+	JZ qmul
+	VMOVUPS (DX), Y5
+
+qmul:
+	VMULPS Y5, Y0, Y0
+	VMAXPS Y1, Y0, Y0
+	VMINPS Y2, Y0, Y0
+	VADDPS Y4, Y0, Y0
+	VSUBPS Y4, Y0, Y0
+	VCVTTPS2DQ Y0, Y0
+	VPADDD Y3, Y0, Y0
+	VPSHUFB Y7, Y0, Y0
+	VEXTRACTI128 $1, Y0, X6
+	VPUNPCKLDQ X6, X0, X0
+	VMOVQ X0, (DI)
+	ADDQ $32, SI
+	ADDQ $8, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ qloop
+
+qdone:
+	VZEROUPPER
+	RET
+
+// func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+//
+// qfloatRow_avx512 on 8 lanes, for n a multiple of 8.
+TEXT ·qfloatRow_avx2(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ fbias+32(FP), BX
+	MOVQ perCh+40(FP), R8
+	SHLQ $5, R8
+	VBROADCASTSS (DX), Y5
+	VXORPS Y6, Y6, Y6
+	TESTQ BX, BX
+	JZ gstart
+	VBROADCASTSS (BX), Y6
+
+gstart:
+	SHRQ $3, CX
+	JZ gdone
+
+gloop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ R8, R8
+	JZ gmul
+	VMOVUPS (DX), Y5
+	TESTQ BX, BX
+	JZ gmul
+	VMOVUPS (BX), Y6
+
+gmul:
+	VMULPS Y5, Y0, Y0
+	TESTQ BX, BX
+	JZ gstore
+	VADDPS Y6, Y0, Y0
+
+gstore:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ R8, DX
+	TESTQ BX, BX
+	JZ gnext
+	ADDQ R8, BX
+
+gnext:
+	DECQ CX
+	JNZ gloop
+
+gdone:
+	VZEROUPPER
+	RET
