@@ -165,8 +165,8 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 
 // qdwRow computes npix output pixels' C int32 sums: acc[p*C+c] = init[c]
 // + Σ_t x_t[c]·w[t*C+c], x_t the C uint8 channels at ptrs[t], each
-// pointer moving by strides[t] bytes from one pixel to the next (ptrs is
-// left at the last pixel's).
+// pointer moving by strides[t] bytes from one pixel to the next. ptrs may
+// be left at any pixel of the segment.
 func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, init, acc []int32) {
 	if npix <= 0 {
 		return
@@ -176,24 +176,27 @@ func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, in
 		_ = strides[len(ptrs)-1]
 		_ = w[len(ptrs)*c-1]
 		_ = init[c-1]
+		cv := c &^ (qdwRowAsmStep - 1)
+		if cv == 0 {
+			qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
+			return
+		}
+		// The channels the vectors leave first: the kernel moves ptrs.
+		qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, acc)
 		qdwRowAsm(&ptrs[0], &strides[0], len(ptrs), npix, &w[0], c, &init[0], &acc[0])
 		return
 	}
-	qdwRowGo(ptrs, strides, npix, w, c, init, acc)
+	qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
 }
 
-func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, init, acc []int32) {
+// qdwRowGo is qdwRow for channels [c0, c1); it leaves ptrs alone.
+func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c, c0, c1 int, init, acc []int32) {
 	for p := 0; p < npix; p++ {
-		if p > 0 {
-			for t := range ptrs {
-				ptrs[t] = unsafe.Add(ptrs[t], strides[t])
-			}
-		}
-		a := acc[p*c : p*c+c]
-		copy(a, init[:c])
+		a := acc[p*c+c0 : p*c+c1]
+		copy(a, init[c0:c1])
 		for t, q := range ptrs {
-			xs := unsafe.Slice((*uint8)(q), c)
-			ws := w[t*c : t*c+c]
+			xs := unsafe.Slice((*uint8)(unsafe.Add(q, p*strides[t]+c0)), c1-c0)
+			ws := w[t*c+c0 : t*c+c1]
 			for ch := range a {
 				a[ch] += int32(xs[ch]) * ws[ch]
 			}
@@ -201,5 +204,9 @@ func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, 
 	}
 }
 
-// qdwRowAsm, where set, is qdwRow in SIMD.
-var qdwRowAsm func(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+// qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^
+// (qdwRowAsmStep-1)) (all of them for masked AVX-512).
+var (
+	qdwRowAsm     func(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+	qdwRowAsmStep = 1
+)

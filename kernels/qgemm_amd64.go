@@ -101,6 +101,9 @@ func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, f
 func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 
 //go:noescape
+func qdwRow_avx2(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+
+//go:noescape
 func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
 
 var int8Registered = func() bool {
@@ -113,9 +116,10 @@ var int8Registered = func() bool {
 	if avx2 {
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+		qdwRowAsm, qdwRowAsmStep = qdwRow_avx2, 8
 	}
 	if avx2 && x.HasAVX512F {
-		qrowAsmStep, qpackA4Chunk = 1, 16
+		qrowAsmStep, qpackA4Chunk, qdwRowAsmStep = 1, 16, 1
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
 		qpackA4Asm = qpackA4_avx512

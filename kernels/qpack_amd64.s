@@ -87,7 +87,7 @@ TEXT ·qpackA4_avx2(SB), NOSPLIT, $0-60
 	MOVQ src3+40(FP), R11
 	MOVQ chunks+48(FP), CX
 	MOVL x+56(FP), AX
-	MOVQ AX, X15
+	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
 
 loop2:
