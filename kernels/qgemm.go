@@ -579,24 +579,52 @@ func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 			}
 			qrequantRow(row, dst, sc, st.perCh, st.flo, st.fhi, st.ZeroPoint)
 		case qoutFixed:
-			zp := st.ZeroPoint
-			lo, hi := int64(st.lo-zp), int64(st.hi-zp)
-			for x, v := range row {
-				c := 0
-				if st.perCh {
-					c = c0 + x
-				}
-				y := roundShiftEven(int64(v)*int64(st.Multiplier[c]), uint(31+st.Shift[c]))
-				y = min(max(y, lo), hi) + int64(zp)
-				if st.signed {
-					st.Int8[o+x] = int8(y)
-				} else {
-					st.Uint8[o+x] = uint8(y)
-				}
+			mult, shift := st.Multiplier, st.Shift
+			if st.perCh {
+				mult, shift = mult[c0:c0+cols], shift[c0:c0+cols]
 			}
+			var dst []byte
+			if st.signed {
+				dst = unsafe.Slice((*byte)(unsafe.Pointer(&st.Int8[o])), cols)
+			} else {
+				dst = st.Uint8[o : o+cols]
+			}
+			qfixedRow(row, dst, mult, shift, st.perCh, st.lo-st.ZeroPoint, st.hi-st.ZeroPoint, st.ZeroPoint)
 		}
 	}
 }
+
+// qfixedRow is the fixed-point requantization of one row: dst[x] =
+// byte(clamp(round_half_even(src[x]·mult[x or 0] / 2^(31+shift[x or 0])),
+// lo, hi) + zp), exactly (int64). qfixedRowAsm, where set, does the same
+// in SIMD.
+func qfixedRow(src []int32, dst []byte, mult, shift []int32, perCh bool, lo, hi, zp int32) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:len(src)]
+	if qfixedRowAsm != nil && !qrequantNoAsm {
+		if perCh {
+			_, _ = mult[len(src)-1], shift[len(src)-1]
+		}
+		qfixedRowAsm(&src[0], &dst[0], len(src), &mult[0], &shift[0], b2i(perCh), lo, hi, zp)
+		return
+	}
+	qfixedRowGo(src, dst, mult, shift, perCh, lo, hi, zp)
+}
+
+func qfixedRowGo(src []int32, dst []byte, mult, shift []int32, perCh bool, lo, hi, zp int32) {
+	dst = dst[:len(src)]
+	p := b2i(perCh)
+	for x, v := range src {
+		y := roundShiftEven(int64(v)*int64(mult[x*p]), uint(31+shift[x*p]))
+		y = min(max(y, int64(lo)), int64(hi)) + int64(zp)
+		dst[x] = byte(y)
+	}
+}
+
+// qfixedRowAsm, where set, is qfixedRow in SIMD (whole rows).
+var qfixedRowAsm func(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
 
 // qrequantRow is the float requantization of one row:
 // dst[x] = byte(int32(round_half_even(min(max(float32(src[x])·sc[x or 0],

@@ -106,6 +106,12 @@ func qdwRow_avx2(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, 
 //go:noescape
 func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
 
+// qfixedRow_avx512 is the fixed-point requantization of one tile row (see
+// qfixedRow), AVX512F.
+//
+//go:noescape
+func qfixedRow_avx512(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -122,6 +128,7 @@ var int8Registered = func() bool {
 		qrowAsmStep, qpackA4Chunk, qdwRowAsmStep = 1, 16, 1
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
+		qfixedRowAsm = qfixedRow_avx512
 		qpackA4Asm = qpackA4_avx512
 		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {

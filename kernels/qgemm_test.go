@@ -1041,3 +1041,55 @@ func BenchmarkQPackA(b *testing.B) {
 		})
 	}
 }
+
+// The SIMD fixed-point requantization against the Go one: all lengths up
+// to a few vectors, exact ties, every shift, extreme accumulators and
+// multipliers.
+func TestQFixedRowAsm(t *testing.T) {
+	if qfixedRowAsm == nil {
+		t.Skip("no SIMD fixed-point stage on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(27, 28))
+	for it := 0; it < 4000; it++ {
+		n := r.IntN(40)
+		src := make([]int32, n)
+		mult := make([]int32, max(n, 1))
+		shift := make([]int32, max(n, 1))
+		for x := range src {
+			switch r.IntN(4) {
+			case 0:
+				src[x] = int32(r.Uint32())
+			case 1:
+				src[x] = []int32{math.MinInt32, math.MaxInt32, 0, -1, 1}[r.IntN(5)]
+			default:
+				src[x] = r.Int32N(1<<20) - 1<<19
+			}
+		}
+		for x := range mult {
+			mult[x] = int32(r.Uint32() >> 1)
+			shift[x] = r.Int32N(63) - 31
+			if r.IntN(4) == 0 { // ties: M = 2^30, small shifts
+				mult[x], shift[x] = 1<<30, r.Int32N(4)-1
+			}
+			if r.IntN(8) == 0 {
+				mult[x] = math.MaxInt32
+			}
+		}
+		perCh := r.IntN(2) == 0
+		lo, hi := int32(0), int32(255)
+		if r.IntN(2) == 0 {
+			lo, hi = -128, 127
+		}
+		zp := lo + r.Int32N(hi-lo+1)
+		want := make([]byte, n+9)
+		got := make([]byte, n+9)
+		for x := range want {
+			want[x], got[x] = 0x5a, 0x5a
+		}
+		qfixedRowGo(src, want[:n], mult, shift, perCh, lo-zp, hi-zp, zp)
+		qfixedRow(src, got[:n], mult, shift, perCh, lo-zp, hi-zp, zp)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d perCh=%v: SIMD %v, Go %v (src %v mult %v shift %v)", n, perCh, got, want, src, mult, shift)
+		}
+	}
+}

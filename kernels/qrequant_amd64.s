@@ -247,3 +247,83 @@ gnext:
 gdone:
 	VZEROUPPER
 	RET
+
+// func qfixedRow_avx512(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
+//
+// qfixedRowGo on 8 int64 lanes: x = acc·M (VPMULDQ of sign-extended
+// values, exact), q = x >> s (arithmetic), rem = x - q<<s, and q+1 where
+// 2·rem > 2^s or (2·rem == 2^s and q is odd): round half to even, exactly
+// as roundShiftEven. Then clamp to [lo, hi], + zp, low byte (VPMOVQB).
+TEXT ·qfixedRow_avx512(SB), NOSPLIT, $0-60
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ mult+24(FP), DX
+	MOVQ shift+32(FP), BX
+	MOVQ perCh+40(FP), R8
+	MOVL $31, AX
+	VPBROADCASTQ AX, Z10
+	MOVL $1, AX
+	VPBROADCASTQ AX, Z6
+	MOVLQSX lo+48(FP), AX
+	VPBROADCASTQ AX, Z7
+	MOVLQSX hi+52(FP), AX
+	VPBROADCASTQ AX, Z8
+	MOVLQSX zp+56(FP), AX
+	VPBROADCASTQ AX, Z9
+	MOVLQSX (DX), AX
+	VPBROADCASTQ AX, Z1
+	MOVLQSX (BX), AX
+	VPBROADCASTQ AX, Z2
+	VPADDQ Z10, Z2, Z2
+
+xloop:
+	MOVL $0xFF, AX
+	CMPQ CX, $8
+	JGE xmask
+	TESTQ CX, CX
+	JLE xdone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+xmask:
+	KMOVW AX, K1
+	VPMOVSXDQ.Z (SI), K1, Z0
+	TESTQ R8, R8
+	JZ xcompute
+	VPMOVSXDQ.Z (DX), K1, Z1
+	VPMOVSXDQ.Z (BX), K1, Z2
+	VPADDQ Z10, Z2, Z2
+
+xcompute:
+	VPMULDQ Z1, Z0, Z3
+	VPSRAVQ Z2, Z3, Z4
+	VPSLLVQ Z2, Z4, Z11
+	VPSUBQ Z11, Z3, Z11
+	VPSLLQ $1, Z11, Z11
+	VPSLLVQ Z2, Z6, Z5
+	VPCMPQ $6, Z5, Z11, K2
+	VPCMPEQQ Z5, Z11, K3
+	VPTESTMQ Z6, Z4, K4
+	KANDW K3, K4, K3
+	KORW K2, K3, K2
+	VPADDQ Z6, Z4, K2, Z4
+	VPMAXSQ Z7, Z4, Z4
+	VPMINSQ Z8, Z4, Z4
+	VPADDQ Z9, Z4, Z4
+	VPMOVQB Z4, K1, (DI)
+	ADDQ $32, SI
+	ADDQ $8, DI
+	TESTQ R8, R8
+	JZ xnext
+	ADDQ $32, DX
+	ADDQ $32, BX
+
+xnext:
+	SUBQ $8, CX
+	JG xloop
+
+xdone:
+	VZEROUPPER
+	RET
