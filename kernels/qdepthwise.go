@@ -182,7 +182,9 @@ func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, in
 			return
 		}
 		// The channels the vectors leave first: the kernel moves ptrs.
-		qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, acc)
+		if cv < c {
+			qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, acc)
+		}
 		qdwRowAsm(&ptrs[0], &strides[0], len(ptrs), npix, &w[0], c, &init[0], &acc[0])
 		return
 	}
@@ -191,6 +193,9 @@ func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, in
 
 // qdwRowGo is qdwRow for channels [c0, c1); it leaves ptrs alone.
 func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c, c0, c1 int, init, acc []int32) {
+	if c0 >= c1 {
+		return // (a pointer c0 bytes on could be past its allocation)
+	}
 	for p := 0; p < npix; p++ {
 		a := acc[p*c+c0 : p*c+c1]
 		copy(a, init[c0:c1])

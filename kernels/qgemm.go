@@ -918,7 +918,8 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 	if groups == 0 {
 		return
 	}
-	d := unsafe.Pointer(&dst[0])
+	// Stores go through d0+o (never a pointer past dst's end).
+	d0, o := unsafe.Pointer(&dst[0]), 0
 	if j.uk.wide {
 		// Pairs of bytes widened to two int16 (zero- or, for signedA,
 		// sign-extended).
@@ -933,12 +934,12 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 				if signed {
 					v = uint32(uint16(int16(int8(u)))) | uint32(int32(int8(u>>8)))<<16
 				}
-				*(*uint32)(d) = v
-				d = unsafe.Add(d, 4)
+				*(*uint32)(unsafe.Add(d0, o)) = v
+				o += 4
 			}
 			for i := rows; i < mr; i++ {
-				*(*uint32)(d) = 0
-				d = unsafe.Add(d, 4)
+				*(*uint32)(unsafe.Add(d0, o)) = 0
+				o += 4
 			}
 		}
 		if full < groups {
@@ -951,8 +952,8 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 						v = uint32(uint16(int16(int8(b))))
 					}
 				}
-				*(*uint32)(d) = v
-				d = unsafe.Add(d, 4)
+				*(*uint32)(unsafe.Add(d0, o)) = v
+				o += 4
 			}
 		}
 		return
@@ -964,13 +965,13 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 	if qpackA4Asm != nil && !qrequantNoAsm && full >= qpackA4Chunk && rows >= 4 {
 		chunks := full / qpackA4Chunk
 		for q := 0; q+4 <= rows; q += 4 {
-			qpackA4Asm(unsafe.Add(d, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
+			qpackA4Asm(unsafe.Add(d0, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
 		}
 		gsimd, rsimd = chunks*qpackA4Chunk, rows/4*4
 	}
 	for g := 0; g < gsimd; g++ {
 		off := uintptr(g) * 4
-		dg := unsafe.Add(d, g*mr*4)
+		dg := unsafe.Add(d0, g*mr*4)
 		for i := rsimd; i < rows; i++ {
 			*(*uint32)(unsafe.Add(dg, i*4)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
 		}
@@ -978,16 +979,16 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 			*(*uint32)(unsafe.Add(dg, i*4)) = 0
 		}
 	}
-	d = unsafe.Add(d, gsimd*mr*4)
+	o = gsimd * mr * 4
 	for g := gsimd; g < full; g++ {
 		off := uintptr(g) * 4
 		for i := 0; i < rows; i++ {
-			*(*uint32)(d) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
-			d = unsafe.Add(d, 4)
+			*(*uint32)(unsafe.Add(d0, o)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
+			o += 4
 		}
 		for i := rows; i < mr; i++ {
-			*(*uint32)(d) = 0
-			d = unsafe.Add(d, 4)
+			*(*uint32)(unsafe.Add(d0, o)) = 0
+			o += 4
 		}
 	}
 	if full < groups {
@@ -998,8 +999,8 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 					v |= uint32(*(*byte)(unsafe.Add(srcs[i], full*4+t))^x) << (8 * t)
 				}
 			}
-			*(*uint32)(d) = v
-			d = unsafe.Add(d, 4)
+			*(*uint32)(unsafe.Add(d0, o)) = v
+			o += 4
 		}
 	}
 }
