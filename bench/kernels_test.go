@@ -17,6 +17,17 @@ func TestBenchKernelsRows(t *testing.T) {
 		t.Errorf("active path changed to %v", kernels.ActivePath())
 	}
 	paths := kernels.SupportedPaths()
+	var fp32, int8 []KernelRow
+	for _, r := range rows {
+		switch r.Family {
+		case "fp32":
+			fp32 = append(fp32, r)
+		case "int8":
+			int8 = append(int8, r)
+		}
+	}
+	checkInt8Rows(t, int8, 2)
+	rows = fp32
 	if len(rows) != 2*len(paths) {
 		t.Fatalf("%d rows for %d paths and 2 shapes", len(rows), len(paths))
 	}
@@ -43,4 +54,38 @@ func TestBenchKernelsRows(t *testing.T) {
 	if _, err := BenchKernels(KernelOptions{Paths: []kernels.Path{kernels.Path(99)}}); err == nil {
 		t.Error("an unknown path was accepted")
 	}
+}
+
+// checkInt8Rows: one row per supported Int8 path and shape, in path order,
+// with speed, a ceiling exactly on the assembly paths and a sane
+// efficiency.
+func checkInt8Rows(t *testing.T, rows []KernelRow, shapes int) {
+	t.Helper()
+	paths := kernels.Int8.SupportedPaths()
+	if len(rows) != shapes*len(paths) {
+		t.Fatalf("%d int8 rows for %d paths and %d shapes", len(rows), len(paths), shapes)
+	}
+	for i, r := range rows {
+		if r.Path != paths[i/shapes] || r.GOPS <= 0 || r.Ms <= 0 || r.VsFP32 <= 0 {
+			t.Errorf("int8 row %+v", r)
+		}
+		if (r.CeilingGOPS > 0) != (r.Path != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
+			t.Errorf("int8 ceiling %v efficiency %v on %s", r.CeilingGOPS, r.Efficiency, r.Path)
+		}
+	}
+}
+
+func TestBenchKernelsInt8Only(t *testing.T) {
+	before := kernels.Int8.Active()
+	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{5, 70, 13}}, Rounds: 1, MinTime: time.Millisecond, Families: []string{"int8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kernels.Int8.Active() != before {
+		t.Errorf("active int8 path changed to %s", kernels.Int8.Active())
+	}
+	for i := range rows {
+		rows[i].VsFP32 = 1 // no fp32 rows in this run
+	}
+	checkInt8Rows(t, rows, 1)
 }

@@ -228,7 +228,7 @@ func TestCPUAndVersion(t *testing.T) {
 }
 
 func TestBenchKernelsCommand(t *testing.T) {
-	out, err := run(t, "bench", "--kernels", "--paths", "generic", "--shapes", "16x16x16,8x3x5", "--time", "1ms", "--rounds", "1", "--json")
+	out, err := run(t, "bench", "--kernels", "--paths", "generic", "--shapes", "16x16x16,8x3x5", "--time", "1ms", "--rounds", "1", "--families", "fp32", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +237,14 @@ func TestBenchKernelsCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Kernels) != 2 || r.Kernels[0].Path != "generic" || r.Kernels[0].GOPS <= 0 {
 		t.Errorf("%v\n%s", err, out)
+	}
+	out, err = run(t, "bench", "--kernels", "--paths", "generic", "--shapes", "8x40x12", "--time", "1ms", "--rounds", "1", "--families", "fp32,int8", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Kernels = nil
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Kernels) != 1+len(kernels.Int8.SupportedPaths()) || r.Kernels[1].Family != "int8" || r.Kernels[1].VsFP32 <= 0 {
+		t.Errorf("int8 rows: %v\n%s", err, out)
 	}
 	for _, args := range [][]string{{"bench", "--kernels", "--paths", "sse9"}, {"bench", "--kernels", "--shapes", "12x12"}} {
 		if _, err := run(t, args...); err == nil {

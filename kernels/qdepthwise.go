@@ -1,0 +1,217 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// INT8 depthwise 2-D convolution, NHWC: one image of inH×inW pixels with C
+// contiguous uint8 channels (zero point za), one kh×kw filter per channel
+// (int8, zero point per tensor or per channel), output OH×OW pixels of C
+// channels through the same fused output stage as QGemmU8 (QOutput with N
+// = C, Ldc = the distance between output pixels, >= C).
+//
+// Each output is Σ over taps of (x - za)·(w - zw[c]), exact in int32:
+// the weights are stored minus their zero point as int32 at packing, so
+// zero points cost nothing per tap; padding taps read a row of za bytes
+// (an indirection buffer, as XNNPACK does), which contributes 0; and the
+// za term, -za·Σ_t (w - zw), is folded with the bias into the starting
+// value of each channel, so a tap is one widening load and one
+// multiply-add (VPDPWSSD with AVX512-VNNI: x and w are both exact int16).
+// The per-pixel kernel (Go, or AVX-512 where available, 16 channels per
+// vector) produces the int32 row of C channels; the output stage is the
+// shared Go/SIMD one, so every path gives identical results.
+
+// QDepthwiseWeights are depthwise filters packed for QDepthwiseConvU8:
+// w[t*C + c] = W[c][t] - zw[c] as int32, taps t = ky*kw + kx.
+type QDepthwiseWeights struct {
+	c, kh, kw int
+	w         []int32
+	colSum    []int32 // Σ_t w[t*C+c]
+}
+
+// PackDepthwiseInt8 packs depthwise filters given in ONNX layout
+// [C][1][kh][kw] (each channel's kh·kw weights contiguous). zeroPoint is
+// none, one, or C values in [-128, 127].
+func PackDepthwiseInt8(c, kh, kw int, w []int8, zeroPoint ...int32) *QDepthwiseWeights {
+	if c <= 0 || kh <= 0 || kw <= 0 {
+		panic(fmt.Sprintf("kernels: PackDepthwiseInt8: bad size %d×%d×%d", c, kh, kw))
+	}
+	taps := kh * kw
+	if len(w) < c*taps {
+		panic(fmt.Sprintf("kernels: PackDepthwiseInt8: %d weights for %d×%d×%d", len(w), c, kh, kw))
+	}
+	if len(zeroPoint) > 1 && len(zeroPoint) != c {
+		panic(fmt.Sprintf("kernels: PackDepthwiseInt8: %d zero points for %d channels", len(zeroPoint), c))
+	}
+	for _, z := range zeroPoint {
+		if z < -128 || z > 127 {
+			panic(fmt.Sprintf("kernels: PackDepthwiseInt8: zero point %d out of int8 range", z))
+		}
+	}
+	d := &QDepthwiseWeights{c: c, kh: kh, kw: kw, w: make([]int32, taps*c), colSum: make([]int32, c)}
+	for ch := 0; ch < c; ch++ {
+		var zw int32
+		if len(zeroPoint) > 0 {
+			zw = zeroPoint[min(ch, len(zeroPoint)-1)]
+		}
+		for t := 0; t < taps; t++ {
+			d.w[t*c+ch] = int32(w[ch*taps+t]) - zw
+			d.colSum[ch] += d.w[t*c+ch]
+		}
+	}
+	return d
+}
+
+// QConvGeom is a 2-D convolution's geometry. Zero strides and dilations
+// mean 1.
+type QConvGeom struct {
+	StrideH, StrideW                     int
+	PadTop, PadLeft, PadBottom, PadRight int
+	DilationH, DilationW                 int
+}
+
+func (g QConvGeom) norm() QConvGeom {
+	g.StrideH, g.StrideW = max(g.StrideH, 1), max(g.StrideW, 1)
+	g.DilationH, g.DilationW = max(g.DilationH, 1), max(g.DilationW, 1)
+	return g
+}
+
+// OutSize is the output height and width for an inH×inW input and a
+// kh×kw filter.
+func (g QConvGeom) OutSize(inH, inW, kh, kw int) (oh, ow int) {
+	g = g.norm()
+	oh = (inH+g.PadTop+g.PadBottom-g.DilationH*(kh-1)-1)/g.StrideH + 1
+	ow = (inW+g.PadLeft+g.PadRight-g.DilationW*(kw-1)-1)/g.StrideW + 1
+	return max(oh, 0), max(ow, 0)
+}
+
+// QDepthwiseConvU8 computes the depthwise convolution of in (inH×inW×C
+// uint8, NHWC, zero point za) with dw into out (OH·OW pixels; see
+// QGemmU8 for the output stages). threads > 1 splits the output rows.
+func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights, geom QConvGeom, out *QOutput, threads int) {
+	g := geom.norm()
+	C := dw.c
+	if inH < 0 || inW < 0 || len(in) < inH*inW*C {
+		panic(fmt.Sprintf("kernels: QDepthwiseConvU8: input has %d elements for %d×%d×%d", len(in), inH, inW, C))
+	}
+	if g.PadTop < 0 || g.PadLeft < 0 || g.PadBottom < 0 || g.PadRight < 0 {
+		panic("kernels: QDepthwiseConvU8: negative padding")
+	}
+	oh, ow := g.OutSize(inH, inW, dw.kh, dw.kw)
+	if oh == 0 || ow == 0 {
+		return
+	}
+	st := newQoutStage(oh*ow, C, dw.kh*dw.kw, int32(za), dw.colSum, nil, out)
+	zrow := make([]uint8, C)
+	for i := range zrow {
+		zrow[i] = za
+	}
+	threads = max(1, min(threads, oh))
+	taps := dw.kh * dw.kw
+	// Output columns [oxLo, oxHi) read no padding along x: their taps'
+	// pointers move by StrideW pixels from one to the next, so a whole
+	// segment is one qdwRow call; the others are segments of one.
+	oxLo := min(ow, (g.PadLeft+g.StrideW-1)/g.StrideW)
+	oxHi := max(oxLo, min(ow, (inW-1+g.PadLeft-(dw.kw-1)*g.DilationW)/g.StrideW+1))
+	if inW-1+g.PadLeft-(dw.kw-1)*g.DilationW < 0 {
+		oxHi = oxLo
+	}
+	run := func(y0, y1 int) {
+		ptrs := make([]unsafe.Pointer, taps)
+		strides := make([]int, taps)
+		acc := make([]int32, ow*C)
+		segment := func(oy, ox0, ox1 int) {
+			for ky := 0; ky < dw.kh; ky++ {
+				iy := oy*g.StrideH - g.PadTop + ky*g.DilationH
+				for kx := 0; kx < dw.kw; kx++ {
+					ix := ox0*g.StrideW - g.PadLeft + kx*g.DilationW
+					t := ky*dw.kw + kx
+					ptrs[t], strides[t] = unsafe.Pointer(&zrow[0]), 0
+					if iy >= 0 && iy < inH && ix >= 0 && ix < inW {
+						ptrs[t], strides[t] = unsafe.Pointer(&in[(iy*inW+ix)*C]), g.StrideW*C
+					}
+				}
+			}
+			n := ox1 - ox0
+			qdwRow(ptrs, strides, n, dw.w, C, st.colCorr, acc[:n*C])
+			st.apply(acc, C, oy*ow+ox0, n, 0, C)
+		}
+		for oy := y0; oy < y1; oy++ {
+			for ox := 0; ox < oxLo; ox++ {
+				segment(oy, ox, ox+1)
+			}
+			if oxHi > oxLo {
+				segment(oy, oxLo, oxHi)
+			}
+			for ox := oxHi; ox < ow; ox++ {
+				segment(oy, ox, ox+1)
+			}
+		}
+	}
+	if threads == 1 {
+		run(0, oh)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		y0, y1 := oh*t/threads, oh*(t+1)/threads
+		wg.Add(1)
+		go func() { defer wg.Done(); run(y0, y1) }()
+	}
+	wg.Wait()
+}
+
+// qdwRow computes npix output pixels' C int32 sums: acc[p*C+c] = init[c]
+// + Σ_t x_t[c]·w[t*C+c], x_t the C uint8 channels at ptrs[t], each
+// pointer moving by strides[t] bytes from one pixel to the next. ptrs may
+// be left at any pixel of the segment.
+func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, init, acc []int32) {
+	if npix <= 0 {
+		return
+	}
+	_ = acc[npix*c-1]
+	if qdwRowAsm != nil && !qrequantNoAsm && len(ptrs) > 0 {
+		_ = strides[len(ptrs)-1]
+		_ = w[len(ptrs)*c-1]
+		_ = init[c-1]
+		cv := c &^ (qdwRowAsmStep - 1)
+		if cv == 0 {
+			qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
+			return
+		}
+		// The channels the vectors leave first: the kernel moves ptrs.
+		if cv < c {
+			qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, acc)
+		}
+		qdwRowAsm(&ptrs[0], &strides[0], len(ptrs), npix, &w[0], c, &init[0], &acc[0])
+		return
+	}
+	qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
+}
+
+// qdwRowGo is qdwRow for channels [c0, c1); it leaves ptrs alone.
+func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c, c0, c1 int, init, acc []int32) {
+	if c0 >= c1 {
+		return // (a pointer c0 bytes on could be past its allocation)
+	}
+	for p := 0; p < npix; p++ {
+		a := acc[p*c+c0 : p*c+c1]
+		copy(a, init[c0:c1])
+		for t, q := range ptrs {
+			xs := unsafe.Slice((*uint8)(unsafe.Add(q, p*strides[t]+c0)), c1-c0)
+			ws := w[t*c+c0 : t*c+c1]
+			for ch := range a {
+				a[ch] += int32(xs[ch]) * ws[ch]
+			}
+		}
+	}
+}
+
+// qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^
+// (qdwRowAsmStep-1)) (all of them for masked AVX-512).
+var (
+	qdwRowAsm     func(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+	qdwRowAsmStep = 1
+)
