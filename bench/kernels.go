@@ -153,18 +153,45 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 	return rows, nil
 }
 
-// peakGOPS runs the path's FMA loop for at least minTime.
+// peakGOPS runs the path's FMA loop for at least minTime and returns its
+// best rate.
 func peakGOPS(p kernels.Path, minTime time.Duration) float64 {
-	const iters = 1 << 14
 	if kernels.PeakFLOP(p, 1) == 0 {
 		return 0
 	}
-	var flop float64
-	start := time.Now()
-	for time.Since(start) < minTime {
-		flop += kernels.PeakFLOP(p, iters)
+	return bestRate(minTime, func() float64 { return kernels.PeakFLOP(p, 1<<14) })
+}
+
+// bestRate runs op (a register-only loop returning the operations it
+// did) for at least minTime and returns the best rate of one call in
+// Gop/s: like a kernel's best time, so a busy machine lowers neither the
+// ceiling nor the kernel more than the other.
+func bestRate(minTime time.Duration, op func() float64) float64 {
+	best := 0.0
+	for start := time.Now(); time.Since(start) < minTime; {
+		t := time.Now()
+		ops := op()
+		best = max(best, ops/time.Since(t).Seconds()/1e9)
 	}
-	return flop / time.Since(start).Seconds() / 1e9
+	return best
+}
+
+// bestTime returns the best time of run, called once to warm caches and
+// pools and then repeated for at least minTime.
+func bestTime(minTime time.Duration, run func()) time.Duration {
+	once := func() time.Duration {
+		t := time.Now()
+		run()
+		return time.Since(t)
+	}
+	once()
+	best := once()
+	for total := best; total < minTime; {
+		d := once()
+		total += d
+		best = min(best, d)
+	}
+	return best
 }
 
 // timeSgemm returns the best time of one m×n×k Sgemm with B packed once,
@@ -179,17 +206,7 @@ func timeSgemm(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration {
 		b[i] = rng.Float32()*2 - 1
 	}
 	pb := kernels.PackB(k, n, b, n, false).Operand()
-	run := func() time.Duration {
-		t := time.Now()
+	return bestTime(minTime, func() {
 		kernels.Sgemm(m, n, k, kernels.Dense(a, k, false), pb, c, n, nil, 1)
-		return time.Since(t)
-	}
-	run() // warm caches and pools
-	bestTime := run()
-	for total := bestTime; total < minTime; {
-		d := run()
-		total += d
-		bestTime = min(bestTime, d)
-	}
-	return bestTime
+	})
 }

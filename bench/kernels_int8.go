@@ -64,21 +64,13 @@ func benchInt8(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
 	return rows, nil
 }
 
-// int8PeakGOPS runs the Int8 path's ceiling loop for at least minTime and
-// returns the best rate of its samples (like the GEMM's best time, so a
-// busy machine lowers neither more than the other).
+// int8PeakGOPS runs the Int8 path's ceiling loop for at least minTime
+// and returns its best rate.
 func int8PeakGOPS(p string, minTime time.Duration) float64 {
-	const iters = 1 << 16
 	if kernels.PeakInt8(p, 1) == 0 {
 		return 0
 	}
-	best := 0.0
-	for start := time.Now(); time.Since(start) < minTime; {
-		t := time.Now()
-		ops := kernels.PeakInt8(p, iters)
-		best = max(best, ops/time.Since(t).Seconds()/1e9)
-	}
-	return best
+	return bestRate(minTime, func() float64 { return kernels.PeakInt8(p, 1<<16) })
 }
 
 // timeQGemm returns the best time of one m×n×k QGemmU8 (weights packed
@@ -94,17 +86,5 @@ func timeQGemm(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration {
 	}
 	pw := kernels.PackInt8Weights(n, k, w, k)
 	out := &kernels.QOutput{Int32: c, Ldc: n}
-	run := func() time.Duration {
-		t := time.Now()
-		kernels.QGemmU8(m, a, k, 128, pw, out, 1)
-		return time.Since(t)
-	}
-	run()
-	bestTime := run()
-	for total := bestTime; total < minTime; {
-		d := run()
-		total += d
-		bestTime = min(bestTime, d)
-	}
-	return bestTime
+	return bestTime(minTime, func() { kernels.QGemmU8(m, a, k, 128, pw, out, 1) })
 }
