@@ -17,6 +17,17 @@ import (
 	"github.com/qtool/qtool/onnxio"
 )
 
+// NewSession compiles m for calibration: with threads engine threads (0
+// for GOMAXPROCS) and without fusion, so that every node output is
+// computed and can be observed.
+func NewSession(m *onnxio.Model, threads int) (*engine.Session, error) {
+	s, err := engine.Compile(m, engine.Options{Threads: threads, NoFusion: true})
+	if err != nil {
+		return nil, fmt.Errorf("calib: %w", err)
+	}
+	return s, nil
+}
+
 // Config tunes Calibrate.
 type Config struct {
 	// BatchSize is how many items go into one Run (16 when zero). A model

@@ -26,7 +26,12 @@ func cnnSession(t testing.TB, noFusion bool) *engine.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := engine.Compile(m, engine.Options{Threads: 2, NoFusion: noFusion})
+	var s *engine.Session
+	if noFusion {
+		s, err = NewSession(m, 2)
+	} else {
+		s, err = engine.Compile(m, engine.Options{Threads: 2})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

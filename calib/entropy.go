@@ -31,6 +31,10 @@ type Entropy struct {
 	Bins, QuantizedBins int
 }
 
+// EntropyORT is the entropy method with ONNX Runtime's default settings
+// (128 bins, 128 quantized bins), which give the symmetric min/max range.
+var EntropyORT = Entropy{Bins: 128, QuantizedBins: 128}
+
 func (e Entropy) String() string {
 	b, q := e.bins()
 	return fmt.Sprintf("entropy (%d bins, %d levels)", b, q)

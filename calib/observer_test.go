@@ -270,8 +270,17 @@ func TestEntropyAgainstBruteForce(t *testing.T) {
 			t.Errorf("%d bins = levels should give the whole range %v, got %v", c.bins, h, r)
 		}
 	}
+	// ONNX Runtime's settings give the symmetric min/max range.
+	r, _ := observeAll(EntropyORT, x, 500).Range()
+	var amax float64
+	for _, v := range x {
+		amax = max(amax, math.Abs(float64(v)))
+	}
+	if r != (Range{float32(-amax), float32(amax)}) {
+		t.Errorf("EntropyORT: %v, want ±%g", r, amax)
+	}
 	// The defaults clip the outliers: the range is well inside min/max.
-	r, _ := observeAll(Entropy{}, testData(100000, 5), 5000).Range()
+	r, _ = observeAll(Entropy{}, testData(100000, 5), 5000).Range()
 	mm, _ := observeAll(MinMax{}, testData(100000, 5), 5000).Range()
 	if !(r.Max < mm.Max/2 && r.Max > 1) {
 		t.Errorf("entropy range %v, minmax %v: expected clipping of the outliers", r, mm)
