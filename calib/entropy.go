@@ -26,7 +26,8 @@ const DefaultQuantizedBins = 128
 // so that its entropy method returns the symmetric min/max range; set
 // both to 128 to get that behaviour. Unlike ONNX Runtime, qtool's
 // histogram keeps its bin count as the range grows (see Histogram), and
-// Q is spread as real numbers rather than truncated to integers.
+// Q is spread as real numbers rather than truncated to integers; the
+// range is clipped to the largest magnitude seen.
 type Entropy struct {
 	Bins, QuantizedBins int
 }
@@ -67,7 +68,11 @@ func (o *entropyObserver) Range() (Range, error) {
 		return Range{float32(o.h.Lo), float32(o.h.Hi)}, nil
 	}
 	lo, hi, _ := klThreshold(o.h, o.levels)
-	return Range{float32(lo), float32(hi)}, nil
+	// The histogram may reach past the data (it grows by doubling): no
+	// edge goes beyond the largest magnitude seen, as in ONNX Runtime,
+	// whose histogram ends there.
+	amax := max(-o.h.Min, o.h.Max)
+	return Range{float32(max(lo, -amax)), float32(min(hi, amax))}, nil
 }
 
 // klThreshold runs the search over h (a HistCentered histogram) and
