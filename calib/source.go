@@ -48,7 +48,8 @@ type Options struct {
 // folder of images (class sub-folders give labels), a folder of ONNX
 // TensorProto .pb files or of test_data_set_* folders, a .npy or .npz
 // file, or an IDX images file (gzipped or not; a labels file beside it,
-// named with "labels-idx1" for "images-idx3", gives the labels).
+// named with "labels-idx1" for "images-idx3" or "labels.idx1" for
+// "images.idx3", gives the labels).
 func Open(path string, opts Options) (Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -69,9 +70,12 @@ func Open(path string, opts Options) (Source, error) {
 		return OpenNPZ(path, opts)
 	case strings.Contains(name, "idx") || strings.HasSuffix(name, "-ubyte") || strings.HasSuffix(name, "-ubyte.gz"):
 		labels := ""
-		if l := strings.Replace(filepath.Base(path), "images-idx3", "labels-idx1", 1); l != filepath.Base(path) {
-			if _, err := os.Stat(filepath.Join(filepath.Dir(path), l)); err == nil {
-				labels = filepath.Join(filepath.Dir(path), l)
+		for _, sep := range []string{"-", "."} {
+			base := filepath.Base(path)
+			if l := strings.Replace(base, "images"+sep+"idx3", "labels"+sep+"idx1", 1); l != base {
+				if _, err := os.Stat(filepath.Join(filepath.Dir(path), l)); err == nil {
+					labels = filepath.Join(filepath.Dir(path), l)
+				}
 			}
 		}
 		return OpenIDX(path, labels, opts)
