@@ -31,8 +31,9 @@ func NewSession(m *onnxio.Model, threads int) (*engine.Session, error) {
 // Config tunes Calibrate.
 type Config struct {
 	// BatchSize is how many items go into one Run (16 when zero). A model
-	// input with a fixed batch size uses that instead, and one of unknown
-	// rank takes one item per Run.
+	// input with a fixed batch size uses that instead (a last, partial
+	// batch is left out and counted in Result.Dropped), and one of
+	// unknown rank takes one item per Run.
 	BatchSize int
 	// Threads is how many goroutines read and preprocess items (GOMAXPROCS
 	// when zero). The engine's own thread count is the session's
@@ -63,8 +64,10 @@ type Result struct {
 	// Names lists the tensors in the order the runs first computed them.
 	Names []string
 	// Items is how many items were run, in Batches runs; Skipped how many
-	// were skipped as bad (Config.SkipBad), with the first few errors.
-	Items, Batches, Skipped int
+	// were skipped as bad (Config.SkipBad), with the first few errors;
+	// Dropped how many did not fill a batch of a model with a fixed batch
+	// size.
+	Items, Batches, Skipped, Dropped int
 	SkipErrors              []error
 }
 
@@ -102,13 +105,13 @@ func Calibrate(s *engine.Session, src Source, tensors []string, m Method, cfg Co
 	if batch <= 0 {
 		batch = 16
 	}
-	stack := true
+	stack, fixed := true, false
 	for _, vi := range inputs {
 		switch {
 		case len(vi.Shape) == 0:
 			batch, stack = 1, false
 		case vi.Shape[0] > 0:
-			batch = vi.Shape[0]
+			batch, fixed = vi.Shape[0], true
 		}
 	}
 	threads := cfg.Threads
@@ -152,6 +155,11 @@ func Calibrate(s *engine.Session, src Source, tensors []string, m Method, cfg Co
 	var readyAt []int // their indices in src
 	run := func() error {
 		if len(ready) == 0 {
+			return nil
+		}
+		if fixed && stack && len(ready) != batch {
+			res.Dropped += len(ready)
+			ready, readyAt = ready[:0], readyAt[:0]
 			return nil
 		}
 		feed := map[string]*engine.Tensor{}
@@ -207,7 +215,10 @@ func Calibrate(s *engine.Session, src Source, tensors []string, m Method, cfg Co
 	if bar != nil {
 		bar.Finish()
 	}
-	if res.Items == 0 {
+	switch {
+	case res.Items == 0 && res.Dropped > 0:
+		return nil, fmt.Errorf("calib: the calibration set is empty: the model takes batches of %d, and only %d items could be read", batch, res.Dropped)
+	case res.Items == 0:
 		return nil, fmt.Errorf("calib: the calibration set is empty: all %d items were bad (first: %v)", n, res.SkipErrors[0])
 	}
 	var missing []string

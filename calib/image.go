@@ -6,6 +6,7 @@ import (
 	"image/color"
 	_ "image/jpeg" // decoders for image.Decode
 	_ "image/png"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -247,6 +248,11 @@ func OpenImageFolder(dir string, opts Options) (*ImageFolder, error) {
 	return s, nil
 }
 
+// MaxImagePixels bounds the size of an image file's picture (its header
+// is read first), so a small file claiming a huge image is refused rather
+// than decoded.
+const MaxImagePixels = 1 << 26
+
 // ImageFolder is a source of image files.
 type ImageFolder struct {
 	// Classes are the class names (sub-folders), label i being Classes[i].
@@ -267,6 +273,16 @@ func (s *ImageFolder) Item(i int) (Item, error) {
 		return Item{}, fmt.Errorf("calib: %w", err)
 	}
 	defer f.Close()
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return Item{}, fmt.Errorf("calib: %s: cannot decode the image: %w", path, err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return Item{}, fmt.Errorf("calib: %s: %dx%d image is larger than %d pixels", path, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Item{}, fmt.Errorf("calib: %w", err)
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return Item{}, fmt.Errorf("calib: %s: cannot decode the image: %w", path, err)

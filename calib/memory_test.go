@@ -2,6 +2,7 @@ package calib
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -11,12 +12,17 @@ import (
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
 
-// tinyModel is y = Relu(x), z = Sigmoid(y), x float32 [N, 1024].
-func tinyModel(t testing.TB) *engine.Session {
+// tinyModel is y = Relu(x), z = Sigmoid(y), x float32 [N, 1024], or
+// [batch, 1024] for batch > 0.
+func tinyModel(t testing.TB, batch int64) *engine.Session {
+	first := &pb.TensorShapeProto_Dimension{Value: &pb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}}
+	if batch > 0 {
+		first = &pb.TensorShapeProto_Dimension{Value: &pb.TensorShapeProto_Dimension_DimValue{DimValue: batch}}
+	}
 	vi := func(name string) *pb.ValueInfoProto {
 		return &pb.ValueInfoProto{Name: proto.String(name), Type: &pb.TypeProto{Value: &pb.TypeProto_TensorType{
 			TensorType: &pb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxio.Float)), Shape: &pb.TensorShapeProto{Dim: []*pb.TensorShapeProto_Dimension{
-				{Value: &pb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}},
+				first,
 				{Value: &pb.TensorShapeProto_Dimension_DimValue{DimValue: 1024}},
 			}}}}}}
 	}
@@ -83,7 +89,7 @@ func (o *probeObserver) Observe(t *engine.Tensor) {
 // batch (15 MB of inputs, as much again of activations) the live heap
 // grows by less than 2 MB, for every method.
 func TestCalibrateBoundedMemory(t *testing.T) {
-	s := tinyModel(t)
+	s := tinyModel(t, 0)
 	for _, m := range []Method{MinMax{}, Percentile{}, Entropy{}, MSE{}} {
 		var a, b uint64
 		res, err := Calibrate(s, genSource{4000}, []string{"x", "y", "z"}, heapProbe{m, &a, &b}, Config{BatchSize: 4, Threads: 1})
@@ -99,5 +105,18 @@ func TestCalibrateBoundedMemory(t *testing.T) {
 		if r := res.Tensors["y"].Range; r.Min > 0.01 || r.Max <= 0 {
 			t.Errorf("%v: Relu range %v", m, r)
 		}
+	}
+}
+
+// A model with a fixed batch size gets full batches; the rest is
+// dropped and counted.
+func TestCalibrateFixedBatch(t *testing.T) {
+	s := tinyModel(t, 4)
+	res, err := Calibrate(s, genSource{10}, []string{"y"}, MinMax{}, Config{BatchSize: 3})
+	if err != nil || res.Batches != 2 || res.Items != 8 || res.Dropped != 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if _, err := Calibrate(s, genSource{3}, nil, MinMax{}, Config{}); err == nil || !strings.Contains(err.Error(), "batches of 4") {
+		t.Errorf("too few items: %v", err)
 	}
 }

@@ -23,7 +23,9 @@ type Item struct {
 
 // Source is a data set with random access in a fixed order: Item(i)
 // returns the same example on every call. Items are read when asked for,
-// so a large source costs little until it is used.
+// so a large source costs little until it is used. Item must be safe for
+// concurrent use (Calibrate reads several items at once); the tensors it
+// returns may share the source's memory and must not be modified.
 type Source interface {
 	Len() int
 	Item(i int) (Item, error)

@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -516,5 +518,25 @@ func TestSample(t *testing.T) {
 	}
 	if Sample(src, 0, 1) != src || Sample(src, 100, 1) != src {
 		t.Error("a sample of everything should be the source")
+	}
+}
+
+// A PNG whose header claims a huge picture is refused before decoding.
+func TestImageBomb(t *testing.T) {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	// IHDR data starts at 16: width, height (big-endian); CRC after 13 bytes.
+	binary.BigEndian.PutUint32(b[16:], 1<<20)
+	binary.BigEndian.PutUint32(b[20:], 1<<20)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bomb.png"), b, 0o644)
+	src, err := OpenImageFolder(dir, Options{Inputs: []engine.ValueInfo{mnistInput}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Item(0); err == nil || !strings.Contains(err.Error(), "larger than") || !strings.Contains(err.Error(), "bomb.png") {
+		t.Errorf("huge image: %v", err)
 	}
 }
