@@ -68,7 +68,7 @@ type Result struct {
 	// Dropped how many did not fill a batch of a model with a fixed batch
 	// size.
 	Items, Batches, Skipped, Dropped int
-	SkipErrors              []error
+	SkipErrors                       []error
 }
 
 // NonFinite lists the tensors that had NaN or infinite values.
