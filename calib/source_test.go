@@ -21,6 +21,7 @@ import (
 
 	"github.com/qtool/qtool"
 	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
 )
 
@@ -538,5 +539,37 @@ func TestImageBomb(t *testing.T) {
 	}
 	if _, err := src.Item(0); err == nil || !strings.Contains(err.Error(), "larger than") || !strings.Contains(err.Error(), "bomb.png") {
 		t.Errorf("huge image: %v", err)
+	}
+}
+
+// The full Fashion-MNIST test split (Debian's dataset-fashion-mnist),
+// opened by path with its labels found beside it: 10 000 items, 1000 per
+// class, the first 1000 being the embedded subset.
+func TestIDXFullSplit(t *testing.T) {
+	dir := testdeps.FashionMNIST(t)
+	src, err := Open(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), Options{Inputs: []engine.ValueInfo{mnistInput}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Len() != 10000 {
+		t.Fatalf("Len %d", src.Len())
+	}
+	sub := fixtureSource(t)
+	counts := make([]int, 10)
+	for i := range src.Len() {
+		it, err := src.Item(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[it.Label]++
+		if i < 1000 && i%50 == 0 {
+			s, _ := sub.Item(i)
+			if !reflect.DeepEqual(s, it) {
+				t.Fatalf("item %d differs from the embedded subset", i)
+			}
+		}
+	}
+	if !slices.Equal(counts, slices.Repeat([]int{1000}, 10)) {
+		t.Errorf("label counts %v", counts)
 	}
 }
