@@ -1,7 +1,10 @@
 package calib
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -46,7 +49,8 @@ type Options struct {
 	Preprocess Preprocess
 }
 
-// Open opens the data at path, choosing the reader from what it is: a
+// Open opens the data at path, choosing the reader from what it is (by
+// name, and for a file of another name by its first bytes): a
 // folder of images (class sub-folders give labels), a folder of ONNX
 // TensorProto .pb files or of test_data_set_* folders, a .npy or .npz
 // file, or an IDX images file (gzipped or not; a labels file beside it,
@@ -82,7 +86,50 @@ func Open(path string, opts Options) (Source, error) {
 		}
 		return OpenIDX(path, labels, opts)
 	}
+	switch sniff(path) {
+	case "npy":
+		return OpenNPY(path, opts)
+	case "npz":
+		return OpenNPZ(path, opts)
+	case "idx":
+		return OpenIDX(path, "", opts)
+	}
 	return nil, fmt.Errorf("calib: %s: unknown data format; use a folder of images or .pb files, a .npy, .npz or IDX file", path)
+}
+
+// sniff tells a file's format from its first bytes: "npy", "npz" (a zip
+// archive), "idx" (gzipped or not), or "".
+func sniff(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var head [6]byte
+	n, _ := io.ReadFull(f, head[:])
+	b := head[:n]
+	switch {
+	case bytes.HasPrefix(b, []byte("\x93NUMPY")):
+		return "npy"
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
+		return "npz"
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return ""
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return ""
+		}
+		if n, _ = io.ReadFull(zr, head[:4]); n < 4 {
+			return ""
+		}
+		b = head[:4]
+	}
+	if len(b) >= 4 && b[0] == 0 && b[1] == 0 && idxSizes[b[2]] > 0 && b[3] > 0 {
+		return "idx"
+	}
+	return ""
 }
 
 // single returns the one model input a single-tensor source feeds.

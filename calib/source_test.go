@@ -573,3 +573,30 @@ func TestIDXFullSplit(t *testing.T) {
 		t.Errorf("label counts %v", counts)
 	}
 }
+
+// Open tells formats by their content when the name does not.
+func TestOpenSniffs(t *testing.T) {
+	dir := t.TempDir()
+	vi := engine.ValueInfo{Name: "x", Type: onnxio.Float, Shape: []int{-1, 2}}
+	WriteNPY(filepath.Join(dir, "a.npy"), engine.NewFloat32([]int{3, 2}, nil))
+	writeNPZ(t, filepath.Join(dir, "a.npz"), map[string]*engine.Tensor{"x": engine.NewFloat32([]int{4, 2}, nil)}, true)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte{0, 0, 0x0D, 2, 0, 0, 0, 5, 0, 0, 0, 2})
+	zw.Write(make([]byte, 40))
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "a.idxgz"), gz.Bytes(), 0o644)
+	for name, n := range map[string]int{"a.npy": 3, "a.npz": 4, "a.idxgz": 5} {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		p := filepath.Join(dir, "data"+string(rune('0'+n)))
+		os.WriteFile(p, data, 0o644)
+		src, err := Open(p, Options{Inputs: []engine.ValueInfo{vi}})
+		if err != nil || src.Len() != n {
+			t.Errorf("%s renamed: %v, %v", name, src, err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "junk"), []byte("hello"), 0o644)
+	if _, err := Open(filepath.Join(dir, "junk"), Options{Inputs: []engine.ValueInfo{vi}}); err == nil || !strings.Contains(err.Error(), "unknown data format") {
+		t.Errorf("junk: %v", err)
+	}
+}
