@@ -184,7 +184,7 @@ func kl(p, q []float64) float64 {
 }
 
 // MSE chooses the clipping range that minimises the mean squared error
-// of quantizing the observed values to Bits bits (8 when zero), as read
+// of quantizing the observed values to Bits bits (8 when zero; 2 to 24), as read
 // from a histogram of Bins bins (DefaultBins when zero). Symmetric
 // searches thresholds T for the range [-T, T] with signed levels
 // ±(2^(Bits-1)-1); otherwise it searches the ranges f·[min(lo,0),
@@ -211,7 +211,7 @@ func (m MSE) bits() int {
 	if m.Bits <= 0 {
 		return 8
 	}
-	return min(m.Bits, 24)
+	return min(max(m.Bits, 2), 24)
 }
 
 // NewObserver returns an observer keeping the histogram.
