@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadNPY$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
 	$(GO) test -run '^$$' -fuzz '^FuzzQGemm$$' -fuzztime 10s -fuzzminimizetime 5x ./kernels
 	$(GO) test -run '^$$' -fuzz '^FuzzQDepthwiseConv$$' -fuzztime 10s -fuzzminimizetime 5x ./kernels
+	$(GO) test -run '^$$' -fuzz '^FuzzReadIDX$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
+	$(GO) test -run '^$$' -fuzz '^FuzzReadNPZ$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
 
 # Retrains the Fashion-MNIST fixture models (see testdata/README.md).
 fixtures:

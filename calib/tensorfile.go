@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -59,16 +60,30 @@ func readNPY(path string) (*engine.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	t, err := decodeNPY(b, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// decodeNPY decodes a .npy file's bytes. With f64, float64 arrays are
+// accepted and converted to float32 (NumPy's default dtype, common in
+// calibration data).
+func decodeNPY(b []byte, f64 bool) (*engine.Tensor, error) {
 	h, data, err := parseNPY(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid NumPy .npy file: %w", path, err)
+		return nil, fmt.Errorf("not a valid NumPy .npy file: %w", err)
 	}
 	dt, ok := npyTypes[h.descr]
+	if f64 && h.descr == "<f8" {
+		dt, ok = onnxio.Double, true
+	}
 	if !ok {
-		return nil, fmt.Errorf("%s: NumPy dtype %q is not supported; save as float32, int64, int32, uint8, int8 or bool", path, h.descr)
+		return nil, fmt.Errorf("NumPy dtype %q is not supported; save as float32, int64, int32, uint8, int8 or bool", h.descr)
 	}
 	if h.fortran && len(h.shape) > 1 {
-		return nil, fmt.Errorf("%s: Fortran-order array; save it with numpy.ascontiguousarray first", path)
+		return nil, fmt.Errorf("Fortran-order array; save it with numpy.ascontiguousarray first")
 	}
 	dims := make([]int64, len(h.shape))
 	for i, v := range h.shape {
@@ -76,10 +91,16 @@ func readNPY(path string) (*engine.Tensor, error) {
 	}
 	n, err := onnxio.NumElements(dims)
 	if err != nil || onnxio.ByteSize(dt, n) != int64(len(data)) {
-		return nil, fmt.Errorf("%s: header shape %v of %s does not fit the %d data bytes of the file", path, h.shape, h.descr, len(data))
+		return nil, fmt.Errorf("header shape %v of %s does not fit the %d data bytes of the file", h.shape, h.descr, len(data))
 	}
 	t := &engine.Tensor{Type: dt, Shape: h.shape}
 	switch dt {
+	case onnxio.Double:
+		t.Type = onnxio.Float
+		t.F32 = make([]float32, n)
+		for i := range t.F32 {
+			t.F32[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:])))
+		}
 	case onnxio.Float:
 		t.F32 = make([]float32, n)
 		_, err = binary.Decode(data, binary.LittleEndian, t.F32)
@@ -99,7 +120,7 @@ func readNPY(path string) (*engine.Tensor, error) {
 		_, err = binary.Decode(data, binary.LittleEndian, t.Bool)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return t, nil
 }
