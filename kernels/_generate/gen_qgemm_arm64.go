@@ -1,0 +1,275 @@
+//go:build ignore
+
+// Command gen_qgemm_arm64 writes kernels/qgemm_arm64.s: the arm64 INT8
+// GEMM microkernels and their register-only ceiling loops. Run from
+// kernels/:
+//
+//	go run _generate/gen_qgemm_arm64.go > qgemm_arm64.s
+//
+// Both paths take signedA panels (see qkernel in qgemm.go): A packed as
+// int8 (a-128), weights int8, in groups of 4 bytes per row / column:
+//
+//	a[g*MR*4 + i*4 + t]   (s8)
+//	b[g*NR*4 + j*4 + t]   (s8)
+//	acc[i][j] = start[i][j] + Σ_g Σ_t a·b        (exact int32, wrapping)
+//
+// where start is c's current tile (row stride ldc int32) when load != 0,
+// else init (NR int32, the same for every row); the tile is stored to c.
+//
+//   - neondot (ARMv8.2 dot product): SDOT Vd.4S, Vn.16B, Vm.4B[i], the
+//     weights of 4 columns in Vn, row i's 4 bytes of A picked by element:
+//     one instruction per 4 columns of a row per group, no broadcast.
+//   - neon (baseline ASIMD): row i's 4 bytes broadcast (DUP Vd.4S,
+//     Vn.S[i]), SMULL/SMULL2 s8×s8 into int16 (one product each: exact,
+//     |a·w| <= 2^14), SADALP adding the pairs into int32. The
+//     accumulators hold two partial sums per column (k0+k1, k2+k3), added
+//     by ADDP at the end. SMLAL would add two products in int16, which
+//     overflows for (-128)·(-128) twice: not exact, not used.
+//
+// The Go assembler has none of SDOT, SMULL(2), SADALP, ADDP (vector, in
+// the form used) or DUP (element): they are WORDs with the instruction in
+// a comment, encoded by the functions below (checked against an
+// assembler, and by the kernels' tests against the generic path).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+
+// sdotElem is SDOT Vd.4S, Vn.16B, Vm.4B[i].
+func sdotElem(d, n, m, i int) {
+	w := 0x4F80E000 | (i&1)<<21 | m<<16 | (i>>1)<<11 | n<<5 | d
+	p("\tWORD $0x%08x // SDOT V%d.4S, V%d.16B, V%d.4B[%d]", w, d, n, m, i)
+}
+
+// sdot is SDOT Vd.4S, Vn.16B, Vm.16B.
+func sdot(d, n, m int) {
+	w := 0x4E809400 | m<<16 | n<<5 | d
+	p("\tWORD $0x%08x // SDOT V%d.4S, V%d.16B, V%d.16B", w, d, n, m)
+}
+
+// smull is SMULL Vd.8H, Vn.8B, Vm.8B, or SMULL2 Vd.8H, Vn.16B, Vm.16B
+// (the upper halves) when hi.
+func smull(d, n, m int, hi bool) {
+	w := 0x0E20C000 | m<<16 | n<<5 | d
+	if hi {
+		p("\tWORD $0x%08x // SMULL2 V%d.8H, V%d.16B, V%d.16B", w|1<<30, d, n, m)
+		return
+	}
+	p("\tWORD $0x%08x // SMULL V%d.8H, V%d.8B, V%d.8B", w, d, n, m)
+}
+
+// sadalp is SADALP Vd.4S, Vn.8H.
+func sadalp(d, n int) {
+	p("\tWORD $0x%08x // SADALP V%d.4S, V%d.8H", 0x4E606800|n<<5|d, d, n)
+}
+
+// addp is ADDP Vd.4S, Vn.4S, Vm.4S.
+func addp(d, n, m int) {
+	p("\tWORD $0x%08x // ADDP V%d.4S, V%d.4S, V%d.4S", 0x4EA0BC00|m<<16|n<<5|d, d, n, m)
+}
+
+// dupS is DUP Vd.4S, Vn.S[i].
+func dupS(d, n, i int) {
+	imm5 := i<<3 | 4
+	p("\tWORD $0x%08x // DUP V%d.4S, V%d.S[%d]", 0x4E000400|imm5<<16|n<<5|d, d, n, i)
+}
+
+// regs lists count consecutive vector registers from first as "V8.S4, V9.S4".
+func regs(first, count int) string {
+	var s []string
+	for r := first; r < first+count; r++ {
+		s = append(s, fmt.Sprintf("V%d.S4", r))
+	}
+	return strings.Join(s, ", ")
+}
+
+const args = `	MOVD kg+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD c+24(FP), R3
+	MOVD ldc+32(FP), R4
+	LSL $2, R4, R4
+	MOVD init+40(FP), R5
+	MOVD load+48(FP), R6
+	// R5 walks the starting tile: init (stride 0) or c (stride ldc).
+	MOVD ZR, R9
+	CBZ R6, startset
+	MOVD R3, R5
+	MOVD R4, R9
+startset:`
+
+// neondot: an mr×nr tile (mr, nr multiples of 4) of accumulators
+// V(8 + i*nr/4 + j) (row i, columns 4j..4j+3), started from the starting
+// tile; per group A in V0.. (4 rows per register), the weights in
+// V(mr/4)..; one SDOT by element per accumulator.
+func neondot(mr, nr int) {
+	ar, wr := mr/4, nr/4
+	wb := ar
+	acc := func(i, j int) int { return 8 + i*wr + j }
+	if wb+wr > 8 || 8+mr*wr > 32 {
+		panic("neondot: too many registers")
+	}
+	name := fmt.Sprintf("qgemm_%dx%dc4_neondot", mr, nr)
+	p("// func %s(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("%s", args)
+	for i := 0; i < mr; i++ {
+		p("\tVLD1 (R5), [%s]", regs(acc(i, 0), wr))
+		if i < mr-1 {
+			p("\tADD R9, R5, R5")
+		}
+	}
+	p("\tCBZ R0, store")
+	p("loop:")
+	p("\tVLD1.P %d(R1), [%s]", mr*4, regs(0, ar))
+	p("\tVLD1.P %d(R2), [%s]", nr*4, regs(wb, wr))
+	for i := 0; i < mr; i++ {
+		for j := 0; j < wr; j++ {
+			sdotElem(acc(i, j), wb+j, i/4, i%4)
+		}
+	}
+	p("\tSUBS $1, R0, R0")
+	p("\tBNE loop")
+	p("store:")
+	p("\tMOVD R3, R7")
+	for i := 0; i < mr; i++ {
+		p("\tVST1 [%s], (R7)", regs(acc(i, 0), wr))
+		if i < mr-1 {
+			p("\tADD R4, R7, R7")
+		}
+	}
+	p("\tRET")
+	p("")
+}
+
+// neon: a 4×nr tile (nr a multiple of 4) in 2·nr accumulators: row i,
+// weight register j (columns 4j..4j+3), half h (columns 4j+2h, 4j+2h+1,
+// two partial sums each) in V(8 + i*nr/2 + 2j + h), from zero. Per
+// group: A in V0, the weights in V1.., row i broadcast into V4 or V5,
+// products in V6 and V7. At the end ADDP folds each pair of partial sums
+// and the starting tile is added.
+func neon(nr int) {
+	const mr = 4
+	wr := nr / 4
+	acc := func(i, j, h int) int { return 8 + i*nr/2 + 2*j + h }
+	if 1+wr > 4 || acc(mr-1, wr-1, 1) > 31 {
+		panic("neon: too many registers")
+	}
+	name := fmt.Sprintf("qgemm_%dx%dc4_neon", mr, nr)
+	p("// func %s(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("%s", args)
+	for r := 8; r <= acc(mr-1, wr-1, 1); r++ {
+		p("\tVEOR V%d.B16, V%d.B16, V%d.B16", r, r, r)
+	}
+	p("\tCBZ R0, store")
+	p("loop:")
+	p("\tVLD1.P 16(R1), [V0.S4]")
+	p("\tVLD1.P %d(R2), [%s]", nr*4, regs(1, wr))
+	for i := 0; i < mr; i++ {
+		d := 4 + i%2
+		dupS(d, 0, i)
+		for j := 0; j < wr; j++ {
+			smull(6, 1+j, d, false)
+			smull(7, 1+j, d, true)
+			sadalp(acc(i, j, 0), 6)
+			sadalp(acc(i, j, 1), 7)
+		}
+	}
+	p("\tSUBS $1, R0, R0")
+	p("\tBNE loop")
+	p("store:")
+	p("\tMOVD R3, R7")
+	// Row i: start in V4.., the folded sums in V1.. (free now).
+	for i := 0; i < mr; i++ {
+		p("\tVLD1 (R5), [%s]", regs(4, wr))
+		if i < mr-1 {
+			p("\tADD R9, R5, R5")
+		}
+		for j := 0; j < wr; j++ {
+			addp(1+j, acc(i, j, 0), acc(i, j, 1))
+		}
+		for j := 0; j < wr; j++ {
+			p("\tVADD V%d.S4, V%d.S4, V%d.S4", 1+j, 4+j, 4+j)
+		}
+		p("\tVST1 [%s], (R7)", regs(4, wr))
+		if i < mr-1 {
+			p("\tADD R4, R7, R7")
+		}
+	}
+	p("\tRET")
+	p("")
+}
+
+func peakNeondot() {
+	p("// func qpeak_neondot(n int)")
+	p("// n iterations of 24 independent register-only SDOTs (4x4 int8 MACs each).")
+	p("TEXT ·qpeak_neondot(SB), NOSPLIT, $0-8")
+	p("\tMOVD n+0(FP), R0")
+	p("\tCBZ R0, done")
+	p("\tVEOR V0.B16, V0.B16, V0.B16")
+	p("\tVEOR V1.B16, V1.B16, V1.B16")
+	p("loop:")
+	for d := 8; d < 32; d++ {
+		sdot(d, 0, 1)
+	}
+	p("\tSUBS $1, R0, R0")
+	p("\tBNE loop")
+	p("done:")
+	p("\tRET")
+	p("")
+}
+
+func peakNeon() {
+	p("// func qpeak_neon(n int)")
+	p("// n iterations of 16 register-only SMULL/SMULL2 (8 int8 MACs each),")
+	p("// each followed by its SADALP into one of 16 accumulators.")
+	p("TEXT ·qpeak_neon(SB), NOSPLIT, $0-8")
+	p("\tMOVD n+0(FP), R0")
+	p("\tCBZ R0, done")
+	p("\tVEOR V0.B16, V0.B16, V0.B16")
+	p("\tVEOR V1.B16, V1.B16, V1.B16")
+	p("loop:")
+	tmp := []int{2, 3, 4, 5, 6, 7, 24, 25}
+	for q := 0; q < 16; q++ {
+		smull(tmp[q%8], 0, 1, q%2 == 1)
+		if q%8 == 7 {
+			for r := q - 7; r <= q; r++ {
+				sadalp(8+r, tmp[r%8])
+			}
+		}
+	}
+	p("\tSUBS $1, R0, R0")
+	p("\tBNE loop")
+	p("done:")
+	p("\tRET")
+	p("")
+}
+
+func main() {
+	p("// Code generated by gen_qgemm_arm64.go. DO NOT EDIT.")
+	p("")
+	p("//go:build !purego")
+	p("")
+	p(`#include "textflag.h"`)
+	p("")
+	p("// INT8 GEMM microkernels for arm64 (see _generate/gen_qgemm_arm64.go and")
+	p("// qkernel in qgemm.go). Instructions the Go assembler lacks are WORDs")
+	p("// with the instruction in a comment.")
+	p("")
+	neondot(8, 12)
+	neondot(12, 8)
+	neondot(4, 16)
+	neon(12)
+	neon(8)
+	peakNeondot()
+	peakNeon()
+	os.Stdout.WriteString(out.String())
+}

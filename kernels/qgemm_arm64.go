@@ -1,0 +1,74 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate sh -c "go run _generate/gen_qgemm_arm64.go > qgemm_arm64.s"
+
+// INT8 microkernels in qgemm_arm64.s (see qkernel for the contract). All
+// take signedA panels (int8 A, a-128) and c4 int8 weights: neondot with
+// SDOT by element, neon with SMULL/SMULL2 into int16 and SADALP into
+// int32 (one product per int16, so exact for every int8 pair).
+
+//go:noescape
+func qgemm_8x12c4_neondot(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_12x8c4_neondot(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_4x16c4_neondot(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_4x12c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func qgemm_4x8c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+// Register-only ceiling loops: n iterations of independent dot products
+// (see qpeak).
+func qpeak_neondot(n int)
+func qpeak_neon(n int)
+
+// 8x12 for neondot is sgemm_8x12_neon's shape: 24 SDOTs per 5 16-byte
+// loads, 29 of the 32 vector registers. neon's 4x12 holds two partial
+// sums per output, so 24 accumulators make a 48-output tile. Both use
+// NR = 12, so weights packed for one run on the other without repacking.
+// Not yet measured on hardware (only tested under qemu).
+var int8Registered = func() bool {
+	a := cpu.ARM64
+	int8Kernels[Int8.index("neon")] = &qkernel{name: "qgemm_4x12c4_neon", mr: 4, nr: 12, signedA: true, fn: qgemm_4x12c4_neon}
+	int8Kernels[Int8.index("neondot")] = &qkernel{name: "qgemm_8x12c4_neondot", mr: 8, nr: 12, signedA: true, fn: qgemm_8x12c4_neondot}
+	Int8.support("neon", a.HasASIMD, "needs ASIMD")
+	Int8.support("neondot", a.HasASIMD && a.HasASIMDDP, "needs ASIMD and the dot product (asimddp)")
+	return true
+}()
+
+// qpeak runs path's ceiling loop for n iterations and returns the
+// operations done (a multiply-accumulate counts 2), 0 for generic.
+func qpeak(path string, n int) float64 {
+	switch path {
+	case "neondot":
+		qpeak_neondot(n)
+		return float64(n) * 24 * 16 * 2
+	case "neon":
+		qpeak_neon(n)
+		return float64(n) * 16 * 8 * 2
+	}
+	return 0
+}
+
+// int8ExtraKernels are alternative tile shapes, benchmarked against each
+// other to choose the registered ones.
+var int8ExtraKernels = []qkernel{
+	{name: "qgemm_8x12c4_neondot", mr: 8, nr: 12, signedA: true, fn: qgemm_8x12c4_neondot},
+	{name: "qgemm_12x8c4_neondot", mr: 12, nr: 8, signedA: true, fn: qgemm_12x8c4_neondot},
+	{name: "qgemm_4x16c4_neondot", mr: 4, nr: 16, signedA: true, fn: qgemm_4x16c4_neondot},
+	{name: "qgemm_4x12c4_neon", mr: 4, nr: 12, signedA: true, fn: qgemm_4x12c4_neon},
+	{name: "qgemm_4x8c4_neon", mr: 4, nr: 8, signedA: true, fn: qgemm_4x8c4_neon},
+}
