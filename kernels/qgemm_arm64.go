@@ -30,6 +30,12 @@ func qgemm_4x12c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int
 //go:noescape
 func qgemm_4x8c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
+// qdwPixel_neon is qdwPixel (depthwise, one output pixel) with ASIMD:
+// uint8 inputs widened to int32, MLA by the int32 weights.
+//
+//go:noescape
+func qdwPixel_neon(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeak).
 func qpeak_neondot(n int)
@@ -44,6 +50,9 @@ var int8Registered = func() bool {
 	a := cpu.ARM64
 	int8Kernels[Int8.index("neon")] = &qkernel{name: "qgemm_4x12c4_neon", mr: 4, nr: 12, signedA: true, fn: qgemm_4x12c4_neon}
 	int8Kernels[Int8.index("neondot")] = &qkernel{name: "qgemm_8x12c4_neondot", mr: 8, nr: 12, signedA: true, fn: qgemm_8x12c4_neondot}
+	if a.HasASIMD {
+		qdwPixelAsm = qdwPixel_neon
+	}
 	Int8.support("neon", a.HasASIMD, "needs ASIMD")
 	Int8.support("neondot", a.HasASIMD && a.HasASIMDDP, "needs ASIMD and the dot product (asimddp)")
 	return true

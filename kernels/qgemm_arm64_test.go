@@ -201,3 +201,51 @@ func TestQPeakARM64(t *testing.T) {
 		}
 	}
 }
+
+// qdwPixel_neon against the Go pixel for every channel count up to 40
+// (each of the 16-, 4- and 1-channel loops and their mixes), inputs
+// ending at a guard page (no read past C bytes), extremes included.
+func TestQDWPixelNEON(t *testing.T) {
+	if !cpu.ARM64.HasASIMD {
+		t.Skip("no ASIMD")
+	}
+	r := rand.New(rand.NewPCG(23, 24))
+	for c := 1; c <= 40; c++ {
+		for _, taps := range []int{1, 2, 9} {
+			ptrs := make([]unsafe.Pointer, taps)
+			for tp := range ptrs {
+				x := guardedBytes(t, c)
+				for i := range x {
+					x[i] = byte(r.Uint32())
+					if tp == 0 && c%3 == 0 {
+						x[i] = 255
+					}
+				}
+				ptrs[tp] = unsafe.Pointer(&x[0])
+			}
+			w := make([]int32, taps*c)
+			for i := range w {
+				w[i] = r.Int32N(511) - 255
+				if c%3 == 0 && i < c {
+					w[i] = -255
+				}
+			}
+			init := make([]int32, c)
+			for i := range init {
+				init[i] = int32(r.Uint32())
+			}
+			want := make([]int32, c+4)
+			got := make([]int32, c+4)
+			for i := c; i < c+4; i++ {
+				want[i], got[i] = 0x5a5a5a5a, 0x5a5a5a5a
+			}
+			qdwPixelGo(ptrs, w, c, init, want)
+			qdwPixel_neon(&ptrs[0], taps, &w[0], c, &init[0], &got[0])
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("c=%d taps=%d: acc[%d] = %d, want %d", c, taps, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

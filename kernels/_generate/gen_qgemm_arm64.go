@@ -208,6 +208,105 @@ func neon(nr int) {
 	p("")
 }
 
+// mla is MLA Vd.4S, Vn.4S, Vm.4S.
+func mla(d, n, m int) {
+	p("\tWORD $0x%08x // MLA V%d.4S, V%d.4S, V%d.4S", 0x4EA09400|m<<16|n<<5|d, d, n, m)
+}
+
+// dwPixel is qdwPixel (see qdepthwise.go) with ASIMD: channels in blocks
+// of 16 (four accumulators), then 4, then one at a time; per tap the
+// uint8 inputs are widened to int32 (UXTL twice) and multiplied by the
+// int32 weights (MLA; |x·w| < 2^16, exact).
+func dwPixel() {
+	p(`// func qdwPixel_neon(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+// ntaps >= 1. R7 is the first channel of the block, R11 walks the
+// block's weights tap by tap (C int32 apart), R10 the tap pointers.
+TEXT ·qdwPixel_neon(SB), NOSPLIT, $0-48
+	MOVD ptrs+0(FP), R0
+	MOVD ntaps+8(FP), R1
+	MOVD w+16(FP), R2
+	MOVD c+24(FP), R3
+	MOVD init+32(FP), R4
+	MOVD acc+40(FP), R5
+	LSL $2, R3, R6
+	MOVD ZR, R7
+block16:
+	SUB R7, R3, R8
+	CMP $16, R8
+	BLT block4
+	ADD R7<<2, R4, R9
+	VLD1 (R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	MOVD R0, R10
+	ADD R7<<2, R2, R11
+	MOVD R1, R12
+tap16:
+	MOVD.P 8(R10), R13
+	ADD R7, R13, R13
+	VLD1 (R13), [V4.B16]
+	VLD1 (R11), [V16.S4, V17.S4, V18.S4, V19.S4]
+	ADD R6, R11, R11
+	VUXTL V4.B8, V5.H8
+	VUXTL2 V4.B16, V6.H8
+	VUXTL V5.H4, V20.S4
+	VUXTL2 V5.H8, V21.S4
+	VUXTL V6.H4, V22.S4
+	VUXTL2 V6.H8, V23.S4`)
+	for q := 0; q < 4; q++ {
+		mla(q, 20+q, 16+q)
+	}
+	p(`	SUBS $1, R12, R12
+	BNE tap16
+	ADD R7<<2, R5, R9
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R9)
+	ADD $16, R7, R7
+	B block16
+block4:
+	CMP $4, R8
+	BLT tail
+	ADD R7<<2, R4, R9
+	VLD1 (R9), [V0.S4]
+	MOVD R0, R10
+	ADD R7<<2, R2, R11
+	MOVD R1, R12
+tap4:
+	MOVD.P 8(R10), R13
+	ADD R7, R13, R13
+	FMOVS (R13), F4
+	VLD1 (R11), [V16.S4]
+	ADD R6, R11, R11
+	VUXTL V4.B8, V5.H8
+	VUXTL V5.H4, V20.S4`)
+	mla(0, 20, 16)
+	p(`	SUBS $1, R12, R12
+	BNE tap4
+	ADD R7<<2, R5, R9
+	VST1 [V0.S4], (R9)
+	ADD $4, R7, R7
+	SUB R7, R3, R8
+	B block4
+tail:
+	CBZ R8, done
+	MOVW (R4)(R7<<2), R16
+	MOVD R0, R10
+	ADD R7<<2, R2, R11
+	MOVD R1, R12
+tap1:
+	MOVD.P 8(R10), R13
+	MOVBU (R13)(R7), R14
+	MOVW (R11), R15
+	ADD R6, R11, R11
+	MADDW R14, R16, R15, R16
+	SUBS $1, R12, R12
+	BNE tap1
+	MOVW R16, (R5)(R7<<2)
+	ADD $1, R7, R7
+	SUB $1, R8, R8
+	B tail
+done:
+	RET
+`)
+}
+
 func peakNeondot() {
 	p("// func qpeak_neondot(n int)")
 	p("// n iterations of 24 independent register-only SDOTs (4x4 int8 MACs each).")
@@ -271,5 +370,6 @@ func main() {
 	neon(8)
 	peakNeondot()
 	peakNeon()
+	dwPixel()
 	os.Stdout.WriteString(out.String())
 }
