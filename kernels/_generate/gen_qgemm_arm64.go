@@ -106,17 +106,35 @@ const args = `	MOVD kg+0(FP), R0
 startset:`
 
 // neondot: an mr×nr tile (mr, nr multiples of 4) of accumulators
-// V(8 + i*nr/4 + j) (row i, columns 4j..4j+3), started from the starting
-// tile; per group A in V0.. (4 rows per register), the weights in
-// V(mr/4)..; one SDOT by element per accumulator.
+// V(base + i*nr/4 + j) (row i, columns 4j..4j+3; base = 32 - mr*nr/4),
+// started from the starting tile; one SDOT by element per accumulator and
+// group. A is in V0.. (4 rows per register), the weights in two sets,
+// W0 = V(mr/4).. and W1 right after, software-pipelined for in-order
+// cores (Cortex-A55): the next group's weights load into the other set a
+// whole group ahead, and each A register is reloaded for the next group
+// as soon as its 4 rows are done; nothing is read past the kg groups.
 func neondot(mr, nr int) {
 	ar, wr := mr/4, nr/4
-	wb := ar
-	acc := func(i, j int) int { return 8 + i*wr + j }
-	if wb+wr > 8 || 8+mr*wr > 32 {
+	base := 32 - mr*wr
+	acc := func(i, j int) int { return base + i*wr + j }
+	w0, w1 := ar, ar+wr
+	if w1+wr > base {
 		panic("neondot: too many registers")
 	}
 	name := fmt.Sprintf("qgemm_%dx%dc4_neondot", mr, nr)
+	// group: the SDOTs of one group with weights in set w; reloadA
+	// loads the next group's A register by register behind them.
+	group := func(w int, reloadA bool) {
+		for i := 0; i < mr; i++ {
+			for j := 0; j < wr; j++ {
+				sdotElem(acc(i, j), w+j, i/4, i%4)
+			}
+			if reloadA && i%4 == 3 {
+				p("\tVLD1.P 16(R1), [V%d.S4]", i/4)
+			}
+		}
+	}
+	loadW := func(w int) { p("\tVLD1.P %d(R2), [%s]", nr*4, regs(w, wr)) }
 	p("// func %s(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)", name)
 	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
 	p("%s", args)
@@ -127,16 +145,28 @@ func neondot(mr, nr int) {
 		}
 	}
 	p("\tCBZ R0, store")
-	p("loop:")
+	p("\t// The first group's operands; R0 = groups after the loaded one.")
 	p("\tVLD1.P %d(R1), [%s]", mr*4, regs(0, ar))
-	p("\tVLD1.P %d(R2), [%s]", nr*4, regs(wb, wr))
-	for i := 0; i < mr; i++ {
-		for j := 0; j < wr; j++ {
-			sdotElem(acc(i, j), wb+j, i/4, i%4)
-		}
-	}
-	p("\tSUBS $1, R0, R0")
-	p("\tBNE loop")
+	loadW(w0)
+	p("\tSUB $1, R0, R0")
+	p("\tCMP $2, R0")
+	p("\tBLT tail")
+	p("pairs:")
+	loadW(w1)
+	group(w0, true)
+	loadW(w0)
+	group(w1, true)
+	p("\tSUB $2, R0, R0")
+	p("\tCMP $2, R0")
+	p("\tBGE pairs")
+	p("tail:")
+	p("\tCBZ R0, last")
+	loadW(w1)
+	group(w0, true)
+	group(w1, false)
+	p("\tB store")
+	p("last:")
+	group(w0, false)
 	p("store:")
 	p("\tMOVD R3, R7")
 	for i := 0; i < mr; i++ {
