@@ -182,8 +182,8 @@ func neondot(mr, nr int) {
 // neon: a 4×nr tile (nr a multiple of 4) in 2·nr accumulators: row i,
 // weight register j (columns 4j..4j+3), half h (columns 4j+2h, 4j+2h+1,
 // two partial sums each) in V(8 + i*nr/2 + 2j + h), from zero. Per
-// group: A in V0, the weights in V1.., row i broadcast into V4 or V5,
-// products in V6 and V7. At the end ADDP folds each pair of partial sums
+// group: A in V0, the weights in V1.., row i broadcast into V4,
+// products in V5-V7. At the end ADDP folds each pair of partial sums
 // and the starting tile is added.
 func neon(nr int) {
 	const mr = 4
@@ -203,15 +203,28 @@ func neon(nr int) {
 	p("loop:")
 	p("\tVLD1.P 16(R1), [V0.S4]")
 	p("\tVLD1.P %d(R2), [%s]", nr*4, regs(1, wr))
+	// Products rotate through V5-V7, each SADALP two SMULLs behind its
+	// own, so an in-order core need not wait on the multiply.
+	type prod struct{ acc, tmp int }
+	var pending []prod
+	n := 0
 	for i := 0; i < mr; i++ {
-		d := 4 + i%2
-		dupS(d, 0, i)
+		dupS(4, 0, i)
 		for j := 0; j < wr; j++ {
-			smull(6, 1+j, d, false)
-			smull(7, 1+j, d, true)
-			sadalp(acc(i, j, 0), 6)
-			sadalp(acc(i, j, 1), 7)
+			for h := 0; h < 2; h++ {
+				tmp := 5 + n%3
+				n++
+				smull(tmp, 1+j, 4, h == 1)
+				pending = append(pending, prod{acc(i, j, h), tmp})
+				if len(pending) == 3 {
+					sadalp(pending[0].acc, pending[0].tmp)
+					pending = pending[1:]
+				}
+			}
 		}
+	}
+	for _, q := range pending {
+		sadalp(q.acc, q.tmp)
 	}
 	p("\tSUBS $1, R0, R0")
 	p("\tBNE loop")
