@@ -350,6 +350,165 @@ done:
 `)
 }
 
+// vop emits a three-register 4S vector instruction from its base
+// encoding.
+func vop(name string, base, d, n, m int) {
+	p("\tWORD $0x%08x // %s V%d.4S, V%d.4S, V%d.4S", base|m<<16|n<<5|d, name, d, n, m)
+}
+
+func fmul(d, n, m int) { vop("FMUL", 0x6E20DC00, d, n, m) }
+func fadd(d, n, m int) { vop("FADD", 0x4E20D400, d, n, m) }
+func fsub(d, n, m int) { vop("FSUB", 0x4EA0D400, d, n, m) }
+func fmax(d, n, m int) { vop("FMAX", 0x4E20F400, d, n, m) }
+func fmin(d, n, m int) { vop("FMIN", 0x4EA0F400, d, n, m) }
+
+// scvtf is SCVTF Vd.4S, Vn.4S; fcvtzs is FCVTZS Vd.4S, Vn.4S.
+func scvtf(d, n int) { p("\tWORD $0x%08x // SCVTF V%d.4S, V%d.4S", 0x4E21D800|n<<5|d, d, n) }
+func fcvtzs(d, n int) {
+	p("\tWORD $0x%08x // FCVTZS V%d.4S, V%d.4S", 0x4EA1B800|n<<5|d, d, n)
+}
+
+// dupW is DUP Vd.4S, Wn.
+func dupW(d, n int) { p("\tWORD $0x%08x // DUP V%d.4S, W%d", 0x4E040C00|n<<5|d, d, n) }
+
+// outRows: the output stages of one tile row (see qrequantRow and
+// qfloatRow in qgemm.go), 8 elements per step, the same IEEE float32
+// operations in the same order as the Go code (no FMA; FMAX/FMIN are Go's
+// max/min on non-NaN values, +0 over -0 included). n is a multiple of 8
+// (the Go wrappers finish the row). Scales (and float biases) are loaded
+// 8 at a time per channel, or broadcast once (V20/V21, V22/V23).
+func outRows() {
+	p(`// func qrequantRow_neon(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+TEXT ·qrequantRow_neon(SB), NOSPLIT, $0-52
+	MOVD src+0(FP), R0
+	MOVD dst+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD scale+24(FP), R3
+	MOVD perCh+32(FP), R4
+	FMOVS flo+40(FP), F16
+	FMOVS fhi+44(FP), F17
+	MOVW zp+48(FP), R5
+	MOVW $0x4b400000, R6 // 1.5·2^23, roundMagic`)
+	dupS(16, 16, 0)
+	dupS(17, 17, 0)
+	dupW(18, 5)
+	dupW(19, 6)
+	p(`	CBZ R2, done
+	CBNZ R4, perch
+	FMOVS (R3), F20`)
+	dupS(20, 20, 0)
+	dupS(21, 20, 0)
+	p("tensor:")
+	requant8()
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE tensor")
+	p("\tRET")
+	p("perch:")
+	p("\tVLD1.P 32(R3), [V20.S4, V21.S4]")
+	requant8()
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE perch")
+	p("done:")
+	p("\tRET")
+	p("")
+
+	p(`// func qfloatRow_neon(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+TEXT ·qfloatRow_neon(SB), NOSPLIT, $0-48
+	MOVD src+0(FP), R0
+	MOVD dst+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD scale+24(FP), R3
+	MOVD fbias+32(FP), R4
+	MOVD perCh+40(FP), R5
+	CBZ R2, done
+	CBNZ R5, perch
+	FMOVS (R3), F20`)
+	dupS(20, 20, 0)
+	dupS(21, 20, 0)
+	p("\tCBZ R4, tensor_nobias")
+	p("\tFMOVS (R4), F22")
+	dupS(22, 22, 0)
+	dupS(23, 22, 0)
+	p("tensor_bias:")
+	float8(true)
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE tensor_bias")
+	p("\tRET")
+	p("tensor_nobias:")
+	float8(false)
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE tensor_nobias")
+	p("\tRET")
+	p("perch:")
+	p("\tCBZ R4, perch_nobias")
+	p("perch_bias:")
+	p("\tVLD1.P 32(R3), [V20.S4, V21.S4]")
+	p("\tVLD1.P 32(R4), [V22.S4, V23.S4]")
+	float8(true)
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE perch_bias")
+	p("\tRET")
+	p("perch_nobias:")
+	p("\tVLD1.P 32(R3), [V20.S4, V21.S4]")
+	float8(false)
+	p("\tSUBS $8, R2, R2")
+	p("\tBNE perch_nobias")
+	p("done:")
+	p("\tRET")
+	p("")
+}
+
+// requant8: 8 int32 from R0 to 8 bytes at R1, scales in V20, V21.
+func requant8() {
+	p("\tVLD1.P 32(R0), [V0.S4, V1.S4]")
+	for q := 0; q < 2; q++ {
+		scvtf(q, q)
+	}
+	for q := 0; q < 2; q++ {
+		fmul(q, q, 20+q)
+	}
+	for q := 0; q < 2; q++ {
+		fmax(q, q, 16)
+	}
+	for q := 0; q < 2; q++ {
+		fmin(q, q, 17)
+	}
+	for q := 0; q < 2; q++ {
+		fadd(q, q, 19)
+	}
+	for q := 0; q < 2; q++ {
+		fsub(q, q, 19)
+	}
+	for q := 0; q < 2; q++ {
+		fcvtzs(q, q)
+	}
+	for q := 0; q < 2; q++ {
+		p("\tVADD V18.S4, V%d.S4, V%d.S4", q, q)
+	}
+	p("\tWORD $0x0e612802 // XTN V2.4H, V0.4S")
+	p("\tWORD $0x4e612822 // XTN2 V2.8H, V1.4S")
+	p("\tWORD $0x0e212842 // XTN V2.8B, V2.8H")
+	p("\tVST1.P [V2.B8], 8(R1)")
+}
+
+// float8: 8 int32 from R0 to 8 float32 at R1, scales in V20, V21, float
+// biases (when bias) in V22, V23.
+func float8(bias bool) {
+	p("\tVLD1.P 32(R0), [V0.S4, V1.S4]")
+	for q := 0; q < 2; q++ {
+		scvtf(q, q)
+	}
+	for q := 0; q < 2; q++ {
+		fmul(q, q, 20+q)
+	}
+	if bias {
+		for q := 0; q < 2; q++ {
+			fadd(q, q, 22+q)
+		}
+	}
+	p("\tVST1.P [V0.S4, V1.S4], 32(R1)")
+}
+
 func peakNeondot() {
 	p("// func qpeak_neondot(n int)")
 	p("// n iterations of 24 independent register-only SDOTs (4x4 int8 MACs each).")
@@ -414,5 +573,6 @@ func main() {
 	peakNeondot()
 	peakNeon()
 	dwPixel()
+	outRows()
 	os.Stdout.WriteString(out.String())
 }
