@@ -109,25 +109,44 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 		zrow[i] = za
 	}
 	threads = max(1, min(threads, oh))
+	taps := dw.kh * dw.kw
+	// Output columns [oxLo, oxHi) read no padding along x: their taps'
+	// pointers move by StrideW pixels from one to the next, so a whole
+	// segment is one qdwRow call; the others are segments of one.
+	oxLo := min(ow, (g.PadLeft+g.StrideW-1)/g.StrideW)
+	oxHi := max(oxLo, min(ow, (inW-1+g.PadLeft-(dw.kw-1)*g.DilationW)/g.StrideW+1))
+	if inW-1+g.PadLeft-(dw.kw-1)*g.DilationW < 0 {
+		oxHi = oxLo
+	}
 	run := func(y0, y1 int) {
-		taps := dw.kh * dw.kw
 		ptrs := make([]unsafe.Pointer, taps)
-		acc := make([]int32, C)
-		for oy := y0; oy < y1; oy++ {
-			for ox := 0; ox < ow; ox++ {
-				for ky := 0; ky < dw.kh; ky++ {
-					iy := oy*g.StrideH - g.PadTop + ky*g.DilationH
-					for kx := 0; kx < dw.kw; kx++ {
-						ix := ox*g.StrideW - g.PadLeft + kx*g.DilationW
-						p := unsafe.Pointer(&zrow[0])
-						if iy >= 0 && iy < inH && ix >= 0 && ix < inW {
-							p = unsafe.Pointer(&in[(iy*inW+ix)*C])
-						}
-						ptrs[ky*dw.kw+kx] = p
+		strides := make([]int, taps)
+		acc := make([]int32, ow*C)
+		segment := func(oy, ox0, ox1 int) {
+			for ky := 0; ky < dw.kh; ky++ {
+				iy := oy*g.StrideH - g.PadTop + ky*g.DilationH
+				for kx := 0; kx < dw.kw; kx++ {
+					ix := ox0*g.StrideW - g.PadLeft + kx*g.DilationW
+					t := ky*dw.kw + kx
+					ptrs[t], strides[t] = unsafe.Pointer(&zrow[0]), 0
+					if iy >= 0 && iy < inH && ix >= 0 && ix < inW {
+						ptrs[t], strides[t] = unsafe.Pointer(&in[(iy*inW+ix)*C]), g.StrideW*C
 					}
 				}
-				qdwPixel(ptrs, dw.w, C, st.colCorr, acc)
-				st.apply(acc, C, oy*ow+ox, 1, 0, C)
+			}
+			n := ox1 - ox0
+			qdwRow(ptrs, strides, n, dw.w, C, st.colCorr, acc[:n*C])
+			st.apply(acc, C, oy*ow+ox0, n, 0, C)
+		}
+		for oy := y0; oy < y1; oy++ {
+			for ox := 0; ox < oxLo; ox++ {
+				segment(oy, ox, ox+1)
+			}
+			if oxHi > oxLo {
+				segment(oy, oxLo, oxHi)
+			}
+			for ox := oxHi; ox < ow; ox++ {
+				segment(oy, ox, ox+1)
 			}
 		}
 	}
@@ -144,30 +163,55 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 	wg.Wait()
 }
 
-// qdwPixel computes one output pixel's C int32 sums: acc[c] = init[c] +
-// Σ_t x_t[c]·w[t*C+c], x_t the C uint8 channels at ptrs[t].
-func qdwPixel(ptrs []unsafe.Pointer, w []int32, c int, init, acc []int32) {
-	if qdwPixelAsm != nil && !qrequantNoAsm && len(ptrs) > 0 {
-		_ = w[len(ptrs)*c-1]
-		_ = init[c-1]
-		_ = acc[c-1]
-		qdwPixelAsm(&ptrs[0], len(ptrs), &w[0], c, &init[0], &acc[0])
+// qdwRow computes npix output pixels' C int32 sums: acc[p*C+c] = init[c]
+// + Σ_t x_t[c]·w[t*C+c], x_t the C uint8 channels at ptrs[t], each
+// pointer moving by strides[t] bytes from one pixel to the next. ptrs may
+// be left at any pixel of the segment.
+func qdwRow(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c int, init, acc []int32) {
+	if npix <= 0 {
 		return
 	}
-	qdwPixelGo(ptrs, w, c, init, acc)
+	_ = acc[npix*c-1]
+	if qdwRowAsm != nil && !qrequantNoAsm && len(ptrs) > 0 {
+		_ = strides[len(ptrs)-1]
+		_ = w[len(ptrs)*c-1]
+		_ = init[c-1]
+		cv := c &^ (qdwRowAsmStep - 1)
+		if cv == 0 {
+			qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
+			return
+		}
+		// The channels the vectors leave first: the kernel moves ptrs.
+		if cv < c {
+			qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, acc)
+		}
+		qdwRowAsm(&ptrs[0], &strides[0], len(ptrs), npix, &w[0], c, &init[0], &acc[0])
+		return
+	}
+	qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, acc)
 }
 
-func qdwPixelGo(ptrs []unsafe.Pointer, w []int32, c int, init, acc []int32) {
-	acc = acc[:c]
-	copy(acc, init[:c])
-	for t, p := range ptrs {
-		xs := unsafe.Slice((*uint8)(p), c)
-		ws := w[t*c : t*c+c]
-		for ch := range acc {
-			acc[ch] += int32(xs[ch]) * ws[ch]
+// qdwRowGo is qdwRow for channels [c0, c1); it leaves ptrs alone.
+func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c, c0, c1 int, init, acc []int32) {
+	if c0 >= c1 {
+		return // (a pointer c0 bytes on could be past its allocation)
+	}
+	for p := 0; p < npix; p++ {
+		a := acc[p*c+c0 : p*c+c1]
+		copy(a, init[c0:c1])
+		for t, q := range ptrs {
+			xs := unsafe.Slice((*uint8)(unsafe.Add(q, p*strides[t]+c0)), c1-c0)
+			ws := w[t*c+c0 : t*c+c1]
+			for ch := range a {
+				a[ch] += int32(xs[ch]) * ws[ch]
+			}
 		}
 	}
 }
 
-// qdwPixelAsm, where set, is qdwPixel in SIMD.
-var qdwPixelAsm func(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+// qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^
+// (qdwRowAsmStep-1)) (all of them for masked AVX-512).
+var (
+	qdwRowAsm     func(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+	qdwRowAsmStep = 1
+)

@@ -2,23 +2,29 @@
 
 #include "textflag.h"
 
-// acc[ch] = init[ch] + Σ_t x_t[ch]·w[t*c+ch], x_t = ptrs[t] (c uint8), 16
-// channels per vector, the last block masked (masked loads don't fault
-// past the end).
+// For each of npix output pixels p: acc[p*c+ch] = init[ch] +
+// Σ_t x_t[ch]·w[t*c+ch], x_t = ptrs[t] (c uint8), after which every
+// ptrs[t] moves by strides[t] bytes. 16 channels per vector, the last block
+// masked (masked loads don't fault past the end).
 
-// func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+// func qdwRow_avx512vnni(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 //
 // x zero-extended to int32 is the int16 pair (x, 0), w (|w| <= 255) the
 // pair (w, sign): VPDPWSSD adds x·w + 0·sign, exactly.
-TEXT ·qdwPixel_avx512vnni(SB), NOSPLIT, $0-48
+TEXT ·qdwRow_avx512vnni(SB), NOSPLIT, $0-64
 	MOVQ ptrs+0(FP), BX
-	MOVQ ntaps+8(FP), R9
-	MOVQ w+16(FP), DX
-	MOVQ c+24(FP), R8
-	MOVQ init+32(FP), R10
-	MOVQ acc+40(FP), DI
+	MOVQ ntaps+16(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ c+40(FP), R8
+	MOVQ init+48(FP), R10
+	MOVQ acc+56(FP), DI
 	MOVQ R8, R11
 	SHLQ $2, R11
+
+vpixel:
+	MOVQ npix+24(FP), AX
+	TESTQ AX, AX
+	JLE vexit
 	XORQ R12, R12
 
 block:
@@ -68,21 +74,43 @@ store:
 	JMP block
 
 done:
+	// Next pixel, if any (the pointers never move past the last one):
+	// every tap pointer moves by its stride.
+	DECQ npix+24(FP)
+	JLE vexit
+	MOVQ strides+8(FP), AX
+	XORQ R13, R13
+
+vadv:
+	MOVQ (AX)(R13*8), CX
+	ADDQ CX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT vadv
+	ADDQ R11, DI
+	JMP vpixel
+
+vexit:
 	VZEROUPPER
 	RET
 
-// func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+// func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 //
 // The same with VPMULLD + VPADDD (AVX512F only).
-TEXT ·qdwPixel_avx512(SB), NOSPLIT, $0-48
+TEXT ·qdwRow_avx512(SB), NOSPLIT, $0-64
 	MOVQ ptrs+0(FP), BX
-	MOVQ ntaps+8(FP), R9
-	MOVQ w+16(FP), DX
-	MOVQ c+24(FP), R8
-	MOVQ init+32(FP), R10
-	MOVQ acc+40(FP), DI
+	MOVQ ntaps+16(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ c+40(FP), R8
+	MOVQ init+48(FP), R10
+	MOVQ acc+56(FP), DI
 	MOVQ R8, R11
 	SHLQ $2, R11
+
+fpixel:
+	MOVQ npix+24(FP), AX
+	TESTQ AX, AX
+	JLE fexit
 	XORQ R12, R12
 
 fblock:
@@ -116,5 +144,85 @@ ftap:
 	JMP fblock
 
 fdone:
+	// Next pixel, if any (the pointers never move past the last one):
+	// every tap pointer moves by its stride.
+	DECQ npix+24(FP)
+	JLE fexit
+	MOVQ strides+8(FP), AX
+	XORQ R13, R13
+
+fadv:
+	MOVQ (AX)(R13*8), CX
+	ADDQ CX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT fadv
+	ADDQ R11, DI
+	JMP fpixel
+
+fexit:
+	VZEROUPPER
+	RET
+
+// func qdwRow_avx2(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+//
+// The same for channels [0, c&^7) only (8 per vector, no masking in AVX2:
+// the caller does the last c%8 in Go): VPMADDWD of x (zero-extended: the
+// int16 pair (x, 0)) by w (the pair (w, sign)) is x·w exactly, + VPADDD.
+TEXT ·qdwRow_avx2(SB), NOSPLIT, $0-64
+	MOVQ ptrs+0(FP), BX
+	MOVQ ntaps+16(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ c+40(FP), R8
+	MOVQ init+48(FP), R10
+	MOVQ acc+56(FP), DI
+	MOVQ R8, R11
+	SHLQ $2, R11
+
+apixel:
+	MOVQ npix+24(FP), AX
+	TESTQ AX, AX
+	JLE aexit
+	XORQ R12, R12
+
+ablock:
+	MOVQ R8, CX
+	ANDQ $-8, CX
+	SUBQ R12, CX
+	JLE adone
+	VMOVDQU (R10)(R12*4), Y0
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+atap:
+	MOVQ (BX)(R13*8), SI
+	VPMOVZXBD (SI)(R12*1), Y1
+	VPMADDWD (AX), Y1, Y1
+	VPADDD Y1, Y0, Y0
+	ADDQ R11, AX
+	INCQ R13
+	CMPQ R13, R9
+	JLT atap
+	VMOVDQU Y0, (DI)(R12*4)
+	ADDQ $8, R12
+	JMP ablock
+
+adone:
+	// Next pixel, if any (the pointers never move past the last one).
+	DECQ npix+24(FP)
+	JLE aexit
+	MOVQ strides+8(FP), AX
+	XORQ R13, R13
+
+aadv:
+	MOVQ (AX)(R13*8), CX
+	ADDQ CX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT aadv
+	ADDQ R11, DI
+	JMP apixel
+
+aexit:
 	VZEROUPPER
 	RET

@@ -19,25 +19,31 @@ import (
 //   - C: M×N row-major with row stride ldc (NHWC), in the format the
 //     QOutput stage asks for.
 //
-// Accumulation is exact int32 (wrapping on overflow, which needs K above
-// 65793 with extreme values): Σ_k (a-za)(w-zw) expands to
+// Accumulation is int32 arithmetic modulo 2^32, the same on every path: it
+// equals the true sum whenever that fits in int32, always for K <= 33025
+// (|a-za|, |w-zw| <= 255). Σ_k (a-za)(w-zw) expands to
 //
 //	Σ a·w  - za·colsum[n] - zw[n]·rowsum[m] + K·za·zw[n]
 //
 // The microkernels compute only Σ a·w (u8 × s8). colsum (Σ_k w[n,k]) is
 // computed once at packing. rowsum (Σ_k a[m,k]) is needed only when some
 // weight zero point is non-zero, and is then computed once per call, one
-// pass over A (M·K byte adds, about 1/N of the GEMM's work): symmetric
-// weights, the common case, cost nothing. The za and bias terms fold into
-// one int32 per column, computed once per call (O(N)).
+// pass over A (M·K byte adds, about 1/N of the GEMM's work), and
+// subtracted per output element in the output stage: symmetric weights,
+// the common case, cost nothing. The za and bias terms fold into one int32
+// per column, computed once per call (O(N)), which the microkernels take as
+// their accumulators' starting value.
 //
 // int8 activations go through the +128 trick: a+128 is a uint8 and
 // (a - za) = ((a+128) - (za+128)), so A is flipped (XOR 0x80) while it is
 // packed and the u8 path does the rest with zero point za+128.
 //
 // Bit-exactness: every path computes the same exact int32 sums; the tile
-// is then finished by one shared Go output stage (qoutStage), so results
-// never depend on the path, the tile shape or the thread split.
+// is then finished by one shared output stage (qoutStage: Go, with AVX-512
+// versions of the float32 and the float requantization rows doing the
+// same IEEE float32 operations in the same order), so results never depend
+// on the path, the tile shape or the thread split. Full int32 tiles
+// without row corrections are written by the microkernel straight to C.
 //
 // Driver: like Sgemm's (Goto/BLIS) without K blocking: for each NC-wide
 // block of packed weights (kept in L2), for each MC-high block of A
@@ -85,6 +91,18 @@ func (uk *qkernel) kgroup() int {
 
 // int8Kernels holds each Int8 path's microkernel, by path index;
 // architecture files fill in theirs.
+//
+// Adding a path (arm64's neon / neondot, say): name it in Int8's
+// newFamily list (slowest first), set its qkernel here from the
+// architecture's file and call Int8.support with the CPU test, as
+// qgemm_amd64.go does. The qkernel says everything the driver needs: the
+// tile (mr, nr), the group format (c4 bytes, or c2 int16 with wide) and
+// whether A is int8 (signedA, for s8×s8 dot products such as SDOT); the
+// packing, zero-point corrections, K tail, threads and output stage are
+// shared, so the new path is bit-identical by construction once its
+// kernel computes the exact int32 sums (the tests force each supported
+// path in turn). QPackedWeights records the path it was packed for and
+// is repacked when used under another layout.
 var int8Kernels = func() []*qkernel {
 	ks := make([]*qkernel, len(Int8.paths))
 	ks[0] = &qkernel{name: "qgemm_4x8c4_generic", mr: 4, nr: 8, fn: qgemm4x8c4Generic}
@@ -138,6 +156,44 @@ func (w *QPackedWeights) Path() string { return Int8.paths[w.path].name }
 // output channel); each in [-128, 127].
 func PackInt8Weights(n, k int, w []int8, ldw int, zeroPoint ...int32) *QPackedWeights {
 	return packInt8WeightsFor(Int8.activeIndex(), n, k, w, ldw, zeroPoint)
+}
+
+// PackInt8WeightsKN packs weights stored K×N (row p holds the N weights
+// of input p, rows ldb apart: a MatMul B, a Gemm B without transB), the
+// transpose of PackInt8Weights's layout.
+func PackInt8WeightsKN(k, n int, b []int8, ldb int, zeroPoint ...int32) *QPackedWeights {
+	if n > 0 && k > 0 && (ldb < n || len(b) < (k-1)*ldb+n) {
+		panic(fmt.Sprintf("kernels: PackInt8WeightsKN: %d weights with ldb %d for %dx%d", len(b), ldb, k, n))
+	}
+	t := make([]int8, n*k)
+	for p := 0; p < k; p++ {
+		for j, v := range b[p*ldb : p*ldb+n] {
+			t[j*k+p] = v
+		}
+	}
+	return PackInt8Weights(n, k, t, k, zeroPoint...)
+}
+
+// PackUint8Weights packs uint8 weights (N×K, as PackInt8Weights) with
+// their zero points (none means 0; each in [0, 255]): w - zw equals
+// (w-128) - (zw-128), so they are stored as int8 with shifted zero points,
+// exactly.
+func PackUint8Weights(n, k int, w []uint8, ldw int, zeroPoint ...int32) *QPackedWeights {
+	s := make([]int8, len(w))
+	for i, v := range w {
+		s[i] = int8(v ^ 0x80)
+	}
+	zp := []int32{-128}
+	if len(zeroPoint) > 0 {
+		zp = make([]int32, len(zeroPoint))
+		for i, z := range zeroPoint {
+			if z < 0 || z > 255 {
+				panic(fmt.Sprintf("kernels: PackUint8Weights: zero point %d out of uint8 range", z))
+			}
+			zp[i] = z - 128
+		}
+	}
+	return PackInt8Weights(n, k, s, ldw, zp...)
 }
 
 func packInt8WeightsFor(path, n, k int, w []int8, ldw int, zeroPoint []int32) *QPackedWeights {
@@ -525,24 +581,52 @@ func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 			}
 			qrequantRow(row, dst, sc, st.perCh, st.flo, st.fhi, st.ZeroPoint)
 		case qoutFixed:
-			zp := st.ZeroPoint
-			lo, hi := int64(st.lo-zp), int64(st.hi-zp)
-			for x, v := range row {
-				c := 0
-				if st.perCh {
-					c = c0 + x
-				}
-				y := roundShiftEven(int64(v)*int64(st.Multiplier[c]), uint(31+st.Shift[c]))
-				y = min(max(y, lo), hi) + int64(zp)
-				if st.signed {
-					st.Int8[o+x] = int8(y)
-				} else {
-					st.Uint8[o+x] = uint8(y)
-				}
+			mult, shift := st.Multiplier, st.Shift
+			if st.perCh {
+				mult, shift = mult[c0:c0+cols], shift[c0:c0+cols]
 			}
+			var dst []byte
+			if st.signed {
+				dst = unsafe.Slice((*byte)(unsafe.Pointer(&st.Int8[o])), cols)
+			} else {
+				dst = st.Uint8[o : o+cols]
+			}
+			qfixedRow(row, dst, mult, shift, st.perCh, st.lo-st.ZeroPoint, st.hi-st.ZeroPoint, st.ZeroPoint)
 		}
 	}
 }
+
+// qfixedRow is the fixed-point requantization of one row: dst[x] =
+// byte(clamp(round_half_even(src[x]·mult[x or 0] / 2^(31+shift[x or 0])),
+// lo, hi) + zp), exactly (int64). qfixedRowAsm, where set, does the same
+// in SIMD.
+func qfixedRow(src []int32, dst []byte, mult, shift []int32, perCh bool, lo, hi, zp int32) {
+	if len(src) == 0 {
+		return
+	}
+	dst = dst[:len(src)]
+	if qfixedRowAsm != nil && !qrequantNoAsm {
+		if perCh {
+			_, _ = mult[len(src)-1], shift[len(src)-1]
+		}
+		qfixedRowAsm(&src[0], &dst[0], len(src), &mult[0], &shift[0], b2i(perCh), lo, hi, zp)
+		return
+	}
+	qfixedRowGo(src, dst, mult, shift, perCh, lo, hi, zp)
+}
+
+func qfixedRowGo(src []int32, dst []byte, mult, shift []int32, perCh bool, lo, hi, zp int32) {
+	dst = dst[:len(src)]
+	p := b2i(perCh)
+	for x, v := range src {
+		y := roundShiftEven(int64(v)*int64(mult[x*p]), uint(31+shift[x*p]))
+		y = min(max(y, int64(lo)), int64(hi)) + int64(zp)
+		dst[x] = byte(y)
+	}
+}
+
+// qfixedRowAsm, where set, is qfixedRow in SIMD (whole rows).
+var qfixedRowAsm func(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
 
 // qrequantRow is the float requantization of one row:
 // dst[x] = byte(int32(round_half_even(min(max(float32(src[x])·sc[x or 0],
@@ -558,8 +642,17 @@ func qrequantRow(src []int32, dst []byte, sc []float32, perCh bool, flo, fhi flo
 		if perCh {
 			_ = sc[len(src)-1]
 		}
-		qrequantRowAsm(&src[0], &dst[0], len(src), &sc[0], b2i(perCh), flo, fhi, zp)
-		return
+		n := len(src) &^ (qrowAsmStep - 1)
+		if n > 0 {
+			qrequantRowAsm(&src[0], &dst[0], n, &sc[0], b2i(perCh), flo, fhi, zp)
+		}
+		if n == len(src) {
+			return
+		}
+		src, dst = src[n:], dst[n:]
+		if perCh {
+			sc = sc[n:]
+		}
 	}
 	qrequantRowGo(src, dst, sc, perCh, flo, fhi, zp)
 }
@@ -603,8 +696,20 @@ func qfloatRow(src []int32, dst []float32, sc, fb []float32, perCh bool) {
 			}
 			fp = &fb[0]
 		}
-		qfloatRowAsm(&src[0], &dst[0], len(src), &sc[0], fp, b2i(perCh))
-		return
+		n := len(src) &^ (qrowAsmStep - 1)
+		if n > 0 {
+			qfloatRowAsm(&src[0], &dst[0], n, &sc[0], fp, b2i(perCh))
+		}
+		if n == len(src) {
+			return
+		}
+		src, dst = src[n:], dst[n:]
+		if perCh {
+			sc = sc[n:]
+			if fb != nil {
+				fb = fb[n:]
+			}
+		}
 	}
 	qfloatRowGo(src, dst, sc, fb, perCh)
 }
@@ -624,6 +729,10 @@ func qfloatRowGo(src []int32, dst []float32, sc, fb []float32, perCh bool) {
 var (
 	qfloatRowAsm   func(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 	qrequantRowAsm func(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+	// qrowAsmStep is the multiple of elements qfloatRowAsm and
+	// qrequantRowAsm take (1 for masked AVX-512, 8 for AVX2); Go does the
+	// rest of a row.
+	qrowAsmStep = 1
 	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
 	qrequantNoAsm bool
 )
@@ -799,30 +908,6 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		x = 0x80
 	}
 	x32 := uint32(x) * 0x01010101
-	if j.uk.wide {
-		for i := 0; i < mr; i++ {
-			if i >= rows {
-				for g := 0; g < groups; g++ {
-					*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = 0
-				}
-				continue
-			}
-			src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
-			widen := func(b byte) uint32 { return uint32(b ^ x) }
-			if j.uk.signedA {
-				widen = func(b byte) uint32 { return uint32(uint16(int16(int8(b ^ x)))) }
-			}
-			g := 0
-			for ; 2*g+1 < k; g++ {
-				v := widen(src[2*g]) | widen(src[2*g+1])<<16
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = v
-			}
-			if g < groups {
-				*(*uint32)(unsafe.Pointer(&dst[(g*mr+i)*4])) = widen(src[2*g])
-			}
-		}
-		return
-	}
 	// Gather the rows' addresses (bounds checked once per row), then write
 	// the panel sequentially, group by group.
 	var srcs [qmaxMR]unsafe.Pointer
@@ -832,20 +917,80 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 			srcs[i] = unsafe.Pointer(unsafe.SliceData(row))
 		}
 	}
-	full := k / 4
 	if groups == 0 {
 		return
 	}
-	d := unsafe.Pointer(&dst[0])
-	for g := 0; g < full; g++ {
+	// Stores go through d0+o (never a pointer past dst's end).
+	d0, o := unsafe.Pointer(&dst[0]), 0
+	if j.uk.wide {
+		// Pairs of bytes widened to two int16 (zero- or, for signedA,
+		// sign-extended).
+		full := k / 2
+		x16 := uint16(x) * 0x0101
+		signed := j.uk.signedA
+		for g := 0; g < full; g++ {
+			off := uintptr(g) * 2
+			for i := 0; i < rows; i++ {
+				u := *(*uint16)(unsafe.Add(srcs[i], off)) ^ x16
+				v := uint32(u&0xff) | uint32(u>>8)<<16
+				if signed {
+					v = uint32(uint16(int16(int8(u)))) | uint32(int32(int8(u>>8)))<<16
+				}
+				*(*uint32)(unsafe.Add(d0, o)) = v
+				o += 4
+			}
+			for i := rows; i < mr; i++ {
+				*(*uint32)(unsafe.Add(d0, o)) = 0
+				o += 4
+			}
+		}
+		if full < groups {
+			for i := 0; i < mr; i++ {
+				var v uint32
+				if i < rows {
+					b := *(*byte)(unsafe.Add(srcs[i], k-1)) ^ x
+					v = uint32(b)
+					if signed {
+						v = uint32(uint16(int16(int8(b))))
+					}
+				}
+				*(*uint32)(unsafe.Add(d0, o)) = v
+				o += 4
+			}
+		}
+		return
+	}
+	full := k / 4
+	// Quads of rows, 16 groups at a time, through the SIMD transpose
+	// where there is one; the rest in Go.
+	gsimd, rsimd := 0, 0
+	if qpackA4Asm != nil && !qrequantNoAsm && full >= qpackA4Chunk && rows >= 4 {
+		chunks := full / qpackA4Chunk
+		for q := 0; q+4 <= rows; q += 4 {
+			qpackA4Asm(unsafe.Add(d0, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
+		}
+		gsimd, rsimd = chunks*qpackA4Chunk, rows/4*4
+	}
+	for g := 0; g < gsimd; g++ {
 		off := uintptr(g) * 4
-		for i := 0; i < rows; i++ {
-			*(*uint32)(d) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
-			d = unsafe.Add(d, 4)
+		dg := unsafe.Add(d0, g*mr*4)
+		for i := rsimd; i < rows; i++ {
+			*(*uint32)(unsafe.Add(dg, i*4)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
 		}
 		for i := rows; i < mr; i++ {
-			*(*uint32)(d) = 0
-			d = unsafe.Add(d, 4)
+			*(*uint32)(unsafe.Add(dg, i*4)) = 0
+		}
+	}
+	o = gsimd * mr * 4
+	for g := gsimd; g < full; g++ {
+		off := uintptr(g) * 4
+		for i := 0; i < rows; i++ {
+			*(*uint32)(unsafe.Add(d0, o)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
+			o += 4
+		}
+		for i := rows; i < mr; i++ {
+			*(*uint32)(unsafe.Add(d0, o)) = 0
+			o += 4
 		}
 	}
 	if full < groups {
@@ -856,46 +1001,54 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 					v |= uint32(*(*byte)(unsafe.Add(srcs[i], full*4+t))^x) << (8 * t)
 				}
 			}
-			*(*uint32)(d) = v
-			d = unsafe.Add(d, 4)
+			*(*uint32)(unsafe.Add(d0, o)) = v
+			o += 4
 		}
 	}
 }
 
+// qpackA4Asm, where set, packs 4 rows (src0..src3) × qpackA4Chunk·chunks groups of
+// 4 bytes (XOR x) into dst[g*stride + i*4] (a 4×4 dword transpose).
+var qpackA4Asm func(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
+// qpackA4Chunk is the number of groups per chunk of qpackA4Asm (16 for
+// AVX-512, 8 for AVX2).
+var qpackA4Chunk = 16
+
 // qmaxMR bounds the INT8 microkernels' tile height.
 const qmaxMR = 16
 
-// qgemm4x8c4Generic is the pure-Go microkernel (4×8 tile, c4 groups).
+// qgemm4x8c4Generic is the pure-Go microkernel (4×8 tile, c4 groups): one
+// row at a time with its 8 sums in registers (1.45x an accumulator array).
 func qgemm4x8c4Generic(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {
 	const mr, nr = 4, 8
 	as := unsafe.Slice((*uint8)(a), kg*mr*4)
 	bs := unsafe.Slice((*int8)(b), kg*nr*4)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
-	var acc [mr * nr]int32
-	if load != 0 {
-		for i := 0; i < mr; i++ {
-			copy(acc[i*nr:i*nr+nr], cs[i*ldc:])
-		}
-	} else {
-		in := unsafe.Slice(init, nr)
-		for i := 0; i < mr; i++ {
-			copy(acc[i*nr:i*nr+nr], in)
-		}
-	}
-	for g := 0; g < kg; g++ {
-		ag := as[g*mr*4 : g*mr*4+mr*4]
-		bg := bs[g*nr*4 : g*nr*4+nr*4]
-		for i := 0; i < mr; i++ {
-			a0, a1, a2, a3 := int32(ag[i*4]), int32(ag[i*4+1]), int32(ag[i*4+2]), int32(ag[i*4+3])
-			ac := acc[i*nr : i*nr+nr]
-			for jj := 0; jj < nr; jj++ {
-				bw := bg[jj*4 : jj*4+4]
-				ac[jj] += a0*int32(bw[0]) + a1*int32(bw[1]) + a2*int32(bw[2]) + a3*int32(bw[3])
-			}
-		}
-	}
+	in := unsafe.Slice(init, nr)
 	for i := 0; i < mr; i++ {
-		copy(cs[i*ldc:i*ldc+nr], acc[i*nr:])
+		var c0, c1, c2, c3, c4, c5, c6, c7 int32
+		if load != 0 {
+			r := cs[i*ldc : i*ldc+nr]
+			c0, c1, c2, c3, c4, c5, c6, c7 = r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+		} else {
+			c0, c1, c2, c3, c4, c5, c6, c7 = in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
+		}
+		for g := 0; g < kg; g++ {
+			ag := as[g*mr*4+i*4 : g*mr*4+i*4+4]
+			a0, a1, a2, a3 := int32(ag[0]), int32(ag[1]), int32(ag[2]), int32(ag[3])
+			w := bs[g*nr*4 : g*nr*4+32]
+			c0 += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
+			c1 += a0*int32(w[4]) + a1*int32(w[5]) + a2*int32(w[6]) + a3*int32(w[7])
+			c2 += a0*int32(w[8]) + a1*int32(w[9]) + a2*int32(w[10]) + a3*int32(w[11])
+			c3 += a0*int32(w[12]) + a1*int32(w[13]) + a2*int32(w[14]) + a3*int32(w[15])
+			c4 += a0*int32(w[16]) + a1*int32(w[17]) + a2*int32(w[18]) + a3*int32(w[19])
+			c5 += a0*int32(w[20]) + a1*int32(w[21]) + a2*int32(w[22]) + a3*int32(w[23])
+			c6 += a0*int32(w[24]) + a1*int32(w[25]) + a2*int32(w[26]) + a3*int32(w[27])
+			c7 += a0*int32(w[28]) + a1*int32(w[29]) + a2*int32(w[30]) + a3*int32(w[31])
+		}
+		r := cs[i*ldc : i*ldc+nr]
+		r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] = c0, c1, c2, c3, c4, c5, c6, c7
 	}
 }
 

@@ -69,20 +69,48 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
-// qdwPixel_avx512vnni and qdwPixel_avx512 are qdwPixel (depthwise, one
-// output pixel) with VPDPWSSD (AVX512-VNNI) or VPMULLD (AVX512F).
+// qdwRow_avx512vnni and qdwRow_avx512 are qdwRow (depthwise, a row
+// segment of output pixels) with VPDPWSSD (AVX512-VNNI) or VPMULLD
+// (AVX512F).
 //
 //go:noescape
-func qdwPixel_avx512vnni(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+func qdwRow_avx512vnni(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 //go:noescape
-func qdwPixel_avx512(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 // qfloatRow_avx512 is the float32 output stage of one tile row (see
 // qfloatRow), AVX512F.
 //
 //go:noescape
 func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+
+// qpackA4_avx512 packs four rows of A into c4 groups (see qpackA4Asm),
+// AVX512F.
+//
+//go:noescape
+func qpackA4_avx512(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
+// AVX2 versions of the above, on whole vectors of 8 elements (rows) or
+// chunks of 8 groups (packing).
+//
+//go:noescape
+func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+
+//go:noescape
+func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+
+//go:noescape
+func qdwRow_avx2(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+
+//go:noescape
+func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
+// qfixedRow_avx512 is the fixed-point requantization of one tile row (see
+// qfixedRow), AVX512F.
+//
+//go:noescape
+func qfixedRow_avx512(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
 
 var int8Registered = func() bool {
 	x := cpu.X86
@@ -91,12 +119,20 @@ var int8Registered = func() bool {
 	int8Kernels[Int8.index("avx2")] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[Int8.index("avxvnni")] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
 	int8Kernels[Int8.index("avx512vnni")] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
+	if avx2 {
+		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
+		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+		qdwRowAsm, qdwRowAsmStep = qdwRow_avx2, 8
+	}
 	if avx2 && x.HasAVX512F {
+		qrowAsmStep, qpackA4Chunk, qdwRowAsmStep = 1, 16, 1
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
-		qdwPixelAsm = qdwPixel_avx512
+		qfixedRowAsm = qfixedRow_avx512
+		qpackA4Asm = qpackA4_avx512
+		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {
-			qdwPixelAsm = qdwPixel_avx512vnni
+			qdwRowAsm = qdwRow_avx512vnni
 		}
 	}
 	Int8.support("avx2", avx2, "needs AVX2")

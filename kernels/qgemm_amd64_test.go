@@ -38,29 +38,33 @@ func TestVEXVPDPBUSD(t *testing.T) {
 	}
 }
 
-// Both depthwise pixel kernels against the Go one, on every channel count
-// up to a few vectors (masked tails) and odd and even tap counts.
-func TestQDwPixelAsm(t *testing.T) {
+// Both depthwise row kernels against the Go one, on every channel count
+// up to a few vectors (masked tails), odd and even tap counts, several
+// pixels with per-tap strides (0 for padding taps).
+func TestQDwRowAsm(t *testing.T) {
 	x := cpu.X86
 	if !x.HasAVX512F {
 		t.Skip("no AVX-512")
 	}
-	kernels := map[string]func(*unsafe.Pointer, int, *int32, int, *int32, *int32){"avx512": qdwPixel_avx512}
+	type rowFn = func(*unsafe.Pointer, *int, int, int, *int32, int, *int32, *int32)
+	kernels := map[string]rowFn{"avx512": qdwRow_avx512, "avx2": qdwRow_avx2}
 	if x.HasAVX512VNNI && x.HasAVX512BW && x.HasAVX512VL {
-		kernels["avx512vnni"] = qdwPixel_avx512vnni
+		kernels["avx512vnni"] = qdwRow_avx512vnni
 	}
 	r := rand.New(rand.NewPCG(3, 5))
 	for name, fn := range kernels {
 		for c := 1; c <= 70; c++ {
 			for _, taps := range []int{1, 2, 9, 25} {
-				rows := make([][]uint8, taps)
+				npix := 1 + r.IntN(4)
 				ptrs := make([]unsafe.Pointer, taps)
-				for i := range rows {
-					rows[i] = make([]uint8, c)
-					for j := range rows[i] {
-						rows[i][j] = uint8(r.Uint32())
+				strides := make([]int, taps)
+				for i := range ptrs {
+					strides[i] = []int{0, c, 2*c + 3}[r.IntN(3)]
+					buf := make([]uint8, (npix-1)*strides[i]+c)
+					for j := range buf {
+						buf[j] = uint8(r.Uint32())
 					}
-					ptrs[i] = unsafe.Pointer(&rows[i][0])
+					ptrs[i] = unsafe.Pointer(&buf[0])
 				}
 				w := make([]int32, taps*c)
 				for i := range w {
@@ -70,15 +74,48 @@ func TestQDwPixelAsm(t *testing.T) {
 				for i := range init {
 					init[i] = int32(r.Uint32())
 				}
-				want := make([]int32, c)
-				got := make([]int32, c+1)
-				got[c] = 12345
-				qdwPixelGo(ptrs, w, c, init, want)
-				fn(&ptrs[0], taps, &w[0], c, &init[0], &got[0])
-				if got[c] != 12345 || !slices.Equal(got[:c], want) {
-					t.Fatalf("%s c=%d taps=%d: got %v, want %v", name, c, taps, got, want)
+				want := make([]int32, npix*c)
+				got := make([]int32, npix*c+1)
+				got[npix*c] = 12345
+				p2 := slices.Clone(ptrs)
+				cv := c
+				if name == "avx2" {
+					cv = c &^ 7 // the last c%8 channels are Go's
+				}
+				qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, want)
+				if name == "avx2" {
+					qdwRowGo(ptrs, strides, npix, w, c, cv, c, init, got)
+				}
+				fn(&p2[0], &strides[0], taps, npix, &w[0], c, &init[0], &got[0])
+				if got[npix*c] != 12345 || !slices.Equal(got[:npix*c], want) {
+					t.Fatalf("%s c=%d taps=%d npix=%d: got %v, want %v", name, c, taps, npix, got, want)
+				}
+				for i := range p2 { // the kernel leaves them at the last pixel
+					if p2[i] != unsafe.Add(ptrs[i], (npix-1)*strides[i]) {
+						t.Fatalf("%s: pointer %d left at %v", name, i, p2[i])
+					}
 				}
 			}
 		}
 	}
+}
+
+// The AVX2 output stages and packing (chosen on CPUs without AVX-512), run
+// here whatever the CPU has beyond AVX2.
+func TestQStagesAVX2(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	rq, fr, step, pk, chunk := qrequantRowAsm, qfloatRowAsm, qrowAsmStep, qpackA4Asm, qpackA4Chunk
+	defer func() { qrequantRowAsm, qfloatRowAsm, qrowAsmStep, qpackA4Asm, qpackA4Chunk = rq, fr, step, pk, chunk }()
+	qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
+	qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+	TestQRequantRowAsm(t)
+	TestQFloatRowAsm(t)
+	TestQPackASIMD(t)
+	TestQGemmBlocking(t)
+	dw, dstep := qdwRowAsm, qdwRowAsmStep
+	defer func() { qdwRowAsm, qdwRowAsmStep = dw, dstep }()
+	qdwRowAsm, qdwRowAsmStep = qdwRow_avx2, 8
+	TestQDepthwiseConv(t)
 }

@@ -30,53 +30,22 @@ func qgemm_4x12c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int
 //go:noescape
 func qgemm_4x8c4_neon(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
-// qdwPixel_neon is qdwPixel (depthwise, one output pixel) with ASIMD:
-// uint8 inputs widened to int32, MLA by the int32 weights.
+// qdwRow_neon is qdwRow (depthwise, a row segment of output pixels) with
+// ASIMD for all channels: uint8 inputs widened to int32, MLA by the int32
+// weights.
 //
 //go:noescape
-func qdwPixel_neon(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
+func qdwRow_neon(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 // qrequantRow_neon and qfloatRow_neon are the output stages of one tile
-// row (see qrequantRow, qfloatRow) for n a multiple of 8; the wrappers
-// below finish rows in Go.
+// row (see qrequantRow, qfloatRow) for n a multiple of 8 (qrowAsmStep):
+// Go finishes the rows.
 //
 //go:noescape
 func qrequantRow_neon(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
 //go:noescape
 func qfloatRow_neon(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
-
-func qrequantRowNEON(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32) {
-	m := n &^ 7
-	if m > 0 {
-		qrequantRow_neon(src, dst, m, scale, perCh, flo, fhi, zp)
-	}
-	if m < n {
-		sc := unsafe.Slice(scale, 1)
-		if perCh != 0 {
-			sc = unsafe.Slice(scale, n)[m:]
-		}
-		qrequantRowGo(unsafe.Slice(src, n)[m:], unsafe.Slice(dst, n)[m:], sc, perCh != 0, flo, fhi, zp)
-	}
-}
-
-func qfloatRowNEON(src *int32, dst *float32, n int, scale, fbias *float32, perCh int) {
-	m := n &^ 7
-	if m > 0 {
-		qfloatRow_neon(src, dst, m, scale, fbias, perCh)
-	}
-	if m < n {
-		l, o := 1, 0
-		if perCh != 0 {
-			l, o = n, m
-		}
-		var fb []float32
-		if fbias != nil {
-			fb = unsafe.Slice(fbias, l)[o:]
-		}
-		qfloatRowGo(unsafe.Slice(src, n)[m:], unsafe.Slice(dst, n)[m:], unsafe.Slice(scale, l)[o:], fb, perCh != 0)
-	}
-}
 
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeak).
@@ -97,9 +66,8 @@ var int8Registered = func() bool {
 	int8Kernels[Int8.index("neon")] = &qkernel{name: "qgemm_4x12c4_neon", mr: 4, nr: 12, signedA: true, fn: qgemm_4x12c4_neon}
 	int8Kernels[Int8.index("neondot")] = &qkernel{name: "qgemm_8x12c4_neondot", mr: 8, nr: 12, signedA: true, fn: qgemm_8x12c4_neondot}
 	if a.HasASIMD {
-		qdwPixelAsm = qdwPixel_neon
-		qrequantRowAsm = qrequantRowNEON
-		qfloatRowAsm = qfloatRowNEON
+		qdwRowAsm, qdwRowAsmStep = qdwRow_neon, 1
+		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_neon, qfloatRow_neon, 8
 	}
 	Int8.support("neon", a.HasASIMD, "needs ASIMD")
 	Int8.support("neondot", a.HasASIMD && a.HasASIMDDP, "needs ASIMD and the dot product (asimddp)")

@@ -202,19 +202,28 @@ func TestQPeakARM64(t *testing.T) {
 	}
 }
 
-// qdwPixel_neon against the Go pixel for every channel count up to 40
-// (each of the 16-, 4- and 1-channel loops and their mixes), inputs
-// ending at a guard page (no read past C bytes), extremes included.
-func TestQDWPixelNEON(t *testing.T) {
+// qdwRow_neon against the Go row for every channel count up to 40 (each
+// of the 16-, 4- and 1-channel loops and their mixes), 1 to 3 pixels,
+// taps moving by a stride or standing still (padding), each tap's input
+// ending at a guard page (no read past the last pixel's C bytes),
+// extremes included; ptrs must be left alone.
+func TestQDWRowNEON(t *testing.T) {
 	if !cpu.ARM64.HasASIMD {
 		t.Skip("no ASIMD")
 	}
 	r := rand.New(rand.NewPCG(23, 24))
 	for c := 1; c <= 40; c++ {
 		for _, taps := range []int{1, 2, 9} {
+			npix := 1 + (c+taps)%3
 			ptrs := make([]unsafe.Pointer, taps)
+			strides := make([]int, taps)
 			for tp := range ptrs {
-				x := guardedBytes(t, c)
+				if tp%3 == 1 {
+					strides[tp] = 0
+				} else {
+					strides[tp] = c * (1 + r.IntN(2))
+				}
+				x := guardedBytes(t, (npix-1)*strides[tp]+c)
 				for i := range x {
 					x[i] = byte(r.Uint32())
 					if tp == 0 && c%3 == 0 {
@@ -223,6 +232,7 @@ func TestQDWPixelNEON(t *testing.T) {
 				}
 				ptrs[tp] = unsafe.Pointer(&x[0])
 			}
+			saved := append([]unsafe.Pointer(nil), ptrs...)
 			w := make([]int32, taps*c)
 			for i := range w {
 				w[i] = r.Int32N(511) - 255
@@ -234,16 +244,21 @@ func TestQDWPixelNEON(t *testing.T) {
 			for i := range init {
 				init[i] = int32(r.Uint32())
 			}
-			want := make([]int32, c+4)
-			got := make([]int32, c+4)
-			for i := c; i < c+4; i++ {
+			want := make([]int32, npix*c+4)
+			got := make([]int32, npix*c+4)
+			for i := npix * c; i < len(want); i++ {
 				want[i], got[i] = 0x5a5a5a5a, 0x5a5a5a5a
 			}
-			qdwPixelGo(ptrs, w, c, init, want)
-			qdwPixel_neon(&ptrs[0], taps, &w[0], c, &init[0], &got[0])
+			qdwRowGo(ptrs, strides, npix, w, c, 0, c, init, want)
+			qdwRow_neon(&ptrs[0], &strides[0], taps, npix, &w[0], c, &init[0], &got[0])
 			for i := range want {
 				if got[i] != want[i] {
-					t.Fatalf("c=%d taps=%d: acc[%d] = %d, want %d", c, taps, i, got[i], want[i])
+					t.Fatalf("c=%d taps=%d npix=%d: acc[%d] = %d, want %d", c, taps, npix, i, got[i], want[i])
+				}
+			}
+			for i := range ptrs {
+				if ptrs[i] != saved[i] {
+					t.Fatalf("c=%d: ptrs[%d] moved", c, i)
 				}
 			}
 		}

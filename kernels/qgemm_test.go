@@ -811,12 +811,47 @@ func TestQGemmSignedAKernel(t *testing.T) {
 	Int8.Set("generic")
 	saved := int8Kernels[0]
 	defer func() { int8Kernels[0] = saved }()
-	int8Kernels[0] = &qkernel{name: "qgemm_4x8c4_generic_s8", mr: 4, nr: 8, signedA: true, fn: qgemm4x8c4GenericS8}
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, s := range [][3]int{{1, 1, 1}, {17, 15, 63}, {65, 3, 257}, {3, 65, 17}} {
-		for range 6 {
-			randQcase(r, s[0], s[1], s[2]).check(t)
+	for _, uk := range []*qkernel{
+		{name: "qgemm_4x8c4_generic_s8", mr: 4, nr: 8, signedA: true, fn: qgemm4x8c4GenericS8},
+		{name: "qgemm_4x8c2_generic_s16", mr: 4, nr: 8, wide: true, signedA: true, fn: qgemm4x8c2GenericI16},
+		{name: "qgemm_4x8c2_generic_u16", mr: 4, nr: 8, wide: true, fn: qgemm4x8c2GenericI16},
+	} {
+		int8Kernels[0] = uk
+		for _, s := range [][3]int{{1, 1, 1}, {17, 15, 63}, {65, 3, 257}, {3, 65, 17}, {5, 9, 2}} {
+			for range 6 {
+				randQcase(r, s[0], s[1], s[2]).check(t)
+			}
 		}
+	}
+}
+
+// qgemm4x8c2GenericI16 is a Go kernel on widened (c2, int16) operands, as
+// the avx2 kernels take them, signed or not.
+func qgemm4x8c2GenericI16(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int) {
+	const mr, nr = 4, 8
+	as := unsafe.Slice((*int16)(a), kg*mr*2)
+	bs := unsafe.Slice((*int16)(b), kg*nr*2)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr * nr]int32
+	for i := 0; i < mr; i++ {
+		if load != 0 {
+			copy(acc[i*nr:i*nr+nr], cs[i*ldc:])
+		} else {
+			copy(acc[i*nr:i*nr+nr], unsafe.Slice(init, nr))
+		}
+	}
+	for g := 0; g < kg; g++ {
+		for i := 0; i < mr; i++ {
+			for jj := 0; jj < nr; jj++ {
+				for t := 0; t < 2; t++ {
+					acc[i*nr+jj] += int32(as[g*mr*2+i*2+t]) * int32(bs[g*nr*2+jj*2+t])
+				}
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		copy(cs[i*ldc:i*ldc+nr], acc[i*nr:])
 	}
 }
 
@@ -879,4 +914,184 @@ func TestQGemmZeroK(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkQGemmThreads: best path, 2 threads, int32 output.
+func BenchmarkQGemmThreads(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(fmt.Sprintf("%s/%dx%dx%d", Int8.Active(), s.m, s.n, s.k), func(b *testing.B) {
+			m, n, k := s.m, s.n, s.k
+			r := rand.New(rand.NewPCG(1, 1))
+			a := make([]uint8, m*k)
+			w := make([]int8, n*k)
+			for i := range a {
+				a[i] = uint8(r.Uint32())
+			}
+			for i := range w {
+				w[i] = int8(r.Uint32())
+			}
+			pw := PackInt8Weights(n, k, w, k)
+			out := &QOutput{Int32: make([]int32, m*n), Ldc: n}
+			for b.Loop() {
+				QGemmU8(m, a, k, 3, pw, out, 2)
+			}
+			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+		})
+	}
+}
+
+// The K×N and uint8 weight packers give the same products as the N×K
+// int8 one on the equivalent weights.
+func TestPackWeightsVariants(t *testing.T) {
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(23, 24))
+		for _, s := range [][3]int{{5, 17, 9}, {33, 3, 65}} {
+			m, n, k := s[0], s[1], s[2]
+			a := make([]uint8, m*k)
+			for i := range a {
+				a[i] = uint8(r.Uint32())
+			}
+			w := make([]int8, n*k)
+			for i := range w {
+				w[i] = int8(r.Uint32())
+			}
+			kn := make([]int8, k*(n+2))
+			for j := 0; j < n; j++ {
+				for p := 0; p < k; p++ {
+					kn[p*(n+2)+j] = w[j*k+p]
+				}
+			}
+			wu := make([]uint8, n*k)
+			zpu := make([]int32, n)
+			zps := make([]int32, n)
+			for j := range zpu {
+				zps[j] = int32(int8(r.Uint32()))
+				zpu[j] = zps[j] + 128
+			}
+			for i := range wu {
+				wu[i] = uint8(int32(w[i]) + 128)
+			}
+			run := func(pw *QPackedWeights) []int32 {
+				c := make([]int32, m*n)
+				QGemmU8(m, a, k, 7, pw, &QOutput{Int32: c, Ldc: n}, 1)
+				return c
+			}
+			want := run(PackInt8Weights(n, k, w, k, zps...))
+			if got := run(PackInt8WeightsKN(k, n, kn, n+2, zps...)); !slices.Equal(got, want) {
+				t.Errorf("%v: K×N packing differs", s)
+			}
+			if got := run(PackUint8Weights(n, k, wu, k, zpu...)); !slices.Equal(got, want) {
+				t.Errorf("%v: uint8 packing differs", s)
+			}
+			want0 := run(PackInt8Weights(n, k, w, k, -128))
+			if got := run(PackUint8Weights(n, k, wu, k)); !slices.Equal(got, want0) {
+				t.Errorf("%v: uint8 packing with zero point 0 differs", s)
+			}
+		}
+	})
+}
+
+// A packing with and without the SIMD transpose, byte for byte, for tile
+// heights 4..16, partial panels, K around the 64-byte chunks, flipped or
+// not.
+func TestQPackASIMD(t *testing.T) {
+	if qpackA4Asm == nil {
+		t.Skip("no SIMD packing here")
+	}
+	defer func() { qrequantNoAsm = false }()
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, mr := range []int{4, 6, 12, 14, 16} {
+		for _, k := range []int{63, 64, 65, 130, 257, 1000} {
+			for rows := 1; rows <= mr; rows++ {
+				lda := k + r.IntN(5)
+				a := make([]uint8, (rows-1)*lda+k)
+				for i := range a {
+					a[i] = uint8(r.Uint32())
+				}
+				flip := r.IntN(2) == 0
+				groups := (k + 3) / 4
+				j := &qjob{k: k, a: a, lda: lda, flip: flip, uk: &qkernel{mr: mr, nr: 8}, w: &QPackedWeights{groups: groups}}
+				want := make([]byte, groups*mr*4)
+				got := make([]byte, groups*mr*4)
+				qrequantNoAsm = true
+				j.packA(want, 0, rows)
+				qrequantNoAsm = false
+				j.packA(got, 0, rows)
+				if !slices.Equal(got, want) {
+					t.Fatalf("mr %d k %d rows %d flip %v: SIMD packing differs", mr, k, rows, flip)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkQPackA(b *testing.B) {
+	for _, simd := range []bool{false, true} {
+		b.Run(fmt.Sprintf("simd=%v", simd), func(b *testing.B) {
+			const mr, k, m = 12, 1024, 96
+			a := make([]uint8, m*k)
+			j := &qjob{k: k, a: a, lda: k, uk: &qkernel{mr: mr, nr: 32}, w: &QPackedWeights{groups: k / 4}}
+			dst := make([]byte, k*mr)
+			qrequantNoAsm = !simd
+			defer func() { qrequantNoAsm = false }()
+			for b.Loop() {
+				for r := 0; r < m; r += mr {
+					j.packA(dst, r, mr)
+				}
+			}
+			b.ReportMetric(float64(m*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
+
+// The SIMD fixed-point requantization against the Go one: all lengths up
+// to a few vectors, exact ties, every shift, extreme accumulators and
+// multipliers.
+func TestQFixedRowAsm(t *testing.T) {
+	if qfixedRowAsm == nil {
+		t.Skip("no SIMD fixed-point stage on this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(27, 28))
+	for it := 0; it < 4000; it++ {
+		n := r.IntN(40)
+		src := make([]int32, n)
+		mult := make([]int32, max(n, 1))
+		shift := make([]int32, max(n, 1))
+		for x := range src {
+			switch r.IntN(4) {
+			case 0:
+				src[x] = int32(r.Uint32())
+			case 1:
+				src[x] = []int32{math.MinInt32, math.MaxInt32, 0, -1, 1}[r.IntN(5)]
+			default:
+				src[x] = r.Int32N(1<<20) - 1<<19
+			}
+		}
+		for x := range mult {
+			mult[x] = int32(r.Uint32() >> 1)
+			shift[x] = r.Int32N(63) - 31
+			if r.IntN(4) == 0 { // ties: M = 2^30, small shifts
+				mult[x], shift[x] = 1<<30, r.Int32N(4)-1
+			}
+			if r.IntN(8) == 0 {
+				mult[x] = math.MaxInt32
+			}
+		}
+		perCh := r.IntN(2) == 0
+		lo, hi := int32(0), int32(255)
+		if r.IntN(2) == 0 {
+			lo, hi = -128, 127
+		}
+		zp := lo + r.Int32N(hi-lo+1)
+		want := make([]byte, n+9)
+		got := make([]byte, n+9)
+		for x := range want {
+			want[x], got[x] = 0x5a, 0x5a
+		}
+		qfixedRowGo(src, want[:n], mult, shift, perCh, lo-zp, hi-zp, zp)
+		qfixedRow(src, got[:n], mult, shift, perCh, lo-zp, hi-zp, zp)
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d perCh=%v: SIMD %v, Go %v (src %v mult %v shift %v)", n, perCh, got, want, src, mult, shift)
+		}
+	}
 }

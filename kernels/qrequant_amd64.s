@@ -135,3 +135,195 @@ fnext:
 fdone:
 	VZEROUPPER
 	RET
+
+// Low byte of each dword, per 128-bit lane, into the lane's first 4 bytes.
+DATA qlowbytes<>+0(SB)/8, $0x808080800c080400
+DATA qlowbytes<>+8(SB)/8, $0x8080808080808080
+DATA qlowbytes<>+16(SB)/8, $0x808080800c080400
+DATA qlowbytes<>+24(SB)/8, $0x8080808080808080
+GLOBL qlowbytes<>(SB), RODATA|NOPTR, $32
+
+// func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+//
+// qrequantRow_avx512's operations on 8 lanes, for n a multiple of 8 (the
+// caller does the rest in Go); the low byte of each int32 is kept.
+TEXT ·qrequantRow_avx2(SB), NOSPLIT, $0-52
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ perCh+32(FP), R8
+	SHLQ $5, R8
+	VBROADCASTSS flo+40(FP), Y1
+	VBROADCASTSS fhi+44(FP), Y2
+	MOVL zp+48(FP), AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	MOVL $0x4B400000, AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y4
+	VBROADCASTSS (DX), Y5
+	VMOVDQU qlowbytes<>(SB), Y7
+	SHRQ $3, CX
+	JZ qdone
+
+qloop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ R8, R8
+	JZ qmul
+	VMOVUPS (DX), Y5
+
+qmul:
+	VMULPS Y5, Y0, Y0
+	VMAXPS Y1, Y0, Y0
+	VMINPS Y2, Y0, Y0
+	VADDPS Y4, Y0, Y0
+	VSUBPS Y4, Y0, Y0
+	VCVTTPS2DQ Y0, Y0
+	VPADDD Y3, Y0, Y0
+	VPSHUFB Y7, Y0, Y0
+	VEXTRACTI128 $1, Y0, X6
+	VPUNPCKLDQ X6, X0, X0
+	VMOVQ X0, (DI)
+	ADDQ $32, SI
+	ADDQ $8, DI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ qloop
+
+qdone:
+	VZEROUPPER
+	RET
+
+// func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
+//
+// qfloatRow_avx512 on 8 lanes, for n a multiple of 8.
+TEXT ·qfloatRow_avx2(SB), NOSPLIT, $0-48
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ scale+24(FP), DX
+	MOVQ fbias+32(FP), BX
+	MOVQ perCh+40(FP), R8
+	SHLQ $5, R8
+	VBROADCASTSS (DX), Y5
+	VXORPS Y6, Y6, Y6
+	TESTQ BX, BX
+	JZ gstart
+	VBROADCASTSS (BX), Y6
+
+gstart:
+	SHRQ $3, CX
+	JZ gdone
+
+gloop:
+	VCVTDQ2PS (SI), Y0
+	TESTQ R8, R8
+	JZ gmul
+	VMOVUPS (DX), Y5
+	TESTQ BX, BX
+	JZ gmul
+	VMOVUPS (BX), Y6
+
+gmul:
+	VMULPS Y5, Y0, Y0
+	TESTQ BX, BX
+	JZ gstore
+	VADDPS Y6, Y0, Y0
+
+gstore:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ R8, DX
+	TESTQ BX, BX
+	JZ gnext
+	ADDQ R8, BX
+
+gnext:
+	DECQ CX
+	JNZ gloop
+
+gdone:
+	VZEROUPPER
+	RET
+
+// func qfixedRow_avx512(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
+//
+// qfixedRowGo on 8 int64 lanes: x = acc·M (VPMULDQ of sign-extended
+// values, exact), q = x >> s (arithmetic), rem = x - q<<s, and q+1 where
+// 2·rem > 2^s or (2·rem == 2^s and q is odd): round half to even, exactly
+// as roundShiftEven. Then clamp to [lo, hi], + zp, low byte (VPMOVQB).
+TEXT ·qfixedRow_avx512(SB), NOSPLIT, $0-60
+	MOVQ src+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ mult+24(FP), DX
+	MOVQ shift+32(FP), BX
+	MOVQ perCh+40(FP), R8
+	MOVL $31, AX
+	VPBROADCASTQ AX, Z10
+	MOVL $1, AX
+	VPBROADCASTQ AX, Z6
+	MOVLQSX lo+48(FP), AX
+	VPBROADCASTQ AX, Z7
+	MOVLQSX hi+52(FP), AX
+	VPBROADCASTQ AX, Z8
+	MOVLQSX zp+56(FP), AX
+	VPBROADCASTQ AX, Z9
+	MOVLQSX (DX), AX
+	VPBROADCASTQ AX, Z1
+	MOVLQSX (BX), AX
+	VPBROADCASTQ AX, Z2
+	VPADDQ Z10, Z2, Z2
+
+xloop:
+	MOVL $0xFF, AX
+	CMPQ CX, $8
+	JGE xmask
+	TESTQ CX, CX
+	JLE xdone
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+xmask:
+	KMOVW AX, K1
+	VPMOVSXDQ.Z (SI), K1, Z0
+	TESTQ R8, R8
+	JZ xcompute
+	VPMOVSXDQ.Z (DX), K1, Z1
+	VPMOVSXDQ.Z (BX), K1, Z2
+	VPADDQ Z10, Z2, Z2
+
+xcompute:
+	VPMULDQ Z1, Z0, Z3
+	VPSRAVQ Z2, Z3, Z4
+	VPSLLVQ Z2, Z4, Z11
+	VPSUBQ Z11, Z3, Z11
+	VPSLLQ $1, Z11, Z11
+	VPSLLVQ Z2, Z6, Z5
+	VPCMPQ $6, Z5, Z11, K2
+	VPCMPEQQ Z5, Z11, K3
+	VPTESTMQ Z6, Z4, K4
+	KANDW K3, K4, K3
+	KORW K2, K3, K2
+	VPADDQ Z6, Z4, K2, Z4
+	VPMAXSQ Z7, Z4, Z4
+	VPMINSQ Z8, Z4, Z4
+	VPADDQ Z9, Z4, Z4
+	VPMOVQB Z4, K1, (DI)
+	ADDQ $32, SI
+	ADDQ $8, DI
+	TESTQ R8, R8
+	JZ xnext
+	ADDQ $32, DX
+	ADDQ $32, BX
+
+xnext:
+	SUBQ $8, CX
+	JG xloop
+
+xdone:
+	VZEROUPPER
+	RET

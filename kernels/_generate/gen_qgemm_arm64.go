@@ -256,22 +256,35 @@ func mla(d, n, m int) {
 	p("\tWORD $0x%08x // MLA V%d.4S, V%d.4S, V%d.4S", 0x4EA09400|m<<16|n<<5|d, d, n, m)
 }
 
-// dwPixel is qdwPixel (see qdepthwise.go) with ASIMD: channels in blocks
-// of 16 (four accumulators), then 4, then one at a time; per tap the
-// uint8 inputs are widened to int32 (UXTL twice) and multiplied by the
-// int32 weights (MLA; |x·w| < 2^16, exact).
-func dwPixel() {
-	p(`// func qdwPixel_neon(ptrs *unsafe.Pointer, ntaps int, w *int32, c int, init, acc *int32)
-// ntaps >= 1. R7 is the first channel of the block, R11 walks the
-// block's weights tap by tap (C int32 apart), R10 the tap pointers.
-TEXT ·qdwPixel_neon(SB), NOSPLIT, $0-48
+// dwRow is qdwRow (see qdepthwise.go) with ASIMD for all C channels:
+// for each of the npix pixels, channels in blocks of 16 (four
+// accumulators), then 4, then one at a time; per tap the uint8 inputs
+// (at ptrs[t] + p·strides[t]) are widened to int32 (UXTL twice) and
+// multiplied by the int32 weights (MLA; |x·w| < 2^16, exact). ptrs is
+// left alone.
+func dwRow() {
+	tap := func(label string) {
+		p("%s:", label)
+		p("\tMOVD.P 8(R10), R13")
+		p("\tMOVD.P 8(R20), R23")
+		p("\tMADD R23, R13, R17, R13")
+	}
+	p(`// func qdwRow_neon(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
+// ntaps, npix >= 1. R17 is the pixel, R5 its acc row, R7 the first
+// channel of the block; R10 and R20 walk the tap pointers and strides,
+// R11 the block's weights tap by tap (C int32 apart).
+TEXT ·qdwRow_neon(SB), NOSPLIT, $0-64
 	MOVD ptrs+0(FP), R0
-	MOVD ntaps+8(FP), R1
-	MOVD w+16(FP), R2
-	MOVD c+24(FP), R3
-	MOVD init+32(FP), R4
-	MOVD acc+40(FP), R5
+	MOVD strides+8(FP), R19
+	MOVD ntaps+16(FP), R1
+	MOVD npix+24(FP), R16
+	MOVD w+32(FP), R2
+	MOVD c+40(FP), R3
+	MOVD init+48(FP), R4
+	MOVD acc+56(FP), R5
 	LSL $2, R3, R6
+	MOVD ZR, R17
+pixel:
 	MOVD ZR, R7
 block16:
 	SUB R7, R3, R8
@@ -280,11 +293,11 @@ block16:
 	ADD R7<<2, R4, R9
 	VLD1 (R9), [V0.S4, V1.S4, V2.S4, V3.S4]
 	MOVD R0, R10
+	MOVD R19, R20
 	ADD R7<<2, R2, R11
-	MOVD R1, R12
-tap16:
-	MOVD.P 8(R10), R13
-	ADD R7, R13, R13
+	MOVD R1, R12`)
+	tap("tap16")
+	p(`	ADD R7, R13, R13
 	VLD1 (R13), [V4.B16]
 	VLD1 (R11), [V16.S4, V17.S4, V18.S4, V19.S4]
 	ADD R6, R11, R11
@@ -309,11 +322,11 @@ block4:
 	ADD R7<<2, R4, R9
 	VLD1 (R9), [V0.S4]
 	MOVD R0, R10
+	MOVD R19, R20
 	ADD R7<<2, R2, R11
-	MOVD R1, R12
-tap4:
-	MOVD.P 8(R10), R13
-	ADD R7, R13, R13
+	MOVD R1, R12`)
+	tap("tap4")
+	p(`	ADD R7, R13, R13
 	FMOVS (R13), F4
 	VLD1 (R11), [V16.S4]
 	ADD R6, R11, R11
@@ -328,24 +341,28 @@ tap4:
 	SUB R7, R3, R8
 	B block4
 tail:
-	CBZ R8, done
-	MOVW (R4)(R7<<2), R16
+	CBZ R8, next
+	MOVW (R4)(R7<<2), R21
 	MOVD R0, R10
+	MOVD R19, R20
 	ADD R7<<2, R2, R11
-	MOVD R1, R12
-tap1:
-	MOVD.P 8(R10), R13
-	MOVBU (R13)(R7), R14
-	MOVW (R11), R15
+	MOVD R1, R12`)
+	tap("tap1")
+	p(`	MOVBU (R13)(R7), R14
+	MOVW (R11), R22
 	ADD R6, R11, R11
-	MADDW R14, R16, R15, R16
+	MADDW R14, R21, R22, R21
 	SUBS $1, R12, R12
 	BNE tap1
-	MOVW R16, (R5)(R7<<2)
+	MOVW R21, (R5)(R7<<2)
 	ADD $1, R7, R7
 	SUB $1, R8, R8
 	B tail
-done:
+next:
+	ADD R6, R5, R5
+	ADD $1, R17, R17
+	CMP R16, R17
+	BLT pixel
 	RET
 `)
 }
@@ -572,7 +589,7 @@ func main() {
 	neon(8)
 	peakNeondot()
 	peakNeon()
-	dwPixel()
+	dwRow()
 	outRows()
 	os.Stdout.WriteString(out.String())
 }
