@@ -47,6 +47,12 @@ func qrequantRow_neon(src *int32, dst *byte, n int, scale *float32, perCh int, f
 //go:noescape
 func qfloatRow_neon(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 
+// qpackA4_neon is qpackA4Asm (A packing, 4 rows at a time) in chunks of
+// 4 groups.
+//
+//go:noescape
+func qpackA4_neon(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeak).
 func qpeak_neondot(n int)
@@ -68,6 +74,7 @@ var int8Registered = func() bool {
 	if a.HasASIMD {
 		qdwRowAsm, qdwRowAsmStep = qdwRow_neon, 1
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_neon, qfloatRow_neon, 8
+		qpackA4Asm, qpackA4Chunk = qpackA4_neon, 4
 	}
 	Int8.support("neon", a.HasASIMD, "needs ASIMD")
 	Int8.support("neondot", a.HasASIMD && a.HasASIMDDP, "needs ASIMD and the dot product (asimddp)")

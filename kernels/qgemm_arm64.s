@@ -1128,3 +1128,45 @@ perch_nobias:
 done:
 	RET
 
+// func qpackA4_neon(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+TEXT ·qpackA4_neon(SB), NOSPLIT, $0-60
+	MOVD dst+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD src0+16(FP), R2
+	MOVD src1+24(FP), R3
+	MOVD src2+32(FP), R4
+	MOVD src3+40(FP), R5
+	MOVD chunks+48(FP), R6
+	MOVWU x+56(FP), R7
+	WORD $0x4e040cf0 // DUP V16.4S, W7
+	CBZ R6, done
+loop:
+	VLD1.P 16(R2), [V0.B16]
+	VLD1.P 16(R3), [V1.B16]
+	VLD1.P 16(R4), [V2.B16]
+	VLD1.P 16(R5), [V3.B16]
+	VEOR V16.B16, V0.B16, V0.B16
+	VEOR V16.B16, V1.B16, V1.B16
+	VEOR V16.B16, V2.B16, V2.B16
+	VEOR V16.B16, V3.B16, V3.B16
+	WORD $0x4e812804 // TRN1 V4.4S, V0.4S, V1.4S
+	WORD $0x4e816805 // TRN2 V5.4S, V0.4S, V1.4S
+	WORD $0x4e832846 // TRN1 V6.4S, V2.4S, V3.4S
+	WORD $0x4e836847 // TRN2 V7.4S, V2.4S, V3.4S
+	WORD $0x4ec62880 // TRN1 V0.2D, V4.2D, V6.2D
+	WORD $0x4ec728a1 // TRN1 V1.2D, V5.2D, V7.2D
+	WORD $0x4ec66882 // TRN2 V2.2D, V4.2D, V6.2D
+	WORD $0x4ec768a3 // TRN2 V3.2D, V5.2D, V7.2D
+	VST1 [V0.B16], (R0)
+	ADD R1, R0, R0
+	VST1 [V1.B16], (R0)
+	ADD R1, R0, R0
+	VST1 [V2.B16], (R0)
+	ADD R1, R0, R0
+	VST1 [V3.B16], (R0)
+	ADD R1, R0, R0
+	SUBS $1, R6, R6
+	BNE loop
+done:
+	RET
+

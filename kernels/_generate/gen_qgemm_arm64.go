@@ -526,6 +526,62 @@ func float8(bias bool) {
 	p("\tVST1.P [V0.S4, V1.S4], 32(R1)")
 }
 
+// trn is TRN1 (second false) or TRN2 Vd.T, Vn.T, Vm.T for T = 4S or
+// (d2) 2D.
+func trn(second, d2 bool, d, n, m int) {
+	w, name, t := 0x4E802800, "TRN1", "4S"
+	if second {
+		w, name = w|0x4000, "TRN2"
+	}
+	if d2 {
+		w, t = w|0x400000, "2D"
+	}
+	p("\tWORD $0x%08x // %s V%d.%s, V%d.%s, V%d.%s", w|m<<16|n<<5|d, name, d, t, n, t, m, t)
+}
+
+// packA4 is qpackA4Asm (see packA in qgemm.go) for chunks of 4 groups:
+// 16 bytes of each of 4 rows, XOR x, a 4×4 transpose of 32-bit groups
+// (TRN1/TRN2 on 4S, then on 2D), one 16-byte store per group.
+func packA4() {
+	p(`// func qpackA4_neon(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+TEXT ·qpackA4_neon(SB), NOSPLIT, $0-60
+	MOVD dst+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD src0+16(FP), R2
+	MOVD src1+24(FP), R3
+	MOVD src2+32(FP), R4
+	MOVD src3+40(FP), R5
+	MOVD chunks+48(FP), R6
+	MOVWU x+56(FP), R7`)
+	dupW(16, 7)
+	p(`	CBZ R6, done
+loop:
+	VLD1.P 16(R2), [V0.B16]
+	VLD1.P 16(R3), [V1.B16]
+	VLD1.P 16(R4), [V2.B16]
+	VLD1.P 16(R5), [V3.B16]`)
+	for q := 0; q < 4; q++ {
+		p("\tVEOR V16.B16, V%d.B16, V%d.B16", q, q)
+	}
+	trn(false, false, 4, 0, 1) // a0 b0 a2 b2
+	trn(true, false, 5, 0, 1)  // a1 b1 a3 b3
+	trn(false, false, 6, 2, 3) // c0 d0 c2 d2
+	trn(true, false, 7, 2, 3)  // c1 d1 c3 d3
+	trn(false, true, 0, 4, 6)  // group 0
+	trn(false, true, 1, 5, 7)  // group 1
+	trn(true, true, 2, 4, 6)   // group 2
+	trn(true, true, 3, 5, 7)   // group 3
+	for q := 0; q < 4; q++ {
+		p("\tVST1 [V%d.B16], (R0)", q)
+		p("\tADD R1, R0, R0")
+	}
+	p(`	SUBS $1, R6, R6
+	BNE loop
+done:
+	RET
+`)
+}
+
 func peakNeondot() {
 	p("// func qpeak_neondot(n int)")
 	p("// n iterations of 24 independent register-only SDOTs (4x4 int8 MACs each).")
@@ -591,5 +647,6 @@ func main() {
 	peakNeon()
 	dwRow()
 	outRows()
+	packA4()
 	os.Stdout.WriteString(out.String())
 }
