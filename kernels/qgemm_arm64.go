@@ -53,6 +53,26 @@ func qfloatRow_neon(src *int32, dst *float32, n int, scale, fbias *float32, perC
 //go:noescape
 func qpackA4_neon(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
 
+// qfixedRow_neon is the fixed-point requantization of one tile row (see
+// qfixedRow) for n a multiple of 4; qfixedRowNEON finishes the row in Go.
+//
+//go:noescape
+func qfixedRow_neon(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
+
+func qfixedRowNEON(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32) {
+	m := n &^ 3
+	if m > 0 {
+		qfixedRow_neon(src, dst, m, mult, shift, perCh, lo, hi, zp)
+	}
+	if m < n {
+		l, o := 1, 0
+		if perCh != 0 {
+			l, o = n, m
+		}
+		qfixedRowGo(unsafe.Slice(src, n)[m:], unsafe.Slice(dst, n)[m:], unsafe.Slice(mult, l)[o:], unsafe.Slice(shift, l)[o:], perCh != 0, lo, hi, zp)
+	}
+}
+
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeak).
 func qpeak_neondot(n int)
@@ -75,6 +95,7 @@ var int8Registered = func() bool {
 		qdwRowAsm, qdwRowAsmStep = qdwRow_neon, 1
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_neon, qfloatRow_neon, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_neon, 4
+		qfixedRowAsm = qfixedRowNEON
 	}
 	Int8.support("neon", a.HasASIMD, "needs ASIMD")
 	Int8.support("neondot", a.HasASIMD && a.HasASIMDDP, "needs ASIMD and the dot product (asimddp)")

@@ -582,6 +582,117 @@ done:
 `)
 }
 
+// v3 emits a three-register vector instruction from its base encoding,
+// with arrangement t on all three registers (shapes differing per operand
+// go through word).
+func v3(name, t string, base, d, n, m int) {
+	p("\tWORD $0x%08x // %s V%d.%s, V%d.%s, V%d.%s", base|m<<16|n<<5|d, name, d, t, n, t, m, t)
+}
+
+// word emits a WORD with its instruction (already encoded registers).
+func word(w int, format string, args ...any) {
+	p("\tWORD $0x%08x // %s", w, fmt.Sprintf(format, args...))
+}
+
+// fixedRow is qfixedRowAsm (see qfixedRow in qgemm.go) for n a multiple
+// of 4 (a Go wrapper finishes the row), exact in int64 lanes: x = v·M
+// (SMULL/SMULL2), s = 31+shift, q = x >> s (SSHL by -s, arithmetic),
+// r = x & (2^s-1); rounding up (q+1) when 2r > 2^s, or 2r = 2^s and q is
+// odd (2r < 2^63: no overflow; s = 0 gives r = 0, never up). Then
+// saturated to int32 (SQXTN, which cannot change the clamp's result, as
+// lo and hi are int32), clamped to [lo, hi] (SMAX/SMIN), + zp, narrowed.
+// Per channel, M and shift are loaded 4 at a time and the shift
+// constants built per lane; per tensor they are built once.
+//
+// V16 = 1 (2D), V17 = lo, V18 = hi, V19 = zp, V20 = M, V28 = 31 (4S);
+// per half h (lanes 0-1, 2-3): -s in V22+h, 2^s in V24+h, 2^s-1 in V26+h.
+func fixedRow() {
+	p(`// func qfixedRow_neon(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
+TEXT ·qfixedRow_neon(SB), NOSPLIT, $0-60
+	MOVD src+0(FP), R0
+	MOVD dst+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD mult+24(FP), R3
+	MOVD shift+32(FP), R4
+	MOVD perCh+40(FP), R5
+	MOVW lo+48(FP), R6
+	MOVW hi+52(FP), R7
+	MOVW zp+56(FP), R8
+	MOVD $1, R9
+	MOVD $31, R10`)
+	word(0x4E080C00|9<<5|16, "DUP V16.2D, X9")
+	dupW(17, 6)
+	dupW(18, 7)
+	dupW(19, 8)
+	dupW(28, 10)
+	p(`	CBZ R2, done
+	CBNZ R5, perch
+	// Per tensor: the constants of s = 31+shift[0] once.
+	MOVW (R3), R11
+	MOVW (R4), R12
+	ADD $31, R12, R12
+	NEG R12, R13
+	LSL R12, R9, R14
+	SUB $1, R14, R15`)
+	dupW(20, 11)
+	for h := 0; h < 2; h++ {
+		word(0x4E080C00|13<<5|(22+h), "DUP V%d.2D, X13", 22+h)
+		word(0x4E080C00|14<<5|(24+h), "DUP V%d.2D, X14", 24+h)
+		word(0x4E080C00|15<<5|(26+h), "DUP V%d.2D, X15", 26+h)
+	}
+	p("tensor:")
+	fixed4()
+	p(`	SUBS $4, R2, R2
+	BNE tensor
+	RET
+perch:
+	VLD1.P 16(R3), [V20.S4]
+	VLD1.P 16(R4), [V21.S4]
+	VADD V28.S4, V21.S4, V21.S4`)
+	word(0x0F20A400|21<<5|22, "SXTL V22.2D, V21.2S")
+	word(0x4F20A400|21<<5|23, "SXTL2 V23.2D, V21.4S")
+	for h := 0; h < 2; h++ {
+		v3("SSHL", "2D", 0x4EE04400, 24+h, 16, 22+h) // 2^s
+		v3("SUB", "2D", 0x6EE08400, 26+h, 24+h, 16)  // 2^s - 1
+		word(0x6EE0B800|(22+h)<<5|(22+h), "NEG V%d.2D, V%d.2D", 22+h, 22+h)
+	}
+	fixed4()
+	p(`	SUBS $4, R2, R2
+	BNE perch
+done:
+	RET
+`)
+}
+
+// fixed4: 4 int32 from R0 to 4 bytes at R1.
+func fixed4() {
+	p("\tVLD1.P 16(R0), [V0.S4]")
+	word(0x0EA0C000|20<<16|0<<5|1, "SMULL V1.2D, V0.2S, V20.2S")
+	word(0x4EA0C000|20<<16|0<<5|2, "SMULL2 V2.2D, V0.4S, V20.4S")
+	for h := 0; h < 2; h++ {
+		x := 1 + h
+		v3("SSHL", "2D", 0x4EE04400, 3, x, 22+h) // q
+		p("\tVAND V%d.B16, V%d.B16, V4.B16", 26+h, x)
+		v3("ADD", "2D", 0x4EE08400, 4, 4, 4)     // 2r
+		v3("CMGT", "2D", 0x4EE03400, 5, 4, 24+h) // 2r > 2^s
+		v3("CMEQ", "2D", 0x6EE08C00, 6, 4, 24+h) // 2r == 2^s
+		p("\tVAND V16.B16, V3.B16, V7.B16")      // q & 1
+		word(0x6EE0B800|7<<5|7, "NEG V7.2D, V7.2D")
+		p("\tVAND V7.B16, V6.B16, V6.B16")
+		p("\tVORR V6.B16, V5.B16, V5.B16")
+		v3("SUB", "2D", 0x6EE08400, x, 3, 5) // q - (-1 or 0)
+	}
+	word(0x0EA14800|1<<5|0, "SQXTN V0.2S, V1.2D")
+	word(0x4EA14800|2<<5|0, "SQXTN2 V0.4S, V2.2D")
+	v3("SMAX", "4S", 0x4EA06400, 0, 0, 17)
+	v3("SMIN", "4S", 0x4EA06C00, 0, 0, 18)
+	p("\tVADD V19.S4, V0.S4, V0.S4")
+	word(0x0E612800|0<<5|0, "XTN V0.4H, V0.4S")
+	word(0x0E212800|0<<5|0, "XTN V0.8B, V0.8H")
+	p("\tFMOVS F0, (R1)")
+	p("\tADD $4, R1, R1")
+}
+
 func peakNeondot() {
 	p("// func qpeak_neondot(n int)")
 	p("// n iterations of 24 independent register-only SDOTs (4x4 int8 MACs each).")
@@ -648,5 +759,6 @@ func main() {
 	dwRow()
 	outRows()
 	packA4()
+	fixedRow()
 	os.Stdout.WriteString(out.String())
 }
