@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -116,4 +117,51 @@ func BenchmarkQDepthwiseConv(b *testing.B) {
 			b.ReportMetric(2*float64(oh*ow*s.c*s.k*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 		})
 	}
+}
+
+// FuzzQDepthwiseConv compares the SIMD depthwise path (where built) with
+// the Go one on fuzzed geometry, operands and output stages.
+func FuzzQDepthwiseConv(f *testing.F) {
+	f.Add([]byte{3, 3, 5, 7, 17, 1, 1, 1, 1, 0, 0}, uint64(1))
+	f.Add([]byte{1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 255, 0}, uint64(2))
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		if len(data) < 11 {
+			return
+		}
+		kh, kw := 1+int(data[0])%5, 1+int(data[1])%5
+		inH, inW, C := 1+int(data[2])%14, 1+int(data[3])%14, 1+int(data[4])%70
+		g := QConvGeom{StrideH: 1 + int(data[5])%3, StrideW: 1 + int(data[6])%3,
+			PadTop: int(data[7]) % 3, PadLeft: int(data[8]) % 3, PadBottom: int(data[9]) % 3, PadRight: int(data[10]) % 3,
+			DilationH: 1 + int(data[5]>>4)%2, DilationW: 1 + int(data[6]>>4)%2}
+		oh, ow := g.OutSize(inH, inW, kh, kw)
+		if oh == 0 || ow == 0 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 1))
+		c := randQcase(r, oh*ow, C, kh*kw)
+		rest := data[11:]
+		in := make([]uint8, inH*inW*C)
+		w := make([]int8, C*kh*kw)
+		for i := range in {
+			in[i] = uint8(r.Uint32())
+			if len(rest) > 0 {
+				in[i] = rest[i%len(rest)]
+			}
+		}
+		for i := range w {
+			w[i] = int8(r.Uint32())
+		}
+		za := uint8(r.Uint32())
+		dw := PackDepthwiseInt8(C, kh, kw, w, int32(int8(r.Uint32())))
+		run := func() []int64 {
+			return c.runWith(t, func(out *QOutput) { QDepthwiseConvU8(in, inH, inW, za, dw, g, out, c.threads) })
+		}
+		defer func() { qrequantNoAsm = false }()
+		qrequantNoAsm = true
+		want := run()
+		qrequantNoAsm = false
+		if got := run(); !slices.Equal(got, want) {
+			t.Fatalf("SIMD depthwise differs from Go: %v in %dx%dx%d k %dx%d %+v", c, inH, inW, C, kh, kw, g)
+		}
+	})
 }

@@ -545,6 +545,25 @@ const roundMagic = 12582912
 // int32 tile t (row stride nr), which already includes colCorr.
 func (st *qoutStage) apply(t []int32, nr, r0, rows, c0, cols int) {
 	ldc := st.Ldc
+	if st.kind == qoutQuant && st.zp == nil && qrequantTileAsm != nil && !qrequantNoAsm && rows > 0 && cols > 0 {
+		// The whole tile in one SIMD call.
+		sc := st.Scale
+		if st.perCh {
+			sc = sc[c0 : c0+cols]
+		}
+		_ = t[(rows-1)*nr+cols-1]
+		last := (r0+rows-1)*ldc + c0 + cols - 1
+		var dst *byte
+		if st.signed {
+			_ = st.Int8[last]
+			dst = (*byte)(unsafe.Pointer(&st.Int8[r0*ldc+c0]))
+		} else {
+			_ = st.Uint8[last]
+			dst = &st.Uint8[r0*ldc+c0]
+		}
+		qrequantTileAsm(&t[0], nr, dst, ldc, rows, cols, &sc[0], b2i(st.perCh), st.flo, st.fhi, st.ZeroPoint)
+		return
+	}
 	for i := 0; i < rows; i++ {
 		row := t[i*nr : i*nr+cols]
 		if st.zp != nil {
@@ -624,6 +643,10 @@ func qfixedRowGo(src []int32, dst []byte, mult, shift []int32, perCh bool, lo, h
 		dst[x] = byte(y)
 	}
 }
+
+// qrequantTileAsm, where set, is qrequantRow on a tile: rows rows of n
+// elements, src rows srcStride int32 apart, dst rows dstStride bytes apart.
+var qrequantTileAsm func(src *int32, srcStride int, dst *byte, dstStride int, rows, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
 // qfixedRowAsm, where set, is qfixedRow in SIMD (whole rows).
 var qfixedRowAsm func(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)

@@ -112,6 +112,12 @@ func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.
 //go:noescape
 func qfixedRow_avx512(src *int32, dst *byte, n int, mult, shift *int32, perCh int, lo, hi, zp int32)
 
+// qrequantTile_avx512 is qrequantRow_avx512 on a tile (see
+// qrequantTileAsm).
+//
+//go:noescape
+func qrequantTile_avx512(src *int32, srcStride int, dst *byte, dstStride int, rows, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+
 var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
@@ -129,6 +135,7 @@ var int8Registered = func() bool {
 		qrequantRowAsm = qrequantRow_avx512
 		qfloatRowAsm = qfloatRow_avx512
 		qfixedRowAsm = qfixedRow_avx512
+		qrequantTileAsm = qrequantTile_avx512
 		qpackA4Asm = qpackA4_avx512
 		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {

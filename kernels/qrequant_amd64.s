@@ -327,3 +327,89 @@ xnext:
 xdone:
 	VZEROUPPER
 	RET
+
+// func qrequantTile_avx512(src *int32, srcStride int, dst *byte, dstStride int, rows, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
+//
+// qrequantRow_avx512 on rows rows of n elements, src rows srcStride int32
+// apart and dst rows dstStride bytes apart: one call per output tile.
+TEXT ·qrequantTile_avx512(SB), NOSPLIT, $0-76
+	MOVQ src+0(FP), R9
+	MOVQ srcStride+8(FP), R13
+	SHLQ $2, R13
+	MOVQ dst+16(FP), R10
+	MOVQ dstStride+24(FP), BX
+	MOVQ rows+32(FP), R11
+	MOVQ scale+48(FP), R12
+	MOVQ perCh+56(FP), R8
+	SHLQ $6, R8
+	VBROADCASTSS flo+64(FP), Z1
+	VBROADCASTSS fhi+68(FP), Z2
+	MOVL zp+72(FP), AX
+	VPBROADCASTD AX, Z3
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z4
+	VBROADCASTSS (R12), Z5
+	TESTQ R11, R11
+	JLE tdone
+
+trow:
+	MOVQ R9, SI
+	MOVQ R10, DI
+	MOVQ R12, DX
+	MOVQ n+40(FP), CX
+
+tloop:
+	CMPQ CX, $16
+	JLT ttail
+	VCVTDQ2PS (SI), Z0
+	TESTQ R8, R8
+	JZ tmul
+	VMOVUPS (DX), Z5
+
+tmul:
+	VMULPS Z5, Z0, Z0
+	VMAXPS Z1, Z0, Z0
+	VMINPS Z2, Z0, Z0
+	VADDPS Z4, Z0, Z0
+	VSUBPS Z4, Z0, Z0
+	VCVTTPS2DQ Z0, Z0
+	VPADDD Z3, Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ R8, DX
+	SUBQ $16, CX
+	JMP tloop
+
+ttail:
+	TESTQ CX, CX
+	JZ tnext
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVDQU32.Z (SI), K1, Z0
+	VCVTDQ2PS Z0, Z0
+	TESTQ R8, R8
+	JZ tmul1
+	VMOVUPS.Z (DX), K1, Z5
+
+tmul1:
+	VMULPS Z5, Z0, Z0
+	VMAXPS Z1, Z0, Z0
+	VMINPS Z2, Z0, Z0
+	VADDPS Z4, Z0, Z0
+	VSUBPS Z4, Z0, Z0
+	VCVTTPS2DQ Z0, Z0
+	VPADDD Z3, Z0, Z0
+	VPMOVDB Z0, K1, (DI)
+
+tnext:
+	ADDQ R13, R9
+	ADDQ BX, R10
+	DECQ R11
+	JNZ trow
+
+tdone:
+	VZEROUPPER
+	RET
