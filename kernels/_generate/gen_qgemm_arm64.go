@@ -1,8 +1,9 @@
 //go:build ignore
 
 // Command gen_qgemm_arm64 writes kernels/qgemm_arm64.s: the arm64 INT8
-// GEMM microkernels and their register-only ceiling loops. Run from
-// kernels/:
+// GEMM microkernels and their register-only ceiling loops, and the NEON
+// helpers of the INT8 paths (depthwise row, output stages, A packing).
+// Run from kernels/:
 //
 //	go run _generate/gen_qgemm_arm64.go > qgemm_arm64.s
 //
@@ -27,9 +28,15 @@
 //     overflows for (-128)·(-128) twice: not exact, not used.
 //
 // The Go assembler has none of SDOT, SMULL(2), SADALP, ADDP (vector, in
-// the form used) or DUP (element): they are WORDs with the instruction in
-// a comment, encoded by the functions below (checked against an
-// assembler, and by the kernels' tests against the generic path).
+// the form used), DUP (element), MLA and most vector float, compare and
+// narrowing instructions: they are WORDs with the instruction in a
+// comment, encoded by the functions below. Every distinct WORD was
+// checked against llvm-mc's encoding of its comment:
+//
+//	grep -o 'WORD .*' qgemm_arm64.s | sort -u | sed 's|.*// ||' |
+//		llvm-mc -triple=aarch64 -mattr=+dotprod -show-encoding
+//
+// and the tests compare every kernel with the generic path under qemu.
 package main
 
 import (
