@@ -54,10 +54,11 @@ import (
 // turns into C. Each microkernel call does at most qmaxGroups K groups
 // (assembly is not preemptible); longer K accumulates over several calls.
 
-// Int8 is the INT8 GEMM family: generic (pure Go), avx2 (VPMADDWD on
+// Int8 is the INT8 GEMM family: generic (pure Go); on arm64 neon
+// (SMULL + SADALP) and neondot (SDOT); on amd64 avx2 (VPMADDWD on
 // int16-widened operands), avxvnni (VEX VPDPBUSD ymm) and avx512vnni
 // (VPDPBUSD zmm).
-var Int8 = newFamily("int8", "generic", "avx2", "avxvnni", "avx512vnni")
+var Int8 = newFamily("int8", "generic", "neon", "neondot", "avx2", "avxvnni", "avx512vnni")
 
 // qkernel is one path's INT8 microkernel: fn computes the mr×nr int32 tile
 //
@@ -123,9 +124,10 @@ const qmaxGroups = 2048
 //	avx2        NR=16, G=2 int16  panel[(g*NR + j)*2 + t] (widened)
 //	avxvnni     NR=16, G=4 int8
 //	avx512vnni  NR=32, G=4 int8   (A micro-panels: MR = 4, 6, 6, 12)
+//	neon        NR=12, G=4 int8   (signedA, MR = 4)
+//	neondot     NR=12, G=4 int8   (signedA, MR = 8)
 //
-// so a group is always 4 bytes per channel; Path/NR tell which. Other
-// paths (arm64's, later) may choose other NR and group sizes. Used under a
+// so a group is always 4 bytes per channel; Path/NR tell which. Used under a
 // different active path the weights are repacked on every call: pack
 // again after Int8.Set.
 type QPackedWeights struct {

@@ -122,9 +122,9 @@ var int8Registered = func() bool {
 	x := cpu.X86
 	avx2 := x.HasAVX && x.HasAVX2
 	avx512 := avx2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL
-	int8Kernels[1] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
-	int8Kernels[2] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
-	int8Kernels[3] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
+	int8Kernels[Int8.index("avx2")] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
+	int8Kernels[Int8.index("avxvnni")] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
+	int8Kernels[Int8.index("avx512vnni")] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
 	if avx2 {
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8

@@ -1,7 +1,7 @@
-//go:build purego || !amd64
+//go:build purego || !(amd64 || arm64)
 
-// Without amd64 assembly (purego, arm64 until its NEON int8 paths exist,
-// other architectures) Int8 runs the generic path only.
+// Without assembly (purego, architectures other than amd64 and arm64)
+// Int8 runs the generic path only.
 
 package kernels
 

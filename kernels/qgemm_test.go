@@ -611,10 +611,12 @@ func BenchmarkQGemmShape(b *testing.B) {
 	}
 }
 
-// qkernelPath is the Int8 path whose CPU features a kernel needs.
+// qkernelPath is the Int8 path whose CPU features a kernel needs: the
+// name part after the shape ("neon" in qgemm_4x12c4_neon, not in
+// qgemm_8x12c4_neondot).
 func qkernelPath(uk *qkernel) string {
 	for _, p := range Int8.Paths() {
-		if strings.Contains(uk.name, "_"+p) {
+		if strings.Contains(uk.name+"_", "_"+p+"_") {
 			return p
 		}
 	}
