@@ -4,8 +4,8 @@ package kernels
 
 //go:generate sh -c "go run _generate/gen_vec_amd64.go tapsum > tapsum_amd64.s"
 
-// Tap-sum kernels in tapsum_amd64.s: n outputs (a multiple of 16, resp.
-// 8), taps ≥ 1, offsets in floats.
+// Tap-sum kernels in tapsum_amd64.s: n outputs (any n for AVX-512, a
+// multiple of 8 for AVX2), taps ≥ 1, offsets in floats.
 
 //go:noescape
 func tapsum_64_avx512(n int, data *float32, off *int, w *float32, taps int, out *float32)
@@ -18,11 +18,10 @@ func tapsum_32_avx2(n int, data *float32, off *int, w *float32, taps int, out *f
 func tapSumAsm(out, data []float32, off []int, w []float32) int {
 	switch ActivePath() {
 	case PathAVX512:
-		n := len(out) &^ 15
-		if n > 0 {
-			tapsum_64_avx512(n, &data[0], &off[0], &w[0], len(w), &out[0])
+		if len(out) > 0 {
+			tapsum_64_avx512(len(out), &data[0], &off[0], &w[0], len(w), &out[0])
 		}
-		return n
+		return len(out)
 	case PathAVX2:
 		n := len(out) &^ 7
 		if n > 0 {

@@ -68,6 +68,26 @@ one_tap:
 	SUBQ $16, CX
 	JMP one
 one_done:
+	TESTQ CX, CX
+	JZ done
+	MOVL $1, DX
+	SHLL CX, DX
+	DECL DX
+	KMOVW DX, K1
+	VPXORD Z0, Z0, Z0
+	XORQ R11, R11
+tail_tap:
+	MOVQ (R8)(R11*8), AX
+	VBROADCASTSS (R9)(R11*4), Z15
+	LEAQ (SI)(AX*4), BX
+	VMOVUPS.Z (BX), K1, Z9
+	VMULPS Z9, Z15, Z8
+	VADDPS Z8, Z0, Z0
+	INCQ R11
+	CMPQ R11, R10
+	JLT tail_tap
+	VMOVUPS Z0, K1, (DI)
+done:
 	VZEROUPPER
 	RET
 
