@@ -40,14 +40,26 @@ func TestBiasActRow(t *testing.T) {
 				}
 				want := append([]float32(nil), row...)
 				biasActRowGo(want, bias, rs, a.act, a.alpha, a.beta)
-				got := append([]float32(nil), row...)
-				if !biasActRow(got, bias, rs, a.act, a.alpha, a.beta) {
-					continue
-				}
-				for i := range got {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("n=%d act=%v(%g,%g) bias=%v res=%v: [%d] %g+%v+%g -> %g (%#x), Go %g (%#x)", n, a.act, a.alpha, a.beta,
-							bias != nil, rs != nil, i, row[i], bv, res[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				for _, p := range SupportedPaths() {
+					// Guards after the row catch a store past its end.
+					buf := append(append([]float32(nil), row...), sentinel, sentinel, sentinel, sentinel, sentinel, sentinel, sentinel, sentinel,
+						sentinel, sentinel, sentinel, sentinel, sentinel, sentinel, sentinel, sentinel)
+					got := buf[:n:n]
+					var ok bool
+					withPath(t, p, func() { ok = biasActRow(got, bias, rs, a.act, a.alpha, a.beta) })
+					if !ok {
+						continue
+					}
+					for _, g := range buf[n:] {
+						if math.Float32bits(g) != sentinelBits {
+							t.Fatalf("%v n=%d act=%v: wrote past the row", p, n, a.act)
+						}
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v n=%d act=%v(%g,%g) bias=%v res=%v: [%d] %g+%v+%g -> %g (%#x), Go %g (%#x)", p, n, a.act, a.alpha, a.beta,
+								bias != nil, rs != nil, i, row[i], bv, res[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+						}
 					}
 				}
 			}
