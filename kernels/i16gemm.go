@@ -1,0 +1,414 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"unsafe"
+)
+
+// 16-bit dynamic fixed point (DFP16): C = A·Wᵀ with int16 A (M×K) and
+// int16 W (N×K), exact int64 sums, then an output stage that shifts by a
+// power of two (each tensor shares one exponent: value = q·2^-f, so the
+// product of A (fa) and W (fw) has exponent fa+fw and an output with
+// exponent fy is acc·2^-(fa+fw-fy), rounded half to even).
+//
+// Exactness. int16×int16 products reach 2^30 and the SIMD instructions
+// (VPDPWSSD, VPMADDWD) add them in pairs into int32: with every value
+// -32768 a single pair is 2^31, which wraps. No chunk of several pairs at
+// full range fits int32, so full-range weights are split into two planes
+// at packing time,
+//
+//	w = 256·wh + wl,  wh = w>>8 in [-128, 127],  wl = w&255 in [0, 255],
+//
+// and the kernels accumulate Σ a·wh and Σ a·wl separately in int32 over
+// chunks of 256 K elements: |a·wl| <= 32768·255, so a chunk's sum is at
+// most 256·32768·255 = 2139095040 < 2^31 in magnitude (a·wh: 2^30). After
+// each chunk the two int32 sums are widened to int64 and added to the
+// tile as 256·hi + lo. Nothing can overflow, for any values and any K.
+// It costs two dot products per multiply-accumulate.
+//
+// Weights whose magnitude is at most 511 (known at packing) need no
+// split: one plane, chunks of floor((2^31-1)/(32768·max|w|)) K elements
+// (>= 128), one dot product per multiply-accumulate. This is the faster
+// scheme of restricted range; the range is checked on the actual
+// weights, never assumed. QPacked16Weights.Planes tells which applies.
+//
+// Every path computes the exact sums, so the results are bit-identical
+// across paths by construction; the output stage is shared Go code.
+//
+// Packed layout (the same for every path): ceil(N/32) panels of 32
+// output channels; panel p holds ceil(K/2) groups of 2 K elements (K
+// padded with a zero), each group Planes × 32 channels × 2 int16:
+//
+//	plane q of group g: int16 at ((g·Planes + q)·32 + j)·2 + t = plane q of W[32p + j][2g + t]
+//
+// (plane 0 = wh, plane 1 = wl when split; plane 0 = w otherwise).
+
+// Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go)
+// and avx512vnni (VPDPWSSD zmm).
+var Int16 = newFamily("int16", "generic", "avx512vnni")
+
+const i16nr = 32
+
+// i16kernel is one Int16 path's microkernels on a 32-channel panel: fn[p]
+// for p+1 planes adds to the int64 tile c (row stride ldc) the sums over
+// kg groups of a·w, accumulating in int32 over chunks of chunk groups (the
+// last may be shorter) and widening to int64 after each.
+type i16kernel struct {
+	name string
+	mr   [2]int
+	fn   [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+}
+
+var i16Kernels = func() []*i16kernel {
+	ks := make([]*i16kernel, len(Int16.paths))
+	ks[0] = &i16kernel{name: "i16gemm_4x32_generic", mr: [2]int{4, 4}, fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){
+		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int) { i16gemmGeneric(1, kg, a, b, c, ldc) },
+		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int) { i16gemmGeneric(2, kg, a, b, c, ldc) },
+	}}
+	return ks
+}()
+
+// QPacked16Weights is an int16 weight matrix W (N×K) packed for the Int16
+// kernels (layout above).
+type QPacked16Weights struct {
+	n, k   int
+	planes int
+	chunk  int // groups per int32 chunk
+	groups int
+	maxAbs int32
+	data   []byte
+}
+
+// N is the number of output channels.
+func (w *QPacked16Weights) N() int { return w.n }
+
+// K is the reduction length.
+func (w *QPacked16Weights) K() int { return w.k }
+
+// Planes is 1 when every |w| <= 511 (one dot product per
+// multiply-accumulate), else 2 (exact split w = 256·hi + lo).
+func (w *QPacked16Weights) Planes() int { return w.planes }
+
+// i16chunkK is the longest chunk of K whose sum of a·w fits int32 for any
+// int16 a and |w| <= maxAbs.
+func i16chunkK(maxAbs int32) int {
+	if maxAbs == 0 {
+		return math.MaxInt32
+	}
+	return int((1<<31 - 1) / (32768 * int64(maxAbs)))
+}
+
+// PackInt16Weights packs W (n×k int16, row j = output channel j, rows ldw
+// apart) for the Int16 kernels.
+func PackInt16Weights(n, k int, w []int16, ldw int) *QPacked16Weights {
+	if n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels: PackInt16Weights: negative size %dx%d", n, k))
+	}
+	if n > 0 && k > 0 && (ldw < k || len(w) < (n-1)*ldw+k) {
+		panic(fmt.Sprintf("kernels: PackInt16Weights: %d weights with ldw %d for %dx%d", len(w), ldw, n, k))
+	}
+	p := &QPacked16Weights{n: n, k: k, groups: (k + 1) / 2}
+	for j := 0; j < n; j++ {
+		for _, v := range w[j*ldw : j*ldw+k] {
+			p.maxAbs = max(p.maxAbs, int32(v), -int32(v))
+		}
+	}
+	p.planes = 1
+	ck := i16chunkK(p.maxAbs)
+	if ck < 128 {
+		p.planes, ck = 2, 256
+	}
+	p.chunk = min(ck/2, qmaxGroups)
+	np := (n + i16nr - 1) / i16nr
+	gb := p.planes * i16nr * 4
+	p.data = alignedBytes(np * p.groups * gb)
+	clear(p.data)
+	d := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(p.data))), len(p.data)/2)
+	for j := 0; j < n; j++ {
+		panel := d[(j/i16nr)*p.groups*gb/2:]
+		jj := j % i16nr
+		for q, v := range w[j*ldw : j*ldw+k] {
+			g, t := q/2, q%2
+			if p.planes == 1 {
+				panel[(g*i16nr+jj)*2+t] = v
+			} else {
+				panel[((g*2)*i16nr+jj)*2+t] = v >> 8
+				panel[((g*2+1)*i16nr+jj)*2+t] = v & 255
+			}
+		}
+	}
+	return p
+}
+
+// I16Output is the output stage of GemmInt16 and where it writes. Exactly
+// one of Int64, Int32, Int16, Float32 is set; C's row stride is Ldc.
+// acc = Σ_k a·w + Bias[n] (exact int64; Bias may be nil), then
+//
+//   - Int64: C = acc (Shift must be 0).
+//   - Int32, Int16: C = saturate(round_half_even(acc / 2^Shift)).
+//   - Float32: C = float32(acc·2^-Shift) (acc·2^-Shift is exact in
+//     float64, then rounded once to float32, half to even).
+//
+// Shift is in [0, 62]: for DFP tensors with exponents fa, fw and fy
+// (value = q·2^-f), Shift = fa + fw - fy.
+type I16Output struct {
+	Int64   []int64
+	Int32   []int32
+	Int16   []int16
+	Float32 []float32
+	Ldc     int
+	Bias    []int64
+	Shift   int
+}
+
+// GemmInt16 computes C = out(A·Wᵀ): A m×K int16 with row stride lda, W
+// packed by PackInt16Weights. threads > 1 splits the output channels
+// across goroutines.
+func GemmInt16(m int, a []int16, lda int, w *QPacked16Weights, out *I16Output, threads int) {
+	if m < 0 {
+		panic("kernels: GemmInt16: negative m")
+	}
+	n, k := w.n, w.k
+	if m == 0 || n == 0 {
+		return
+	}
+	if k > 0 && (lda < k || len(a) < (m-1)*lda+k) {
+		panic(fmt.Sprintf("kernels: GemmInt16: A has %d elements with lda %d for %dx%d", len(a), lda, m, k))
+	}
+	set, need := 0, 0
+	for _, l := range []int{len(out.Int64), len(out.Int32), len(out.Int16), len(out.Float32)} {
+		if l > 0 {
+			set++
+			need = l
+		}
+	}
+	if set != 1 {
+		panic("kernels: GemmInt16: I16Output needs exactly one of Int64, Int32, Int16, Float32")
+	}
+	if out.Ldc < n || need < (m-1)*out.Ldc+n {
+		panic(fmt.Sprintf("kernels: GemmInt16: C too small (len %d, ldc %d) for %dx%d", need, out.Ldc, m, n))
+	}
+	if out.Shift < 0 || out.Shift > 62 || (out.Int64 != nil && out.Shift != 0) {
+		panic(fmt.Sprintf("kernels: GemmInt16: shift %d", out.Shift))
+	}
+	if out.Bias != nil && len(out.Bias) != n {
+		panic(fmt.Sprintf("kernels: GemmInt16: Bias has length %d, want %d", len(out.Bias), n))
+	}
+	j := &i16job{m: m, n: n, k: k, a: a, lda: lda, w: w, uk: i16Kernels[Int16.activeIndex()], out: out}
+	np := (n + i16nr - 1) / i16nr
+	threads = max(1, min(threads, np))
+	var wg sync.WaitGroup
+	for t := 0; t < threads; t++ {
+		lo, hi := np*t/threads, np*(t+1)/threads
+		s := *j
+		s.j0, s.nn = lo*i16nr, min(n, hi*i16nr)-lo*i16nr
+		if t == threads-1 {
+			s.run()
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); s.run() }()
+	}
+	wg.Wait()
+}
+
+type i16job struct {
+	m, n, k int
+	j0, nn  int
+	a       []int16
+	lda     int
+	w       *QPacked16Weights
+	uk      *i16kernel
+	out     *I16Output
+}
+
+type i16buf struct {
+	a    []byte
+	tile []int64
+}
+
+var i16bufPool = sync.Pool{New: func() any { return new(i16buf) }}
+
+func (j *i16job) run() {
+	w, out := j.w, j.out
+	pl := w.planes - 1
+	mr, fn := j.uk.mr[pl], j.uk.fn[pl]
+	G := w.groups
+	buf := i16bufPool.Get().(*i16buf)
+	defer i16bufPool.Put(buf)
+	if cap(buf.tile) < mr*i16nr {
+		buf.tile = make([]int64, mr*i16nr)
+	}
+	tile := buf.tile[:mr*i16nr]
+	apanel := G * mr * 4
+	panelBytes := G * w.planes * i16nr * 4
+	// Calls cover whole chunks and at most about qmaxGroups groups.
+	perCall := max(1, qmaxGroups/w.chunk) * w.chunk
+	for ic := 0; ic < j.m; ic += w4maxM {
+		mc := min(w4maxM, j.m-ic)
+		mcp := (mc + mr - 1) / mr
+		if cap(buf.a) < mcp*apanel+64 {
+			buf.a = alignedBytes(mcp*apanel + 64)
+		}
+		ab := buf.a[:mcp*apanel]
+		for r := 0; r < mcp; r++ {
+			j.packA(ab[r*apanel:(r+1)*apanel], ic+r*mr, min(mr, mc-r*mr), mr)
+		}
+		for q := j.j0 / i16nr; q*i16nr < j.j0+j.nn; q++ {
+			col := q * i16nr
+			cols := min(i16nr, j.j0+j.nn-col)
+			bp := unsafe.Pointer(unsafe.SliceData(w.data[q*panelBytes:]))
+			for r := 0; r < mcp; r++ {
+				rows := min(mr, mc-r*mr)
+				row := ic + r*mr
+				c, ldc := tile, i16nr
+				direct := out.Int64 != nil && rows == mr && cols == i16nr
+				if direct {
+					c, ldc = out.Int64[row*out.Ldc+col:], out.Ldc
+				}
+				for i := 0; i < rows; i++ {
+					dst := c[i*ldc : i*ldc+cols]
+					if out.Bias == nil {
+						clear(dst)
+					} else {
+						copy(dst, out.Bias[col:col+cols])
+					}
+				}
+				ap := unsafe.Pointer(unsafe.SliceData(ab[r*apanel:]))
+				for g := 0; g < G; g += perCall {
+					kg := min(perCall, G-g)
+					fn(kg, w.chunk, unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*w.planes*i16nr*4), &c[0], ldc)
+				}
+				if !direct {
+					j.store(tile, row, rows, col, cols)
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [r0, r0+rows) of A into one micro-panel:
+// int16 at (g·mr + i)·2 + t = A[r0+i][2g+t], zero past K and past rows.
+func (j *i16job) packA(dst []byte, r0, rows, mr int) {
+	d := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)/2)
+	G := j.w.groups
+	k := j.k
+	for i := 0; i < mr; i++ {
+		if i >= rows {
+			for g := 0; g < G; g++ {
+				d[(g*mr+i)*2], d[(g*mr+i)*2+1] = 0, 0
+			}
+			continue
+		}
+		src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+		g := 0
+		for ; 2*g+1 < k; g++ {
+			d[(g*mr+i)*2], d[(g*mr+i)*2+1] = src[2*g], src[2*g+1]
+		}
+		if g < G {
+			d[(g*mr+i)*2], d[(g*mr+i)*2+1] = src[2*g], 0
+		}
+	}
+}
+
+// store runs the output stage on a tile (row stride i16nr).
+func (j *i16job) store(t []int64, r0, rows, c0, cols int) {
+	out := j.out
+	s := uint(out.Shift)
+	for i := 0; i < rows; i++ {
+		src := t[i*i16nr : i*i16nr+cols]
+		o := (r0+i)*out.Ldc + c0
+		switch {
+		case out.Int64 != nil:
+			copy(out.Int64[o:o+cols], src)
+		case out.Int32 != nil:
+			dst := out.Int32[o : o+cols]
+			for x, v := range src {
+				dst[x] = int32(min(max(roundShiftEven(v, s), math.MinInt32), math.MaxInt32))
+			}
+		case out.Int16 != nil:
+			dst := out.Int16[o : o+cols]
+			for x, v := range src {
+				dst[x] = int16(min(max(roundShiftEven(v, s), math.MinInt16), math.MaxInt16))
+			}
+		default:
+			dst := out.Float32[o : o+cols]
+			f := math.Ldexp(1, -int(s))
+			for x, v := range src {
+				dst[x] = float32(float64(v) * f)
+			}
+		}
+	}
+}
+
+// i16gemmGeneric is the pure-Go microkernel (4×32 tile, int64 sums,
+// either plane layout).
+func i16gemmGeneric(planes, kg int, a, b unsafe.Pointer, c *int64, ldc int) {
+	const mr, nr = 4, i16nr
+	as := unsafe.Slice((*int16)(a), kg*mr*2)
+	bs := unsafe.Slice((*int16)(b), kg*planes*nr*2)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	var acc [mr * nr]int64
+	var wv [nr * 2]int64
+	for g := 0; g < kg; g++ {
+		bg := bs[g*planes*nr*2:]
+		for x := range wv {
+			if planes == 1 {
+				wv[x] = int64(bg[x])
+			} else {
+				wv[x] = 256*int64(bg[x]) + int64(bg[nr*2+x])
+			}
+		}
+		for i := 0; i < mr; i++ {
+			a0, a1 := int64(as[(g*mr+i)*2]), int64(as[(g*mr+i)*2+1])
+			ac := acc[i*nr : i*nr+nr]
+			for jj := range ac {
+				ac[jj] += a0*wv[jj*2] + a1*wv[jj*2+1]
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		r := cs[i*ldc : i*ldc+nr]
+		for x := range r {
+			r[x] += acc[i*nr+x]
+		}
+	}
+}
+
+// DFPFrac returns the largest fraction length f (value = q·2^-f) such
+// that maxAbs·2^f fits a signed bits-wide integer: 2^(bits-1)-1 >=
+// maxAbs·2^f. maxAbs must be positive and finite.
+func DFPFrac(maxAbs float32, bits int) int {
+	if !(maxAbs > 0) || math.IsInf(float64(maxAbs), 0) {
+		panic(fmt.Sprintf("kernels: DFPFrac(%v)", maxAbs))
+	}
+	lim := float64(int64(1)<<(bits-1) - 1)
+	_, e := math.Frexp(float64(maxAbs)) // maxAbs < 2^e
+	f := bits - 1 - e
+	for float64(maxAbs)*math.Ldexp(1, f) > lim {
+		f--
+	}
+	return f
+}
+
+// QuantizeDFP16 writes dst[i] = saturate(round_half_even(x[i]·2^frac)),
+// the DFP16 value of x with fraction length frac.
+func QuantizeDFP16(dst []int16, x []float32, frac int) {
+	s := math.Ldexp(1, frac)
+	for i, v := range x {
+		dst[i] = int16(min(max(math.RoundToEven(float64(v)*s), math.MinInt16), math.MaxInt16))
+	}
+}
+
+// ShiftRequant returns the QOutput Multiplier and Shift that requantize
+// INT8 GEMM sums by a rounding arithmetic shift, y = round_half_even(acc /
+// 2^s) (DFP8: s = fa + fw - fy; negative s shifts left), exactly, for s in
+// [-30, 32]: Multiplier 2^30 and Shift s-1.
+func ShiftRequant(s int) (multiplier, shift int32) {
+	if s < -30 || s > 32 {
+		panic(fmt.Sprintf("kernels: ShiftRequant(%d) out of [-30, 32]", s))
+	}
+	return 1 << 30, int32(s - 1)
+}
