@@ -412,3 +412,9 @@ func ShiftRequant(s int) (multiplier, shift int32) {
 	}
 	return 1 << 30, int32(s - 1)
 }
+
+// PeakInt16 runs the named Int16 path's register-only VPDPWSSD loop for
+// iters iterations and returns the operations it did (a multiply-add
+// counts as two), or 0 for a path without one (generic). The caller must
+// check the path is supported.
+func PeakInt16(path string, iters int) float64 { return i16peak(path, iters) }

@@ -2,4 +2,4 @@
 
 package kernels
 
-func int16Peak(path string, n int) float64 { return 0 }
+func i16peak(path string, n int) float64 { return 0 }

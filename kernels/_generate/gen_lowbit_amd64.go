@@ -1,0 +1,307 @@
+//go:build ignore
+
+// Command gen_lowbit_amd64 writes kernels/lowbit_amd64.s: the Int16
+// (DFP16) and Int4 (4-bit weight) microkernels and the VPDPWSSD ceiling
+// loop. Run from kernels/:
+//
+//	go run _generate/gen_lowbit_amd64.go > lowbit_amd64.s
+//
+// Int16 (see i16gemm.go): A micro-panels of int16 pairs (4 bytes per row
+// per group), weight panels of 32 channels × int16 pairs per plane;
+// VPDPWSSD accumulates int32 chunks (whose bound i16gemm.go proves), which
+// are widened (VPMOVSXDQ) and added to the int64 tile after each chunk,
+// two planes as 256·hi + lo.
+//
+// Int4 (see w4gemm.go): 64-byte nibble groups; low nibbles are the c4
+// weights of channels 0-15, high nibbles those of channels 16-31:
+// VPSRLW $4 + VPANDD 0x0F expand them, VPSUBB subtracts the zero points
+// (u - zu in [-15, 15]), VPDPBUSD multiplies by the u8 activations.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+type gen struct{ w strings.Builder }
+
+func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.w, "\t"+format+"\n", args...) }
+func (g *gen) label(l string)               { fmt.Fprintf(&g.w, "%s:\n", l) }
+
+func z(n int) string { return fmt.Sprintf("Z%d", n) }
+func y(n int) string { return fmt.Sprintf("Y%d", n) }
+
+// i16 writes i16gemm_<mr>x32p<planes>_avx512vnni(kg, chunk int, a, b
+// unsafe.Pointer, c *int64, ldc int).
+func (g *gen) i16(mr, planes int) {
+	const nv = 2
+	acc := func(p, i, v int) int { return (i*nv+v)*planes + p }
+	base := mr * nv * planes
+	wr := func(p, v int) int { return base + p*nv + v }
+	b := base + planes*nv
+	if b >= 32 {
+		panic("registers")
+	}
+	t := []int{wr(0, 0), wr(0, 1), b}
+	if planes == 2 {
+		t = []int{wr(0, 0), wr(0, 1), wr(1, 0), wr(1, 1)}
+	}
+	name := fmt.Sprintf("i16gemm_%dx32p%d_avx512vnni", mr, planes)
+	fmt.Fprintf(&g.w, "// func %s(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	g.p("MOVQ kg+0(FP), CX")
+	g.p("MOVQ chunk+8(FP), R12")
+	g.p("MOVQ a+16(FP), SI")
+	g.p("MOVQ b+24(FP), DX")
+	g.p("MOVQ c+32(FP), DI")
+	g.p("MOVQ ldc+40(FP), R8")
+	g.p("SHLQ $3, R8")
+	g.label("outer")
+	g.p("MOVQ R12, R11")
+	g.p("CMPQ CX, R11")
+	g.p("CMOVQLT CX, R11")
+	g.p("SUBQ R11, CX")
+	for r := 0; r < base; r++ {
+		g.p("VPXORD %s, %s, %s", z(r), z(r), z(r))
+	}
+	g.label("inner")
+	for p := 0; p < planes; p++ {
+		for v := 0; v < nv; v++ {
+			g.p("VMOVDQU32 %d(DX), %s", (p*nv+v)*64, z(wr(p, v)))
+		}
+	}
+	for i := 0; i < mr; i++ {
+		g.p("VPBROADCASTD %d(SI), %s", i*4, z(b))
+		for p := 0; p < planes; p++ {
+			for v := 0; v < nv; v++ {
+				g.p("VPDPWSSD %s, %s, %s", z(wr(p, v)), z(b), z(acc(p, i, v)))
+			}
+		}
+	}
+	g.p("ADDQ $%d, SI", mr*4)
+	g.p("ADDQ $%d, DX", planes*nv*64)
+	g.p("DECQ R11")
+	g.p("JNZ inner")
+	// Spill the chunk into the int64 tile.
+	g.p("MOVQ DI, R10")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			h := acc(0, i, v)
+			g.p("VEXTRACTI64X4 $1, %s, %s", z(h), y(t[0]))
+			g.p("VPMOVSXDQ %s, %s", y(h), z(t[1]))
+			g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[2]))
+			lo, hi := t[1], t[2]
+			if planes == 2 {
+				l := acc(1, i, v)
+				g.p("VPSLLQ $8, %s, %s", z(lo), z(lo))
+				g.p("VPSLLQ $8, %s, %s", z(hi), z(hi))
+				g.p("VEXTRACTI64X4 $1, %s, %s", z(l), y(t[0]))
+				g.p("VPMOVSXDQ %s, %s", y(l), z(t[3]))
+				g.p("VPADDQ %s, %s, %s", z(t[3]), z(lo), z(lo))
+				g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[3]))
+				g.p("VPADDQ %s, %s, %s", z(t[3]), z(hi), z(hi))
+			}
+			g.p("VPADDQ %d(R10), %s, %s", v*128, z(lo), z(lo))
+			g.p("VMOVDQU64 %s, %d(R10)", z(lo), v*128)
+			g.p("VPADDQ %d(R10), %s, %s", v*128+64, z(hi), z(hi))
+			g.p("VMOVDQU64 %s, %d(R10)", z(hi), v*128+64)
+		}
+		if i < mr-1 {
+			g.p("ADDQ R8, R10")
+		}
+	}
+	g.p("TESTQ CX, CX")
+	g.p("JNZ outer")
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
+// Int4 registers (12×32 tile): accumulators 0-23, expanded weights 24-25,
+// broadcast 26, nibble mask 27, zero points 28-29.
+const (
+	w4mr   = 12
+	w4w0   = 24
+	w4b    = 26
+	w4mask = 27
+	w4zu   = 28
+)
+
+func w4acc(i, v int) int { return i*2 + v }
+
+// w4group emits one group: expand 64 nibble bytes at (DX) into Z24/Z25,
+// then the 24 dot products with the 12 rows at (SI).
+func (g *gen) w4group() {
+	g.p("VMOVDQU32 (DX), %s", z(w4w0))
+	g.p("VPSRLW $4, %s, %s", z(w4w0), z(w4w0+1))
+	g.p("VPANDD %s, %s, %s", z(w4mask), z(w4w0), z(w4w0))
+	g.p("VPANDD %s, %s, %s", z(w4mask), z(w4w0+1), z(w4w0+1))
+	g.p("VPSUBB %s, %s, %s", z(w4zu), z(w4w0), z(w4w0))
+	g.p("VPSUBB %s, %s, %s", z(w4zu+1), z(w4w0+1), z(w4w0+1))
+	for i := 0; i < w4mr; i++ {
+		g.p("VPBROADCASTD %d(SI), %s", i*4, z(w4b))
+		for v := 0; v < 2; v++ {
+			g.p("VPDPBUSD %s, %s, %s", z(w4w0+v), z(w4b), z(w4acc(i, v)))
+		}
+	}
+	g.p("ADDQ $%d, SI", w4mr*4)
+	g.p("ADDQ $64, DX")
+}
+
+func (g *gen) w4mask() {
+	g.p("MOVL $0x0F0F0F0F, AX")
+	g.p("VPBROADCASTD AX, %s", z(w4mask))
+}
+
+// w4int writes w4gemm_12x32_avx512vnni (the per-channel kernel: the INT8
+// qkernel contract plus the zero points).
+func (g *gen) w4int() {
+	name := "w4gemm_12x32_avx512vnni"
+	fmt.Fprintf(&g.w, "// func %s(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	g.p("MOVQ kg+0(FP), CX")
+	g.p("MOVQ a+8(FP), SI")
+	g.p("MOVQ b+16(FP), DX")
+	g.p("MOVQ zu+24(FP), R9")
+	g.p("MOVQ c+32(FP), DI")
+	g.p("MOVQ ldc+40(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.p("MOVQ init+48(FP), R10")
+	g.p("MOVQ load+56(FP), R11")
+	g.w4mask()
+	g.p("VMOVDQU32 (R9), %s", z(w4zu))
+	g.p("VMOVDQU32 64(R9), %s", z(w4zu+1))
+	g.p("TESTQ R11, R11")
+	g.p("JNZ loadc")
+	g.p("VMOVDQU32 (R10), %s", z(w4w0))
+	g.p("VMOVDQU32 64(R10), %s", z(w4w0+1))
+	for i := 0; i < w4mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQA32 %s, %s", z(w4w0+v), z(w4acc(i, v)))
+		}
+	}
+	g.p("JMP kloop")
+	g.label("loadc")
+	g.p("MOVQ DI, R10")
+	for i := 0; i < w4mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU32 %d(R10), %s", v*64, z(w4acc(i, v)))
+		}
+		if i < w4mr-1 {
+			g.p("ADDQ R8, R10")
+		}
+	}
+	g.label("kloop")
+	g.p("TESTQ CX, CX")
+	g.p("JZ store")
+	g.label("loop")
+	g.w4group()
+	g.p("DECQ CX")
+	g.p("JNZ loop")
+	g.label("store")
+	g.p("MOVQ DI, R10")
+	for i := 0; i < w4mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU32 %s, %d(R10)", z(w4acc(i, v)), v*64)
+		}
+		if i < w4mr-1 {
+			g.p("ADDQ R8, R10")
+		}
+	}
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
+// w4blk writes w4blk_12x32_avx512vnni (the per-block kernel): per block,
+// int32 dots from the block's start values, then f += float32(dot)·scale
+// (VCVTDQ2PS, VMULPS, VADDPS: the Go kernel's operations in its order).
+func (g *gen) w4blk() {
+	name := "w4blk_12x32_avx512vnni"
+	fmt.Fprintf(&g.w, "// func %s(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ nblk+0(FP), CX")
+	g.p("MOVQ gpb+8(FP), R12")
+	g.p("MOVQ a+16(FP), SI")
+	g.p("MOVQ b+24(FP), DX")
+	g.p("MOVQ zu+32(FP), R9")
+	g.p("MOVQ sc+40(FP), R13")
+	g.p("MOVQ init+48(FP), R10")
+	g.p("MOVQ f+56(FP), DI")
+	g.p("MOVQ ldf+64(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.w4mask()
+	g.label("blk")
+	g.p("VMOVDQU32 (R9), %s", z(w4zu))
+	g.p("VMOVDQU32 64(R9), %s", z(w4zu+1))
+	g.p("ADDQ $128, R9")
+	g.p("VMOVDQU32 (R10), %s", z(w4w0))
+	g.p("VMOVDQU32 64(R10), %s", z(w4w0+1))
+	g.p("ADDQ $128, R10")
+	for i := 0; i < w4mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQA32 %s, %s", z(w4w0+v), z(w4acc(i, v)))
+		}
+	}
+	g.p("MOVQ R12, R11")
+	g.label("grp")
+	g.w4group()
+	g.p("DECQ R11")
+	g.p("JNZ grp")
+	g.p("VMOVUPS (R13), %s", z(w4w0))
+	g.p("VMOVUPS 64(R13), %s", z(w4w0+1))
+	g.p("ADDQ $128, R13")
+	g.p("MOVQ DI, AX")
+	for i := 0; i < w4mr; i++ {
+		for v := 0; v < 2; v++ {
+			a := z(w4acc(i, v))
+			g.p("VCVTDQ2PS %s, %s", a, a)
+			g.p("VMULPS %s, %s, %s", z(w4w0+v), a, a)
+			g.p("VADDPS %d(AX), %s, %s", v*64, a, a)
+			g.p("VMOVUPS %s, %d(AX)", a, v*64)
+		}
+		if i < w4mr-1 {
+			g.p("ADDQ R8, AX")
+		}
+	}
+	g.p("DECQ CX")
+	g.p("JNZ blk")
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
+// peak writes i16peak_avx512vnni(n int): n iterations of 24 independent
+// VPDPWSSD zmm (32 int16 multiply-adds each).
+func (g *gen) peak() {
+	fmt.Fprintf(&g.w, "// func i16peak_avx512vnni(n int)\n")
+	fmt.Fprintf(&g.w, "TEXT ·i16peak_avx512vnni(SB), NOSPLIT, $0-8\n")
+	g.p("MOVQ n+0(FP), CX")
+	for r := 0; r < 32; r++ {
+		g.p("VPXORD %s, %s, %s", z(r), z(r), z(r))
+	}
+	g.p("TESTQ CX, CX")
+	g.p("JZ done")
+	g.label("loop")
+	for i := 0; i < 24; i++ {
+		g.p("VPDPWSSD Z29, Z28, %s", z(i))
+	}
+	g.p("DECQ CX")
+	g.p("JNZ loop")
+	g.label("done")
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
+func main() {
+	var g gen
+	g.w.WriteString("// Code generated by _generate/gen_lowbit_amd64.go; DO NOT EDIT.\n\n//go:build !purego\n\n#include \"textflag.h\"\n\n")
+	g.i16(12, 1)
+	g.i16(6, 2)
+	g.w4int()
+	g.w4blk()
+	g.peak()
+	os.Stdout.WriteString(g.w.String())
+}

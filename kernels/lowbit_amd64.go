@@ -1,0 +1,51 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate sh -c "go run _generate/gen_lowbit_amd64.go > lowbit_amd64.s"
+
+// Int16 and Int4 microkernels in lowbit_amd64.s (contracts: i16kernel,
+// w4kernel).
+
+//go:noescape
+func i16gemm_12x32p1_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+
+//go:noescape
+func i16gemm_6x32p2_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+
+//go:noescape
+func w4gemm_12x32_avx512vnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func w4blk_12x32_avx512vnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+
+// i16peak_avx512vnni runs n iterations of 24 independent VPDPWSSD zmm.
+func i16peak_avx512vnni(n int)
+
+var lowbitRegistered = func() bool {
+	x := cpu.X86
+	vnni := x.HasAVX && x.HasAVX2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI
+	i16Kernels[Int16.index("avx512vnni")] = &i16kernel{name: "i16gemm_avx512vnni", mr: [2]int{12, 6},
+		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_12x32p1_avx512vnni, i16gemm_6x32p2_avx512vnni}}
+	w4Kernels[Int4.index("avx512vnni")] = &w4kernel{name: "w4gemm_12x32_avx512vnni", mr: 12,
+		fn: w4gemm_12x32_avx512vnni, blk: w4blk_12x32_avx512vnni}
+	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
+	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
+	return true
+}()
+
+// i16peak runs path's VPDPWSSD ceiling loop for n iterations and returns
+// the operations done (a multiply-accumulate counts 2), 0 for generic.
+func i16peak(path string, n int) float64 {
+	if path == "avx512vnni" {
+		i16peak_avx512vnni(n)
+		return float64(n) * 24 * 32 * 2
+	}
+	return 0
+}
