@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -520,5 +521,62 @@ func TestDFPHelpers(t *testing.T) {
 	QuantizeDFP16(d, []float32{0.25, 0.375, -0.125, 1e9}, 2) // 1, 1.5, -0.5, big
 	if d[0] != 1 || d[1] != 2 || d[2] != 0 || d[3] != 32767 {
 		t.Errorf("QuantizeDFP16 = %v", d)
+	}
+}
+
+// BenchmarkLowbit: the active Int16, Int4 and Int8 paths on one shape
+// (GOPS: a multiply-accumulate counts 2).
+func BenchmarkLowbit(b *testing.B) {
+	const m, n, k = 384, 512, 1024
+	r := rand.New(rand.NewPCG(1, 1))
+	gops := func(b *testing.B) {
+		b.ReportMetric(2*m*n*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+	}
+	a8 := make([]uint8, m*k)
+	for i := range a8 {
+		a8[i] = uint8(r.Uint32())
+	}
+	w8 := make([]int8, n*k)
+	for i := range w8 {
+		w8[i] = int8(r.IntN(16)) - 8
+	}
+	b.Run("int8", func(b *testing.B) {
+		pw := PackInt8Weights(n, k, w8, k)
+		out := &QOutput{Int32: make([]int32, m*n), Ldc: n}
+		for b.Loop() {
+			QGemmU8(m, a8, k, 128, pw, out, 1)
+		}
+		gops(b)
+	})
+	for _, bs := range []int{0, 32, 128} {
+		b.Run(fmt.Sprintf("w4a8/block%d", bs), func(b *testing.B) {
+			q := Int4Quant{Signed: true, BlockSize: bs}
+			out := &QOutput{Int32: make([]int32, m*n), Ldc: n}
+			if bs > 0 {
+				nb := (k + bs - 1) / bs
+				q.Scales = make([]float32, n*nb)
+				q.ZeroPoints = make([]int32, n*nb)
+				for i := range q.Scales {
+					q.Scales[i] = 0.01
+				}
+				out = &QOutput{Float32: make([]float32, m*n), Ldc: n, Scale: []float32{0.5}}
+			}
+			pw := PackInt4Weights(n, k, PackNibbles(w8), q)
+			for b.Loop() {
+				QGemmW4U8(m, a8, k, 128, pw, out, 1)
+			}
+			gops(b)
+		})
+	}
+	for _, lim := range []int32{32767, 511} {
+		b.Run(fmt.Sprintf("int16/max%d", lim), func(b *testing.B) {
+			a, w := randI16(r, m*k, 32767, false), randI16(r, n*k, lim, false)
+			pw := PackInt16Weights(n, k, w, k)
+			out := &I16Output{Int64: make([]int64, m*n), Ldc: n}
+			for b.Loop() {
+				GemmInt16(m, a, k, pw, out, 1)
+			}
+			gops(b)
+		})
 	}
 }
