@@ -45,18 +45,21 @@ import (
 //
 // (plane 0 = wh, plane 1 = wl when split; plane 0 = w otherwise).
 
-// Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go)
-// and avx512vnni (VPDPWSSD zmm).
-var Int16 = newFamily("int16", "generic", "avx512vnni")
+// Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go),
+// avx2 (VPMADDWD + VPADDD ymm) and avx512vnni (VPDPWSSD zmm).
+var Int16 = newFamily("int16", "generic", "avx2", "avx512vnni")
 
 const i16nr = 32
 
 // i16kernel is one Int16 path's microkernels on a 32-channel panel: fn[p]
 // for p+1 planes adds to the int64 tile c (row stride ldc) the sums over
 // kg groups of a·w, accumulating in int32 over chunks of chunk groups (the
-// last may be shorter) and widening to int64 after each.
+// last may be shorter) and widening to int64 after each. With half, fn
+// covers channels 0-15 of the panel only and is called again with b
+// advanced 64 bytes and c 16 columns for channels 16-31.
 type i16kernel struct {
 	name string
+	half bool
 	mr   [2]int
 	fn   [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
 }
@@ -279,7 +282,11 @@ func (j *i16job) run() {
 				ap := unsafe.Pointer(unsafe.SliceData(ab[r*apanel:]))
 				for g := 0; g < G; g += perCall {
 					kg := min(perCall, G-g)
-					fn(kg, w.chunk, unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*w.planes*i16nr*4), &c[0], ldc)
+					a, b := unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*w.planes*i16nr*4)
+					fn(kg, w.chunk, a, b, &c[0], ldc)
+					if j.uk.half {
+						fn(kg, w.chunk, a, unsafe.Add(b, 64), &c[16], ldc)
+					}
 				}
 				if !direct {
 					j.store(tile, row, rows, col, cols)

@@ -20,6 +20,12 @@ func i16gemm_12x32p1_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ld
 func i16gemm_6x32p2_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
 
 //go:noescape
+func i16gemm_6x16p1_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+
+//go:noescape
+func i16gemm_3x16p2_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+
+//go:noescape
 func w4gemm_12x32_avx512vnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
@@ -33,8 +39,11 @@ var lowbitRegistered = func() bool {
 	vnni := x.HasAVX && x.HasAVX2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI
 	i16Kernels[Int16.index("avx512vnni")] = &i16kernel{name: "i16gemm_avx512vnni", mr: [2]int{12, 6},
 		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_12x32p1_avx512vnni, i16gemm_6x32p2_avx512vnni}}
+	i16Kernels[Int16.index("avx2")] = &i16kernel{name: "i16gemm_avx2", half: true, mr: [2]int{6, 3},
+		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_6x16p1_avx2, i16gemm_3x16p2_avx2}}
 	w4Kernels[Int4.index("avx512vnni")] = &w4kernel{name: "w4gemm_12x32_avx512vnni", mr: 12,
 		fn: w4gemm_12x32_avx512vnni, blk: w4blk_12x32_avx512vnni}
+	Int16.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	return true
@@ -43,9 +52,12 @@ var lowbitRegistered = func() bool {
 // i16peak runs path's VPDPWSSD ceiling loop for n iterations and returns
 // the operations done (a multiply-accumulate counts 2), 0 for generic.
 func i16peak(path string, n int) float64 {
-	if path == "avx512vnni" {
+	switch path {
+	case "avx512vnni":
 		i16peak_avx512vnni(n)
 		return float64(n) * 24 * 32 * 2
+	case "avx2":
+		return qpeak(path, n) // the INT8 avx2 loop is VPMADDWD + VPADDD ymm
 	}
 	return 0
 }
