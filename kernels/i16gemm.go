@@ -241,17 +241,22 @@ func (j *i16job) run() {
 	G := w.groups
 	buf := i16bufPool.Get().(*i16buf)
 	defer i16bufPool.Put(buf)
-	if cap(buf.tile) < mr*i16nr {
-		buf.tile = make([]int64, mr*i16nr)
-	}
-	tile := buf.tile[:mr*i16nr]
 	apanel := G * mr * 4
 	panelBytes := G * w.planes * i16nr * 4
-	// Calls cover whole chunks and at most about qmaxGroups groups.
-	perCall := max(1, qmaxGroups/w.chunk) * w.chunk
+	// K blocks of kc groups keep a panel's weight slice in L1 (32 KiB)
+	// while every A micro-panel of the row block goes through it; the
+	// int64 sums of the row block × panel accumulate in buf.tile. A call
+	// restarts its int32 chunks, so any split is exact.
+	kc := max(1, i16kcBytes/(w.planes*i16nr*4))
+	mcMax := min(w4maxM, j.m)
+	mcMax = (mcMax + mr - 1) / mr * mr
+	if cap(buf.tile) < mcMax*i16nr {
+		buf.tile = make([]int64, mcMax*i16nr)
+	}
 	for ic := 0; ic < j.m; ic += w4maxM {
 		mc := min(w4maxM, j.m-ic)
 		mcp := (mc + mr - 1) / mr
+		tile := buf.tile[:mcp*mr*i16nr]
 		if cap(buf.a) < mcp*apanel+64 {
 			buf.a = alignedBytes(mcp*apanel + 64)
 		}
@@ -263,35 +268,27 @@ func (j *i16job) run() {
 			col := q * i16nr
 			cols := min(i16nr, j.j0+j.nn-col)
 			bp := unsafe.Pointer(unsafe.SliceData(w.data[q*panelBytes:]))
-			for r := 0; r < mcp; r++ {
-				rows := min(mr, mc-r*mr)
-				row := ic + r*mr
-				c, ldc := tile, i16nr
-				direct := out.Int64 != nil && rows == mr && cols == i16nr
-				if direct {
-					c, ldc = out.Int64[row*out.Ldc+col:], out.Ldc
-				}
-				for i := 0; i < rows; i++ {
-					dst := c[i*ldc : i*ldc+cols]
-					if out.Bias == nil {
-						clear(dst)
-					} else {
-						copy(dst, out.Bias[col:col+cols])
-					}
-				}
-				ap := unsafe.Pointer(unsafe.SliceData(ab[r*apanel:]))
-				for g := 0; g < G; g += perCall {
-					kg := min(perCall, G-g)
-					a, b := unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*w.planes*i16nr*4)
-					fn(kg, w.chunk, a, b, &c[0], ldc)
-					if j.uk.half {
-						fn(kg, w.chunk, a, unsafe.Add(b, 64), &c[16], ldc)
-					}
-				}
-				if !direct {
-					j.store(tile, row, rows, col, cols)
+			for i := 0; i < mcp*mr; i++ {
+				dst := tile[i*i16nr : (i+1)*i16nr]
+				if out.Bias == nil {
+					clear(dst)
+				} else {
+					copy(dst, out.Bias[col:col+cols])
 				}
 			}
+			for g := 0; g < G; g += kc {
+				kg := min(kc, G-g)
+				b := unsafe.Add(bp, g*w.planes*i16nr*4)
+				for r := 0; r < mcp; r++ {
+					a := unsafe.Pointer(unsafe.SliceData(ab[r*apanel+g*mr*4:]))
+					c := &tile[r*mr*i16nr]
+					fn(kg, w.chunk, a, b, c, i16nr)
+					if j.uk.half {
+						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), i16nr)
+					}
+				}
+			}
+			j.store(tile, ic, mc, col, cols)
 		}
 	}
 }
@@ -425,3 +422,6 @@ func ShiftRequant(s int) (multiplier, shift int32) {
 // counts as two), or 0 for a path without one (generic). The caller must
 // check the path is supported.
 func PeakInt16(path string, iters int) float64 { return i16peak(path, iters) }
+
+// i16kcBytes is the size of a panel's weight slice per K block.
+var i16kcBytes = 32 << 10
