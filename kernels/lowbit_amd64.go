@@ -31,6 +31,18 @@ func w4gemm_12x32_avx512vnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int,
 //go:noescape
 func w4blk_12x32_avx512vnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
 
+//go:noescape
+func w4gemm_5x16lo_avx2(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func w4gemm_5x16hi_avx2(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func w4blk_5x16lo_avx2(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+
+//go:noescape
+func w4blk_5x16hi_avx2(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+
 // i16peak_avx512vnni runs n iterations of 24 independent VPDPWSSD zmm.
 func i16peak_avx512vnni(n int)
 
@@ -43,6 +55,9 @@ var lowbitRegistered = func() bool {
 		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_6x16p1_avx2, i16gemm_3x16p2_avx2}}
 	w4Kernels[Int4.index("avx512vnni")] = &w4kernel{name: "w4gemm_12x32_avx512vnni", mr: 12,
 		fn: w4gemm_12x32_avx512vnni, blk: w4blk_12x32_avx512vnni}
+	w4Kernels[Int4.index("avx2")] = &w4kernel{name: "w4gemm_5x16_avx2", mr: 5, half: true,
+		fn: w4gemm_5x16lo_avx2, blk: w4blk_5x16lo_avx2, fnHi: w4gemm_5x16hi_avx2, blkHi: w4blk_5x16hi_avx2}
+	Int4.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")

@@ -57,8 +57,9 @@ import (
 // Σ(u - zu) as 32 int32 and its scales as 32 float32.
 
 // Int4 is the 4-bit-weight GEMM family (W4A8, W4A4): generic (pure Go)
-// and avx512vnni (nibbles expanded with VPSRLW/VPANDD/VPSUBB, VPDPBUSD).
-var Int4 = newFamily("int4", "generic", "avx512vnni")
+// avx2 (VPMADDUBSW, exact with 4-bit weights, + VPMADDWD) and avx512vnni
+// (nibbles expanded with VPSRLW/VPANDD/VPSUBB, VPDPBUSD).
+var Int4 = newFamily("int4", "generic", "avx2", "avx512vnni")
 
 // w4nr is the panel width of the packed 4-bit weights (all paths).
 const w4nr = 32
@@ -73,11 +74,18 @@ const w4nr = 32
 //   - blk (per block): for each of nblk blocks of gpb groups,
 //     d[i][j] = init[b*32+j] + Σ a·(u - zu_b); f[i*ldf+j] += float32(d)·sc[b*32+j]
 //     (float32 multiply, then add), zu advancing 128 bytes per block.
+//
+// With half, fn and blk cover channels 0-15 only (the low nibbles) and
+// fnHi and blkHi channels 16-31 (the high nibbles); the driver passes
+// them zu, init, sc and c/f advanced to channel 16.
 type w4kernel struct {
-	name string
-	mr   int
-	fn   func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
-	blk  func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+	name  string
+	mr    int
+	half  bool
+	fn    func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	blk   func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+	fnHi  func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	blkHi func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
 }
 
 var w4Kernels = func() []*w4kernel {
@@ -457,7 +465,11 @@ func (j *w4job) run() {
 						if g > 0 {
 							load = 1
 						}
-						uk.fn(kg, unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*64), zp, &tile[0], w4nr, init, load)
+						a, b := unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*64)
+						uk.fn(kg, a, b, zp, &tile[0], w4nr, init, load)
+						if uk.half {
+							uk.fnHi(kg, a, b, unsafe.Add(zp, 64), &tile[16], w4nr, &j.init[col+16], load)
+						}
 					}
 					j.st.apply(tile, w4nr, row, rows, col, cols)
 					continue
@@ -484,8 +496,11 @@ func (j *w4job) run() {
 				for b := 0; b < w.nblk; b += blocksPerCall {
 					nb := min(blocksPerCall, w.nblk-b)
 					o := (q*w.nblk + b) * w4nr
-					uk.blk(nb, w.gpb, unsafe.Add(ap, b*w.gpb*mr*4), unsafe.Add(bp, b*w.gpb*64),
-						unsafe.Add(zp, b*128), unsafe.Pointer(&j.sc[o]), &j.init[o], &f[0], ldf)
+					a, bb, z := unsafe.Add(ap, b*w.gpb*mr*4), unsafe.Add(bp, b*w.gpb*64), unsafe.Add(zp, b*128)
+					uk.blk(nb, w.gpb, a, bb, z, unsafe.Pointer(&j.sc[o]), &j.init[o], &f[0], ldf)
+					if uk.half {
+						uk.blkHi(nb, w.gpb, a, bb, unsafe.Add(z, 64), unsafe.Pointer(&j.sc[o+16]), &j.init[o+16], &f[16], ldf)
+					}
 				}
 				if !direct {
 					for i := 0; i < rows; i++ {

@@ -371,6 +371,161 @@ func (g *gen) w4blk() {
 	fmt.Fprintln(&g.w)
 }
 
+// Int4 avx2 (half panel: 16 channels, hi selects the high nibbles, i.e.
+// channels 16-31): 5×16 tile, VPMADDUBSW (u8 × s8 pairs into int16,
+// exact: |pair| <= 2·255·15 < 2^15) + VPMADDWD by ones + VPADDD. Registers:
+// accumulators 0-9, weights 10-11, broadcast 12, product 13, mask 14,
+// int16 ones 15; zero points are memory operands.
+const w4a2mr = 5
+
+func w4a2acc(i, v int) int { return i*2 + v }
+
+func (g *gen) w4a2group(hi bool) {
+	for v := 0; v < 2; v++ {
+		g.p("VMOVDQU %d(DX), Y%d", v*32, 10+v)
+		if hi {
+			g.p("VPSRLW $4, Y%d, Y%d", 10+v, 10+v)
+		}
+		g.p("VPAND Y14, Y%d, Y%d", 10+v, 10+v)
+		g.p("VPSUBB %d(R9), Y%d, Y%d", v*32, 10+v, 10+v)
+	}
+	for i := 0; i < w4a2mr; i++ {
+		g.p("VPBROADCASTD %d(SI), Y12", i*4)
+		for v := 0; v < 2; v++ {
+			g.p("VPMADDUBSW Y%d, Y12, Y13", 10+v)
+			g.p("VPMADDWD Y15, Y13, Y13")
+			g.p("VPADDD Y13, Y%d, Y%d", w4a2acc(i, v), w4a2acc(i, v))
+		}
+	}
+	g.p("ADDQ $%d, SI", w4a2mr*4)
+	g.p("ADDQ $64, DX")
+}
+
+func (g *gen) w4a2consts() {
+	g.p("MOVL $0x0F0F0F0F, AX")
+	g.p("MOVQ AX, X14")
+	g.p("VPBROADCASTD X14, Y14")
+	g.p("MOVL $0x00010001, AX")
+	g.p("MOVQ AX, X15")
+	g.p("VPBROADCASTD X15, Y15")
+}
+
+func half(hi bool) string {
+	if hi {
+		return "hi"
+	}
+	return "lo"
+}
+
+// w4a2int writes w4gemm_5x16<lo|hi>_avx2 (per channel; zu points at the
+// half's 64 zero-point bytes, init at its 16 start values).
+func (g *gen) w4a2int(hi bool) {
+	name := "w4gemm_5x16" + half(hi) + "_avx2"
+	fmt.Fprintf(&g.w, "// func %s(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	g.p("MOVQ kg+0(FP), CX")
+	g.p("MOVQ a+8(FP), SI")
+	g.p("MOVQ b+16(FP), DX")
+	g.p("MOVQ zu+24(FP), R9")
+	g.p("MOVQ c+32(FP), DI")
+	g.p("MOVQ ldc+40(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.p("MOVQ init+48(FP), R10")
+	g.p("MOVQ load+56(FP), R11")
+	g.w4a2consts()
+	g.p("TESTQ R11, R11")
+	g.p("JNZ loadc")
+	for i := 0; i < w4a2mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+		}
+	}
+	g.p("JMP kloop")
+	g.label("loadc")
+	g.p("MOVQ DI, R10")
+	for i := 0; i < w4a2mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+		}
+		if i < w4a2mr-1 {
+			g.p("ADDQ R8, R10")
+		}
+	}
+	g.label("kloop")
+	g.p("TESTQ CX, CX")
+	g.p("JZ store")
+	g.label("loop")
+	g.w4a2group(hi)
+	g.p("DECQ CX")
+	g.p("JNZ loop")
+	g.label("store")
+	g.p("MOVQ DI, R10")
+	for i := 0; i < w4a2mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU Y%d, %d(R10)", w4a2acc(i, v), v*32)
+		}
+		if i < w4a2mr-1 {
+			g.p("ADDQ R8, R10")
+		}
+	}
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
+// w4a2blk writes w4blk_5x16<lo|hi>_avx2 (per block; zu, sc and init point
+// at the half's part of block 0 and advance by a whole block's 128 bytes).
+func (g *gen) w4a2blk(hi bool) {
+	name := "w4blk_5x16" + half(hi) + "_avx2"
+	fmt.Fprintf(&g.w, "// func %s(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
+	g.p("MOVQ nblk+0(FP), CX")
+	g.p("MOVQ gpb+8(FP), R12")
+	g.p("MOVQ a+16(FP), SI")
+	g.p("MOVQ b+24(FP), DX")
+	g.p("MOVQ zu+32(FP), R9")
+	g.p("MOVQ sc+40(FP), R13")
+	g.p("MOVQ init+48(FP), R10")
+	g.p("MOVQ f+56(FP), DI")
+	g.p("MOVQ ldf+64(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.w4a2consts()
+	g.label("blk")
+	for i := 0; i < w4a2mr; i++ {
+		for v := 0; v < 2; v++ {
+			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+		}
+	}
+	g.p("ADDQ $128, R10")
+	g.p("MOVQ R12, R11")
+	g.label("grp")
+	g.w4a2group(hi)
+	g.p("DECQ R11")
+	g.p("JNZ grp")
+	g.p("ADDQ $128, R9")
+	g.p("VMOVUPS (R13), Y10")
+	g.p("VMOVUPS 32(R13), Y11")
+	g.p("ADDQ $128, R13")
+	g.p("MOVQ DI, AX")
+	for i := 0; i < w4a2mr; i++ {
+		for v := 0; v < 2; v++ {
+			a := fmt.Sprintf("Y%d", w4a2acc(i, v))
+			g.p("VCVTDQ2PS %s, %s", a, a)
+			g.p("VMULPS Y%d, %s, %s", 10+v, a, a)
+			g.p("VADDPS %d(AX), %s, %s", v*32, a, a)
+			g.p("VMOVUPS %s, %d(AX)", a, v*32)
+		}
+		if i < w4a2mr-1 {
+			g.p("ADDQ R8, AX")
+		}
+	}
+	g.p("DECQ CX")
+	g.p("JNZ blk")
+	g.p("VZEROUPPER")
+	g.p("RET")
+	fmt.Fprintln(&g.w)
+}
+
 // peak writes i16peak_avx512vnni(n int): n iterations of 24 independent
 // VPDPWSSD zmm (32 int16 multiply-adds each).
 func (g *gen) peak() {
@@ -403,6 +558,10 @@ func main() {
 	g.i16avx2(3, 2)
 	g.w4int()
 	g.w4blk()
+	for _, hi := range []bool{false, true} {
+		g.w4a2int(hi)
+		g.w4a2blk(hi)
+	}
 	g.peak()
 	os.Stdout.WriteString(g.w.String())
 }
