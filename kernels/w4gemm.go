@@ -287,20 +287,38 @@ func QGemmW4A4(m int, a []byte, lda int, signed bool, za int8, w *QPacked4Weight
 	} else if z < 0 || z > 15 {
 		panic(fmt.Sprintf("kernels: QGemmW4A4: uint4 zero point %d", z))
 	}
-	au := make([]uint8, m*k)
+	bp := w4a4Pool.Get().(*[]uint8)
+	defer w4a4Pool.Put(bp)
+	if cap(*bp) < m*k {
+		*bp = make([]uint8, m*k)
+	}
+	au := (*bp)[:m*k]
+	x := byte(0)
+	if signed {
+		x = 0x88
+	}
 	for i := 0; i < m; i++ {
 		row := au[i*k : i*k+k]
 		e := i * lda
-		for q := range row {
-			v := a[(e+q)/2] >> (4 * uint((e+q)&1)) & 15
-			if signed {
-				v ^= 8
-			}
-			row[q] = v
+		q := 0
+		if e&1 != 0 && k > 0 { // row starts on a high nibble
+			row[0] = (a[e/2] ^ x) >> 4
+			q = 1
+		}
+		src := a[(e+q)/2:]
+		for ; q+1 < k; q += 2 {
+			v := src[0] ^ x
+			src = src[1:]
+			row[q], row[q+1] = v&15, v>>4
+		}
+		if q < k {
+			row[q] = (src[0] ^ x) & 15
 		}
 	}
 	w4gemm(m, au, k, z, w, out, threads)
 }
+
+var w4a4Pool = sync.Pool{New: func() any { return new([]uint8) }}
 
 func w4gemm(m int, a []uint8, lda int, za int32, w *QPacked4Weights, out *QOutput, threads int) {
 	if m < 0 {
