@@ -580,3 +580,73 @@ func BenchmarkLowbit(b *testing.B) {
 		})
 	}
 }
+
+// TestLowbitZeroK: K = 0 gives the bias (or zero) on every path.
+func TestLowbitZeroK(t *testing.T) {
+	withFamilyPath(t, Int4, func(t *testing.T) {
+		pw := PackInt4Weights(40, 0, nil, Int4Quant{})
+		c := make([]int32, 3*40)
+		bias := make([]int32, 40)
+		for j := range bias {
+			bias[j] = int32(j - 7)
+		}
+		QGemmW4U8(3, nil, 0, 9, pw, &QOutput{Int32: c, Ldc: 40, Bias: bias}, 1)
+		for e, v := range c {
+			if v != bias[e%40] {
+				t.Fatalf("per channel: C[%d] = %d", e, v)
+			}
+		}
+		pb := PackInt4Weights(40, 0, nil, Int4Quant{BlockSize: 32})
+		f := make([]float32, 3*40)
+		QGemmW4U8(3, nil, 0, 9, pb, &QOutput{Float32: f, Ldc: 40, Scale: []float32{1}, FloatBias: []float32{2.5}}, 1)
+		for e, v := range f {
+			if v != 2.5 {
+				t.Fatalf("blocked: C[%d] = %v", e, v)
+			}
+		}
+	})
+	withFamilyPath(t, Int16, func(t *testing.T) {
+		pw := PackInt16Weights(40, 0, nil, 0)
+		c := make([]int64, 3*40)
+		bias := make([]int64, 40)
+		for j := range bias {
+			bias[j] = int64(j) << 33
+		}
+		GemmInt16(3, nil, 0, pw, &I16Output{Int64: c, Ldc: 40, Bias: bias}, 2)
+		for e, v := range c {
+			if v != bias[e%40] {
+				t.Fatalf("int16: C[%d] = %d", e, v)
+			}
+		}
+	})
+}
+
+func TestLowbitPanics(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s: no panic", name)
+			}
+		}()
+		f()
+	}
+	d := make([]byte, 64)
+	mustPanic("block 6", func() { PackInt4Weights(2, 8, d, Int4Quant{BlockSize: 6}) })
+	mustPanic("scales", func() { PackInt4Weights(2, 8, d, Int4Quant{BlockSize: 4, Scales: make([]float32, 3)}) })
+	mustPanic("zero point", func() { PackInt4Weights(2, 8, d, Int4Quant{Signed: true, ZeroPoints: []int32{8}}) })
+	mustPanic("short data", func() { PackInt4Weights(20, 8, d, Int4Quant{}) })
+	pb := PackInt4Weights(2, 8, d, Int4Quant{BlockSize: 4, Scales: make([]float32, 4)})
+	mustPanic("blocked int32", func() { QGemmW4U8(1, make([]uint8, 8), 8, 0, pb, &QOutput{Int32: make([]int32, 2), Ldc: 2}, 1) })
+	mustPanic("a4 zero point", func() {
+		QGemmW4A4(1, d, 8, true, 8, PackInt4Weights(2, 8, d, Int4Quant{}), &QOutput{Int32: make([]int32, 2), Ldc: 2}, 1)
+	})
+	w := PackInt16Weights(2, 3, make([]int16, 6), 3)
+	mustPanic("shift", func() { GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int32: make([]int32, 2), Ldc: 2, Shift: 63}, 1) })
+	mustPanic("int64 shift", func() { GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 2), Ldc: 2, Shift: 1}, 1) })
+	mustPanic("two outputs", func() {
+		GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 2), Int32: make([]int32, 2), Ldc: 2}, 1)
+	})
+	mustPanic("short A", func() { GemmInt16(2, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 4), Ldc: 2}, 1) })
+	mustPanic("ShiftRequant", func() { ShiftRequant(33) })
+}

@@ -465,7 +465,7 @@ func (j *w4job) run() {
 			col := q * w4nr
 			cols := min(w4nr, j.j0+j.nn-col)
 			bp := unsafe.Pointer(unsafe.SliceData(w.data[q*panelBytes:]))
-			zp := unsafe.Pointer(&w.zu[q*w.nblk*128])
+			zp := unsafe.Pointer(unsafe.SliceData(w.zu[q*w.nblk*128:])) // K = 0 blocked: no blocks
 			for r := 0; r < mcp; r++ {
 				rows := min(mr, mc-r*mr)
 				row := ic + r*mr
