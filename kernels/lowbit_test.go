@@ -642,7 +642,9 @@ func TestLowbitPanics(t *testing.T) {
 		QGemmW4A4(1, d, 8, true, 8, PackInt4Weights(2, 8, d, Int4Quant{}), &QOutput{Int32: make([]int32, 2), Ldc: 2}, 1)
 	})
 	w := PackInt16Weights(2, 3, make([]int16, 6), 3)
-	mustPanic("shift", func() { GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int32: make([]int32, 2), Ldc: 2, Shift: 63}, 1) })
+	mustPanic("shift", func() {
+		GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int32: make([]int32, 2), Ldc: 2, Shift: 63}, 1)
+	})
 	mustPanic("int64 shift", func() { GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 2), Ldc: 2, Shift: 1}, 1) })
 	mustPanic("two outputs", func() {
 		GemmInt16(1, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 2), Int32: make([]int32, 2), Ldc: 2}, 1)
