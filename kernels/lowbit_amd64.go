@@ -43,6 +43,18 @@ func w4blk_5x16lo_avx2(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, 
 //go:noescape
 func w4blk_5x16hi_avx2(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
 
+//go:noescape
+func w4gemm_6x16lo_avxvnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func w4gemm_6x16hi_avxvnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
+func w4blk_6x16lo_avxvnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+
+//go:noescape
+func w4blk_6x16hi_avxvnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+
 // i16peak_avx512vnni runs n iterations of 24 independent VPDPWSSD zmm.
 func i16peak_avx512vnni(n int)
 
@@ -57,7 +69,10 @@ var lowbitRegistered = func() bool {
 		fn: w4gemm_12x32_avx512vnni, blk: w4blk_12x32_avx512vnni}
 	w4Kernels[Int4.index("avx2")] = &w4kernel{name: "w4gemm_5x16_avx2", mr: 5, half: true,
 		fn: w4gemm_5x16lo_avx2, blk: w4blk_5x16lo_avx2, fnHi: w4gemm_5x16hi_avx2, blkHi: w4blk_5x16hi_avx2}
+	w4Kernels[Int4.index("avxvnni")] = &w4kernel{name: "w4gemm_6x16_avxvnni", mr: 6, half: true,
+		fn: w4gemm_6x16lo_avxvnni, blk: w4blk_6x16lo_avxvnni, fnHi: w4gemm_6x16hi_avxvnni, blkHi: w4blk_6x16hi_avxvnni}
 	Int4.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
+	Int4.support("avxvnni", x.HasAVX && x.HasAVX2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")
 	Int16.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")

@@ -57,9 +57,10 @@ import (
 // Σ(u - zu) as 32 int32 and its scales as 32 float32.
 
 // Int4 is the 4-bit-weight GEMM family (W4A8, W4A4): generic (pure Go)
-// avx2 (VPMADDUBSW, exact with 4-bit weights, + VPMADDWD) and avx512vnni
-// (nibbles expanded with VPSRLW/VPANDD/VPSUBB, VPDPBUSD).
-var Int4 = newFamily("int4", "generic", "avx2", "avx512vnni")
+// avx2 (VPMADDUBSW, exact with 4-bit weights, + VPMADDWD), avxvnni (VEX
+// VPDPBUSD ymm) and avx512vnni (VPDPBUSD zmm); the assembly paths expand
+// the nibbles in registers (VPSRLW, VPAND 0x0F, VPSUBB zero points).
+var Int4 = newFamily("int4", "generic", "avx2", "avxvnni", "avx512vnni")
 
 // w4nr is the panel width of the packed 4-bit weights (all paths).
 const w4nr = 32

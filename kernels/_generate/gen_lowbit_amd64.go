@@ -371,43 +371,88 @@ func (g *gen) w4blk() {
 	fmt.Fprintln(&g.w)
 }
 
-// Int4 avx2 (half panel: 16 channels, hi selects the high nibbles, i.e.
-// channels 16-31): 5×16 tile, VPMADDUBSW (u8 × s8 pairs into int16,
-// exact: |pair| <= 2·255·15 < 2^15) + VPMADDWD by ones + VPADDD. Registers:
-// accumulators 0-9, weights 10-11, broadcast 12, product 13, mask 14,
-// int16 ones 15; zero points are memory operands.
-const w4a2mr = 5
+// Int4 ymm kernels (half panel: 16 channels; hi selects the high
+// nibbles, i.e. channels 16-31): zero points are memory operands.
+//
+//   - avx2, 5×16: VPMADDUBSW (u8 × s8 pairs into int16, exact: |pair| <=
+//     2·255·15 < 2^15) + VPMADDWD by ones + VPADDD. Registers:
+//     accumulators 0-9, weights 10-11, broadcast 12, product 13, mask 14,
+//     int16 ones 15.
+//   - avxvnni, 6×16: VEX VPDPBUSD (emitted as bytes). Accumulators 0-11,
+//     weights 12-13, broadcast 14, mask 15.
+type ymmW4 struct {
+	isa string
+	mr  int
+}
 
-func w4a2acc(i, v int) int { return i*2 + v }
+func (k ymmW4) acc(i, v int) int { return i*2 + v }
+func (k ymmW4) w(v int) int      { return 2*k.mr + v }
+func (k ymmW4) b() int           { return 2*k.mr + 2 }
+func (k ymmW4) tmp() int         { return 2*k.mr + 3 } // avx2
+func (k ymmW4) mask() int        { return 15 - b2i(k.isa == "avx2") }
+func (k ymmW4) ones() int        { return 15 } // avx2
 
-func (g *gen) w4a2group(hi bool) {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// vexVPDPBUSD encodes the AVX-VNNI VPDPBUSD ymm(dst), ymm(a), ymm(w)
+// (dst += Σ4 u8(a)·s8(w)), register form: VEX.256.66.0F38.W0 50 /r.
+func vexVPDPBUSD(dst, a, w int) []byte {
+	b1 := byte(0x40 | 0x02)
+	if dst < 8 {
+		b1 |= 0x80
+	}
+	if w < 8 {
+		b1 |= 0x20
+	}
+	b2 := byte((^a&0xF)<<3 | 0x04 | 0x01)
+	return []byte{0xC4, b1, b2, 0x50, byte(0xC0 | (dst&7)<<3 | w&7)}
+}
+
+func (g *gen) ymmGroup(k ymmW4, hi bool) {
 	for v := 0; v < 2; v++ {
-		g.p("VMOVDQU %d(DX), Y%d", v*32, 10+v)
+		g.p("VMOVDQU %d(DX), Y%d", v*32, k.w(v))
 		if hi {
-			g.p("VPSRLW $4, Y%d, Y%d", 10+v, 10+v)
+			g.p("VPSRLW $4, Y%d, Y%d", k.w(v), k.w(v))
 		}
-		g.p("VPAND Y14, Y%d, Y%d", 10+v, 10+v)
-		g.p("VPSUBB %d(R9), Y%d, Y%d", v*32, 10+v, 10+v)
+		g.p("VPAND Y%d, Y%d, Y%d", k.mask(), k.w(v), k.w(v))
+		g.p("VPSUBB %d(R9), Y%d, Y%d", v*32, k.w(v), k.w(v))
 	}
-	for i := 0; i < w4a2mr; i++ {
-		g.p("VPBROADCASTD %d(SI), Y12", i*4)
+	for i := 0; i < k.mr; i++ {
+		g.p("VPBROADCASTD %d(SI), Y%d", i*4, k.b())
 		for v := 0; v < 2; v++ {
-			g.p("VPMADDUBSW Y%d, Y12, Y13", 10+v)
-			g.p("VPMADDWD Y15, Y13, Y13")
-			g.p("VPADDD Y13, Y%d, Y%d", w4a2acc(i, v), w4a2acc(i, v))
+			if k.isa == "avxvnni" {
+				for x, by := range vexVPDPBUSD(k.acc(i, v), k.b(), k.w(v)) {
+					if x == 0 {
+						g.p("BYTE $0x%02X // VPDPBUSD Y%d, Y%d, Y%d (VEX; Intel order dst, a(u8), w(s8))", by, k.acc(i, v), k.b(), k.w(v))
+					} else {
+						g.p("BYTE $0x%02X", by)
+					}
+				}
+				continue
+			}
+			g.p("VPMADDUBSW Y%d, Y%d, Y%d", k.w(v), k.b(), k.tmp())
+			g.p("VPMADDWD Y%d, Y%d, Y%d", k.ones(), k.tmp(), k.tmp())
+			g.p("VPADDD Y%d, Y%d, Y%d", k.tmp(), k.acc(i, v), k.acc(i, v))
 		}
 	}
-	g.p("ADDQ $%d, SI", w4a2mr*4)
+	g.p("ADDQ $%d, SI", k.mr*4)
 	g.p("ADDQ $64, DX")
 }
 
-func (g *gen) w4a2consts() {
+func (g *gen) ymmConsts(k ymmW4) {
 	g.p("MOVL $0x0F0F0F0F, AX")
-	g.p("MOVQ AX, X14")
-	g.p("VPBROADCASTD X14, Y14")
-	g.p("MOVL $0x00010001, AX")
-	g.p("MOVQ AX, X15")
-	g.p("VPBROADCASTD X15, Y15")
+	g.p("MOVQ AX, X%d", k.mask())
+	g.p("VPBROADCASTD X%d, Y%d", k.mask(), k.mask())
+	if k.isa == "avx2" {
+		g.p("MOVL $0x00010001, AX")
+		g.p("MOVQ AX, X%d", k.ones())
+		g.p("VPBROADCASTD X%d, Y%d", k.ones(), k.ones())
+	}
 }
 
 func half(hi bool) string {
@@ -417,10 +462,10 @@ func half(hi bool) string {
 	return "lo"
 }
 
-// w4a2int writes w4gemm_5x16<lo|hi>_avx2 (per channel; zu points at the
+// ymmInt writes w4gemm_<mr>x16<lo|hi>_<isa> (per channel; zu points at the
 // half's 64 zero-point bytes, init at its 16 start values).
-func (g *gen) w4a2int(hi bool) {
-	name := "w4gemm_5x16" + half(hi) + "_avx2"
+func (g *gen) ymmInt(k ymmW4, hi bool) {
+	name := fmt.Sprintf("w4gemm_%dx16%s_%s", k.mr, half(hi), k.isa)
 	fmt.Fprintf(&g.w, "// func %s(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)\n", name)
 	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
 	g.p("MOVQ kg+0(FP), CX")
@@ -432,22 +477,22 @@ func (g *gen) w4a2int(hi bool) {
 	g.p("SHLQ $2, R8")
 	g.p("MOVQ init+48(FP), R10")
 	g.p("MOVQ load+56(FP), R11")
-	g.w4a2consts()
+	g.ymmConsts(k)
 	g.p("TESTQ R11, R11")
 	g.p("JNZ loadc")
-	for i := 0; i < w4a2mr; i++ {
+	for i := 0; i < k.mr; i++ {
 		for v := 0; v < 2; v++ {
-			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+			g.p("VMOVDQU %d(R10), Y%d", v*32, k.acc(i, v))
 		}
 	}
 	g.p("JMP kloop")
 	g.label("loadc")
 	g.p("MOVQ DI, R10")
-	for i := 0; i < w4a2mr; i++ {
+	for i := 0; i < k.mr; i++ {
 		for v := 0; v < 2; v++ {
-			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+			g.p("VMOVDQU %d(R10), Y%d", v*32, k.acc(i, v))
 		}
-		if i < w4a2mr-1 {
+		if i < k.mr-1 {
 			g.p("ADDQ R8, R10")
 		}
 	}
@@ -455,16 +500,16 @@ func (g *gen) w4a2int(hi bool) {
 	g.p("TESTQ CX, CX")
 	g.p("JZ store")
 	g.label("loop")
-	g.w4a2group(hi)
+	g.ymmGroup(k, hi)
 	g.p("DECQ CX")
 	g.p("JNZ loop")
 	g.label("store")
 	g.p("MOVQ DI, R10")
-	for i := 0; i < w4a2mr; i++ {
+	for i := 0; i < k.mr; i++ {
 		for v := 0; v < 2; v++ {
-			g.p("VMOVDQU Y%d, %d(R10)", w4a2acc(i, v), v*32)
+			g.p("VMOVDQU Y%d, %d(R10)", k.acc(i, v), v*32)
 		}
-		if i < w4a2mr-1 {
+		if i < k.mr-1 {
 			g.p("ADDQ R8, R10")
 		}
 	}
@@ -473,10 +518,11 @@ func (g *gen) w4a2int(hi bool) {
 	fmt.Fprintln(&g.w)
 }
 
-// w4a2blk writes w4blk_5x16<lo|hi>_avx2 (per block; zu, sc and init point
-// at the half's part of block 0 and advance by a whole block's 128 bytes).
-func (g *gen) w4a2blk(hi bool) {
-	name := "w4blk_5x16" + half(hi) + "_avx2"
+// ymmBlk writes w4blk_<mr>x16<lo|hi>_<isa> (per block; zu, sc and init
+// point at the half's part of block 0 and advance by a whole block's 128
+// bytes).
+func (g *gen) ymmBlk(k ymmW4, hi bool) {
+	name := fmt.Sprintf("w4blk_%dx16%s_%s", k.mr, half(hi), k.isa)
 	fmt.Fprintf(&g.w, "// func %s(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)\n", name)
 	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-72\n", name)
 	g.p("MOVQ nblk+0(FP), CX")
@@ -489,33 +535,33 @@ func (g *gen) w4a2blk(hi bool) {
 	g.p("MOVQ f+56(FP), DI")
 	g.p("MOVQ ldf+64(FP), R8")
 	g.p("SHLQ $2, R8")
-	g.w4a2consts()
+	g.ymmConsts(k)
 	g.label("blk")
-	for i := 0; i < w4a2mr; i++ {
+	for i := 0; i < k.mr; i++ {
 		for v := 0; v < 2; v++ {
-			g.p("VMOVDQU %d(R10), Y%d", v*32, w4a2acc(i, v))
+			g.p("VMOVDQU %d(R10), Y%d", v*32, k.acc(i, v))
 		}
 	}
 	g.p("ADDQ $128, R10")
 	g.p("MOVQ R12, R11")
 	g.label("grp")
-	g.w4a2group(hi)
+	g.ymmGroup(k, hi)
 	g.p("DECQ R11")
 	g.p("JNZ grp")
 	g.p("ADDQ $128, R9")
-	g.p("VMOVUPS (R13), Y10")
-	g.p("VMOVUPS 32(R13), Y11")
+	g.p("VMOVUPS (R13), Y%d", k.w(0))
+	g.p("VMOVUPS 32(R13), Y%d", k.w(1))
 	g.p("ADDQ $128, R13")
 	g.p("MOVQ DI, AX")
-	for i := 0; i < w4a2mr; i++ {
+	for i := 0; i < k.mr; i++ {
 		for v := 0; v < 2; v++ {
-			a := fmt.Sprintf("Y%d", w4a2acc(i, v))
+			a := fmt.Sprintf("Y%d", k.acc(i, v))
 			g.p("VCVTDQ2PS %s, %s", a, a)
-			g.p("VMULPS Y%d, %s, %s", 10+v, a, a)
+			g.p("VMULPS Y%d, %s, %s", k.w(v), a, a)
 			g.p("VADDPS %d(AX), %s, %s", v*32, a, a)
 			g.p("VMOVUPS %s, %d(AX)", a, v*32)
 		}
-		if i < w4a2mr-1 {
+		if i < k.mr-1 {
 			g.p("ADDQ R8, AX")
 		}
 	}
@@ -558,9 +604,11 @@ func main() {
 	g.i16avx2(3, 2)
 	g.w4int()
 	g.w4blk()
-	for _, hi := range []bool{false, true} {
-		g.w4a2int(hi)
-		g.w4a2blk(hi)
+	for _, k := range []ymmW4{{"avx2", 5}, {"avxvnni", 6}} {
+		for _, hi := range []bool{false, true} {
+			g.ymmInt(k, hi)
+			g.ymmBlk(k, hi)
+		}
 	}
 	g.peak()
 	os.Stdout.WriteString(g.w.String())
