@@ -151,8 +151,9 @@ func PackInt16Weights(n, k int, w []int16, ldw int) *QPacked16Weights {
 //
 //   - Int64: C = acc (Shift must be 0).
 //   - Int32, Int16: C = saturate(round_half_even(acc / 2^Shift)).
-//   - Float32: C = float32(acc·2^-Shift) (acc·2^-Shift is exact in
-//     float64, then rounded once to float32, half to even).
+//   - Float32: C = float32(float64(acc)·2^-Shift): rounded once to
+//     float32, half to even, whenever |acc| < 2^53 (always without a
+//     bias beyond that: |Σ a·w| <= K·2^30).
 //
 // Shift is in [0, 62]: for DFP tensors with exponents fa, fw and fy
 // (value = q·2^-f), Shift = fa + fw - fy.
