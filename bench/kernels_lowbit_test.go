@@ -45,7 +45,9 @@ func TestBenchKernelsLowbit(t *testing.T) {
 		if r.GOPS <= 0 || r.Ms <= 0 || r.VsFP32 <= 0 || !strings.HasPrefix(r.Shape, "gemm ") {
 			t.Errorf("row %+v", r)
 		}
-		if (r.CeilingGOPS > 0) != (base != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
+		// No upper bound on the efficiency: with 1 ms measurements on a
+		// shared machine (or under -race) the ceiling can come out tiny.
+		if (r.CeilingGOPS > 0) != (base != "generic") || (r.CeilingGOPS > 0 && r.Efficiency <= 0) {
 			t.Errorf("ceiling %v efficiency %v on %s %s", r.CeilingGOPS, r.Efficiency, r.Family, r.Path)
 		}
 	}
