@@ -269,12 +269,27 @@ func (j *i16job) run() {
 			col := q * i16nr
 			cols := min(i16nr, j.j0+j.nn-col)
 			bp := unsafe.Pointer(unsafe.SliceData(w.data[q*panelBytes:]))
-			for i := 0; i < mcp*mr; i++ {
-				dst := tile[i*i16nr : (i+1)*i16nr]
-				if out.Bias == nil {
-					clear(dst)
-				} else {
-					copy(dst, out.Bias[col:col+cols])
+			// Full micro-panels of int64 output accumulate in C itself.
+			direct := 0
+			if out.Int64 != nil && cols == i16nr && i16direct {
+				direct = mc / mr
+			}
+			cbase := func(r int) (*int64, int) {
+				if r < direct {
+					return &out.Int64[(ic+r*mr)*out.Ldc+col], out.Ldc
+				}
+				return &tile[r*mr*i16nr], i16nr
+			}
+			for r := 0; r < mcp; r++ {
+				c, ldc := cbase(r)
+				cs := unsafe.Slice(c, (mr-1)*ldc+i16nr)
+				for i := 0; i < mr; i++ {
+					dst := cs[i*ldc : i*ldc+cols]
+					if out.Bias == nil {
+						clear(dst)
+					} else {
+						copy(dst, out.Bias[col:col+cols])
+					}
 				}
 			}
 			for g := 0; g < G; g += kc {
@@ -282,14 +297,16 @@ func (j *i16job) run() {
 				b := unsafe.Add(bp, g*w.planes*i16nr*4)
 				for r := 0; r < mcp; r++ {
 					a := unsafe.Pointer(unsafe.SliceData(ab[r*apanel+g*mr*4:]))
-					c := &tile[r*mr*i16nr]
-					fn(kg, w.chunk, a, b, c, i16nr)
+					c, ldc := cbase(r)
+					fn(kg, w.chunk, a, b, c, ldc)
 					if j.uk.half {
-						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), i16nr)
+						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), ldc)
 					}
 				}
 			}
-			j.store(tile, ic, mc, col, cols)
+			if direct < mcp {
+				j.store(tile[direct*mr*i16nr:], ic+direct*mr, mc-direct*mr, col, cols)
+			}
 		}
 	}
 }
@@ -426,3 +443,6 @@ func PeakInt16(path string, iters int) float64 { return i16peak(path, iters) }
 
 // i16kcBytes is the size of a panel's weight slice per K block.
 var i16kcBytes = 32 << 10
+
+// i16direct lets full micro-panels of Int64 output accumulate in C.
+var i16direct = true
