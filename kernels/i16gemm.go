@@ -168,8 +168,9 @@ type I16Output struct {
 }
 
 // GemmInt16 computes C = out(A·Wᵀ): A m×K int16 with row stride lda, W
-// packed by PackInt16Weights. threads > 1 splits the output channels
-// across goroutines.
+// packed by PackInt16Weights. threads > 1 splits the work (whole panels
+// of output channels, or of rows when there are too few channels) across
+// goroutines.
 func GemmInt16(m int, a []int16, lda int, w *QPacked16Weights, out *I16Output, threads int) {
 	if m < 0 {
 		panic("kernels: GemmInt16: negative m")
@@ -201,25 +202,18 @@ func GemmInt16(m int, a []int16, lda int, w *QPacked16Weights, out *I16Output, t
 		panic(fmt.Sprintf("kernels: GemmInt16: Bias has length %d, want %d", len(out.Bias), n))
 	}
 	j := &i16job{m: m, n: n, k: k, a: a, lda: lda, w: w, uk: i16Kernels[Int16.activeIndex()], out: out}
-	np := (n + i16nr - 1) / i16nr
-	threads = max(1, min(threads, np))
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		lo, hi := np*t/threads, np*(t+1)/threads
+	splitWork(threads, m, n, j.uk.mr[w.planes-1], i16nr, func(i0, mm, j0, nn int) {
 		s := *j
-		s.j0, s.nn = lo*i16nr, min(n, hi*i16nr)-lo*i16nr
-		if t == threads-1 {
-			s.run()
-			break
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); s.run() }()
-	}
-	wg.Wait()
+		s.i0, s.m, s.j0, s.nn = i0, mm, j0, nn
+		s.run()
+	})
 }
 
+// i16job is one GemmInt16 call or one thread's share of it: rows [i0,
+// i0+m), columns [j0, j0+nn).
 type i16job struct {
 	m, n, k int
+	i0      int
 	j0, nn  int
 	a       []int16
 	lda     int
@@ -263,7 +257,7 @@ func (j *i16job) run() {
 		}
 		ab := buf.a[:mcp*apanel]
 		for r := 0; r < mcp; r++ {
-			j.packA(ab[r*apanel:(r+1)*apanel], ic+r*mr, min(mr, mc-r*mr), mr)
+			j.packA(ab[r*apanel:(r+1)*apanel], j.i0+ic+r*mr, min(mr, mc-r*mr), mr)
 		}
 		for q := j.j0 / i16nr; q*i16nr < j.j0+j.nn; q++ {
 			col := q * i16nr
@@ -276,7 +270,7 @@ func (j *i16job) run() {
 			}
 			cbase := func(r int) (*int64, int) {
 				if r < direct {
-					return &out.Int64[(ic+r*mr)*out.Ldc+col], out.Ldc
+					return &out.Int64[(j.i0+ic+r*mr)*out.Ldc+col], out.Ldc
 				}
 				return &tile[r*mr*i16nr], i16nr
 			}
@@ -305,7 +299,7 @@ func (j *i16job) run() {
 				}
 			}
 			if direct < mcp {
-				j.store(tile[direct*mr*i16nr:], ic+direct*mr, mc-direct*mr, col, cols)
+				j.store(tile[direct*mr*i16nr:], j.i0+ic+direct*mr, mc-direct*mr, col, cols)
 			}
 		}
 	}

@@ -652,3 +652,44 @@ func TestLowbitPanics(t *testing.T) {
 	mustPanic("short A", func() { GemmInt16(2, make([]int16, 3), 3, w, &I16Output{Int64: make([]int64, 4), Ldc: 2}, 1) })
 	mustPanic("ShiftRequant", func() { ShiftRequant(33) })
 }
+
+// TestLowbitThreads: row splits (few channels) and column splits give
+// the single-thread results.
+func TestLowbitThreads(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, s := range [][2]int{{1000, 17}, {37, 33}, {5, 300}} {
+		m, n, k := s[0], s[1], 65
+		a := make([]uint8, m*k)
+		for i := range a {
+			a[i] = uint8(r.Uint32())
+		}
+		wv := make([]int8, n*k)
+		for i := range wv {
+			wv[i] = int8(r.IntN(16)) - 8
+		}
+		nb := (k + 31) / 32
+		q := Int4Quant{Signed: true, BlockSize: 32, Scales: make([]float32, n*nb), ZeroPoints: make([]int32, n*nb)}
+		for i := range q.Scales {
+			q.Scales[i] = float32(r.Float64())
+			q.ZeroPoints[i] = int32(r.IntN(16)) - 8
+		}
+		pb := PackInt4Weights(n, k, PackNibbles(wv), q)
+		pc := PackInt4Weights(n, k, PackNibbles(wv), Int4Quant{Signed: true, ZeroPoints: []int32{3}})
+		a16, w16 := randI16(r, m*k, 32767, true), randI16(r, n*k, 32767, true)
+		p16 := PackInt16Weights(n, k, w16, k)
+		var f [2][]float32
+		var c [2][]int32
+		var c16 [2][]int64
+		for x, th := range []int{1, 3} {
+			f[x], c[x], c16[x] = make([]float32, m*n), make([]int32, m*n), make([]int64, m*n)
+			QGemmW4U8(m, a, k, 7, pb, &QOutput{Float32: f[x], Ldc: n, Scale: []float32{0.5}}, th)
+			QGemmW4U8(m, a, k, 7, pc, &QOutput{Int32: c[x], Ldc: n}, th)
+			GemmInt16(m, a16, k, p16, &I16Output{Int64: c16[x], Ldc: n}, th)
+		}
+		for e := range f[0] {
+			if f[0][e] != f[1][e] || c[0][e] != c[1][e] || c16[0][e] != c16[1][e] {
+				t.Fatalf("m%d n%d: element %d differs with 3 threads", m, n, e)
+			}
+		}
+	}
+}

@@ -334,7 +334,7 @@ func w4gemm(m int, a []uint8, lda int, za int32, w *QPacked4Weights, out *QOutpu
 	}
 	uk := w4Kernels[Int4.activeIndex()]
 	np := (n + w4nr - 1) / w4nr
-	j := &w4job{m: m, n: n, k: k, a: a, lda: lda, w: w, uk: uk}
+	j := &w4job{m: m, n: n, k: k, nn: n, a: a, lda: lda, w: w, uk: uk}
 	// Block start values -za·Σ(u - zu), per call.
 	j.init = make([]int32, len(w.colSum))
 	for i, s := range w.colSum {
@@ -390,10 +390,12 @@ func pick1(s []float32, j int) float32 {
 	return s[j]
 }
 
-// w4job is one QGemmW4 call or one thread's share of its columns.
+// w4job is one QGemmW4 call or one thread's share of it: rows [i0,
+// i0+m), columns [j0, j0+nn).
 type w4job struct {
 	m, n, k int
-	j0, nn  int // columns [j0, j0+nn)
+	i0      int
+	j0, nn  int
 	a       []uint8
 	lda     int
 	w       *QPacked4Weights
@@ -408,19 +410,41 @@ type w4job struct {
 const w4maxM = 256
 
 func (j *w4job) runThreads(threads int) {
-	np := (j.n + w4nr - 1) / w4nr
-	threads = max(1, min(threads, np))
+	splitWork(threads, j.m, j.n, j.uk.mr, w4nr, func(i0, m, j0, n int) {
+		s := *j
+		s.i0, s.m, s.j0, s.nn = i0, m, j0, n
+		s.run()
+	})
+}
+
+// splitWork runs f on up to threads goroutines (the last on the caller's),
+// each with a share of an m×n problem: whole nr-wide column panels when
+// there are enough of them (or at least as many as mr-high row panels),
+// else whole mr-high row panels.
+func splitWork(threads, m, n, mr, nr int, f func(i0, m, j0, n int)) {
+	mt, nt := (m+mr-1)/mr, (n+nr-1)/nr
+	threads = max(1, min(threads, max(mt, nt)))
+	splitN := nt >= threads || nt >= mt
+	tiles := mt
+	if splitN {
+		tiles = nt
+	}
+	threads = min(threads, tiles)
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
-		lo, hi := np*t/threads, np*(t+1)/threads
-		s := *j
-		s.j0, s.nn = lo*w4nr, min(j.n, hi*w4nr)-lo*w4nr
+		lo, hi := tiles*t/threads, tiles*(t+1)/threads
+		i0, mm, j0, nn := 0, m, 0, n
+		if splitN {
+			j0, nn = lo*nr, min(n, hi*nr)-lo*nr
+		} else {
+			i0, mm = lo*mr, min(m, hi*mr)-lo*mr
+		}
 		if t == threads-1 {
-			s.run()
+			f(i0, mm, j0, nn)
 			break
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); s.run() }()
+		go func() { defer wg.Done(); f(i0, mm, j0, nn) }()
 	}
 	wg.Wait()
 }
@@ -459,7 +483,7 @@ func (j *w4job) run() {
 		}
 		ab := buf.a[:mcp*apanel]
 		for r := 0; r < mcp; r++ {
-			pk.packA(ab[r*apanel:], ic+r*mr, min(mr, mc-r*mr))
+			pk.packA(ab[r*apanel:], j.i0+ic+r*mr, min(mr, mc-r*mr))
 			clear(ab[r*apanel+kg0*mr*4 : (r+1)*apanel])
 		}
 		for q := j.j0 / w4nr; q*w4nr < j.j0+j.nn; q++ {
@@ -469,7 +493,7 @@ func (j *w4job) run() {
 			zp := unsafe.Pointer(unsafe.SliceData(w.zu[q*w.nblk*128:])) // K = 0 blocked: no blocks
 			for r := 0; r < mcp; r++ {
 				rows := min(mr, mc-r*mr)
-				row := ic + r*mr
+				row := j.i0 + ic + r*mr
 				ap := unsafe.Pointer(unsafe.SliceData(ab[r*apanel:]))
 				if w.block == 0 {
 					init := &j.init[col]
