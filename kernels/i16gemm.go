@@ -54,21 +54,26 @@ const i16nr = 32
 // i16kernel is one Int16 path's microkernels on a 32-channel panel: fn[p]
 // for p+1 planes adds to the int64 tile c (row stride ldc) the sums over
 // kg groups of a·w, accumulating in int32 over chunks of chunk groups (the
-// last may be shorter) and widening to int64 after each. With half, fn
+// last may be shorter) and widening to int64 after each; with load 0 the
+// first chunk's sums are stored instead of added (c's tile is not read). With half, fn
 // covers channels 0-15 of the panel only and is called again with b
 // advanced 64 bytes and c 16 columns for channels 16-31.
 type i16kernel struct {
 	name string
 	half bool
 	mr   [2]int
-	fn   [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+	fn   [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 }
 
 var i16Kernels = func() []*i16kernel {
 	ks := make([]*i16kernel, len(Int16.paths))
-	ks[0] = &i16kernel{name: "i16gemm_4x32_generic", mr: [2]int{4, 4}, fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){
-		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int) { i16gemmGeneric(1, kg, a, b, c, ldc) },
-		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int) { i16gemmGeneric(2, kg, a, b, c, ldc) },
+	ks[0] = &i16kernel{name: "i16gemm_4x32_generic", mr: [2]int{4, 4}, fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){
+		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc, load int) {
+			i16gemmGeneric(1, kg, a, b, c, ldc, load)
+		},
+		func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc, load int) {
+			i16gemmGeneric(2, kg, a, b, c, ldc, load)
+		},
 	}}
 	return ks
 }()
@@ -274,27 +279,37 @@ func (j *i16job) run() {
 				}
 				return &tile[r*mr*i16nr], i16nr
 			}
-			for r := 0; r < mcp; r++ {
-				c, ldc := cbase(r)
-				cs := unsafe.Slice(c, (mr-1)*ldc+i16nr)
-				for i := 0; i < mr; i++ {
-					dst := cs[i*ldc : i*ldc+cols]
-					if out.Bias == nil {
-						clear(dst)
-					} else {
-						copy(dst, out.Bias[col:col+cols])
+			// Without a bias the first K block stores its sums (load 0)
+			// instead of adding them to a cleared tile.
+			load0 := 0
+			if out.Bias != nil || G == 0 {
+				load0 = 1
+				for r := 0; r < mcp; r++ {
+					c, ldc := cbase(r)
+					cs := unsafe.Slice(c, (mr-1)*ldc+i16nr)
+					for i := 0; i < mr; i++ {
+						dst := cs[i*ldc : i*ldc+cols]
+						if out.Bias == nil {
+							clear(dst)
+						} else {
+							copy(dst, out.Bias[col:col+cols])
+						}
 					}
 				}
 			}
 			for g := 0; g < G; g += kc {
 				kg := min(kc, G-g)
 				b := unsafe.Add(bp, g*w.planes*i16nr*4)
+				load := load0
+				if g > 0 {
+					load = 1
+				}
 				for r := 0; r < mcp; r++ {
 					a := unsafe.Pointer(unsafe.SliceData(ab[r*apanel+g*mr*4:]))
 					c, ldc := cbase(r)
-					fn(kg, w.chunk, a, b, c, ldc)
+					fn(kg, w.chunk, a, b, c, ldc, load)
 					if j.uk.half {
-						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), ldc)
+						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), ldc, load)
 					}
 				}
 			}
@@ -361,7 +376,7 @@ func (j *i16job) store(t []int64, r0, rows, c0, cols int) {
 
 // i16gemmGeneric is the pure-Go microkernel (4×32 tile, int64 sums,
 // either plane layout).
-func i16gemmGeneric(planes, kg int, a, b unsafe.Pointer, c *int64, ldc int) {
+func i16gemmGeneric(planes, kg int, a, b unsafe.Pointer, c *int64, ldc, load int) {
 	const mr, nr = 4, i16nr
 	as := unsafe.Slice((*int16)(a), kg*mr*2)
 	bs := unsafe.Slice((*int16)(b), kg*planes*nr*2)
@@ -388,6 +403,9 @@ func i16gemmGeneric(planes, kg int, a, b unsafe.Pointer, c *int64, ldc int) {
 	for i := 0; i < mr; i++ {
 		r := cs[i*ldc : i*ldc+nr]
 		for x := range r {
+			if load == 0 {
+				r[x] = 0
+			}
 			r[x] += acc[i*nr+x]
 		}
 	}

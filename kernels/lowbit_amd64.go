@@ -14,16 +14,16 @@ import (
 // w4kernel).
 
 //go:noescape
-func i16gemm_12x32p1_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+func i16gemm_12x32p1_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
-func i16gemm_6x32p2_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+func i16gemm_6x32p2_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
-func i16gemm_6x16p1_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+func i16gemm_6x16p1_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
-func i16gemm_3x16p2_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)
+func i16gemm_3x16p2_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
 func w4gemm_12x32_avx512vnni(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
@@ -62,9 +62,9 @@ var lowbitRegistered = func() bool {
 	x := cpu.X86
 	vnni := x.HasAVX && x.HasAVX2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI
 	i16Kernels[Int16.index("avx512vnni")] = &i16kernel{name: "i16gemm_avx512vnni", mr: [2]int{12, 6},
-		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_12x32p1_avx512vnni, i16gemm_6x32p2_avx512vnni}}
+		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_12x32p1_avx512vnni, i16gemm_6x32p2_avx512vnni}}
 	i16Kernels[Int16.index("avx2")] = &i16kernel{name: "i16gemm_avx2", half: true, mr: [2]int{6, 3},
-		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int){i16gemm_6x16p1_avx2, i16gemm_3x16p2_avx2}}
+		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_6x16p1_avx2, i16gemm_3x16p2_avx2}}
 	w4Kernels[Int4.index("avx512vnni")] = &w4kernel{name: "w4gemm_12x32_avx512vnni", mr: 12,
 		fn: w4gemm_12x32_avx512vnni, blk: w4blk_12x32_avx512vnni}
 	w4Kernels[Int4.index("avx2")] = &w4kernel{name: "w4gemm_5x16_avx2", mr: 5, half: true,

@@ -29,6 +29,17 @@ type gen struct{ w strings.Builder }
 func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.w, "\t"+format+"\n", args...) }
 func (g *gen) label(l string)               { fmt.Fprintf(&g.w, "%s:\n", l) }
 
+// spill emits body(true) (add to the tile), a jump over body(false)
+// (store, then set load), and the label after both.
+func (g *gen) spill(body func(add bool)) {
+	body(true)
+	g.p("JMP spilled")
+	g.label("spillstore")
+	body(false)
+	g.p("MOVQ $1, R13")
+	g.label("spilled")
+}
+
 func z(n int) string { return fmt.Sprintf("Z%d", n) }
 func y(n int) string { return fmt.Sprintf("Y%d", n) }
 
@@ -48,8 +59,8 @@ func (g *gen) i16(mr, planes int) {
 		t = []int{wr(0, 0), wr(0, 1), wr(1, 0), wr(1, 1)}
 	}
 	name := fmt.Sprintf("i16gemm_%dx32p%d_avx512vnni", mr, planes)
-	fmt.Fprintf(&g.w, "// func %s(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)\n", name)
-	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(&g.w, "// func %s(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	g.p("MOVQ kg+0(FP), CX")
 	g.p("MOVQ chunk+8(FP), R12")
 	g.p("MOVQ a+16(FP), SI")
@@ -57,6 +68,7 @@ func (g *gen) i16(mr, planes int) {
 	g.p("MOVQ c+32(FP), DI")
 	g.p("MOVQ ldc+40(FP), R8")
 	g.p("SHLQ $3, R8")
+	g.p("MOVQ load+48(FP), R13")
 	g.label("outer")
 	g.p("MOVQ R12, R11")
 	g.p("CMPQ CX, R11")
@@ -83,34 +95,41 @@ func (g *gen) i16(mr, planes int) {
 	g.p("ADDQ $%d, DX", planes*nv*64)
 	g.p("DECQ R11")
 	g.p("JNZ inner")
-	// Spill the chunk into the int64 tile.
+	// Spill the chunk into the int64 tile: added to it, or stored when
+	// load is 0 (the call's first chunk; later chunks add).
 	g.p("MOVQ DI, R10")
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			h := acc(0, i, v)
-			g.p("VEXTRACTI64X4 $1, %s, %s", z(h), y(t[0]))
-			g.p("VPMOVSXDQ %s, %s", y(h), z(t[1]))
-			g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[2]))
-			lo, hi := t[1], t[2]
-			if planes == 2 {
-				l := acc(1, i, v)
-				g.p("VPSLLQ $8, %s, %s", z(lo), z(lo))
-				g.p("VPSLLQ $8, %s, %s", z(hi), z(hi))
-				g.p("VEXTRACTI64X4 $1, %s, %s", z(l), y(t[0]))
-				g.p("VPMOVSXDQ %s, %s", y(l), z(t[3]))
-				g.p("VPADDQ %s, %s, %s", z(t[3]), z(lo), z(lo))
-				g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[3]))
-				g.p("VPADDQ %s, %s, %s", z(t[3]), z(hi), z(hi))
+	g.p("TESTQ R13, R13")
+	g.p("JZ spillstore")
+	g.spill(func(add bool) {
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				h := acc(0, i, v)
+				g.p("VEXTRACTI64X4 $1, %s, %s", z(h), y(t[0]))
+				g.p("VPMOVSXDQ %s, %s", y(h), z(t[1]))
+				g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[2]))
+				lo, hi := t[1], t[2]
+				if planes == 2 {
+					l := acc(1, i, v)
+					g.p("VPSLLQ $8, %s, %s", z(lo), z(lo))
+					g.p("VPSLLQ $8, %s, %s", z(hi), z(hi))
+					g.p("VEXTRACTI64X4 $1, %s, %s", z(l), y(t[0]))
+					g.p("VPMOVSXDQ %s, %s", y(l), z(t[3]))
+					g.p("VPADDQ %s, %s, %s", z(t[3]), z(lo), z(lo))
+					g.p("VPMOVSXDQ %s, %s", y(t[0]), z(t[3]))
+					g.p("VPADDQ %s, %s, %s", z(t[3]), z(hi), z(hi))
+				}
+				if add {
+					g.p("VPADDQ %d(R10), %s, %s", v*128, z(lo), z(lo))
+					g.p("VPADDQ %d(R10), %s, %s", v*128+64, z(hi), z(hi))
+				}
+				g.p("VMOVDQU64 %s, %d(R10)", z(lo), v*128)
+				g.p("VMOVDQU64 %s, %d(R10)", z(hi), v*128+64)
 			}
-			g.p("VPADDQ %d(R10), %s, %s", v*128, z(lo), z(lo))
-			g.p("VMOVDQU64 %s, %d(R10)", z(lo), v*128)
-			g.p("VPADDQ %d(R10), %s, %s", v*128+64, z(hi), z(hi))
-			g.p("VMOVDQU64 %s, %d(R10)", z(hi), v*128+64)
+			if i < mr-1 {
+				g.p("ADDQ R8, R10")
+			}
 		}
-		if i < mr-1 {
-			g.p("ADDQ R8, R10")
-		}
-	}
+	})
 	g.p("TESTQ CX, CX")
 	g.p("JNZ outer")
 	g.p("VZEROUPPER")
@@ -142,8 +161,8 @@ func (g *gen) i16avx2(mr, planes int) {
 		t = append(t, r)
 	}
 	name := fmt.Sprintf("i16gemm_%dx16p%d_avx2", mr, planes)
-	fmt.Fprintf(&g.w, "// func %s(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int)\n", name)
-	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	fmt.Fprintf(&g.w, "// func %s(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)\n", name)
+	fmt.Fprintf(&g.w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
 	g.p("MOVQ kg+0(FP), CX")
 	g.p("MOVQ chunk+8(FP), R12")
 	g.p("MOVQ a+16(FP), SI")
@@ -151,6 +170,7 @@ func (g *gen) i16avx2(mr, planes int) {
 	g.p("MOVQ c+32(FP), DI")
 	g.p("MOVQ ldc+40(FP), R8")
 	g.p("SHLQ $3, R8")
+	g.p("MOVQ load+48(FP), R13")
 	g.label("outer")
 	g.p("MOVQ R12, R11")
 	g.p("CMPQ CX, R11")
@@ -182,34 +202,40 @@ func (g *gen) i16avx2(mr, planes int) {
 	g.p("ADDQ $%d, DX", planes*128)
 	g.p("DECQ R11")
 	g.p("JNZ inner")
-	g.p("MOVQ DI, R10")
 	x := func(n int) string { return fmt.Sprintf("X%d", n) }
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			h := acc(0, i, v)
-			g.p("VEXTRACTI128 $1, %s, %s", y(h), x(t[0]))
-			g.p("VPMOVSXDQ %s, %s", x(h), y(t[1]))
-			g.p("VPMOVSXDQ %s, %s", x(t[0]), y(t[2]))
-			lo, hi := t[1], t[2]
-			if planes == 2 {
-				l := acc(1, i, v)
-				g.p("VPSLLQ $8, %s, %s", y(lo), y(lo))
-				g.p("VPSLLQ $8, %s, %s", y(hi), y(hi))
-				g.p("VEXTRACTI128 $1, %s, %s", y(l), x(t[0]))
-				g.p("VPMOVSXDQ %s, %s", x(l), y(t[3]))
-				g.p("VPADDQ %s, %s, %s", y(t[3]), y(lo), y(lo))
-				g.p("VPMOVSXDQ %s, %s", x(t[0]), y(t[3]))
-				g.p("VPADDQ %s, %s, %s", y(t[3]), y(hi), y(hi))
+	g.p("MOVQ DI, R10")
+	g.p("TESTQ R13, R13")
+	g.p("JZ spillstore")
+	g.spill(func(add bool) {
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				h := acc(0, i, v)
+				g.p("VEXTRACTI128 $1, %s, %s", y(h), x(t[0]))
+				g.p("VPMOVSXDQ %s, %s", x(h), y(t[1]))
+				g.p("VPMOVSXDQ %s, %s", x(t[0]), y(t[2]))
+				lo, hi := t[1], t[2]
+				if planes == 2 {
+					l := acc(1, i, v)
+					g.p("VPSLLQ $8, %s, %s", y(lo), y(lo))
+					g.p("VPSLLQ $8, %s, %s", y(hi), y(hi))
+					g.p("VEXTRACTI128 $1, %s, %s", y(l), x(t[0]))
+					g.p("VPMOVSXDQ %s, %s", x(l), y(t[3]))
+					g.p("VPADDQ %s, %s, %s", y(t[3]), y(lo), y(lo))
+					g.p("VPMOVSXDQ %s, %s", x(t[0]), y(t[3]))
+					g.p("VPADDQ %s, %s, %s", y(t[3]), y(hi), y(hi))
+				}
+				if add {
+					g.p("VPADDQ %d(R10), %s, %s", v*64, y(lo), y(lo))
+					g.p("VPADDQ %d(R10), %s, %s", v*64+32, y(hi), y(hi))
+				}
+				g.p("VMOVDQU %s, %d(R10)", y(lo), v*64)
+				g.p("VMOVDQU %s, %d(R10)", y(hi), v*64+32)
 			}
-			g.p("VPADDQ %d(R10), %s, %s", v*64, y(lo), y(lo))
-			g.p("VMOVDQU %s, %d(R10)", y(lo), v*64)
-			g.p("VPADDQ %d(R10), %s, %s", v*64+32, y(hi), y(hi))
-			g.p("VMOVDQU %s, %d(R10)", y(hi), v*64+32)
+			if i < mr-1 {
+				g.p("ADDQ R8, R10")
+			}
 		}
-		if i < mr-1 {
-			g.p("ADDQ R8, R10")
-		}
-	}
+	})
 	g.p("TESTQ CX, CX")
 	g.p("JNZ outer")
 	g.p("VZEROUPPER")
