@@ -497,6 +497,12 @@ func (j *w4job) run() {
 				ap := unsafe.Pointer(unsafe.SliceData(ab[r*apanel:]))
 				if w.block == 0 {
 					init := &j.init[col]
+					// Full tiles of int32 output go straight to C.
+					direct := j.st.kind == qoutInt32 && rows == mr && cols == w4nr && G > 0
+					c, ldc := tile, w4nr
+					if direct {
+						c, ldc = j.st.Int32[row*j.st.Ldc+col:], j.st.Ldc
+					}
 					if G == 0 {
 						for i := 0; i < mr; i++ {
 							copy(tile[i*w4nr:(i+1)*w4nr], j.init[col:col+w4nr])
@@ -509,12 +515,14 @@ func (j *w4job) run() {
 							load = 1
 						}
 						a, b := unsafe.Add(ap, g*mr*4), unsafe.Add(bp, g*64)
-						uk.fn(kg, a, b, zp, &tile[0], w4nr, init, load)
+						uk.fn(kg, a, b, zp, &c[0], ldc, init, load)
 						if uk.half {
-							uk.fnHi(kg, a, b, unsafe.Add(zp, 64), &tile[16], w4nr, &j.init[col+16], load)
+							uk.fnHi(kg, a, b, unsafe.Add(zp, 64), &c[16], ldc, &j.init[col+16], load)
 						}
 					}
-					j.st.apply(tile, w4nr, row, rows, col, cols)
+					if !direct {
+						j.st.apply(tile, w4nr, row, rows, col, cols)
+					}
 					continue
 				}
 				// Blocked: accumulate in C directly for full tiles, else
