@@ -77,24 +77,37 @@ func (g *gen) i16(mr, planes int) {
 	for r := 0; r < base; r++ {
 		g.p("VPXORD %s, %s, %s", z(r), z(r), z(r))
 	}
-	g.label("inner")
-	for p := 0; p < planes; p++ {
-		for v := 0; v < nv; v++ {
-			g.p("VMOVDQU32 %d(DX), %s", (p*nv+v)*64, z(wr(p, v)))
-		}
-	}
-	for i := 0; i < mr; i++ {
-		g.p("VPBROADCASTD %d(SI), %s", i*4, z(b))
+	// Two groups per iteration, then at most one more.
+	step := func(u int) {
 		for p := 0; p < planes; p++ {
 			for v := 0; v < nv; v++ {
-				g.p("VPDPWSSD %s, %s, %s", z(wr(p, v)), z(b), z(acc(p, i, v)))
+				g.p("VMOVDQU32 %d(DX), %s", ((u*planes+p)*nv+v)*64, z(wr(p, v)))
+			}
+		}
+		for i := 0; i < mr; i++ {
+			g.p("VPBROADCASTD %d(SI), %s", (u*mr+i)*4, z(b))
+			for p := 0; p < planes; p++ {
+				for v := 0; v < nv; v++ {
+					g.p("VPDPWSSD %s, %s, %s", z(wr(p, v)), z(b), z(acc(p, i, v)))
+				}
 			}
 		}
 	}
+	g.label("inner")
+	g.p("CMPQ R11, $2")
+	g.p("JLT inner1")
+	step(0)
+	step(1)
+	g.p("ADDQ $%d, SI", 2*mr*4)
+	g.p("ADDQ $%d, DX", 2*planes*nv*64)
+	g.p("SUBQ $2, R11")
+	g.p("JNZ inner")
+	g.p("JMP innerdone")
+	g.label("inner1")
+	step(0)
 	g.p("ADDQ $%d, SI", mr*4)
 	g.p("ADDQ $%d, DX", planes*nv*64)
-	g.p("DECQ R11")
-	g.p("JNZ inner")
+	g.label("innerdone")
 	// Spill the chunk into the int64 tile: added to it, or stored when
 	// load is 0 (the call's first chunk; later chunks add).
 	g.p("MOVQ DI, R10")
