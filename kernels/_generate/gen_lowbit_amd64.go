@@ -270,21 +270,39 @@ func w4acc(i, v int) int { return i*2 + v }
 
 // w4group emits one group: expand 64 nibble bytes at (DX) into Z24/Z25,
 // then the 24 dot products with the 12 rows at (SI).
-func (g *gen) w4group() {
-	g.p("VMOVDQU32 (DX), %s", z(w4w0))
+func (g *gen) w4group(u int) {
+	g.p("VMOVDQU32 %d(DX), %s", u*64, z(w4w0))
 	g.p("VPSRLW $4, %s, %s", z(w4w0), z(w4w0+1))
 	g.p("VPANDD %s, %s, %s", z(w4mask), z(w4w0), z(w4w0))
 	g.p("VPANDD %s, %s, %s", z(w4mask), z(w4w0+1), z(w4w0+1))
 	g.p("VPSUBB %s, %s, %s", z(w4zu), z(w4w0), z(w4w0))
 	g.p("VPSUBB %s, %s, %s", z(w4zu+1), z(w4w0+1), z(w4w0+1))
 	for i := 0; i < w4mr; i++ {
-		g.p("VPBROADCASTD %d(SI), %s", i*4, z(w4b))
+		g.p("VPBROADCASTD %d(SI), %s", (u*w4mr+i)*4, z(w4b))
 		for v := 0; v < 2; v++ {
 			g.p("VPDPBUSD %s, %s, %s", z(w4w0+v), z(w4b), z(w4acc(i, v)))
 		}
 	}
+}
+
+// w4loop emits the group loop on counter cnt (> 0): two groups per
+// iteration, then at most one more; l names the labels.
+func (g *gen) w4loop(cnt, l string) {
+	g.label(l)
+	g.p("CMPQ %s, $2", cnt)
+	g.p("JLT %s1", l)
+	g.w4group(0)
+	g.w4group(1)
+	g.p("ADDQ $%d, SI", 2*w4mr*4)
+	g.p("ADDQ $128, DX")
+	g.p("SUBQ $2, %s", cnt)
+	g.p("JNZ %s", l)
+	g.p("JMP %sdone", l)
+	g.label(l + "1")
+	g.w4group(0)
 	g.p("ADDQ $%d, SI", w4mr*4)
 	g.p("ADDQ $64, DX")
+	g.label(l + "done")
 }
 
 func (g *gen) w4mask() {
@@ -333,10 +351,7 @@ func (g *gen) w4int() {
 	g.label("kloop")
 	g.p("TESTQ CX, CX")
 	g.p("JZ store")
-	g.label("loop")
-	g.w4group()
-	g.p("DECQ CX")
-	g.p("JNZ loop")
+	g.w4loop("CX", "loop")
 	g.label("store")
 	g.p("MOVQ DI, R10")
 	for i := 0; i < w4mr; i++ {
@@ -383,10 +398,7 @@ func (g *gen) w4blk() {
 		}
 	}
 	g.p("MOVQ R12, R11")
-	g.label("grp")
-	g.w4group()
-	g.p("DECQ R11")
-	g.p("JNZ grp")
+	g.w4loop("R11", "grp")
 	g.p("VMOVUPS (R13), %s", z(w4w0))
 	g.p("VMOVUPS 64(R13), %s", z(w4w0+1))
 	g.p("ADDQ $128, R13")
