@@ -71,8 +71,8 @@ var lowbitRegistered = func() bool {
 		fn: w4gemm_5x16lo_avx2, blk: w4blk_5x16lo_avx2, fnHi: w4gemm_5x16hi_avx2, blkHi: w4blk_5x16hi_avx2}
 	w4Kernels[Int4.index("avxvnni")] = &w4kernel{name: "w4gemm_6x16_avxvnni", mr: 6, half: true,
 		fn: w4gemm_6x16lo_avxvnni, blk: w4blk_6x16lo_avxvnni, fnHi: w4gemm_6x16hi_avxvnni, blkHi: w4blk_6x16hi_avxvnni}
-	Int4.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
-	Int4.support("avxvnni", x.HasAVX && x.HasAVX2 && x.HasAVXVNNI, "needs AVX2 and AVX-VNNI")
+	Int4.support("avx2", x.HasAVX && x.HasAVX2 && x.HasFMA, "needs AVX2 and FMA")
+	Int4.support("avxvnni", x.HasAVX && x.HasAVX2 && x.HasFMA && x.HasAVXVNNI, "needs AVX2, FMA and AVX-VNNI")
 	Int16.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")

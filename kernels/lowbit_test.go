@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -70,7 +71,8 @@ func TestW4PerChannel(t *testing.T) {
 	})
 }
 
-// w4blockRef is the blocked W4A8 result by the documented operations.
+// w4blockRef is the blocked W4A8 result by the documented operations,
+// the fused multiply-adds computed exactly (refFMA32).
 func w4blockRef(m, n, k int, a []uint8, lda int, za int32, w []int8, zw []int32, bs int, scale []float32, sa, fb []float32) []float32 {
 	nblk := (k + bs - 1) / bs
 	c := make([]float32, m*n)
@@ -95,7 +97,7 @@ func w4blockRef(m, n, k int, a []uint8, lda int, za int32, w []int8, zw []int32,
 					d += (int32(a[i*lda+q]) - za) * (int32(w[j*k+q]) - z)
 				}
 				s := float32(scale[j*nblk+b] * pick(sa, j))
-				y += float32(float32(d) * s)
+				y = refFMA32(float32(d), s, y)
 			}
 			c[i*n+j] = y
 		}
@@ -692,4 +694,14 @@ func TestLowbitThreads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// refFMA32 is x·y+z rounded once to float32 (half to even), through
+// exact big.Float arithmetic.
+func refFMA32(x, y, z float32) float32 {
+	p := new(big.Float).SetPrec(200).SetFloat64(float64(x))
+	p.Mul(p, new(big.Float).SetPrec(200).SetFloat64(float64(y)))
+	p.Add(p, new(big.Float).SetPrec(200).SetFloat64(float64(z)))
+	f, _ := p.Float32()
+	return f
 }

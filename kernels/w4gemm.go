@@ -35,8 +35,8 @@ import (
 //     block order, starting from the bias:
 //
 //     C[m][n] = FloatBias[n]  (or 0)
-//     for each block b: C[m][n] += float32(dot_b)·S[n][b]   (mul, then add, each rounded to float32)
-//     S[n][b] = float32(scale[n][b]·Scale[n or 0])          (once per call)
+//     for each block b: C[m][n] = fma(float32(dot_b), S[n][b], C[m][n])   (rounded once to float32)
+//     S[n][b] = float32(scale[n][b]·Scale[n or 0])                        (once per call)
 //
 //     with QOutput.Float32 the only output (Scale: the activation scale, per
 //     tensor or per column). Every path does exactly these operations in
@@ -73,8 +73,9 @@ const w4nr = 32
 //     Σ over kg groups a·(u - zu), start = c (load != 0) or init[j];
 //     zu: 128 bytes.
 //   - blk (per block): for each of nblk blocks of gpb groups,
-//     d[i][j] = init[b*32+j] + Σ a·(u - zu_b); f[i*ldf+j] += float32(d)·sc[b*32+j]
-//     (float32 multiply, then add), zu advancing 128 bytes per block.
+//     d[i][j] = init[b*32+j] + Σ a·(u - zu_b); f[i*ldf+j] = fma(float32(d),
+//     sc[b*32+j], f[i*ldf+j]) (one rounding, fmaf32), zu advancing 128
+//     bytes per block.
 //
 // With half, fn and blk cover channels 0-15 only (the low nibbles) and
 // fnHi and blkHi channels 16-31 (the high nibbles); the driver passes
@@ -628,7 +629,7 @@ func w4blk4x32Generic(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f
 		for i := 0; i < mr; i++ {
 			fr := fs[i*ldf : i*ldf+nr]
 			for x := range fr {
-				fr[x] += float32(float32(acc[i*nr+x]) * s[x])
+				fr[x] = fmaf32(float32(acc[i*nr+x]), s[x], fr[x])
 			}
 		}
 	}

@@ -369,7 +369,8 @@ func (g *gen) w4int() {
 
 // w4blk writes w4blk_12x32_avx512vnni (the per-block kernel): per block,
 // int32 dots from the block's start values, then f += float32(dot)·scale
-// (VCVTDQ2PS, VMULPS, VADDPS: the Go kernel's operations in its order).
+// (VCVTDQ2PS, then VFMADD213PS: f + float32(dot)·scale rounded once, as
+// the Go kernel's fmaf32).
 func (g *gen) w4blk() {
 	name := "w4blk_12x32_avx512vnni"
 	fmt.Fprintf(&g.w, "// func %s(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)\n", name)
@@ -407,8 +408,7 @@ func (g *gen) w4blk() {
 		for v := 0; v < 2; v++ {
 			a := z(w4acc(i, v))
 			g.p("VCVTDQ2PS %s, %s", a, a)
-			g.p("VMULPS %s, %s, %s", z(w4w0+v), a, a)
-			g.p("VADDPS %d(AX), %s, %s", v*64, a, a)
+			g.p("VFMADD213PS %d(AX), %s, %s", v*64, z(w4w0+v), a) // a = scale·a + f
 			g.p("VMOVUPS %s, %d(AX)", a, v*64)
 		}
 		if i < w4mr-1 {
@@ -608,8 +608,7 @@ func (g *gen) ymmBlk(k ymmW4, hi bool) {
 		for v := 0; v < 2; v++ {
 			a := fmt.Sprintf("Y%d", k.acc(i, v))
 			g.p("VCVTDQ2PS %s, %s", a, a)
-			g.p("VMULPS Y%d, %s, %s", k.w(v), a, a)
-			g.p("VADDPS %d(AX), %s, %s", v*32, a, a)
+			g.p("VFMADD213PS %d(AX), Y%d, %s", v*32, k.w(v), a) // a = scale·a + f
 			g.p("VMOVUPS %s, %d(AX)", a, v*32)
 		}
 		if i < k.mr-1 {
