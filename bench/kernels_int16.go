@@ -9,9 +9,10 @@ import (
 
 // The int16 family (DFP16): GemmInt16 on each supported Int16 path, on the
 // GEMM shapes, full-range int16 weights (two planes: the exact scheme)
-// packed once, exact int64 output; the path "<path>/9bit" rows use
-// weights within [-511, 511] (one plane). The ceiling is the path's
-// register-only VPDPWSSD loop measured in the same run.
+// packed once, exact int64 output; the path "<path>/w511" rows use
+// weights within [-511, 511] (one plane: the faster scheme of restricted
+// weight range, still exact). The ceiling is the path's register-only
+// VPDPWSSD loop (VPMADDWD + VPADDD for avx2) measured in the same run.
 func init() {
 	familyBenches = append(familyBenches, familyBench{family: "int16", run: benchInt16})
 }
@@ -50,7 +51,7 @@ func benchInt16(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
 			for si, s := range opt.Shapes {
 				name := p
 				if small {
-					name += "/9bit"
+					name += "/w511"
 				}
 				rows = append(rows, gemmRow("int16", name, s, best[key{p, si, small}], ceiling[p]))
 			}

@@ -33,7 +33,7 @@ func TestBenchKernelsLowbit(t *testing.T) {
 	}
 	for _, p := range kernels.Int16.SupportedPaths() {
 		want["int16/"+p] = len(shapes)
-		want["int16/"+p+"/9bit"] = len(shapes)
+		want["int16/"+p+"/w511"] = len(shapes)
 	}
 	got := map[string]int{}
 	for _, r := range rows {
