@@ -323,23 +323,40 @@ func (j *i16job) run() {
 // packA packs rows [r0, r0+rows) of A into one micro-panel:
 // int16 at (g·mr + i)·2 + t = A[r0+i][2g+t], zero past K and past rows.
 func (j *i16job) packA(dst []byte, r0, rows, mr int) {
-	d := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)/2)
 	G := j.w.groups
 	k := j.k
-	for i := 0; i < mr; i++ {
-		if i >= rows {
-			for g := 0; g < G; g++ {
-				d[(g*mr+i)*2], d[(g*mr+i)*2+1] = 0, 0
+	if G == 0 {
+		return
+	}
+	_ = dst[G*mr*4-1]
+	// Row addresses (bounds checked once per row), then the panel is
+	// written sequentially, group by group, 4 bytes (a pair) per row.
+	var srcs [qmaxMR]unsafe.Pointer
+	for i := 0; i < rows; i++ {
+		row := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+		srcs[i] = unsafe.Pointer(unsafe.SliceData(row))
+	}
+	d := unsafe.Pointer(unsafe.SliceData(dst))
+	full := k / 2
+	for g := 0; g < full; g++ {
+		off := uintptr(g) * 4
+		for i := 0; i < rows; i++ {
+			*(*uint32)(d) = *(*uint32)(unsafe.Add(srcs[i], off))
+			d = unsafe.Add(d, 4)
+		}
+		for i := rows; i < mr; i++ {
+			*(*uint32)(d) = 0
+			d = unsafe.Add(d, 4)
+		}
+	}
+	if full < G { // odd K: the last pair is (A[.][k-1], 0)
+		for i := 0; i < mr; i++ {
+			var v uint32
+			if i < rows {
+				v = uint32(*(*uint16)(unsafe.Add(srcs[i], uintptr(k-1)*2)))
 			}
-			continue
-		}
-		src := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
-		g := 0
-		for ; 2*g+1 < k; g++ {
-			d[(g*mr+i)*2], d[(g*mr+i)*2+1] = src[2*g], src[2*g+1]
-		}
-		if g < G {
-			d[(g*mr+i)*2], d[(g*mr+i)*2+1] = src[2*g], 0
+			*(*uint32)(d) = v
+			d = unsafe.Add(d, 4)
 		}
 	}
 }
