@@ -55,6 +55,13 @@ func w4blk_6x16lo_avxvnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int3
 //go:noescape
 func w4blk_6x16hi_avxvnni(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
 
+// i16shiftRow_avx512 is the Int16/Int32 output stage of n (a multiple of
+// 8) int64 sums: round_half_even(x / 2^s), s in [1, 62], half = 2^(s-1),
+// saturated to int16 (out16 != 0) or int32 (see i16out_amd64.s).
+//
+//go:noescape
+func i16shiftRow_avx512(src *int64, dst unsafe.Pointer, n int, s int, half int64, out16 int)
+
 // i16peak_avx512vnni runs n iterations of 24 independent VPDPWSSD zmm.
 func i16peak_avx512vnni(n int)
 
@@ -73,6 +80,9 @@ var lowbitRegistered = func() bool {
 		fn: w4gemm_6x16lo_avxvnni, blk: w4blk_6x16lo_avxvnni, fnHi: w4gemm_6x16hi_avxvnni, blkHi: w4blk_6x16hi_avxvnni}
 	Int4.support("avx2", x.HasAVX && x.HasAVX2 && x.HasFMA, "needs AVX2 and FMA")
 	Int4.support("avxvnni", x.HasAVX && x.HasAVX2 && x.HasFMA && x.HasAVXVNNI, "needs AVX2, FMA and AVX-VNNI")
+	if x.HasAVX512F {
+		i16shiftRowAsm = i16shiftRow_avx512
+	}
 	Int16.support("avx2", x.HasAVX && x.HasAVX2, "needs AVX2")
 	Int16.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")
 	Int4.support("avx512vnni", vnni, "needs AVX512F, BW, VL and VNNI")

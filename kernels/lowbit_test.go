@@ -705,3 +705,39 @@ func refFMA32(x, y, z float32) float32 {
 	f, _ := p.Float32()
 	return f
 }
+
+// TestI16ShiftSIMD: the SIMD Int16/Int32 output stage against
+// roundShiftEven and the clamp, ties and extremes included, every shift.
+func TestI16ShiftSIMD(t *testing.T) {
+	if i16shiftRowAsm == nil {
+		t.Skip("no SIMD output stage here")
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for s := uint(1); s <= 62; s++ {
+		var src []int64
+		for _, q := range []int64{0, 1, 2, 3, -1, -2, -3, 1 << 20, -(1 << 20) - 1} {
+			for _, rem := range []int64{0, 1, int64(1)<<(s-1) - 1, int64(1) << (s - 1), int64(1)<<(s-1) + 1, int64(1)<<s - 1} {
+				if q>>(63-s) == 0 || q>>(63-s) == -1 {
+					src = append(src, q<<s+rem)
+				}
+			}
+		}
+		for range 40 {
+			src = append(src, int64(r.Uint64())>>r.IntN(64))
+		}
+		src = append(src, math.MaxInt64, math.MinInt64, math.MaxInt64-1, math.MinInt64+1)
+		src = src[:len(src)&^7]
+		d16, d32 := make([]int16, len(src)), make([]int32, len(src))
+		i16shiftRowAsm(&src[0], unsafe.Pointer(&d16[0]), len(src), int(s), int64(1)<<(s-1), 1)
+		i16shiftRowAsm(&src[0], unsafe.Pointer(&d32[0]), len(src), int(s), int64(1)<<(s-1), 0)
+		for x, v := range src {
+			q := roundShiftEven(v, s)
+			if w := int16(min(max(q, math.MinInt16), math.MaxInt16)); d16[x] != w {
+				t.Fatalf("s=%d x=%d: int16 %d, want %d", s, v, d16[x], w)
+			}
+			if w := int32(min(max(q, math.MinInt32), math.MaxInt32)); d32[x] != w {
+				t.Fatalf("s=%d x=%d: int32 %d, want %d", s, v, d32[x], w)
+			}
+		}
+	}
+}
