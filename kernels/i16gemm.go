@@ -16,34 +16,53 @@ import (
 // Exactness. int16×int16 products reach 2^30 and the SIMD instructions
 // (VPDPWSSD, VPMADDWD) add them in pairs into int32: with every value
 // -32768 a single pair is 2^31, which wraps. No chunk of several pairs at
-// full range fits int32, so full-range weights are split into two planes
-// at packing time,
+// full range fits int32, so the kernels use one of three schemes, chosen
+// at packing from the weights' actual range and the active path:
 //
-//	w = 256·wh + wl,  wh = w>>8 in [-128, 127],  wl = w&255 in [0, 255],
+//   - One plane, |w| <= 511 (checked on the weights, never assumed):
+//     VPDPWSSD/VPMADDWD sums over chunks of floor((2^31-1)/(32768·max|w|))
+//     K elements (>= 128) fit int32; after each chunk the int32 sums are
+//     widened to int64. One dot product per multiply-accumulate.
 //
-// and the kernels accumulate Σ a·wh and Σ a·wl separately in int32 over
-// chunks of 256 K elements: |a·wl| <= 32768·255, so a chunk's sum is at
-// most 256·32768·255 = 2139095040 < 2^31 in magnitude (a·wh: 2^30). After
-// each chunk the two int32 sums are widened to int64 and added to the
-// tile as 256·hi + lo. Nothing can overflow, for any values and any K.
-// It costs two dot products per multiply-accumulate.
+//   - Two planes (full range; avx2 and generic): w = 256·wh + wl with
+//     wh = w>>8 in [-128, 127] and wl = w&255 in [0, 255]; Σ a·wh and
+//     Σ a·wl accumulate separately in int32 over chunks of 256 K:
+//     |a·wl| <= 32768·255, so a chunk is at most 256·32768·255 =
+//     2139095040 < 2^31 in magnitude (a·wh: 2^30); each chunk adds
+//     256·hi + lo to the int64 tile. Two dot products per
+//     multiply-accumulate.
 //
-// Weights whose magnitude is at most 511 (known at packing) need no
-// split: one plane, chunks of floor((2^31-1)/(32768·max|w|)) K elements
-// (>= 128), one dot product per multiply-accumulate. This is the faster
-// scheme of restricted range; the range is checked on the actual
-// weights, never assumed. QPacked16Weights.Planes tells which applies.
+//   - Estimate (full range; avx512vnni): L = Σ a·w accumulates with
+//     VPDPWSSD in int32, wrapping: exact modulo 2^32 however large the
+//     sum. Beside it E = Σ ah·wh over the high bytes (ah = a>>8, s8×s8
+//     through VPDPBUSD on (ah+128)·wh, minus 128·Σwh stored with the
+//     weights per chunk), a four-way byte dot product at half the cost.
+//     With a = 256·ah + al, w = 256·wh + wl: a·w - 2^16·ah·wh =
+//     256·(ah·wl + al·wh) + al·wl, at most 256·(128·255 + 255·128) +
+//     255·255 = 16776705 in magnitude, so over a chunk of 128 K
+//     (2147418240 < 2^31) the exact sum S satisfies |S - 2^16·E| < 2^31
+//     and S = 2^16·E + int32(L - 2^16·E) (wrapping int32 subtraction),
+//     widened to int64 after each chunk. Three dot instructions per four
+//     multiply-accumulates of two int16 pairs instead of four.
 //
-// Every path computes the exact sums, so the results are bit-identical
-// across paths by construction; the output stage is shared Go code.
+// Nothing can overflow, for any values and any K; the worst case (every
+// value -32768) is tested with long K. Every path computes the exact
+// sums, so the results are bit-identical across paths by construction;
+// the output stage is shared (Go, or SIMD with the same rounding).
 //
-// Packed layout (the same for every path): ceil(N/32) panels of 32
-// output channels; panel p holds ceil(K/2) groups of 2 K elements (K
-// padded with a zero), each group Planes × 32 channels × 2 int16:
+// Packed layouts (ceil(N/32) panels of 32 output channels):
 //
-//	plane q of group g: int16 at ((g·Planes + q)·32 + j)·2 + t = plane q of W[32p + j][2g + t]
+//	one or two planes: ceil(K/2) groups of 2 K elements, each group
+//	  Planes × 32 channels × 2 int16: int16 at ((g·Planes + q)·32 + j)·2 + t
+//	  is plane q of W[32p + j][2g + t] (plane 0 = wh, 1 = wl when split;
+//	  plane 0 = w otherwise).
+//	estimate: steps of 4 K elements, 384 bytes each: two groups as above
+//	  (32 channels × 2 int16, 128 bytes each), then 32 channels × 4 high
+//	  bytes wh (s8); after every 32 steps (and after the last), 32 int32
+//	  128·Σ wh over those steps.
 //
-// (plane 0 = wh, plane 1 = wl when split; plane 0 = w otherwise).
+// Weights packed in the estimate layout and run on a path without it
+// (generic, avx2) are repacked on every call: pack again after Int16.Set.
 
 // Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go),
 // avx2 (VPMADDWD + VPADDD ymm) and avx512vnni (VPDPWSSD zmm).
@@ -61,8 +80,12 @@ const i16nr = 32
 type i16kernel struct {
 	name string
 	half bool
-	mr   [2]int
-	fn   [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
+	// est, when set, runs the estimate layout (full range, exact; see the
+	// top of i16gemm.go) over ks steps of 4 K with mr rows mrEst.
+	est   func(ks, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
+	mrEst int
+	mr    [2]int
+	fn    [2]func(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 }
 
 var i16Kernels = func() []*i16kernel {
@@ -83,8 +106,9 @@ var i16Kernels = func() []*i16kernel {
 type QPacked16Weights struct {
 	n, k   int
 	planes int
-	chunk  int // groups per int32 chunk
-	groups int
+	est    bool // estimate layout (planes is 2 then: full range)
+	chunk  int  // groups (steps for est) per int32 chunk
+	groups int  // ceil(K/2) (est: steps, ceil(K/4))
 	maxAbs int32
 	data   []byte
 }
@@ -96,7 +120,8 @@ func (w *QPacked16Weights) N() int { return w.n }
 func (w *QPacked16Weights) K() int { return w.k }
 
 // Planes is 1 when every |w| <= 511 (one dot product per
-// multiply-accumulate), else 2 (exact split w = 256·hi + lo).
+// multiply-accumulate), else 2 (full range: the two-plane split or, on
+// avx512vnni, the estimate layout).
 func (w *QPacked16Weights) Planes() int { return w.planes }
 
 // i16chunkK is the longest chunk of K whose sum of a·w fits int32 for any
@@ -111,6 +136,14 @@ func i16chunkK(maxAbs int32) int {
 // PackInt16Weights packs W (n×k int16, row j = output channel j, rows ldw
 // apart) for the Int16 kernels.
 func PackInt16Weights(n, k int, w []int16, ldw int) *QPacked16Weights {
+	return packInt16For(i16Kernels[Int16.activeIndex()], n, k, w, ldw)
+}
+
+// i16estChunk is the estimate layout's chunk: 32 steps of 4 K (see
+// i16gemm.go's top comment for the bound).
+const i16estChunk = 32
+
+func packInt16For(uk *i16kernel, n, k int, w []int16, ldw int) *QPacked16Weights {
 	if n < 0 || k < 0 {
 		panic(fmt.Sprintf("kernels: PackInt16Weights: negative size %dx%d", n, k))
 	}
@@ -130,6 +163,37 @@ func PackInt16Weights(n, k int, w []int16, ldw int) *QPacked16Weights {
 	}
 	p.chunk = min(ck/2, qmaxGroups)
 	np := (n + i16nr - 1) / i16nr
+	if p.planes == 2 && uk.est != nil {
+		p.est, p.groups, p.chunk = true, (k+3)/4, i16estChunk
+		pb := i16estPanelBytes(p.groups)
+		p.data = alignedBytes(np * pb)
+		clear(p.data)
+		for j := 0; j < n; j++ {
+			panel := p.data[(j/i16nr)*pb:]
+			jj := j % i16nr
+			row := w[j*ldw : j*ldw+k]
+			for c0 := 0; c0 < p.groups; c0 += i16estChunk {
+				base := panel[(c0/i16estChunk)*(i16estChunk*384+128):]
+				c1 := min(p.groups, c0+i16estChunk)
+				var hs int32
+				for st := c0; st < c1; st++ {
+					sb := base[(st-c0)*384:]
+					for t := 0; t < 4 && 4*st+t < k; t++ {
+						v := row[4*st+t]
+						o := (t/2)*128 + jj*4 + (t%2)*2
+						u := uint16(v)
+						sb[o], sb[o+1] = byte(u), byte(u>>8)
+						sb[256+jj*4+t] = byte(int8(v >> 8))
+						hs += int32(v >> 8)
+					}
+				}
+				cb := base[(c1-c0)*384+jj*4:]
+				c := uint32(128 * hs)
+				cb[0], cb[1], cb[2], cb[3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+			}
+		}
+		return p
+	}
 	gb := p.planes * i16nr * 4
 	p.data = alignedBytes(np * p.groups * gb)
 	clear(p.data)
@@ -148,6 +212,41 @@ func PackInt16Weights(n, k int, w []int16, ldw int) *QPacked16Weights {
 		}
 	}
 	return p
+}
+
+// i16estPanelBytes is the size of one estimate-layout panel of steps
+// steps: 384 bytes a step and 128 per chunk.
+func i16estPanelBytes(steps int) int {
+	return steps*384 + (steps+i16estChunk-1)/i16estChunk*128
+}
+
+// unpack rebuilds the n×k weights.
+func (p *QPacked16Weights) unpack() []int16 {
+	w := make([]int16, p.n*p.k)
+	np := (p.n + i16nr - 1) / i16nr
+	for j := 0; j < p.n; j++ {
+		jj := j % i16nr
+		for q := 0; q < p.k; q++ {
+			var v int16
+			switch {
+			case p.est:
+				pb := len(p.data) / max(1, np)
+				st := q / 4
+				o := (j/i16nr)*pb + (st/i16estChunk)*(i16estChunk*384+128) + (st%i16estChunk)*384 + ((q%4)/2)*128 + jj*4 + (q%2)*2
+				v = int16(uint16(p.data[o]) | uint16(p.data[o+1])<<8)
+			case p.planes == 1:
+				o := (j/i16nr)*p.groups*128 + ((q/2)*i16nr+jj)*4 + (q%2)*2
+				v = int16(uint16(p.data[o]) | uint16(p.data[o+1])<<8)
+			default:
+				o := (j/i16nr)*p.groups*256 + ((q/2)*2*i16nr+jj)*4 + (q%2)*2
+				hi := int16(uint16(p.data[o]) | uint16(p.data[o+1])<<8)
+				lo := int16(uint16(p.data[o+128]) | uint16(p.data[o+129])<<8)
+				v = hi<<8 | lo
+			}
+			w[j*p.k+q] = v
+		}
+	}
+	return w
 }
 
 // I16Output is the output stage of GemmInt16 and where it writes. Exactly
@@ -206,8 +305,14 @@ func GemmInt16(m int, a []int16, lda int, w *QPacked16Weights, out *I16Output, t
 	if out.Bias != nil && len(out.Bias) != n {
 		panic(fmt.Sprintf("kernels: GemmInt16: Bias has length %d, want %d", len(out.Bias), n))
 	}
-	j := &i16job{m: m, n: n, k: k, a: a, lda: lda, w: w, uk: i16Kernels[Int16.activeIndex()], out: out}
-	splitWork(threads, m, n, j.uk.mr[w.planes-1], i16nr, func(i0, mm, j0, nn int) {
+	uk := i16Kernels[Int16.activeIndex()]
+	if w.est && uk.est == nil {
+		// Packed for another path: repacked on every call (pack again
+		// after Int16.Set).
+		w = packInt16For(uk, n, k, w.unpack(), k)
+	}
+	j := &i16job{m: m, n: n, k: k, a: a, lda: lda, w: w, uk: uk, out: out}
+	splitWork(threads, m, n, j.mr(), i16nr, func(i0, mm, j0, nn int) {
 		s := *j
 		s.i0, s.m, s.j0, s.nn = i0, mm, j0, nn
 		s.run()
@@ -234,20 +339,46 @@ type i16buf struct {
 
 var i16bufPool = sync.Pool{New: func() any { return new(i16buf) }}
 
+// mr is the tile height of the kernel that runs j's weight layout.
+func (j *i16job) mr() int {
+	if j.w.est {
+		return j.uk.mrEst
+	}
+	return j.uk.mr[j.w.planes-1]
+}
+
 func (j *i16job) run() {
 	w, out := j.w, j.out
-	pl := w.planes - 1
-	mr, fn := j.uk.mr[pl], j.uk.fn[pl]
+	mr := j.mr()
 	G := w.groups
 	buf := i16bufPool.Get().(*i16buf)
 	defer i16bufPool.Put(buf)
-	apanel := G * mr * 4
-	panelBytes := G * w.planes * i16nr * 4
+	// Per group (est: step): A bytes per row, weight bytes; woff is the
+	// weight offset of group g (a multiple of the chunk for est).
+	aunit, wunit := 4, w.planes*i16nr*4
+	fn := func(kg int, a, b unsafe.Pointer, c *int64, ldc, load int) {
+		j.uk.fn[w.planes-1](kg, w.chunk, a, b, c, ldc, load)
+	}
+	woff := func(g int) int { return g * wunit }
+	panelBytes := G * wunit
+	if w.est {
+		aunit, wunit = 12, 384
+		fn = func(kg int, a, b unsafe.Pointer, c *int64, ldc, load int) {
+			j.uk.est(kg, w.chunk, a, b, c, ldc, load)
+		}
+		woff = func(g int) int { return g / i16estChunk * (i16estChunk*384 + 128) }
+		panelBytes = i16estPanelBytes(G)
+	}
+	apanel := G * mr * aunit
 	// K blocks of kc groups keep a panel's weight slice in L1 (32 KiB)
 	// while every A micro-panel of the row block goes through it; the
 	// int64 sums of the row block × panel accumulate in buf.tile. A call
-	// restarts its int32 chunks, so any split is exact.
-	kc := max(1, i16kcBytes/(w.planes*i16nr*4))
+	// restarts its int32 chunks, so any split is exact (est: K blocks are
+	// whole chunks, whose corrections follow them in the weights).
+	kc := max(1, i16kcBytes/wunit)
+	if w.est {
+		kc = max(1, kc/i16estChunk) * i16estChunk
+	}
 	mcMax := min(w4maxM, j.m)
 	mcMax = (mcMax + mr - 1) / mr * mr
 	if cap(buf.tile) < mcMax*i16nr {
@@ -262,7 +393,11 @@ func (j *i16job) run() {
 		}
 		ab := buf.a[:mcp*apanel]
 		for r := 0; r < mcp; r++ {
-			j.packA(ab[r*apanel:(r+1)*apanel], j.i0+ic+r*mr, min(mr, mc-r*mr), mr)
+			if w.est {
+				j.packAEst(ab[r*apanel:(r+1)*apanel], j.i0+ic+r*mr, min(mr, mc-r*mr), mr)
+			} else {
+				j.packA(ab[r*apanel:(r+1)*apanel], j.i0+ic+r*mr, min(mr, mc-r*mr), mr)
+			}
 		}
 		for q := j.j0 / i16nr; q*i16nr < j.j0+j.nn; q++ {
 			col := q * i16nr
@@ -299,17 +434,17 @@ func (j *i16job) run() {
 			}
 			for g := 0; g < G; g += kc {
 				kg := min(kc, G-g)
-				b := unsafe.Add(bp, g*w.planes*i16nr*4)
+				b := unsafe.Add(bp, woff(g))
 				load := load0
 				if g > 0 {
 					load = 1
 				}
 				for r := 0; r < mcp; r++ {
-					a := unsafe.Pointer(unsafe.SliceData(ab[r*apanel+g*mr*4:]))
+					a := unsafe.Pointer(unsafe.SliceData(ab[r*apanel+g*mr*aunit:]))
 					c, ldc := cbase(r)
-					fn(kg, w.chunk, a, b, c, ldc, load)
+					fn(kg, a, b, c, ldc, load)
 					if j.uk.half {
-						fn(kg, w.chunk, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), ldc, load)
+						fn(kg, a, unsafe.Add(b, 64), (*int64)(unsafe.Add(unsafe.Pointer(c), 16*8)), ldc, load)
 					}
 				}
 			}
@@ -358,6 +493,46 @@ func (j *i16job) packA(dst []byte, r0, rows, mr int) {
 			*(*uint32)(d) = v
 			d = unsafe.Add(d, 4)
 		}
+	}
+}
+
+// packAEst packs rows [r0, r0+rows) of A for the estimate layout: per
+// step of 4 K, two groups of mr int16 pairs, then mr × 4 bytes
+// (a >> 8) + 128 (zero pairs and 128 past K and past rows).
+func (j *i16job) packAEst(dst []byte, r0, rows, mr int) {
+	S := j.w.groups
+	k := j.k
+	if S == 0 {
+		return
+	}
+	_ = dst[S*12*mr-1]
+	var srcs [qmaxMR]unsafe.Pointer
+	for i := 0; i < rows; i++ {
+		row := j.a[(r0+i)*j.lda : (r0+i)*j.lda+k]
+		srcs[i] = unsafe.Pointer(unsafe.SliceData(row))
+	}
+	d := unsafe.Pointer(unsafe.SliceData(dst))
+	full := k / 4
+	for st := 0; st < S; st++ {
+		g0, g1, hb := d, unsafe.Add(d, mr*4), unsafe.Add(d, 2*mr*4)
+		for i := 0; i < mr; i++ {
+			var v uint64 // four int16, little-endian
+			switch {
+			case i >= rows:
+			case st < full:
+				v = *(*uint64)(unsafe.Add(srcs[i], st*8))
+			default:
+				for t := 0; 4*st+t < k; t++ {
+					v |= uint64(*(*uint16)(unsafe.Add(srcs[i], (4*st+t)*2))) << (16 * t)
+				}
+			}
+			*(*uint32)(unsafe.Add(g0, i*4)) = uint32(v)
+			*(*uint32)(unsafe.Add(g1, i*4)) = uint32(v >> 32)
+			// High bytes + 128: bytes 1, 3, 5, 7 of v, each XOR 0x80.
+			h := uint32(v>>8&0xff) | uint32(v>>24&0xff)<<8 | uint32(v>>40&0xff)<<16 | uint32(v>>56&0xff)<<24
+			*(*uint32)(unsafe.Add(hb, i*4)) = h ^ 0x80808080
+		}
+		d = unsafe.Add(d, 12*mr)
 	}
 }
 

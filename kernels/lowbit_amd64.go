@@ -20,6 +20,9 @@ func i16gemm_12x32p1_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ld
 func i16gemm_6x32p2_avx512vnni(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
+func i16gemm_6x32e_avx512vnni(ks, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
+
+//go:noescape
 func i16gemm_6x16p1_avx2(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 //go:noescape
@@ -69,6 +72,7 @@ var lowbitRegistered = func() bool {
 	x := cpu.X86
 	vnni := x.HasAVX && x.HasAVX2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI
 	i16Kernels[Int16.index("avx512vnni")] = &i16kernel{name: "i16gemm_avx512vnni", mr: [2]int{12, 6},
+		est: i16gemm_6x32e_avx512vnni, mrEst: 6,
 		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_12x32p1_avx512vnni, i16gemm_6x32p2_avx512vnni}}
 	i16Kernels[Int16.index("avx2")] = &i16kernel{name: "i16gemm_avx2", half: true, mr: [2]int{6, 3},
 		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_6x16p1_avx2, i16gemm_3x16p2_avx2}}

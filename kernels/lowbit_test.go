@@ -454,7 +454,7 @@ func TestInt16Planes(t *testing.T) {
 		chunk  int
 	}{{0, 1, qmaxGroups}, {1, 1, qmaxGroups}, {255, 1, 128}, {511, 1, 64}, {512, 2, 128}, {32767, 2, 128}} {
 		w := []int16{c.max, 0}
-		p := PackInt16Weights(1, 2, w, 2)
+		p := packInt16For(i16Kernels[0], 1, 2, w, 2)
 		if p.planes != c.planes || p.chunk != c.chunk {
 			t.Errorf("max %d: planes %d chunk %d, want %d %d", c.max, p.planes, p.chunk, c.planes, c.chunk)
 		}
@@ -464,6 +464,33 @@ func TestInt16Planes(t *testing.T) {
 	}
 	if p := PackInt16Weights(1, 1, []int16{-32768}, 1); p.planes != 2 {
 		t.Error("-32768 in one plane")
+	}
+	// Every layout unpacks to the weights, and weights packed for one path
+	// run (repacked) on the others.
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, uk := range i16Kernels {
+		if uk == nil {
+			continue
+		}
+		for _, lim := range []int32{32767, 511} {
+			n, k := 37, 133
+			w := randI16(r, n*k, lim, lim > 511)
+			p := packInt16For(uk, n, k, w, k)
+			if p.est != (uk.est != nil && lim > 511) {
+				t.Errorf("%s max %d: est %v", uk.name, lim, p.est)
+			}
+			u := p.unpack()
+			for x := range w {
+				if u[x] != w[x] {
+					t.Fatalf("%s max %d: unpack[%d] = %d, want %d", uk.name, lim, x, u[x], w[x])
+				}
+			}
+			withFamilyPath(t, Int16, func(t *testing.T) {
+				m := 7
+				a := randI16(r, m*k, 32767, true)
+				checkI16(t, m, n, n, 0, 0, i16ref(m, n, k, a, k, w, k, nil), func(out *I16Output) { GemmInt16(m, a, k, p, out, 1) })
+			})
+		}
 	}
 }
 
