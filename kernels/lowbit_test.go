@@ -404,12 +404,21 @@ func checkI16(t *testing.T, m, n, ldc, kind, shift int, want []int64, call func(
 func TestInt16WorstCase(t *testing.T) {
 	withFamilyPath(t, Int16, func(t *testing.T) {
 		for _, k := range []int{1, 2, 3, 255, 256, 257, 1000, 4096, 4097} {
-			for _, pat := range []int{0, 1, 2} {
+			// Patterns: all -32768; -32768 × 32767; mixed; and the largest
+			// gaps between a·w and its high-byte estimate (a = w = -32513:
+			// high byte -128, low byte 255; a = w = 32767).
+			for _, pat := range []int{0, 1, 2, 3, 4} {
 				m, n := 13, 35
 				a, w := make([]int16, m*k), make([]int16, n*k)
 				for x := range a {
 					a[x] = -32768
 					if pat == 2 && x%2 == 0 {
+						a[x] = 32767
+					}
+					if pat == 3 {
+						a[x] = -32513
+					}
+					if pat == 4 {
 						a[x] = 32767
 					}
 				}
@@ -420,6 +429,12 @@ func TestInt16WorstCase(t *testing.T) {
 					}
 					if pat == 2 && x%3 == 0 {
 						w[x] = 255
+					}
+					if pat == 3 {
+						w[x] = -32513
+					}
+					if pat == 4 {
+						w[x] = 32767
 					}
 				}
 				pw := PackInt16Weights(n, k, w, k)
