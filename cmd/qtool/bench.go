@@ -77,7 +77,7 @@ vs_fp32.`,
 			if families != "" {
 				for _, f := range strings.Split(families, ",") {
 					f = strings.TrimSpace(f)
-					if f != "fp32" && kernels.FamilyByName(f) == nil {
+					if f != "fp32" && kernels.FamilyByName(f) == nil && !bench.KnownFamily(f) {
 						return fmt.Errorf("--families: unknown family %q", f)
 					}
 					ko.Families = append(ko.Families, f)
