@@ -17,8 +17,9 @@ const (
 
 // Elementwise computes dst[i] = a[i] op b[i]. len(a) or len(b) may be 1
 // (that operand is broadcast); otherwise both are len(dst) long. Results
-// are bit-identical on every path (one IEEE operation per element, the
-// operands in Go's order).
+// are bit-identical on every path (one IEEE operation per element), except
+// which payload a NaN result carries: Go leaves the operand order of + and
+// * to the compiler.
 func Elementwise(op ElemOp, dst, a, b []float32) {
 	n := len(dst)
 	if op < 0 || op >= numElemOps {

@@ -47,7 +47,7 @@ func TestElementwise(t *testing.T) {
 				t.Fatalf("%v op %d form %d n %d: guard overwritten", p, op, form, n)
 			}
 			for i, v := range buf[1 : n+1] {
-				if math.Float32bits(v) != math.Float32bits(want[i]) {
+				if !sameFloat(v, want[i]) {
 					t.Fatalf("%v op %d form %d n %d: [%d] = %g (%#x), Go %g (%#x); a %#x b %#x", p, op, form, n, i, v, math.Float32bits(v), want[i], math.Float32bits(want[i]), math.Float32bits(a[min(i, len(a)-1)]), math.Float32bits(b[min(i, len(b)-1)]))
 				}
 			}

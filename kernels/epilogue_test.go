@@ -56,7 +56,7 @@ func TestBiasActRow(t *testing.T) {
 						}
 					}
 					for i := range got {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						if !sameFloat(got[i], want[i]) {
 							t.Fatalf("%v n=%d act=%v(%g,%g) bias=%v res=%v: [%d] %g+%v+%g -> %g (%#x), Go %g (%#x)", p, n, a.act, a.alpha, a.beta,
 								bias != nil, rs != nil, i, row[i], bv, res[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
 						}

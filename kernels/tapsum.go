@@ -4,7 +4,8 @@ import "fmt"
 
 // TapSum computes out[i] = Σ_t w[t]·data[off[t]+i] for i < len(out), tap by
 // tap in order, each product rounded to float32 and then added (no fused
-// multiply-add), so every path gives the same bits.
+// multiply-add), so every path gives the same bits (up to which payload
+// a NaN result carries).
 //
 // It is a depthwise convolution of one channel when data is the channel's
 // padded input split by stride phase and off holds where each tap's

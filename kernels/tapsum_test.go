@@ -59,7 +59,7 @@ func TestTapSum(t *testing.T) {
 				continue
 			}
 			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				if !sameFloat(got[i], want[i]) {
 					t.Fatalf("%v n=%d taps=%d: out[%d] = %g (%#x), generic %g (%#x)", p, n, taps, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
 				}
 			}
