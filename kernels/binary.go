@@ -1,0 +1,830 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"unsafe"
+)
+
+// Binary (1-bit) kernels: sign packing, XNOR/popcount GEMM and
+// convolution with a fused output stage, binary max-pool.
+//
+// Bit order and layout. A value x is one bit: 1 for x < 0 (the value -1),
+// 0 for x >= 0 (the value +1). Tensors are channels-last (NHWC); each
+// pixel's C channels occupy BitWords(C) = ceil(C/64) uint64 words, channel
+// c in bit c%64 (least significant first) of word c/64. Bits past C in the
+// last word are always 0. A binary product of two bits is +1 when they
+// agree and -1 when they differ, so a dot product over K real bits is
+// K - 2*popcount(a XOR w): padding bits (0 in both operands) never count.
+//
+// Weights are packed once at plan time, per group, into panels of
+// binaryNR (32) output channels: panel[p*32+j] is the p-th K word of output
+// channel j (zero words for channels past the group's count), where the K
+// words of a convolution are the kernel taps in (ky, kx) order, each tap
+// the group's input channels in ceil(Cg/64) words. Every path (pure Go,
+// scalar POPCNT, AVX2, AVX-512 VPOPCNTDQ, NEON) reads this one layout.
+//
+// Every path computes the same integer popcounts, so results are
+// bit-identical: the float output stage is the same two roundings
+// (multiply, then add) everywhere, with -0 kept out (see BinaryOutput).
+
+// Binary is the binary kernel family: its paths, slowest first.
+var Binary = newFamily("binary", "generic", "popcnt", "neon", "avx2", "avx512vpopcnt")
+
+// Indices of Binary's paths (positions in newFamily's list).
+const (
+	bpGeneric = iota
+	bpPopcnt
+	bpNEON
+	bpAVX2
+	bpAVX512
+	numBinaryPaths
+)
+
+// binaryNR is the panel width of packed binary weights (output channels).
+const binaryNR = 32
+
+// bkernel is a binary GEMM microkernel. fn computes, for i < rows (a
+// multiple of mr) and j < nr,
+//
+//	c[i*ldc+j] = Σ_{p<k} popcount(a[i*k+p] XOR b[p*ldb+j])
+//
+// (a holds rows of k words, b k steps of ldb words), k >= 1. It reads
+// exactly rows*k words of a and the k×nr words of b it uses.
+type bkernel struct {
+	name   string
+	mr, nr int
+	fn     func(rows, k int, a, b *uint64, ldb int, c *int32, ldc int)
+}
+
+// boutF32 is a vectorized float output stage for rows of n outputs: see
+// outF32Go for what it computes. nil means the Go loop.
+type boutF32 func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst *float32, ldd int)
+
+type binaryImpl struct {
+	gemm   bkernel
+	outF32 boutF32
+	// peak runs the path's register-only XOR+POPCNT+ADD loop for iters
+	// iterations and returns the operations done (a bit multiply-accumulate
+	// counts as two); nil for the generic path.
+	peak func(iters int) float64
+	// maxK bounds k per microkernel call (0: no bound).
+	maxK int
+}
+
+var binaryImpls = [numBinaryPaths]binaryImpl{
+	bpGeneric: {gemm: bkernel{"bgemm_4x8_generic", 4, 8, bgemmGeneric}},
+}
+
+// binaryActive is the implementation of the active Binary path.
+func binaryActive() *binaryImpl { return &binaryImpls[Binary.activeIndex()] }
+
+// bgemmGeneric is the pure-Go microkernel (4×8 tiles): see bkernel.
+func bgemmGeneric(rows, k int, a, b *uint64, ldb int, c *int32, ldc int) {
+	const mr, nr = 4, 8
+	as := unsafe.Slice(a, rows*k)
+	bs := unsafe.Slice(b, (k-1)*ldb+nr)
+	cs := unsafe.Slice(c, (rows-1)*ldc+nr)
+	for i0 := 0; i0 < rows; i0 += mr {
+		var acc [mr][nr]int
+		for p := 0; p < k; p++ {
+			bw := bs[p*ldb : p*ldb+nr]
+			for i := 0; i < mr; i++ {
+				x := as[(i0+i)*k+p]
+				r := &acc[i]
+				for j, w := range bw {
+					r[j] += bits.OnesCount64(x ^ w)
+				}
+			}
+		}
+		for i := 0; i < mr; i++ {
+			row := cs[(i0+i)*ldc : (i0+i)*ldc+nr]
+			for j := range row {
+				row[j] = int32(acc[i][j])
+			}
+		}
+	}
+}
+
+// BitWords is the number of uint64 words that hold c channels.
+func BitWords(c int) int { return (c + 63) >> 6 }
+
+// PackSigns packs pixels×channels float32 values x (channels-last) into
+// sign bits (1 for x < 0), pixels×BitWords(channels) words, and returns
+// them; dst is reused when large enough. NaN packs as 0 (+1).
+func PackSigns(dst []uint64, x []float32, pixels, channels int) []uint64 {
+	wc := BitWords(channels)
+	if len(x) < pixels*channels {
+		panic(fmt.Sprintf("kernels: PackSigns: %d values for %d×%d", len(x), pixels, channels))
+	}
+	if cap(dst) < pixels*wc {
+		dst = make([]uint64, pixels*wc)
+	}
+	dst = dst[:pixels*wc]
+	for p := 0; p < pixels; p++ {
+		packSignsRow(dst[p*wc:(p+1)*wc], x[p*channels:(p+1)*channels])
+	}
+	return dst
+}
+
+// packSignsRow packs one pixel's channels. The float's sign bit is the
+// packed bit except for -0 (packs as +1, since -0 >= 0) and NaN (+1):
+// 64 channels at a time, branch-free.
+func packSignsRow(dst []uint64, x []float32) {
+	for w := range dst {
+		lo := w * 64
+		n := min(64, len(x)-lo)
+		seg := x[lo : lo+n]
+		var v uint64
+		if n == 64 {
+			seg = seg[:64]
+			for i := 0; i < 64; i += 4 {
+				v |= negBit(seg[i])<<i | negBit(seg[i+1])<<(i+1) | negBit(seg[i+2])<<(i+2) | negBit(seg[i+3])<<(i+3)
+			}
+		} else {
+			for i, f := range seg {
+				v |= negBit(f) << i
+			}
+		}
+		dst[w] = v
+	}
+}
+
+// negBit is 1 when f < 0: the sign bit of a value whose magnitude bits
+// are nonzero and not NaN (bits below 0x7f800001).
+func negBit(f float32) uint64 {
+	u := math.Float32bits(f)
+	mag := u & 0x7fffffff
+	// (mag - 1) < 0x7f800000 exactly when 0 < mag <= +Inf.
+	ok := uint64((mag-1)>>31^1) & uint64(((mag-1)-0x7f800000)>>31)
+	return uint64(u>>31) & ok
+}
+
+// UnpackSigns writes ±1 for each packed bit (1 -> -1, 0 -> +1):
+// pixels×channels values, channels-last.
+func UnpackSigns(dst []float32, src []uint64, pixels, channels int) {
+	wc := BitWords(channels)
+	for p := 0; p < pixels; p++ {
+		row := dst[p*channels : (p+1)*channels]
+		ws := src[p*wc : (p+1)*wc]
+		for c := range row {
+			row[c] = 1 - 2*float32(ws[c>>6]>>(c&63)&1)
+		}
+	}
+}
+
+// BinaryConvParams describes a 2-D binary convolution (NHWC activations).
+type BinaryConvParams struct {
+	InH, InW  int // input height and width
+	InC, OutC int // channels, both divisible by Groups
+	KH, KW    int // kernel size
+	StrideH   int // default 1
+	StrideW   int // default 1
+	DilationH int // default 1
+	DilationW int // default 1
+	PadTop    int
+	PadLeft   int
+	PadBottom int
+	PadRight  int
+	Groups    int // default 1
+	ZeroPad   bool
+	// ZeroPad false is one-padding: padded pixels count as +1 (free: the
+	// packed zero bit). ZeroPad true pads with 0, as a float convolution
+	// does: a per-output-position correction computed at plan time removes
+	// the padded taps' contribution.
+}
+
+// BinaryOutput is the fused output stage: for each output channel j, from
+// the integer dot d (in [-K, K]),
+//
+//	y = float32(float32(d) * Multiplier[j]) + Bias[j]   (two roundings)
+//	y = min(max(y, Lo), Hi)
+//
+// Multiplier and Bias fold the weight scale, the K - 2*count transform
+// and a following BatchNorm; nil Multiplier means all 1, nil Bias all 0.
+// Lo and Hi clamp (Lo 0 for ReLU); both zero means no clamp. Values must
+// be finite; a Bias or clamp of -0 is taken as +0, so y is never -0.
+//
+// To int8, y is then rounded half to even and saturated to [-128, 127]
+// (fold 1/scale into Multiplier and the zero point into Bias). To bits,
+// the output bit is 1 exactly when y < 0, which is a per-channel integer
+// threshold on d computed when the stage is set.
+type BinaryOutput struct {
+	Multiplier []float32
+	Bias       []float32
+	Lo, Hi     float32
+}
+
+// BinaryConv is a planned binary convolution: packed weights, the output
+// stage and the zero-padding correction. Its Run methods reuse internal
+// buffers: one BinaryConv must not run on several goroutines at once.
+type BinaryConv struct {
+	p        BinaryConvParams
+	oh, ow   int
+	cg, ocg  int // channels per group
+	wc       int // input words per pixel
+	wg       int // words per tap (group channels)
+	kw       int // K in words: taps*wg
+	kbits    int // K in bits: taps*cg
+	npanel   int // panels per group
+	w        []uint64
+	yclass   []int32 // per output row: class of valid ky
+	xclass   []int32 // per output column: class of valid kx
+	nxclass  int
+	kc       []int32 // per pattern (yclass*nxclass+xclass): OutC values K - correction
+	mult     []float32
+	bias     []float32
+	lo, hi   float32
+	thr      []int32 // bits output: bit = d < thr (neg false) or d > thr (neg true)
+	thrNeg   []bool
+	bufA     []uint64
+	bufPop   []int32
+	kcRows   []*int32
+	scratchF []float32
+}
+
+// NewBinaryConv plans a binary convolution. weights are float32 in ONNX
+// order OIHW (OutC × InC/Groups × KH × KW); only their signs matter (x < 0
+// is -1). The output stage starts as identity (Multiplier 1, Bias 0, no
+// clamp), so RunF32 gives the integer dots.
+func NewBinaryConv(p BinaryConvParams, weights []float32) (*BinaryConv, error) {
+	def := func(v *int) {
+		if *v == 0 {
+			*v = 1
+		}
+	}
+	def(&p.StrideH)
+	def(&p.StrideW)
+	def(&p.DilationH)
+	def(&p.DilationW)
+	def(&p.Groups)
+	if p.InH <= 0 || p.InW <= 0 || p.InC <= 0 || p.OutC <= 0 || p.KH <= 0 || p.KW <= 0 ||
+		p.StrideH < 0 || p.StrideW < 0 || p.DilationH < 0 || p.DilationW < 0 || p.Groups < 0 ||
+		p.PadTop < 0 || p.PadLeft < 0 || p.PadBottom < 0 || p.PadRight < 0 {
+		return nil, fmt.Errorf("kernels: binary conv: bad parameters %+v", p)
+	}
+	if p.KH > 64 || p.KW > 64 {
+		return nil, fmt.Errorf("kernels: binary conv: kernel %dx%d larger than 64", p.KH, p.KW)
+	}
+	if p.InC%p.Groups != 0 || p.OutC%p.Groups != 0 {
+		return nil, fmt.Errorf("kernels: binary conv: %d groups do not divide %d and %d channels", p.Groups, p.InC, p.OutC)
+	}
+	c := &BinaryConv{p: p, cg: p.InC / p.Groups, ocg: p.OutC / p.Groups, wc: BitWords(p.InC)}
+	c.oh = (p.InH+p.PadTop+p.PadBottom-(p.KH-1)*p.DilationH-1)/p.StrideH + 1
+	c.ow = (p.InW+p.PadLeft+p.PadRight-(p.KW-1)*p.DilationW-1)/p.StrideW + 1
+	if p.InH+p.PadTop+p.PadBottom < (p.KH-1)*p.DilationH+1 || p.InW+p.PadLeft+p.PadRight < (p.KW-1)*p.DilationW+1 {
+		return nil, errors.New("kernels: binary conv: kernel larger than the padded input")
+	}
+	taps := p.KH * p.KW
+	if len(weights) != p.OutC*c.cg*taps {
+		return nil, fmt.Errorf("kernels: binary conv: %d weights, want %d", len(weights), p.OutC*c.cg*taps)
+	}
+	c.wg = BitWords(c.cg)
+	c.kw = taps * c.wg
+	c.kbits = taps * c.cg
+	c.npanel = (c.ocg + binaryNR - 1) / binaryNR
+	c.w = make([]uint64, p.Groups*c.npanel*c.kw*binaryNR)
+	// popW[oc*taps+t]: -1 bits of tap t of output channel oc, for the
+	// zero-padding correction.
+	popW := make([]int32, p.OutC*taps)
+	for oc := 0; oc < p.OutC; oc++ {
+		g, j := oc/c.ocg, oc%c.ocg
+		panel := c.w[(g*c.npanel+j/binaryNR)*c.kw*binaryNR:]
+		for t := 0; t < taps; t++ {
+			for ci := 0; ci < c.cg; ci++ {
+				if weights[(oc*c.cg+ci)*taps+t] < 0 {
+					panel[(t*c.wg+ci>>6)*binaryNR+j%binaryNR] |= 1 << (ci & 63)
+					popW[oc*taps+t]++
+				}
+			}
+		}
+	}
+	// Classes of output rows (columns) by which kernel rows (columns) fall
+	// inside the input.
+	classes := func(n, in, k, s, d, pad int) ([]int32, []uint64) {
+		cl := make([]int32, n)
+		var masks []uint64
+		for o := 0; o < n; o++ {
+			var m uint64
+			for t := 0; t < k; t++ {
+				if i := o*s - pad + t*d; i >= 0 && i < in {
+					m |= 1 << t
+				}
+			}
+			idx := -1
+			for q, v := range masks {
+				if v == m {
+					idx = q
+				}
+			}
+			if idx < 0 {
+				idx = len(masks)
+				masks = append(masks, m)
+			}
+			cl[o] = int32(idx)
+		}
+		return cl, masks
+	}
+	var ym, xm []uint64
+	c.yclass, ym = classes(c.oh, p.InH, p.KH, p.StrideH, p.DilationH, p.PadTop)
+	c.xclass, xm = classes(c.ow, p.InW, p.KW, p.StrideW, p.DilationW, p.PadLeft)
+	c.nxclass = len(xm)
+	c.kc = make([]int32, len(ym)*len(xm)*p.OutC)
+	for yi := range ym {
+		for xi := range xm {
+			row := c.kc[(yi*len(xm)+xi)*p.OutC:][:p.OutC]
+			for oc := range row {
+				row[oc] = int32(c.kbits)
+			}
+			if !p.ZeroPad {
+				continue
+			}
+			for ky := 0; ky < p.KH; ky++ {
+				for kx := 0; kx < p.KW; kx++ {
+					if ym[yi]>>ky&1 != 0 && xm[xi]>>kx&1 != 0 {
+						continue
+					}
+					t := ky*p.KW + kx
+					for oc := range row {
+						// A padded tap adds Cg - 2*popW with one-padding and
+						// must add 0.
+						row[oc] -= int32(c.cg) - 2*popW[oc*taps+t]
+					}
+				}
+			}
+		}
+	}
+	if err := c.SetOutput(BinaryOutput{}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// OutputSize is the output height and width.
+func (c *BinaryConv) OutputSize() (oh, ow int) { return c.oh, c.ow }
+
+// K is the number of binary inputs per output (InC/Groups × KH × KW).
+func (c *BinaryConv) K() int { return c.kbits }
+
+// Params returns the parameters with defaults filled in.
+func (c *BinaryConv) Params() BinaryConvParams { return c.p }
+
+// SetOutput sets the fused output stage (see BinaryOutput) and derives the
+// per-channel thresholds of RunBits.
+func (c *BinaryConv) SetOutput(o BinaryOutput) error {
+	n := c.p.OutC
+	if o.Multiplier != nil && len(o.Multiplier) != n || o.Bias != nil && len(o.Bias) != n {
+		return fmt.Errorf("kernels: binary output stage: %d multipliers and %d biases for %d channels", len(o.Multiplier), len(o.Bias), n)
+	}
+	finite := func(f float32) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
+	c.mult = make([]float32, n)
+	c.bias = make([]float32, n)
+	for j := range c.mult {
+		c.mult[j] = 1
+		if o.Multiplier != nil {
+			c.mult[j] = o.Multiplier[j]
+		}
+		if o.Bias != nil {
+			c.bias[j] = o.Bias[j] + 0 // -0 -> +0
+		}
+		if !finite(c.mult[j]) || !finite(c.bias[j]) {
+			return fmt.Errorf("kernels: binary output stage: channel %d: multiplier %v, bias %v", j, c.mult[j], c.bias[j])
+		}
+	}
+	c.lo, c.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	if o.Lo != 0 || o.Hi != 0 {
+		if math.IsNaN(float64(o.Lo)) || math.IsNaN(float64(o.Hi)) || o.Lo > o.Hi {
+			return fmt.Errorf("kernels: binary output stage: clamp [%v, %v]", o.Lo, o.Hi)
+		}
+		c.lo, c.hi = o.Lo+0, o.Hi+0
+	}
+	// y(d) is monotone in d (nondecreasing for m >= 0, else nonincreasing),
+	// so y < 0 is d < thr or d > thr.
+	c.thr = make([]int32, n)
+	c.thrNeg = make([]bool, n)
+	kb := int32(c.kbits)
+	for j := range c.thr {
+		neg := func(d int32) bool { return outF32One(d, c.mult[j], c.bias[j], c.lo, c.hi) < 0 }
+		if c.mult[j] >= 0 {
+			// smallest d in [-K, K+1] with !neg(d); bit = d < thr.
+			lo, hi := -kb, kb+1
+			for lo < hi {
+				mid := lo + (hi-lo)/2
+				if mid <= kb && neg(mid) {
+					lo = mid + 1
+				} else {
+					hi = mid
+				}
+			}
+			c.thr[j] = lo
+		} else {
+			// largest d in [-K-1, K] with !neg(d); bit = d > thr.
+			lo, hi := -kb-1, kb
+			for lo < hi {
+				mid := lo + (hi-lo+1)/2
+				if mid >= -kb && neg(mid) {
+					hi = mid - 1
+				} else {
+					lo = mid
+				}
+			}
+			c.thr[j], c.thrNeg[j] = lo, true
+		}
+	}
+	return nil
+}
+
+// outF32One is the float output stage of one value.
+func outF32One(d int32, m, b, lo, hi float32) float32 {
+	y := float32(float32(d)*m) + b
+	if !(y > lo) { // as MAXPS: y > lo ? y : lo
+		y = lo
+	}
+	if !(y < hi) {
+		y = hi
+	}
+	return y
+}
+
+// outF32Go is the float output stage in Go: for r < rows, j < n,
+// dst[r*ldd+j] = outF32One(kc[r][j] - 2*pop[r*ldp+j], mult[j], bias[j], lo, hi).
+func outF32Go(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []float32, ldd int) {
+	mult, bias = mult[:n], bias[:n]
+	for r := 0; r < rows; r++ {
+		pr := pop[r*ldp : r*ldp+n]
+		kr := unsafe.Slice(kc[r], n)
+		dr := dst[r*ldd : r*ldd+n]
+		for j := range dr {
+			dr[j] = outF32One(kr[j]-2*pr[j], mult[j], bias[j], lo, hi)
+		}
+	}
+}
+
+// Output kinds of run.
+const (
+	boutFloat = iota
+	boutInt8
+	boutBits
+	boutDot
+)
+
+// checkRun validates a Run call's buffers.
+func (c *BinaryConv) checkRun(src []uint64, batch int, dstLen, perPixel int) {
+	in := batch * c.p.InH * c.p.InW * c.wc
+	if batch < 0 || len(src) < in {
+		panic(fmt.Sprintf("kernels: binary conv: input has %d words, needs %d", len(src), in))
+	}
+	if out := batch * c.oh * c.ow * perPixel; dstLen < out {
+		panic(fmt.Sprintf("kernels: binary conv: output has %d elements, needs %d", dstLen, out))
+	}
+}
+
+// RunF32 convolves batch packed images src (NHWC, BitWords(InC) words per
+// pixel) into dst (NHWC float32, OutC per pixel) through the output stage.
+func (c *BinaryConv) RunF32(dst []float32, src []uint64, batch int) {
+	c.checkRun(src, batch, len(dst), c.p.OutC)
+	c.run(src, batch, boutFloat, unsafe.Pointer(unsafe.SliceData(dst)))
+}
+
+// RunInt8 is RunF32 with y rounded half to even and saturated to int8.
+func (c *BinaryConv) RunInt8(dst []int8, src []uint64, batch int) {
+	c.checkRun(src, batch, len(dst), c.p.OutC)
+	c.run(src, batch, boutInt8, unsafe.Pointer(unsafe.SliceData(dst)))
+}
+
+// RunBits writes packed bits (BitWords(OutC) words per pixel, bit 1 where
+// the output stage's y < 0), ready for the next binary layer.
+func (c *BinaryConv) RunBits(dst []uint64, src []uint64, batch int) {
+	c.checkRun(src, batch, len(dst), BitWords(c.p.OutC))
+	c.run(src, batch, boutBits, unsafe.Pointer(unsafe.SliceData(dst)))
+}
+
+// RunDot writes the integer dots d (NHWC int32), before the output stage.
+func (c *BinaryConv) RunDot(dst []int32, src []uint64, batch int) {
+	c.checkRun(src, batch, len(dst), c.p.OutC)
+	c.run(src, batch, boutDot, unsafe.Pointer(unsafe.SliceData(dst)))
+}
+
+// binaryBlockRows is how many output positions one pass im2cols and
+// multiplies: A block and popcounts stay in L1/L2.
+const binaryBlockRows = 192
+
+func (c *BinaryConv) run(src []uint64, batch, kind int, dst unsafe.Pointer) {
+	if batch == 0 {
+		return
+	}
+	impl := binaryActive()
+	uk := impl.gemm
+	p := c.p
+	rowsTotal := batch * c.oh * c.ow
+	block := binaryBlockRows / uk.mr * uk.mr
+	ldp := c.npanel * binaryNR
+	if cap(c.bufA) < block*c.kw {
+		c.bufA = make([]uint64, block*c.kw)
+	}
+	if cap(c.bufPop) < block*ldp {
+		c.bufPop = make([]int32, block*ldp)
+		c.kcRows = make([]*int32, block)
+	}
+	a := c.bufA[:block*c.kw]
+	pop := c.bufPop[:block*ldp]
+	kcRows := c.kcRows[:block]
+	hw := c.oh * c.ow
+	for r0 := 0; r0 < rowsTotal; r0 += block {
+		rows := min(block, rowsTotal-r0)
+		rowsPad := (rows + uk.mr - 1) / uk.mr * uk.mr
+		for g := 0; g < p.Groups; g++ {
+			c.im2col(a, src, r0, rows, g)
+			clear(a[rows*c.kw : rowsPad*c.kw])
+			for q := 0; q < c.npanel; q++ {
+				wp := c.w[(g*c.npanel+q)*c.kw*binaryNR:]
+				for j := 0; j < binaryNR; j += uk.nr {
+					bgemmCall(impl, rowsPad, c.kw, a, wp[j:], pop[q*binaryNR+j:], ldp)
+				}
+			}
+			for r := 0; r < rows; r++ {
+				pos := (r0 + r) % hw
+				pat := int(c.yclass[pos/c.ow])*c.nxclass + int(c.xclass[pos%c.ow])
+				kcRows[r] = &c.kc[pat*p.OutC+g*c.ocg]
+			}
+			c.output(impl, kind, dst, r0, rows, g, pop, ldp, kcRows)
+		}
+	}
+}
+
+// bgemmCall runs the microkernel over rows×nr, splitting k where the path
+// bounds it.
+func bgemmCall(impl *binaryImpl, rows, k int, a []uint64, b []uint64, c []int32, ldc int) {
+	uk := impl.gemm
+	if impl.maxK == 0 || k <= impl.maxK {
+		uk.fn(rows, k, &a[0], &b[0], binaryNR, &c[0], ldc)
+		return
+	}
+	// Rare (K beyond the accumulators' range): fall back to the generic
+	// kernel, which has no bound.
+	binaryImpls[bpGeneric].gemm.fn(rows, k, &a[0], &b[0], binaryNR, &c[0], ldc)
+}
+
+// im2col fills rows [r0, r0+rows) of the patch matrix of group g: per row
+// the taps in (ky, kx) order, each wg words of the group's channels, zero
+// words for padded taps (one-padding).
+func (c *BinaryConv) im2col(a []uint64, src []uint64, r0, rows, g int) {
+	p := c.p
+	hw := c.oh * c.ow
+	wc, wg, kw := c.wc, c.wg, c.kw
+	whole := p.Groups == 1 || c.cg%64 == 0
+	woff := 0
+	if whole {
+		woff = g * c.cg / 64
+	}
+	imgWords := p.InH * p.InW * wc
+	for r := 0; r < rows; r++ {
+		pos := r0 + r
+		n, pp := pos/hw, pos%hw
+		oy, ox := pp/c.ow, pp%c.ow
+		row := a[r*kw : (r+1)*kw]
+		img := src[n*imgWords : (n+1)*imgWords]
+		iy0 := oy*p.StrideH - p.PadTop
+		ix0 := ox*p.StrideW - p.PadLeft
+		t := 0
+		for ky := 0; ky < p.KH; ky++ {
+			iy := iy0 + ky*p.DilationH
+			if iy < 0 || iy >= p.InH {
+				clear(row[t*wg : (t+p.KW)*wg])
+				t += p.KW
+				continue
+			}
+			line := img[iy*p.InW*wc : (iy+1)*p.InW*wc]
+			if whole && p.DilationW == 1 && wg == wc && ix0 >= 0 && ix0+p.KW <= p.InW {
+				// The kernel row is one contiguous run of the input row.
+				copy(row[t*wg:(t+p.KW)*wg], line[ix0*wc:(ix0+p.KW)*wc])
+				t += p.KW
+				continue
+			}
+			for kx := 0; kx < p.KW; kx++ {
+				ix := ix0 + kx*p.DilationW
+				d := row[t*wg : (t+1)*wg]
+				t++
+				if ix < 0 || ix >= p.InW {
+					clear(d)
+					continue
+				}
+				px := line[ix*wc : (ix+1)*wc]
+				if whole {
+					copy(d, px[woff:woff+wg])
+				} else {
+					extractBits(d, px, g*c.cg, c.cg)
+				}
+			}
+		}
+	}
+}
+
+// extractBits copies bits [start, start+n) of src into dst (bit 0 of dst
+// first), zeroing dst's bits past n.
+func extractBits(dst, src []uint64, start, n int) {
+	for w := range dst {
+		bit := start + w*64
+		wi, sh := bit>>6, uint(bit&63)
+		v := src[wi] >> sh
+		if sh != 0 && wi+1 < len(src) {
+			v |= src[wi+1] << (64 - sh)
+		}
+		if rem := n - w*64; rem < 64 {
+			v &= 1<<uint(rem) - 1
+		}
+		dst[w] = v
+	}
+}
+
+// output applies the output stage to rows [r0, r0+rows) of group g.
+func (c *BinaryConv) output(impl *binaryImpl, kind int, dst unsafe.Pointer, r0, rows, g int, pop []int32, ldp int, kcRows []*int32) {
+	oc, ocg := c.p.OutC, c.ocg
+	j0 := g * ocg
+	switch kind {
+	case boutFloat:
+		d := unsafe.Slice((*float32)(dst), (r0+rows)*oc)[r0*oc+j0:]
+		if impl.outF32 != nil {
+			impl.outF32(rows, ocg, &pop[0], ldp, &kcRows[0], &c.mult[j0], &c.bias[j0], c.lo, c.hi, &d[0], oc)
+		} else {
+			outF32Go(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, d, oc)
+		}
+	case boutInt8:
+		d := unsafe.Slice((*int8)(dst), (r0+rows)*oc)[r0*oc+j0:]
+		if cap(c.scratchF) < ocg {
+			c.scratchF = make([]float32, ocg)
+		}
+		y := c.scratchF[:ocg]
+		for r := 0; r < rows; r++ {
+			outF32Go(1, ocg, pop[r*ldp:], ldp, kcRows[r:], c.mult[j0:], c.bias[j0:], c.lo, c.hi, y, ocg)
+			dr := d[r*oc : r*oc+ocg]
+			for j, v := range y {
+				dr[j] = satInt8(v)
+			}
+		}
+	case boutDot:
+		d := unsafe.Slice((*int32)(dst), (r0+rows)*oc)[r0*oc+j0:]
+		for r := 0; r < rows; r++ {
+			kr := unsafe.Slice(kcRows[r], ocg)
+			pr := pop[r*ldp : r*ldp+ocg]
+			dr := d[r*oc : r*oc+ocg]
+			for j := range dr {
+				dr[j] = kr[j] - 2*pr[j]
+			}
+		}
+	case boutBits:
+		wo := BitWords(oc)
+		d := unsafe.Slice((*uint64)(dst), (r0+rows)*wo)[r0*wo:]
+		thr, neg := c.thr[j0:j0+ocg], c.thrNeg[j0:j0+ocg]
+		for r := 0; r < rows; r++ {
+			kr := unsafe.Slice(kcRows[r], ocg)
+			pr := pop[r*ldp : r*ldp+ocg]
+			dr := d[r*wo : (r+1)*wo]
+			if g == 0 {
+				clear(dr)
+			}
+			for j := range pr {
+				v := kr[j] - 2*pr[j]
+				var b uint64
+				if neg[j] {
+					b = boolBit(v > thr[j])
+				} else {
+					b = boolBit(v < thr[j])
+				}
+				ch := j0 + j
+				dr[ch>>6] |= b << (ch & 63)
+			}
+		}
+	}
+}
+
+func boolBit(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// satInt8 rounds half to even and saturates to int8.
+func satInt8(v float32) int8 {
+	r := math.RoundToEven(float64(v))
+	if r < -128 {
+		return -128
+	}
+	if r > 127 {
+		return 127
+	}
+	return int8(r)
+}
+
+// BinaryMaxPool is max-pooling of packed ±1 values: the max is +1 (bit 0)
+// when any input in the window is +1, so the output word is the AND of
+// the window's words. Padded positions are ignored. src is NHWC packed
+// with BitWords(c) words per pixel; dst gets oh×ow pixels per image, with
+// oh = (h+pt+pb-kh)/sh+1 (likewise ow), which it returns.
+func BinaryMaxPool(dst, src []uint64, batch, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr int) (oh, ow int) {
+	if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt >= kh || pl >= kw || pb >= kh || pr >= kw {
+		panic("kernels: BinaryMaxPool: bad window")
+	}
+	oh = (h+pt+pb-kh)/sh + 1
+	ow = (w+pl+pr-kw)/sw + 1
+	wc := BitWords(c)
+	if len(src) < batch*h*w*wc || len(dst) < batch*oh*ow*wc {
+		panic("kernels: BinaryMaxPool: buffers too small")
+	}
+	for n := 0; n < batch; n++ {
+		img := src[n*h*w*wc : (n+1)*h*w*wc]
+		out := dst[n*oh*ow*wc : (n+1)*oh*ow*wc]
+		for oy := 0; oy < oh; oy++ {
+			y0, y1 := max(oy*sh-pt, 0), min(oy*sh-pt+kh, h)
+			for ox := 0; ox < ow; ox++ {
+				x0, x1 := max(ox*sw-pl, 0), min(ox*sw-pl+kw, w)
+				o := out[(oy*ow+ox)*wc : (oy*ow+ox+1)*wc]
+				for i := range o {
+					o[i] = ^uint64(0)
+				}
+				for y := y0; y < y1; y++ {
+					line := img[(y*w+x0)*wc : (y*w+x1)*wc]
+					for x := 0; x < len(line); x += wc {
+						px := line[x : x+wc]
+						for i := range o {
+							o[i] &= px[i]
+						}
+					}
+				}
+			}
+		}
+	}
+	return oh, ow
+}
+
+// BinaryGemm is a binary matrix product with the fused output stage: a
+// 1×1 convolution over m pixels. Weights are n×k float32 (row j is output
+// channel j's k inputs; signs only); A is m rows of BitWords(k) words.
+type BinaryGemm struct{ conv *BinaryConv }
+
+// NewBinaryGemm packs the n×k weights (row-major) once.
+func NewBinaryGemm(n, k int, weights []float32) (*BinaryGemm, error) {
+	c, err := NewBinaryConv(BinaryConvParams{InH: 1, InW: 1, InC: k, OutC: n, KH: 1, KW: 1}, weights)
+	if err != nil {
+		return nil, err
+	}
+	return &BinaryGemm{c}, nil
+}
+
+// SetOutput sets the output stage, as BinaryConv.SetOutput.
+func (g *BinaryGemm) SetOutput(o BinaryOutput) error { return g.conv.SetOutput(o) }
+
+// RunF32 computes m rows of n outputs (row-major, ld n) from m packed rows.
+func (g *BinaryGemm) RunF32(dst []float32, a []uint64, m int) { g.conv.RunF32(dst, a, m) }
+
+// RunInt8 is RunF32 to int8 (see BinaryOutput).
+func (g *BinaryGemm) RunInt8(dst []int8, a []uint64, m int) { g.conv.RunInt8(dst, a, m) }
+
+// RunBits is RunF32 to packed bits, BitWords(n) words per row.
+func (g *BinaryGemm) RunBits(dst []uint64, a []uint64, m int) { g.conv.RunBits(dst, a, m) }
+
+// RunDot writes the integer dots k - 2*popcount(a XOR w), m×n.
+func (g *BinaryGemm) RunDot(dst []int32, a []uint64, m int) { g.conv.RunDot(dst, a, m) }
+
+// BinaryMicrokernel describes the active path's binary GEMM microkernel.
+func BinaryMicrokernel() (name string, mr, nr int) {
+	uk := binaryActive().gemm
+	return uk.name, uk.mr, uk.nr
+}
+
+// BinaryMicrokernelOps runs the active path's microkernel iters times on
+// L1-resident operands (4 tiles of mr rows by the 32 columns of a panel,
+// k words deep) and returns the operations done (bit multiply-accumulates × 2), for
+// benchmarks against BinaryPeakOps.
+func BinaryMicrokernelOps(k, iters int) float64 {
+	uk := binaryActive().gemm
+	rows := uk.mr * 4
+	a := make([]uint64, rows*k)
+	b := make([]uint64, k*binaryNR)
+	for i := range a {
+		a[i] = uint64(i) * 0x9e3779b97f4a7c15
+	}
+	for i := range b {
+		b[i] = uint64(i) * 0xc2b2ae3d27d4eb4f
+	}
+	c := make([]int32, rows*binaryNR)
+	for it := 0; it < iters; it++ {
+		for j := 0; j < binaryNR; j += uk.nr {
+			uk.fn(rows, k, &a[0], &b[j], binaryNR, &c[j], binaryNR)
+		}
+	}
+	return float64(iters) * float64(rows*binaryNR*k*64) * 2
+}
+
+// BinaryPeakOps runs the active path's register-only XOR+POPCNT+ADD loop
+// iters times and returns the operations done (bit multiply-accumulates ×
+// 2), or 0 on the generic path, which has none.
+func BinaryPeakOps(iters int) float64 {
+	if f := binaryActive().peak; f != nil {
+		return f(iters)
+	}
+	return 0
+}
