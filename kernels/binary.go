@@ -49,19 +49,24 @@ const binaryNR = 32
 // bkernel is a binary GEMM microkernel. fn computes, for i < rows (a
 // multiple of mr) and j < nr,
 //
-//	c[i*ldc+j] = Σ_{p<k} popcount(a[i*k+p] XOR b[p*ldb+j])
+//	c[i*ldc+j] = Σ_{p<k} popcount(A(i,p) XOR b[p*32+j])
 //
-// (a holds rows of k words, b k steps of ldb words), k >= 1. It reads
-// exactly rows*k words of a and the k×nr words of b it uses.
+// where A(i,p) is the word at byte address a + i*lda + off[p], k >= 1. With
+// an im2col buffer off[p] is 8p and lda 8k; reading the input image
+// directly (the indirect form), lda steps one output position and off[p]
+// reaches each tap's words. It reads exactly those A words and the k×nr
+// words of b it uses, and writes exactly the rows×nr tile of c.
 type bkernel struct {
 	name   string
 	mr, nr int
-	fn     func(rows, k int, a, b *uint64, ldb int, c *int32, ldc int)
+	fn     bgemmFn
 }
+
+type bgemmFn func(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 // boutF32 is a vectorized float output stage for rows of n outputs: see
 // outF32Go for what it computes. nil means the Go loop.
-type boutF32 func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst *float32, ldd int)
+type boutF32 func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*float32)
 
 type binaryImpl struct {
 	gemm   bkernel
@@ -78,21 +83,34 @@ var binaryImpls = [numBinaryPaths]binaryImpl{
 	bpGeneric: {gemm: bkernel{"bgemm_4x8_generic", 4, 8, bgemmGeneric}},
 }
 
+// identityOffsets is 8p for p < n: the offsets of an im2col row.
+func identityOffsets(n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = 8 * i
+	}
+	return o
+}
+
 // binaryActive is the implementation of the active Binary path.
 func binaryActive() *binaryImpl { return &binaryImpls[Binary.activeIndex()] }
 
 // bgemmGeneric is the pure-Go microkernel (4×8 tiles): see bkernel.
-func bgemmGeneric(rows, k int, a, b *uint64, ldb int, c *int32, ldc int) {
+func bgemmGeneric(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
 	const mr, nr = 4, 8
-	as := unsafe.Slice(a, rows*k)
-	bs := unsafe.Slice(b, (k-1)*ldb+nr)
+	offs := unsafe.Slice(off, k)
+	bs := unsafe.Slice(b, (k-1)*binaryNR+nr)
 	cs := unsafe.Slice(c, (rows-1)*ldc+nr)
 	for i0 := 0; i0 < rows; i0 += mr {
 		var acc [mr][nr]int
-		for p := 0; p < k; p++ {
-			bw := bs[p*ldb : p*ldb+nr]
+		var rowp [mr]unsafe.Pointer
+		for i := range rowp {
+			rowp[i] = unsafe.Add(unsafe.Pointer(a), (i0+i)*lda)
+		}
+		for p, o := range offs {
+			bw := bs[p*binaryNR : p*binaryNR+nr]
 			for i := 0; i < mr; i++ {
-				x := as[(i0+i)*k+p]
+				x := *(*uint64)(unsafe.Add(rowp[i], o))
 				r := &acc[i]
 				for j, w := range bw {
 					r[j] += bits.OnesCount64(x ^ w)
@@ -104,6 +122,24 @@ func bgemmGeneric(rows, k int, a, b *uint64, ldb int, c *int32, ldc int) {
 			for j := range row {
 				row[j] = int32(acc[i][j])
 			}
+		}
+	}
+}
+
+// bgemmGenericAny is bgemmGeneric for any rows (one row at a time) and all
+// 32 columns of a panel: the fallback for k beyond a path's bound.
+func bgemmGenericAny(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
+	offs := unsafe.Slice(off, k)
+	bs := unsafe.Slice(b, k*binaryNR)
+	for i := 0; i < rows; i++ {
+		rp := unsafe.Add(unsafe.Pointer(a), i*lda)
+		cr := unsafe.Slice((*int32)(unsafe.Add(unsafe.Pointer(c), i*ldc*4)), binaryNR)
+		for j := range cr {
+			s := 0
+			for p, o := range offs {
+				s += bits.OnesCount64(*(*uint64)(unsafe.Add(rp, o)) ^ bs[p*binaryNR+j])
+			}
+			cr[j] = int32(s)
 		}
 	}
 }
@@ -221,28 +257,34 @@ type BinaryOutput struct {
 // stage and the zero-padding correction. Its Run methods reuse internal
 // buffers: one BinaryConv must not run on several goroutines at once.
 type BinaryConv struct {
-	p        BinaryConvParams
-	oh, ow   int
-	cg, ocg  int // channels per group
-	wc       int // input words per pixel
-	wg       int // words per tap (group channels)
-	kw       int // K in words: taps*wg
-	kbits    int // K in bits: taps*cg
-	npanel   int // panels per group
-	w        []uint64
-	yclass   []int32 // per output row: class of valid ky
-	xclass   []int32 // per output column: class of valid kx
-	nxclass  int
-	kc       []int32 // per pattern (yclass*nxclass+xclass): OutC values K - correction
-	mult     []float32
-	bias     []float32
-	lo, hi   float32
-	thr      []int32 // bits output: bit = d < thr (neg false) or d > thr (neg true)
-	thrNeg   []bool
-	bufA     []uint64
-	bufPop   []int32
-	kcRows   []*int32
-	scratchF []float32
+	p       BinaryConvParams
+	oh, ow  int
+	cg, ocg int // channels per group
+	wc      int // input words per pixel
+	wg      int // words per tap (group channels)
+	kw      int // K in words: taps*wg
+	kbits   int // K in bits: taps*cg
+	npanel  int // panels per group
+	w       []uint64
+	yclass  []int32 // per output row: class of valid ky
+	xclass  []int32 // per output column: class of valid kx
+	nxclass int
+	kc      []int32 // per pattern (yclass*nxclass+xclass): OutC values K - correction
+	mult    []float32
+	bias    []float32
+	lo, hi  float32
+	thr     []int32 // bits output: bit = d < thr (neg false) or d > thr (neg true)
+	thrNeg  []bool
+	// Direct (indirect-addressed) multiplication from the image: for
+	// output rows whose kernel rows all lie inside (rowFull), the columns
+	// [xa, xb) whose kernel columns all do. Only when a group's channels
+	// are whole words (direct).
+	direct    bool
+	rowFull   []bool
+	xa, xb    int
+	offDirect []int // byte offset of each K word from a position's first tap
+	offIm2col []int // 8p
+	runBuf    *binaryRun
 }
 
 // NewBinaryConv plans a binary convolution. weights are float32 in ONNX
@@ -356,6 +398,27 @@ func NewBinaryConv(p BinaryConvParams, weights []float32) (*BinaryConv, error) {
 			}
 		}
 	}
+	c.direct = p.Groups == 1 || c.cg%64 == 0
+	c.rowFull = make([]bool, c.oh)
+	for oy := range c.rowFull {
+		c.rowFull[oy] = ym[c.yclass[oy]] == 1<<p.KH-1
+	}
+	full := func(ox int) bool { return xm[c.xclass[ox]] == 1<<p.KW-1 }
+	for c.xa = 0; c.xa < c.ow && !full(c.xa); c.xa++ {
+	}
+	for c.xb = c.xa; c.xb < c.ow && full(c.xb); c.xb++ {
+	}
+	c.offDirect = make([]int, c.kw)
+	c.offIm2col = make([]int, c.kw)
+	for ky := 0; ky < p.KH; ky++ {
+		for kx := 0; kx < p.KW; kx++ {
+			for w := 0; w < c.wg; w++ {
+				q := (ky*p.KW+kx)*c.wg + w
+				c.offDirect[q] = ((ky*p.DilationH*p.InW+kx*p.DilationW)*c.wc + w) * 8
+				c.offIm2col[q] = q * 8
+			}
+		}
+	}
 	if err := c.SetOutput(BinaryOutput{}); err != nil {
 		return nil, err
 	}
@@ -449,13 +512,13 @@ func outF32One(d int32, m, b, lo, hi float32) float32 {
 }
 
 // outF32Go is the float output stage in Go: for r < rows, j < n,
-// dst[r*ldd+j] = outF32One(kc[r][j] - 2*pop[r*ldp+j], mult[j], bias[j], lo, hi).
-func outF32Go(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []float32, ldd int) {
+// dst[r][j] = outF32One(kc[r][j] - 2*pop[r*ldp+j], mult[j], bias[j], lo, hi).
+func outF32Go(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*float32) {
 	mult, bias = mult[:n], bias[:n]
 	for r := 0; r < rows; r++ {
 		pr := pop[r*ldp : r*ldp+n]
 		kr := unsafe.Slice(kc[r], n)
-		dr := dst[r*ldd : r*ldd+n]
+		dr := unsafe.Slice(dst[r], n)
 		for j := range dr {
 			dr[j] = outF32One(kr[j]-2*pr[j], mult[j], bias[j], lo, hi)
 		}
@@ -507,116 +570,186 @@ func (c *BinaryConv) RunDot(dst []int32, src []uint64, batch int) {
 	c.run(src, batch, boutDot, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
-// binaryBlockRows is how many output positions one pass im2cols and
-// multiplies: A block and popcounts stay in L1/L2.
-const binaryBlockRows = 192
+// binaryBlockRows is how many im2col rows one pass gathers before they are
+// multiplied: the A block and its popcounts stay in L1/L2.
+const binaryBlockRows = 96
+
+// binaryRun holds one Run's buffers and state.
+type binaryRun struct {
+	c       *BinaryConv
+	impl    *binaryImpl
+	kind    int
+	dst     unsafe.Pointer
+	g       int
+	a       []uint64 // im2col rows
+	pending int      // rows gathered in a
+	pos     []int32  // output position of each gathered row
+	pop     []int32  // popcounts, ldp per row
+	kcRows  []*int32 // K - correction of each row
+	fRows   []*float32
+	// The same for direct runs, which happen while rows are gathered.
+	posD    []int32
+	popD    []int32
+	kcRowsD []*int32
+}
+
+// bufs returns the buffers of a Run, allocated on first use.
+func (c *BinaryConv) bufs(impl *binaryImpl, kind int, dst unsafe.Pointer) *binaryRun {
+	r := c.runBuf
+	if r == nil {
+		rows := max(binaryBlockRows, c.ow+impl.gemm.mr)
+		r = &binaryRun{
+			c:       c,
+			a:       make([]uint64, binaryBlockRows*c.kw),
+			pos:     make([]int32, binaryBlockRows),
+			pop:     make([]int32, binaryBlockRows*c.npanel*binaryNR),
+			kcRows:  make([]*int32, binaryBlockRows),
+			fRows:   make([]*float32, rows),
+			posD:    make([]int32, rows),
+			popD:    make([]int32, rows*c.npanel*binaryNR),
+			kcRowsD: make([]*int32, rows),
+		}
+		c.runBuf = r
+	}
+	r.impl, r.kind, r.dst, r.pending = impl, kind, dst, 0
+	return r
+}
 
 func (c *BinaryConv) run(src []uint64, batch, kind int, dst unsafe.Pointer) {
 	if batch == 0 {
 		return
 	}
 	impl := binaryActive()
-	uk := impl.gemm
+	if c.runBuf != nil && len(c.runBuf.posD) < c.ow+impl.gemm.mr {
+		c.runBuf = nil
+	}
+	r := c.bufs(impl, kind, dst)
 	p := c.p
-	rowsTotal := batch * c.oh * c.ow
-	block := binaryBlockRows / uk.mr * uk.mr
-	ldp := c.npanel * binaryNR
-	if cap(c.bufA) < block*c.kw {
-		c.bufA = make([]uint64, block*c.kw)
-	}
-	if cap(c.bufPop) < block*ldp {
-		c.bufPop = make([]int32, block*ldp)
-		c.kcRows = make([]*int32, block)
-	}
-	a := c.bufA[:block*c.kw]
-	pop := c.bufPop[:block*ldp]
-	kcRows := c.kcRows[:block]
-	hw := c.oh * c.ow
-	for r0 := 0; r0 < rowsTotal; r0 += block {
-		rows := min(block, rowsTotal-r0)
-		rowsPad := (rows + uk.mr - 1) / uk.mr * uk.mr
-		for g := 0; g < p.Groups; g++ {
-			c.im2col(a, src, r0, rows, g)
-			clear(a[rows*c.kw : rowsPad*c.kw])
-			for q := 0; q < c.npanel; q++ {
-				wp := c.w[(g*c.npanel+q)*c.kw*binaryNR:]
-				for j := 0; j < binaryNR; j += uk.nr {
-					bgemmCall(impl, rowsPad, c.kw, a, wp[j:], pop[q*binaryNR+j:], ldp)
+	mr := impl.gemm.mr
+	imgWords := p.InH * p.InW * c.wc
+	for g := 0; g < p.Groups; g++ {
+		r.g = g
+		for n := 0; n < batch; n++ {
+			img := src[n*imgWords : (n+1)*imgWords]
+			for oy := 0; oy < c.oh; oy++ {
+				xa, xb := c.ow, c.ow
+				if c.direct && c.rowFull[oy] {
+					xa = c.xa
+					xb = xa + (c.xb-xa)/mr*mr
+				}
+				pat := int(c.yclass[oy]) * c.nxclass
+				base := int32((n*c.oh + oy) * c.ow)
+				for ox := 0; ox < c.ow; ox++ {
+					if ox == xa && xb > xa {
+						r.direct(img, n, oy, xa, xb-xa)
+						ox = xb - 1
+						continue
+					}
+					c.im2colRow(r.a[r.pending*c.kw:(r.pending+1)*c.kw], img, oy, ox, g)
+					r.pos[r.pending] = base + int32(ox)
+					r.kcRows[r.pending] = &c.kc[(pat+int(c.xclass[ox]))*p.OutC+g*c.ocg]
+					r.pending++
+					if r.pending == binaryBlockRows {
+						r.flush()
+					}
 				}
 			}
-			for r := 0; r < rows; r++ {
-				pos := (r0 + r) % hw
-				pat := int(c.yclass[pos/c.ow])*c.nxclass + int(c.xclass[pos%c.ow])
-				kcRows[r] = &c.kc[pat*p.OutC+g*c.ocg]
-			}
-			c.output(impl, kind, dst, r0, rows, g, pop, ldp, kcRows)
+		}
+		r.flush()
+	}
+}
+
+// flush multiplies and outputs the gathered im2col rows.
+func (r *binaryRun) flush() {
+	if r.pending == 0 {
+		return
+	}
+	c, uk := r.c, r.impl.gemm
+	rows := r.pending
+	rowsPad := (rows + uk.mr - 1) / uk.mr * uk.mr
+	clear(r.a[rows*c.kw : rowsPad*c.kw])
+	r.multiply(rowsPad, &r.a[0], c.kw*8, &c.offIm2col[0], r.pop)
+	r.c.output(r, rows, r.pop, r.pos, r.kcRows)
+	r.pending = 0
+}
+
+// direct multiplies rows output positions (oy, x0...) straight from the
+// input image: every tap of each lies inside it, and consecutive positions
+// are sw pixels apart, so A(i,p) = image + i*lda + offDirect[p].
+func (r *binaryRun) direct(img []uint64, n, oy, x0, rows int) {
+	c := r.c
+	p := c.p
+	iy, ix := oy*p.StrideH-p.PadTop, x0*p.StrideW-p.PadLeft
+	woff := 0
+	if p.Groups > 1 {
+		woff = r.g * c.cg / 64
+	}
+	a := &img[(iy*p.InW+ix)*c.wc+woff]
+	r.multiply(rows, a, p.StrideW*c.wc*8, &c.offDirect[0], r.popD)
+	pat := int(c.yclass[oy])*c.nxclass + int(c.xclass[x0])
+	kc := &c.kc[pat*p.OutC+r.g*c.ocg]
+	base := int32((n*c.oh+oy)*c.ow + x0)
+	for i := 0; i < rows; i++ {
+		r.posD[i] = base + int32(i)
+		r.kcRowsD[i] = kc
+	}
+	c.output(r, rows, r.popD, r.posD, r.kcRowsD)
+}
+
+// multiply runs the microkernel over rows (a multiple of mr) and every
+// panel of the group, into r.pop.
+func (r *binaryRun) multiply(rows int, a *uint64, lda int, off *int, pop []int32) {
+	c, impl := r.c, r.impl
+	uk := impl.gemm
+	fn, nr := uk.fn, uk.nr
+	if impl.maxK != 0 && c.kw > impl.maxK {
+		// K beyond the accumulators' range: a Go kernel without bound.
+		fn, nr = bgemmGenericAny, binaryNR
+	}
+	ldp := c.npanel * binaryNR
+	for q := 0; q < c.npanel; q++ {
+		wp := c.w[(r.g*c.npanel+q)*c.kw*binaryNR:]
+		for j := 0; j < binaryNR; j += nr {
+			fn(rows, c.kw, a, lda, off, &wp[j], &pop[q*binaryNR+j], ldp)
 		}
 	}
 }
 
-// bgemmCall runs the microkernel over rows×nr, splitting k where the path
-// bounds it.
-func bgemmCall(impl *binaryImpl, rows, k int, a []uint64, b []uint64, c []int32, ldc int) {
-	uk := impl.gemm
-	if impl.maxK == 0 || k <= impl.maxK {
-		uk.fn(rows, k, &a[0], &b[0], binaryNR, &c[0], ldc)
-		return
-	}
-	// Rare (K beyond the accumulators' range): fall back to the generic
-	// kernel, which has no bound.
-	binaryImpls[bpGeneric].gemm.fn(rows, k, &a[0], &b[0], binaryNR, &c[0], ldc)
-}
-
-// im2col fills rows [r0, r0+rows) of the patch matrix of group g: per row
-// the taps in (ky, kx) order, each wg words of the group's channels, zero
+// im2colRow writes output position (oy, ox)'s patch row of group g: the
+// taps in (ky, kx) order, each wg words of the group's channels, zero
 // words for padded taps (one-padding).
-func (c *BinaryConv) im2col(a []uint64, src []uint64, r0, rows, g int) {
+func (c *BinaryConv) im2colRow(row []uint64, img []uint64, oy, ox, g int) {
 	p := c.p
-	hw := c.oh * c.ow
-	wc, wg, kw := c.wc, c.wg, c.kw
+	wc, wg := c.wc, c.wg
 	whole := p.Groups == 1 || c.cg%64 == 0
 	woff := 0
 	if whole {
 		woff = g * c.cg / 64
 	}
-	imgWords := p.InH * p.InW * wc
-	for r := 0; r < rows; r++ {
-		pos := r0 + r
-		n, pp := pos/hw, pos%hw
-		oy, ox := pp/c.ow, pp%c.ow
-		row := a[r*kw : (r+1)*kw]
-		img := src[n*imgWords : (n+1)*imgWords]
-		iy0 := oy*p.StrideH - p.PadTop
-		ix0 := ox*p.StrideW - p.PadLeft
-		t := 0
-		for ky := 0; ky < p.KH; ky++ {
-			iy := iy0 + ky*p.DilationH
-			if iy < 0 || iy >= p.InH {
-				clear(row[t*wg : (t+p.KW)*wg])
-				t += p.KW
+	iy0 := oy*p.StrideH - p.PadTop
+	ix0 := ox*p.StrideW - p.PadLeft
+	t := 0
+	for ky := 0; ky < p.KH; ky++ {
+		iy := iy0 + ky*p.DilationH
+		if iy < 0 || iy >= p.InH {
+			clear(row[t*wg : (t+p.KW)*wg])
+			t += p.KW
+			continue
+		}
+		line := img[iy*p.InW*wc : (iy+1)*p.InW*wc]
+		for kx := 0; kx < p.KW; kx++ {
+			ix := ix0 + kx*p.DilationW
+			d := row[t*wg : (t+1)*wg]
+			t++
+			if ix < 0 || ix >= p.InW {
+				clear(d)
 				continue
 			}
-			line := img[iy*p.InW*wc : (iy+1)*p.InW*wc]
-			if whole && p.DilationW == 1 && wg == wc && ix0 >= 0 && ix0+p.KW <= p.InW {
-				// The kernel row is one contiguous run of the input row.
-				copy(row[t*wg:(t+p.KW)*wg], line[ix0*wc:(ix0+p.KW)*wc])
-				t += p.KW
-				continue
-			}
-			for kx := 0; kx < p.KW; kx++ {
-				ix := ix0 + kx*p.DilationW
-				d := row[t*wg : (t+1)*wg]
-				t++
-				if ix < 0 || ix >= p.InW {
-					clear(d)
-					continue
-				}
-				px := line[ix*wc : (ix+1)*wc]
-				if whole {
-					copy(d, px[woff:woff+wg])
-				} else {
-					extractBits(d, px, g*c.cg, c.cg)
-				}
+			px := line[ix*wc : (ix+1)*wc]
+			if whole {
+				copy(d, px[woff:woff+wg])
+			} else {
+				extractBits(d, px, g*c.cg, c.cg)
 			}
 		}
 	}
@@ -639,50 +772,55 @@ func extractBits(dst, src []uint64, start, n int) {
 	}
 }
 
-// output applies the output stage to rows [r0, r0+rows) of group g.
-func (c *BinaryConv) output(impl *binaryImpl, kind int, dst unsafe.Pointer, r0, rows, g int, pop []int32, ldp int, kcRows []*int32) {
+// output applies the output stage to rows of pop (ldp apart), whose output
+// positions are pos and K - correction rows kcRows.
+func (c *BinaryConv) output(r *binaryRun, rows int, pop, pos []int32, kcRows []*int32) {
 	oc, ocg := c.p.OutC, c.ocg
-	j0 := g * ocg
-	switch kind {
+	j0 := r.g * ocg
+	ldp := c.npanel * binaryNR
+	kcRows, pos = kcRows[:rows], pos[:rows]
+	switch r.kind {
 	case boutFloat:
-		d := unsafe.Slice((*float32)(dst), (r0+rows)*oc)[r0*oc+j0:]
-		if impl.outF32 != nil {
-			impl.outF32(rows, ocg, &pop[0], ldp, &kcRows[0], &c.mult[j0], &c.bias[j0], c.lo, c.hi, &d[0], oc)
+		out := unsafe.Slice((*float32)(r.dst), (int(pos[rows-1])+1)*oc)
+		fRows := r.fRows[:rows]
+		for i, ps := range pos {
+			fRows[i] = &out[int(ps)*oc+j0]
+		}
+		if r.impl.outF32 != nil {
+			r.impl.outF32(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, fRows)
 		} else {
-			outF32Go(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, d, oc)
+			outF32Go(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, fRows)
 		}
 	case boutInt8:
-		d := unsafe.Slice((*int8)(dst), (r0+rows)*oc)[r0*oc+j0:]
-		if cap(c.scratchF) < ocg {
-			c.scratchF = make([]float32, ocg)
-		}
-		y := c.scratchF[:ocg]
-		for r := 0; r < rows; r++ {
-			outF32Go(1, ocg, pop[r*ldp:], ldp, kcRows[r:], c.mult[j0:], c.bias[j0:], c.lo, c.hi, y, ocg)
-			dr := d[r*oc : r*oc+ocg]
-			for j, v := range y {
-				dr[j] = satInt8(v)
+		out := unsafe.Slice((*int8)(r.dst), (int(pos[rows-1])+1)*oc)
+		mult, bias := c.mult[j0:j0+ocg], c.bias[j0:j0+ocg]
+		for i, ps := range pos {
+			kr := unsafe.Slice(kcRows[i], ocg)
+			pr := pop[i*ldp : i*ldp+ocg]
+			dr := out[int(ps)*oc+j0 : int(ps)*oc+j0+ocg]
+			for j := range dr {
+				dr[j] = satInt8(outF32One(kr[j]-2*pr[j], mult[j], bias[j], c.lo, c.hi))
 			}
 		}
 	case boutDot:
-		d := unsafe.Slice((*int32)(dst), (r0+rows)*oc)[r0*oc+j0:]
-		for r := 0; r < rows; r++ {
-			kr := unsafe.Slice(kcRows[r], ocg)
-			pr := pop[r*ldp : r*ldp+ocg]
-			dr := d[r*oc : r*oc+ocg]
+		out := unsafe.Slice((*int32)(r.dst), (int(pos[rows-1])+1)*oc)
+		for i, ps := range pos {
+			kr := unsafe.Slice(kcRows[i], ocg)
+			pr := pop[i*ldp : i*ldp+ocg]
+			dr := out[int(ps)*oc+j0 : int(ps)*oc+j0+ocg]
 			for j := range dr {
 				dr[j] = kr[j] - 2*pr[j]
 			}
 		}
 	case boutBits:
 		wo := BitWords(oc)
-		d := unsafe.Slice((*uint64)(dst), (r0+rows)*wo)[r0*wo:]
+		out := unsafe.Slice((*uint64)(r.dst), (int(pos[rows-1])+1)*wo)
 		thr, neg := c.thr[j0:j0+ocg], c.thrNeg[j0:j0+ocg]
-		for r := 0; r < rows; r++ {
-			kr := unsafe.Slice(kcRows[r], ocg)
-			pr := pop[r*ldp : r*ldp+ocg]
-			dr := d[r*wo : (r+1)*wo]
-			if g == 0 {
+		for i, ps := range pos {
+			kr := unsafe.Slice(kcRows[i], ocg)
+			pr := pop[i*ldp : i*ldp+ocg]
+			dr := out[int(ps)*wo : (int(ps)+1)*wo]
+			if r.g == 0 {
 				clear(dr)
 			}
 			for j := range pr {
@@ -811,9 +949,10 @@ func BinaryMicrokernelOps(k, iters int) float64 {
 		b[i] = uint64(i) * 0xc2b2ae3d27d4eb4f
 	}
 	c := make([]int32, rows*binaryNR)
+	off := identityOffsets(k)
 	for it := 0; it < iters; it++ {
 		for j := 0; j < binaryNR; j += uk.nr {
-			uk.fn(rows, k, &a[0], &b[j], binaryNR, &c[j], binaryNR)
+			uk.fn(rows, k, &a[0], k*8, &off[0], &b[j], &c[j], binaryNR)
 		}
 	}
 	return float64(iters) * float64(rows*binaryNR*k*64) * 2

@@ -294,15 +294,26 @@ func TestBinaryMicrokernels(t *testing.T) {
 			for i := range c {
 				c[i] = -3
 			}
+			// Rows 3 words apart beyond their k words, offsets reversed.
+			lda := (k + 3) * 8
+			a = make([]uint64, rows*(k+3))
+			for i := range a {
+				a[i] = r.Uint64()
+			}
+			off := make([]int, k)
+			for q := range off {
+				off[q] = (k - 1 - q) * 8
+			}
+			A := func(i, q int) uint64 { return a[(i*lda+off[q])/8] }
 			for j0 := 0; j0+uk.nr <= binaryNR; j0 += 3 * uk.nr {
-				uk.fn(rows, k, &a[0], &b[j0], binaryNR, &c[0], ldc)
+				uk.fn(rows, k, &a[0], lda, &off[0], &b[j0], &c[0], ldc)
 				for i := 0; i < rows; i++ {
 					for j := 0; j < ldc; j++ {
 						want := int32(-3)
 						if j < uk.nr {
 							want = 0
 							for q := 0; q < k; q++ {
-								want += int32(bits.OnesCount64(a[i*k+q] ^ b[q*binaryNR+j0+j]))
+								want += int32(bits.OnesCount64(A(i, q) ^ b[q*binaryNR+j0+j]))
 							}
 						}
 						if c[i*ldc+j] != want {

@@ -1,0 +1,363 @@
+//go:build ignore
+
+// Command gen_binary_amd64 writes kernels/binary_amd64.s: the binary
+// (XOR + popcount) GEMM microkernels, their register-only ceiling loops
+// and the vectorized float output stages. Run from kernels/:
+//
+//	go run _generate/gen_binary_amd64.go > binary_amd64.s
+//
+// Microkernel contract (bkernel in binary.go): for i < rows (a multiple of
+// MR) and j < NR,
+//
+//	c[i*ldc+j] = Σ_{p<k} popcount(A(i,p) XOR b[p*32+j])
+//
+// where A(i,p) is the word at byte address a + i*lda + off[p] (an im2col
+// buffer, or the input image itself); k >= 1.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var out strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
+func raw(s string)                 { out.WriteString(s + "\n") }
+
+const gemmSig = "(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)"
+
+func header(name, sig string, frame string) {
+	raw("")
+	raw("// func " + name + sig)
+	raw("TEXT ·" + name + "(SB), NOSPLIT, " + frame)
+}
+
+// avx512: 6 rows × 32 columns (4 zmm of 8 qword lanes) in Z0-Z23 (row i,
+// vector j in Z(4i+j)), B in Z24-Z27, temporaries Z28-Z31. Per k step: 4
+// B loads and, per row, a broadcast XOR from memory (EVEX {1to8}), VPOPCNTQ
+// and VPADDQ into each of the 4 accumulators.
+func avx512() {
+	const mr = 6
+	name := "bgemm_6x32_avx512vpopcnt"
+	header(name, gemmSig, "$0-64")
+	p("MOVQ rows+0(FP), R11")
+	p("MOVQ a+16(FP), R14")
+	p("MOVQ lda+24(FP), R8")
+	p("MOVQ b+40(FP), R13")
+	p("MOVQ c+48(FP), DX")
+	p("MOVQ ldc+56(FP), R12")
+	p("SHLQ $2, R12")
+	label("b512tile")
+	for i := 0; i < 24; i++ {
+		p("VPXORQ Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("MOVQ off+32(FP), R15")
+	p("MOVQ R13, DI")
+	p("MOVQ k+8(FP), CX")
+	label("b512k")
+	p("MOVQ (R15), AX")
+	p("LEAQ (R14)(AX*1), SI")
+	p("LEAQ (SI)(R8*2), R9")
+	p("ADDQ R8, R9")
+	for j := 0; j < 4; j++ {
+		p("VMOVDQU64 %d(DI), Z%d", 64*j, 24+j)
+	}
+	addrs := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R9)", "(R9)(R8*1)", "(R9)(R8*2)"}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 4; j++ {
+			t := 28 + j
+			p("VPXORQ.BCST %s, Z%d, Z%d", addrs[i], 24+j, t)
+			p("VPOPCNTQ Z%d, Z%d", t, t)
+			p("VPADDQ Z%d, Z%d, Z%d", t, 4*i+j, 4*i+j)
+		}
+	}
+	p("ADDQ $8, R15")
+	p("ADDQ $256, DI")
+	p("DECQ CX")
+	p("JNZ b512k")
+	p("MOVQ DX, BX")
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 4; j++ {
+			p("VPMOVQD Z%d, %d(BX)", 4*i+j, 32*j)
+		}
+		if i < mr-1 {
+			p("ADDQ R12, BX")
+		}
+	}
+	p("LEAQ (R14)(R8*4), R14")
+	p("LEAQ (R14)(R8*2), R14")
+	p("LEAQ (DX)(R12*4), DX")
+	p("LEAQ (DX)(R12*2), DX")
+	p("SUBQ $%d, R11", mr)
+	p("JNZ b512tile")
+	p("VZEROUPPER")
+	p("RET")
+
+	// Ceiling: the same 24 XOR+VPOPCNTQ+VPADDQ per iteration, from
+	// registers only.
+	header("bpeak_avx512vpopcnt", "(n int)", "$0-8")
+	p("MOVQ n+0(FP), CX")
+	for i := 0; i < 24; i++ {
+		p("VPXORQ Z%d, Z%d, Z%d", i, i, i)
+	}
+	label("bpeak512")
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 4; j++ {
+			t := 28 + j
+			p("VPXORQ Z%d, Z%d, Z%d", 24+(j+i)%4, 24+j, t)
+			p("VPOPCNTQ Z%d, Z%d", t, t)
+			p("VPADDQ Z%d, Z%d, Z%d", t, 4*i+j, 4*i+j)
+		}
+	}
+	p("DECQ CX")
+	p("JNZ bpeak512")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// popcntStep is the AVX2 nibble-lookup popcount of x (Y14, clobbered)
+// added bytewise into acc, with Y11 = 0x0f bytes, Y12 = the lookup table.
+func popcntStep(acc int) {
+	p("VPAND Y11, Y14, Y15")
+	p("VPSRLW $4, Y14, Y14")
+	p("VPAND Y11, Y14, Y14")
+	p("VPSHUFB Y15, Y12, Y15")
+	p("VPSHUFB Y14, Y12, Y14")
+	p("VPADDB Y15, Y%d, Y%d", acc, acc)
+	p("VPADDB Y14, Y%d, Y%d", acc, acc)
+}
+
+// avx2: 2 rows × 8 columns (2 ymm of 4 qword lanes). Byte counts
+// accumulate in Y0-Y3 (row i, vector j in Y(2i+j)) for at most 31 k steps
+// (8 per byte per step: 248 < 256), then VPSADBW folds them into the qword
+// sums Y4-Y7. B in Y8-Y9, the broadcast A word in Y10, Y13 = 0.
+func avx2() {
+	const mr = 2
+	header("bgemm_2x8_avx2", gemmSig, "$0-64")
+	p("MOVQ a+16(FP), R14")
+	p("MOVQ lda+24(FP), R8")
+	p("MOVQ b+40(FP), R13")
+	p("MOVQ c+48(FP), DX")
+	p("MOVQ ldc+56(FP), R12")
+	p("SHLQ $2, R12")
+	p("VMOVDQU bnibble<>(SB), Y11")
+	p("VMOVDQU bpoplut<>(SB), Y12")
+	p("VPXOR Y13, Y13, Y13")
+	label("b2tile")
+	for i := 4; i < 8; i++ {
+		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
+	}
+	p("LEAQ (R14)(R8*1), R9")
+	p("MOVQ off+32(FP), R10")
+	p("MOVQ R13, DI")
+	p("MOVQ k+8(FP), CX")
+	label("b2chunk")
+	p("MOVQ CX, AX")
+	p("CMPQ AX, $31")
+	p("JLE b2n")
+	p("MOVQ $31, AX")
+	label("b2n")
+	p("SUBQ AX, CX")
+	for i := 0; i < 4; i++ {
+		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
+	}
+	label("b2k")
+	p("MOVQ (R10), BX")
+	p("VMOVDQU (DI), Y8")
+	p("VMOVDQU 32(DI), Y9")
+	for i, a := range []string{"(R14)(BX*1)", "(R9)(BX*1)"} {
+		p("VPBROADCASTQ %s, Y10", a)
+		for j := 0; j < 2; j++ {
+			p("VPXOR Y%d, Y10, Y14", 8+j)
+			popcntStep(2*i + j)
+		}
+	}
+	p("ADDQ $8, R10")
+	p("ADDQ $256, DI")
+	p("DECQ AX")
+	p("JNZ b2k")
+	for i := 0; i < 4; i++ {
+		p("VPSADBW Y13, Y%d, Y%d", i, i)
+		p("VPADDQ Y%d, Y%d, Y%d", i, 4+i, 4+i)
+	}
+	p("TESTQ CX, CX")
+	p("JNZ b2chunk")
+	p("VMOVDQU bpermq2d<>(SB), Y14")
+	p("MOVQ DX, BX")
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 2; j++ {
+			p("VPERMD Y%d, Y14, Y15", 4+2*i+j)
+			p("VMOVDQU X15, %d(BX)", 16*j)
+		}
+		if i < mr-1 {
+			p("ADDQ R12, BX")
+		}
+	}
+	p("LEAQ (R14)(R8*2), R14")
+	p("LEAQ (DX)(R12*2), DX")
+	p("SUBQ $%d, rows+0(FP)", mr)
+	p("JNZ b2tile")
+	p("VZEROUPPER")
+	p("RET")
+
+	// Ceiling: 8 independent XOR + nibble-lookup popcount + byte adds per
+	// iteration, registers only.
+	header("bpeak_avx2", "(n int)", "$0-8")
+	p("MOVQ n+0(FP), CX")
+	p("VMOVDQU bnibble<>(SB), Y11")
+	p("VMOVDQU bpoplut<>(SB), Y12")
+	for i := 0; i < 8; i++ {
+		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
+	}
+	label("bpeak2")
+	for i := 0; i < 8; i++ {
+		p("VPXOR Y%d, Y%d, Y14", 8+i%2, 9-i%2)
+		popcntStep(i)
+	}
+	p("DECQ CX")
+	p("JNZ bpeak2")
+	p("VZEROUPPER")
+	p("RET")
+
+	raw("")
+	raw("DATA bnibble<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f")
+	raw("DATA bnibble<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f")
+	raw("DATA bnibble<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f")
+	raw("DATA bnibble<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f")
+	raw("GLOBL bnibble<>(SB), RODATA|NOPTR, $32")
+	raw("DATA bpoplut<>+0(SB)/8, $0x0302020102010100")
+	raw("DATA bpoplut<>+8(SB)/8, $0x0403030203020201")
+	raw("DATA bpoplut<>+16(SB)/8, $0x0302020102010100")
+	raw("DATA bpoplut<>+24(SB)/8, $0x0403030203020201")
+	raw("GLOBL bpoplut<>(SB), RODATA|NOPTR, $32")
+	raw("DATA bpermq2d<>+0(SB)/8, $0x0000000200000000")
+	raw("DATA bpermq2d<>+8(SB)/8, $0x0000000600000004")
+	raw("DATA bpermq2d<>+16(SB)/8, $0")
+	raw("DATA bpermq2d<>+24(SB)/8, $0")
+	raw("GLOBL bpermq2d<>(SB), RODATA|NOPTR, $32")
+}
+
+// scalar: 1 row × 8 columns with POPCNTQ; accumulators R8-R14 and BX,
+// the A word in DX, the offset pointer in R15 (no global data is
+// accessed, so R15 is free even when dynamically linked). rows and c live
+// in the argument slots.
+func scalar() {
+	header("bgemm_1x8_popcnt", gemmSig, "$0-64")
+	accs := []string{"R8", "R9", "R10", "R11", "R12", "R13", "R14", "BX"}
+	p("MOVQ a+16(FP), SI")
+	label("bptile")
+	for _, r := range accs {
+		p("XORQ %s, %s", r, r)
+	}
+	p("MOVQ off+32(FP), R15")
+	p("MOVQ b+40(FP), DI")
+	p("MOVQ k+8(FP), CX")
+	label("bpk")
+	p("MOVQ (R15), DX")
+	p("MOVQ (SI)(DX*1), DX")
+	for j, r := range accs {
+		p("MOVQ DX, AX")
+		p("XORQ %d(DI), AX", 8*j)
+		p("POPCNTQ AX, AX")
+		p("ADDQ AX, %s", r)
+	}
+	p("ADDQ $8, R15")
+	p("ADDQ $256, DI")
+	p("DECQ CX")
+	p("JNZ bpk")
+	p("MOVQ c+48(FP), AX")
+	for j, r := range accs {
+		p("MOVL %s, %d(AX)", r, 4*j)
+	}
+	p("MOVQ ldc+56(FP), DX")
+	p("LEAQ (AX)(DX*4), AX")
+	p("MOVQ AX, c+48(FP)")
+	p("ADDQ lda+24(FP), SI")
+	p("DECQ rows+0(FP)")
+	p("JNZ bptile")
+	p("RET")
+
+	header("bpeak_popcnt", "(n int)", "$0-8")
+	p("MOVQ n+0(FP), CX")
+	p("MOVQ $0x5555aaaa3333cccc, SI")
+	p("MOVQ $0x0f0f1e1e2d2d3c3c, DI")
+	for _, r := range accs {
+		p("XORQ %s, %s", r, r)
+	}
+	label("bpeakp")
+	for _, r := range accs {
+		p("MOVQ SI, AX")
+		p("XORQ DI, AX")
+		p("POPCNTQ AX, AX")
+		p("ADDQ AX, %s", r)
+	}
+	p("DECQ CX")
+	p("JNZ bpeakp")
+	p("RET")
+}
+
+// Float output stage: for r < rows and j < n (n a multiple of the vector
+// width), dst[r][j] = min(max(float32(float32(kc[r][j] - 2*pop[r*ldp+j])
+// * mult[j]) + bias[j], lo), hi).
+func outF32(name, reg string, w int) {
+	header(name, "(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)", "$0-72")
+	bc := "VBROADCASTSS"
+	p("MOVQ rows+0(FP), R11")
+	p("MOVQ pop+16(FP), SI")
+	p("MOVQ ldp+24(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ kc+32(FP), R9")
+	p("MOVQ mult+40(FP), R12")
+	p("MOVQ bias+48(FP), R13")
+	p("%s lo+56(FP), %s2", bc, reg)
+	p("%s hi+60(FP), %s3", bc, reg)
+	p("MOVQ dst+64(FP), R10")
+	l := name[len(name)-4:]
+	label("o" + l + "row")
+	p("MOVQ (R9), DX")
+	p("MOVQ (R10), DI")
+	p("XORQ AX, AX")
+	p("MOVQ n+8(FP), CX")
+	label("o" + l + "col")
+	mov := "VMOVDQU"
+	if reg == "Z" {
+		mov = "VMOVDQU32"
+	}
+	p("%s (SI)(AX*4), %s0", mov, reg)
+	p("VPSLLD $1, %s0, %s0", reg, reg)
+	p("%s (DX)(AX*4), %s1", mov, reg)
+	p("VPSUBD %s0, %s1, %s1", reg, reg, reg)
+	p("VCVTDQ2PS %s1, %s1", reg, reg)
+	p("VMULPS (R12)(AX*4), %s1, %s1", reg, reg)
+	p("VADDPS (R13)(AX*4), %s1, %s1", reg, reg)
+	p("VMAXPS %s2, %s1, %s1", reg, reg, reg)
+	p("VMINPS %s3, %s1, %s1", reg, reg, reg)
+	p("VMOVUPS %s1, (DI)(AX*4)", reg)
+	p("ADDQ $%d, AX", w)
+	p("SUBQ $%d, CX", w)
+	p("JNZ o" + l + "col")
+	p("ADDQ R8, SI")
+	p("ADDQ $8, R9")
+	p("ADDQ $8, R10")
+	p("DECQ R11")
+	p("JNZ o" + l + "row")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+func main() {
+	raw("// Code generated by go run _generate/gen_binary_amd64.go; DO NOT EDIT.")
+	raw("")
+	raw("//go:build !purego")
+	raw("")
+	raw(`#include "textflag.h"`)
+	avx512()
+	avx2()
+	scalar()
+	outF32("boutF32_avx512", "Z", 16)
+	outF32("boutF32_avx2", "Y", 8)
+	os.Stdout.WriteString(out.String())
+}

@@ -1,0 +1,89 @@
+//go:build !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate sh -c "go run _generate/gen_binary_amd64.go > binary_amd64.s"
+
+// Binary microkernels in binary_amd64.s (see bkernel for the contract).
+
+//go:noescape
+func bgemm_6x32_avx512vpopcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+
+//go:noescape
+func bgemm_2x8_avx2(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+
+//go:noescape
+func bgemm_1x8_popcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+
+// Register-only XOR+POPCNT+ADD loops: n iterations of 24 zmm (avx512),
+// 8 ymm (avx2) or 8 scalar (popcnt) XOR, popcount and add triples.
+func bpeak_avx512vpopcnt(n int)
+func bpeak_avx2(n int)
+func bpeak_popcnt(n int)
+
+// Float output stages for n a multiple of 16 (avx512) or 8 (avx2).
+
+//go:noescape
+func boutF32_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+
+//go:noescape
+func boutF32_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+
+var binaryRegistered = func() bool {
+	x := cpu.X86
+	// The AVX-512 kernels use AVX512F (zmm XOR/ADD, VPMOVQD, the float
+	// stage) and VPOPCNTDQ; the AVX2 ones AVX2 only (the float stage
+	// multiplies and adds separately: no FMA).
+	avx512 := x.HasAVX512F && x.HasAVX512VPOPCNTDQ && x.HasAVX2
+	avx2 := x.HasAVX && x.HasAVX2
+	if Binary.support("avx512vpopcnt", avx512, "needs AVX512F and AVX512VPOPCNTDQ") {
+		binaryImpls[bpAVX512] = binaryImpl{
+			gemm:   bkernel{"bgemm_6x32_avx512vpopcnt", 6, 32, bgemm_6x32_avx512vpopcnt},
+			outF32: outF32Vector(boutF32_avx512, 16),
+			peak:   func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
+		}
+	}
+	if Binary.support("avx2", avx2, "needs AVX2") {
+		binaryImpls[bpAVX2] = binaryImpl{
+			gemm:   bkernel{"bgemm_2x8_avx2", 2, 8, bgemm_2x8_avx2},
+			outF32: outF32Vector(boutF32_avx2, 8),
+			peak:   func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
+		}
+	}
+	if Binary.support("popcnt", x.HasPOPCNT, "needs POPCNT") {
+		binaryImpls[bpPopcnt] = binaryImpl{
+			gemm: bkernel{"bgemm_1x8_popcnt", 1, 8, bgemm_1x8_popcnt},
+			peak: func(n int) float64 { bpeak_popcnt(n); return float64(n) * 8 * 64 * 2 },
+		}
+	}
+	return true
+}()
+
+// outF32Vector runs an assembly float output stage on the columns that
+// fill whole vectors of w and the Go one on the rest.
+func outF32Vector(fn func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32), w int) boutF32 {
+	return func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*float32) {
+		nv := n / w * w
+		if nv > 0 {
+			_ = pop[(rows-1)*ldp+nv-1]
+			_, _, _ = kc[rows-1], dst[rows-1], mult[nv-1]+bias[nv-1]
+			fn(rows, nv, &pop[0], ldp, &kc[0], &mult[0], &bias[0], lo, hi, &dst[0])
+		}
+		if nv == n {
+			return
+		}
+		for r := 0; r < rows; r++ {
+			kr := unsafe.Slice(kc[r], n)
+			dr := unsafe.Slice(dst[r], n)
+			for j := nv; j < n; j++ {
+				dr[j] = outF32One(kr[j]-2*pop[r*ldp+j], mult[j], bias[j], lo, hi)
+			}
+		}
+	}
+}
