@@ -30,12 +30,14 @@ func BenchmarkBinaryConv(b *testing.B) {
 	}
 }
 
+var benchK = 64
+
 func BenchmarkBinaryMicrokernel(b *testing.B) {
 	forEachBinaryPath(b, func(path string) {
 		b.Run(path, func(b *testing.B) {
 			var ops float64
 			for b.Loop() {
-				ops += BinaryMicrokernelOps(64, 100)
+				ops += BinaryMicrokernelOps(benchK, 100)
 			}
 			b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOPS")
 		})
