@@ -458,3 +458,32 @@ func FuzzBinaryConv(f *testing.F) {
 		})
 	})
 }
+
+// A K beyond a path's bound (NEON's halfword accumulators) falls back to
+// a Go kernel: force it with a small bound on every path.
+func TestBinaryMaxKFallback(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	p := BinaryConvParams{InH: 5, InW: 7, InC: 130, OutC: 40, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1,
+		PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, ZeroPad: true}
+	x := pm1(r, p.InH*p.InW*p.InC)
+	w := pm1(r, p.OutC*p.InC*9)
+	want, oh, ow := refBinaryConv(p, x, w, 1, 0)
+	conv, err := NewBinaryConv(p, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := PackSigns(nil, x, p.InH*p.InW, p.InC)
+	forEachBinaryPath(t, func(path string) {
+		impl := &binaryImpls[Binary.index(path)]
+		old := impl.maxK
+		impl.maxK = 2
+		defer func() { impl.maxK = old }()
+		d := make([]int32, oh*ow*p.OutC)
+		conv.RunDot(d, src, 1)
+		for i := range d {
+			if d[i] != want[i] {
+				t.Fatalf("%s: dot %d = %d, want %d", path, i, d[i], want[i])
+			}
+		}
+	})
+}
