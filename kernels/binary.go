@@ -634,6 +634,9 @@ func (c *BinaryConv) run(src []uint64, batch, kind int, dst unsafe.Pointer) {
 			for oy := 0; oy < c.oh; oy++ {
 				xa, xb := c.ow, c.ow
 				if c.direct && c.rowFull[oy] {
+					// Whole tiles of mr rows only: the leftover columns
+					// cost less through im2col than a padded tile's
+					// wasted multiplication would.
 					xa = c.xa
 					xb = xa + (c.xb-xa)/mr*mr
 				}
@@ -933,11 +936,12 @@ func BinaryMicrokernel() (name string, mr, nr int) {
 	return uk.name, uk.mr, uk.nr
 }
 
-// BinaryMicrokernelOps runs the active path's microkernel iters times on
-// L1-resident operands (4 tiles of mr rows by the 32 columns of a panel,
-// k words deep) and returns the operations done (bit multiply-accumulates × 2), for
-// benchmarks against BinaryPeakOps.
-func BinaryMicrokernelOps(k, iters int) float64 {
+// BinaryMicrokernelLoop prepares L1-resident operands for the active
+// path's microkernel (4 tiles of mr rows by the 32 columns of a panel, k
+// words deep) and returns a function that runs it iters times and returns
+// the operations done (bit multiply-accumulates × 2), for benchmarks
+// against BinaryPeakOps. The function keeps the path active now.
+func BinaryMicrokernelLoop(k int) func(iters int) float64 {
 	uk := binaryActive().gemm
 	rows := uk.mr * 4
 	a := make([]uint64, rows*k)
@@ -950,12 +954,14 @@ func BinaryMicrokernelOps(k, iters int) float64 {
 	}
 	c := make([]int32, rows*binaryNR)
 	off := identityOffsets(k)
-	for it := 0; it < iters; it++ {
-		for j := 0; j < binaryNR; j += uk.nr {
-			uk.fn(rows, k, &a[0], k*8, &off[0], &b[j], &c[j], binaryNR)
+	return func(iters int) float64 {
+		for it := 0; it < iters; it++ {
+			for j := 0; j < binaryNR; j += uk.nr {
+				uk.fn(rows, k, &a[0], k*8, &off[0], &b[j], &c[j], binaryNR)
+			}
 		}
+		return float64(iters) * float64(rows*binaryNR*k*64) * 2
 	}
-	return float64(iters) * float64(rows*binaryNR*k*64) * 2
 }
 
 // BinaryPeakOps runs the active path's register-only XOR+POPCNT+ADD loop
