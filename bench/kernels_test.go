@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 
 func TestBenchKernelsRows(t *testing.T) {
 	before := kernels.ActivePath()
-	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{17, 33, 9}, {8, 8, 8}}, Rounds: 2, MinTime: time.Millisecond})
+	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{17, 33, 9}, {8, 8, 8}}, Rounds: 2, MinTime: time.Millisecond, Families: []string{"fp32"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,5 +43,52 @@ func TestBenchKernelsRows(t *testing.T) {
 	}
 	if _, err := BenchKernels(KernelOptions{Paths: []kernels.Path{kernels.Path(99)}}); err == nil {
 		t.Error("an unknown path was accepted")
+	}
+}
+
+func TestBenchKernelsBinaryRows(t *testing.T) {
+	fpBest := kernels.SupportedPaths()[len(kernels.SupportedPaths())-1]
+	binActive := kernels.Binary.Active()
+	for _, fams := range [][]string{{"fp32", "binary"}, {"binary"}} {
+		rows, err := BenchKernels(KernelOptions{Paths: []kernels.Path{fpBest}, Shapes: [][3]int{{8, 8, 8}}, Rounds: 1, MinTime: time.Millisecond, Families: fams})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kernels.Binary.Active() != binActive {
+			t.Errorf("binary path changed to %s", kernels.Binary.Active())
+		}
+		fp32Conv := map[string]bool{}
+		binary := map[string]int{}
+		for _, r := range rows {
+			switch r.Family {
+			case "fp32":
+				if r.Shape != "gemm 8x8x8" {
+					fp32Conv[r.Shape] = true
+				}
+			case "binary":
+				binary[r.Path]++
+				if r.GOPS <= 0 || r.Ms <= 0 {
+					t.Errorf("row %+v", r)
+				}
+				if (r.CeilingGOPS > 0) != (r.Path != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
+					t.Errorf("ceiling %v efficiency %v on %s", r.CeilingGOPS, r.Efficiency, r.Path)
+				}
+				isConv := strings.HasPrefix(r.Shape, "conv3x3 ")
+				if isConv != (r.VsFP32 > 0) {
+					t.Errorf("%s %s: vs_fp32 %v", r.Path, r.Shape, r.VsFP32)
+				}
+			default:
+				t.Errorf("family %s not asked for", r.Family)
+			}
+		}
+		wantFP := len(fams) == 2
+		if fp32Conv["conv3x3 64->64 56x56"] != wantFP || fp32Conv["conv3x3 128->128 28x28"] != wantFP {
+			t.Errorf("families %v: fp32 conv rows %v", fams, fp32Conv)
+		}
+		for _, p := range kernels.Binary.SupportedPaths() {
+			if binary[p] != 3 {
+				t.Errorf("families %v: %d binary rows on %s, want 3", fams, binary[p], p)
+			}
+		}
 	}
 }
