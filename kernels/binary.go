@@ -68,9 +68,18 @@ type bgemmFn func(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32
 // outF32Go for what it computes. nil means the Go loop.
 type boutF32 func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*float32)
 
+// boutI8 is boutF32 to int8 (see BinaryOutput); nil means the Go loop.
+type boutI8 func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*int8)
+
+// boutBits writes each row's BitWords(n) words in full: bit j is
+// thr[j] > (d XOR sgn[j]); nil means the Go loop.
+type boutBits func(rows, n int, pop []int32, ldp int, kc []*int32, sgn, thr []int32, dst []*uint64)
+
 type binaryImpl struct {
-	gemm   bkernel
-	outF32 boutF32
+	gemm    bkernel
+	outF32  boutF32
+	outI8   boutI8
+	outBits boutBits
 	// peak runs the path's register-only XOR+POPCNT+ADD loop for iters
 	// iterations and returns the operations done (a bit multiply-accumulate
 	// counts as two); nil for the generic path.
@@ -273,8 +282,10 @@ type BinaryConv struct {
 	mult    []float32
 	bias    []float32
 	lo, hi  float32
-	thr     []int32 // bits output: bit = d < thr (neg false) or d > thr (neg true)
-	thrNeg  []bool
+	// Bits output: bit j = thrX[j] > (d XOR sgn[j]); sgn[j] is -1 where the
+	// multiplier is negative (then the bit is d > thr, i.e. ^d < ^thr).
+	thrX []int32
+	sgn  []int32
 	// Direct (indirect-addressed) multiplication from the image: for
 	// output rows whose kernel rows all lie inside (rowFull), the columns
 	// [xa, xb) whose kernel columns all do. Only when a group's channels
@@ -465,10 +476,10 @@ func (c *BinaryConv) SetOutput(o BinaryOutput) error {
 	}
 	// y(d) is monotone in d (nondecreasing for m >= 0, else nonincreasing),
 	// so y < 0 is d < thr or d > thr.
-	c.thr = make([]int32, n)
-	c.thrNeg = make([]bool, n)
+	c.thrX = make([]int32, n)
+	c.sgn = make([]int32, n)
 	kb := int32(c.kbits)
-	for j := range c.thr {
+	for j := range c.thrX {
 		neg := func(d int32) bool { return outF32One(d, c.mult[j], c.bias[j], c.lo, c.hi) < 0 }
 		if c.mult[j] >= 0 {
 			// smallest d in [-K, K+1] with !neg(d); bit = d < thr.
@@ -481,7 +492,7 @@ func (c *BinaryConv) SetOutput(o BinaryOutput) error {
 					hi = mid
 				}
 			}
-			c.thr[j] = lo
+			c.thrX[j] = lo
 		} else {
 			// largest d in [-K-1, K] with !neg(d); bit = d > thr.
 			lo, hi := -kb-1, kb
@@ -493,7 +504,7 @@ func (c *BinaryConv) SetOutput(o BinaryOutput) error {
 					lo = mid
 				}
 			}
-			c.thr[j], c.thrNeg[j] = lo, true
+			c.thrX[j], c.sgn[j] = ^lo, -1
 		}
 	}
 	return nil
@@ -527,10 +538,10 @@ func outF32Go(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float
 
 // Output kinds of run.
 const (
-	boutFloat = iota
-	boutInt8
-	boutBits
-	boutDot
+	kindF32 = iota
+	kindInt8
+	kindBits
+	kindDot
 )
 
 // checkRun validates a Run call's buffers.
@@ -548,26 +559,26 @@ func (c *BinaryConv) checkRun(src []uint64, batch int, dstLen, perPixel int) {
 // pixel) into dst (NHWC float32, OutC per pixel) through the output stage.
 func (c *BinaryConv) RunF32(dst []float32, src []uint64, batch int) {
 	c.checkRun(src, batch, len(dst), c.p.OutC)
-	c.run(src, batch, boutFloat, unsafe.Pointer(unsafe.SliceData(dst)))
+	c.run(src, batch, kindF32, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
 // RunInt8 is RunF32 with y rounded half to even and saturated to int8.
 func (c *BinaryConv) RunInt8(dst []int8, src []uint64, batch int) {
 	c.checkRun(src, batch, len(dst), c.p.OutC)
-	c.run(src, batch, boutInt8, unsafe.Pointer(unsafe.SliceData(dst)))
+	c.run(src, batch, kindInt8, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
 // RunBits writes packed bits (BitWords(OutC) words per pixel, bit 1 where
 // the output stage's y < 0), ready for the next binary layer.
 func (c *BinaryConv) RunBits(dst []uint64, src []uint64, batch int) {
 	c.checkRun(src, batch, len(dst), BitWords(c.p.OutC))
-	c.run(src, batch, boutBits, unsafe.Pointer(unsafe.SliceData(dst)))
+	c.run(src, batch, kindBits, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
 // RunDot writes the integer dots d (NHWC int32), before the output stage.
 func (c *BinaryConv) RunDot(dst []int32, src []uint64, batch int) {
 	c.checkRun(src, batch, len(dst), c.p.OutC)
-	c.run(src, batch, boutDot, unsafe.Pointer(unsafe.SliceData(dst)))
+	c.run(src, batch, kindDot, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
 // binaryBlockRows is how many im2col rows one pass gathers before they are
@@ -587,6 +598,8 @@ type binaryRun struct {
 	pop     []int32  // popcounts, ldp per row
 	kcRows  []*int32 // K - correction of each row
 	fRows   []*float32
+	qRows   []*int8
+	wRows   []*uint64
 	// The same for direct runs, which happen while rows are gathered.
 	posD    []int32
 	popD    []int32
@@ -605,6 +618,8 @@ func (c *BinaryConv) bufs(impl *binaryImpl, kind int, dst unsafe.Pointer) *binar
 			pop:     make([]int32, binaryBlockRows*c.npanel*binaryNR),
 			kcRows:  make([]*int32, binaryBlockRows),
 			fRows:   make([]*float32, rows),
+			qRows:   make([]*int8, rows),
+			wRows:   make([]*uint64, rows),
 			posD:    make([]int32, rows),
 			popD:    make([]int32, rows*c.npanel*binaryNR),
 			kcRowsD: make([]*int32, rows),
@@ -783,7 +798,7 @@ func (c *BinaryConv) output(r *binaryRun, rows int, pop, pos []int32, kcRows []*
 	ldp := c.npanel * binaryNR
 	kcRows, pos = kcRows[:rows], pos[:rows]
 	switch r.kind {
-	case boutFloat:
+	case kindF32:
 		out := unsafe.Slice((*float32)(r.dst), (int(pos[rows-1])+1)*oc)
 		fRows := r.fRows[:rows]
 		for i, ps := range pos {
@@ -794,18 +809,18 @@ func (c *BinaryConv) output(r *binaryRun, rows int, pop, pos []int32, kcRows []*
 		} else {
 			outF32Go(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, fRows)
 		}
-	case boutInt8:
+	case kindInt8:
 		out := unsafe.Slice((*int8)(r.dst), (int(pos[rows-1])+1)*oc)
-		mult, bias := c.mult[j0:j0+ocg], c.bias[j0:j0+ocg]
+		qRows := r.qRows[:rows]
 		for i, ps := range pos {
-			kr := unsafe.Slice(kcRows[i], ocg)
-			pr := pop[i*ldp : i*ldp+ocg]
-			dr := out[int(ps)*oc+j0 : int(ps)*oc+j0+ocg]
-			for j := range dr {
-				dr[j] = satInt8(outF32One(kr[j]-2*pr[j], mult[j], bias[j], c.lo, c.hi))
-			}
+			qRows[i] = &out[int(ps)*oc+j0]
 		}
-	case boutDot:
+		if r.impl.outI8 != nil {
+			r.impl.outI8(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], max(c.lo, -128), min(c.hi, 127), qRows)
+		} else {
+			outI8Go(rows, ocg, pop, ldp, kcRows, c.mult[j0:], c.bias[j0:], c.lo, c.hi, qRows)
+		}
+	case kindDot:
 		out := unsafe.Slice((*int32)(r.dst), (int(pos[rows-1])+1)*oc)
 		for i, ps := range pos {
 			kr := unsafe.Slice(kcRows[i], ocg)
@@ -815,10 +830,22 @@ func (c *BinaryConv) output(r *binaryRun, rows int, pop, pos []int32, kcRows []*
 				dr[j] = kr[j] - 2*pr[j]
 			}
 		}
-	case boutBits:
+	case kindBits:
 		wo := BitWords(oc)
 		out := unsafe.Slice((*uint64)(r.dst), (int(pos[rows-1])+1)*wo)
-		thr, neg := c.thr[j0:j0+ocg], c.thrNeg[j0:j0+ocg]
+		if c.p.Groups == 1 {
+			wRows := r.wRows[:rows]
+			for i, ps := range pos {
+				wRows[i] = &out[int(ps)*wo]
+			}
+			if r.impl.outBits != nil {
+				r.impl.outBits(rows, ocg, pop, ldp, kcRows, c.sgn, c.thrX, wRows)
+			} else {
+				outBitsGo(rows, ocg, pop, ldp, kcRows, c.sgn, c.thrX, wRows)
+			}
+			return
+		}
+		thr, sgn := c.thrX[j0:j0+ocg], c.sgn[j0:j0+ocg]
 		for i, ps := range pos {
 			kr := unsafe.Slice(kcRows[i], ocg)
 			pr := pop[i*ldp : i*ldp+ocg]
@@ -827,18 +854,53 @@ func (c *BinaryConv) output(r *binaryRun, rows int, pop, pos []int32, kcRows []*
 				clear(dr)
 			}
 			for j := range pr {
-				v := kr[j] - 2*pr[j]
-				var b uint64
-				if neg[j] {
-					b = boolBit(v > thr[j])
-				} else {
-					b = boolBit(v < thr[j])
-				}
+				b := boolBit(thr[j] > (kr[j]-2*pr[j])^sgn[j])
 				ch := j0 + j
 				dr[ch>>6] |= b << (ch & 63)
 			}
 		}
 	}
+}
+
+// outI8Go is the int8 output stage in Go: satInt8 of outF32One.
+func outI8Go(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*int8) {
+	mult, bias = mult[:n], bias[:n]
+	for r := 0; r < rows; r++ {
+		pr := pop[r*ldp : r*ldp+n]
+		kr := unsafe.Slice(kc[r], n)
+		dr := unsafe.Slice(dst[r], n)
+		for j := range dr {
+			dr[j] = satInt8(outF32One(kr[j]-2*pr[j], mult[j], bias[j], lo, hi))
+		}
+	}
+}
+
+// outBitsGo is the bits output stage in Go, from channel j0 on: it writes
+// the bits of channels [j0, n) of each row's words, keeping the bits below
+// j0 (a multiple of 8) and zeroing those past n.
+func outBitsGoFrom(j0, rows, n int, pop []int32, ldp int, kc []*int32, sgn, thr []int32, dst []*uint64) {
+	sgn, thr = sgn[:n], thr[:n]
+	wo := BitWords(n)
+	for r := 0; r < rows; r++ {
+		pr := pop[r*ldp : r*ldp+n]
+		kr := unsafe.Slice(kc[r], n)
+		dr := unsafe.Slice(dst[r], wo)
+		for w := j0 >> 6; w < wo; w++ {
+			var v uint64
+			if lo := j0 - w*64; lo > 0 {
+				v = dr[w] & (1<<uint(lo) - 1)
+			}
+			for j := max(w*64, j0); j < min(w*64+64, n); j++ {
+				v |= boolBit(thr[j] > (kr[j]-2*pr[j])^sgn[j]) << (j & 63)
+			}
+			dr[w] = v
+		}
+	}
+}
+
+// outBitsGo is the bits output stage in Go (see boutBits).
+func outBitsGo(rows, n int, pop []int32, ldp int, kc []*int32, sgn, thr []int32, dst []*uint64) {
+	outBitsGoFrom(0, rows, n, pop, ldp, kc, sgn, thr, dst)
 }
 
 func boolBit(b bool) uint64 {

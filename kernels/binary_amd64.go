@@ -35,6 +35,21 @@ func boutF32_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *fl
 //go:noescape
 func boutF32_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
 
+//go:noescape
+func boutI8_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
+
+//go:noescape
+func boutI8_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
+
+// Bits output stages for n a multiple of 16 (avx512) or 8 (avx2): they
+// write n/16 (n/8) pieces of each row's bits.
+
+//go:noescape
+func boutBits_avx512(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)
+
+//go:noescape
+func boutBits_avx2(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)
+
 var binaryRegistered = func() bool {
 	x := cpu.X86
 	// The AVX-512 kernels use AVX512F (zmm XOR/ADD, VPMOVQD, the float
@@ -44,16 +59,20 @@ var binaryRegistered = func() bool {
 	avx2 := x.HasAVX && x.HasAVX2
 	if Binary.support("avx512vpopcnt", avx512, "needs AVX512F and AVX512VPOPCNTDQ") {
 		binaryImpls[bpAVX512] = binaryImpl{
-			gemm:   bkernel{"bgemm_6x32_avx512vpopcnt", 6, 32, bgemm_6x32_avx512vpopcnt},
-			outF32: outF32Vector(boutF32_avx512, 16),
-			peak:   func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
+			gemm:    bkernel{"bgemm_6x32_avx512vpopcnt", 6, 32, bgemm_6x32_avx512vpopcnt},
+			outF32:  outF32Vector(boutF32_avx512, 16),
+			outI8:   outI8Vector(boutI8_avx512, 16),
+			outBits: outBitsVector(boutBits_avx512, 16),
+			peak:    func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
 		}
 	}
 	if Binary.support("avx2", avx2, "needs AVX2") {
 		binaryImpls[bpAVX2] = binaryImpl{
-			gemm:   bkernel{"bgemm_2x8_avx2", 2, 8, bgemm_2x8_avx2},
-			outF32: outF32Vector(boutF32_avx2, 8),
-			peak:   func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
+			gemm:    bkernel{"bgemm_2x8_avx2", 2, 8, bgemm_2x8_avx2},
+			outF32:  outF32Vector(boutF32_avx2, 8),
+			outI8:   outI8Vector(boutI8_avx2, 8),
+			outBits: outBitsVector(boutBits_avx2, 8),
+			peak:    func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
 		}
 	}
 	if Binary.support("popcnt", x.HasPOPCNT, "needs POPCNT") {
@@ -84,6 +103,45 @@ func outF32Vector(fn func(rows, n int, pop *int32, ldp int, kc **int32, mult, bi
 			for j := nv; j < n; j++ {
 				dr[j] = outF32One(kr[j]-2*pop[r*ldp+j], mult[j], bias[j], lo, hi)
 			}
+		}
+	}
+}
+
+// outI8Vector is outF32Vector for the int8 stage (lo and hi come narrowed
+// to [-128, 127], which the Go tail's satInt8 does anyway).
+func outI8Vector(fn func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8), w int) boutI8 {
+	return func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*int8) {
+		nv := n / w * w
+		if nv > 0 {
+			_ = pop[(rows-1)*ldp+nv-1]
+			_, _, _ = kc[rows-1], dst[rows-1], mult[nv-1]+bias[nv-1]
+			fn(rows, nv, &pop[0], ldp, &kc[0], &mult[0], &bias[0], lo, hi, &dst[0])
+		}
+		if nv == n {
+			return
+		}
+		for r := 0; r < rows; r++ {
+			kr := unsafe.Slice(kc[r], n)
+			dr := unsafe.Slice(dst[r], n)
+			for j := nv; j < n; j++ {
+				dr[j] = satInt8(outF32One(kr[j]-2*pop[r*ldp+j], mult[j], bias[j], lo, hi))
+			}
+		}
+	}
+}
+
+// outBitsVector runs an assembly bits stage on the whole vectors of w
+// channels and the Go one on the rest of each row's words.
+func outBitsVector(fn func(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64), w int) boutBits {
+	return func(rows, n int, pop []int32, ldp int, kc []*int32, sgn, thr []int32, dst []*uint64) {
+		nv := n / w * w
+		if nv > 0 {
+			_ = pop[(rows-1)*ldp+nv-1]
+			_, _, _ = kc[rows-1], dst[rows-1], sgn[nv-1]+thr[nv-1]
+			fn(rows, nv, &pop[0], ldp, &kc[0], &sgn[0], &thr[0], &dst[0])
+		}
+		if nv < n || nv%64 != 0 {
+			outBitsGoFrom(nv, rows, n, pop, ldp, kc, sgn, thr, dst)
 		}
 	}
 }

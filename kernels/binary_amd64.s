@@ -782,12 +782,13 @@ TEXT ·boutF32_avx512(SB), NOSPLIT, $0-72
 	VBROADCASTSS lo+56(FP), Z2
 	VBROADCASTSS hi+60(FP), Z3
 	MOVQ dst+64(FP), R10
-ox512row:
+oavx512row:
 	MOVQ (R9), DX
 	MOVQ (R10), DI
 	XORQ AX, AX
+	XORQ BX, BX
 	MOVQ n+8(FP), CX
-ox512col:
+oavx512col:
 	VMOVDQU32 (SI)(AX*4), Z0
 	VPSLLD $1, Z0, Z0
 	VMOVDQU32 (DX)(AX*4), Z1
@@ -800,12 +801,12 @@ ox512col:
 	VMOVUPS Z1, (DI)(AX*4)
 	ADDQ $16, AX
 	SUBQ $16, CX
-	JNZ ox512col
+	JNZ oavx512col
 	ADDQ R8, SI
 	ADDQ $8, R9
 	ADDQ $8, R10
 	DECQ R11
-	JNZ ox512row
+	JNZ oavx512row
 	VZEROUPPER
 	RET
 
@@ -821,12 +822,13 @@ TEXT ·boutF32_avx2(SB), NOSPLIT, $0-72
 	VBROADCASTSS lo+56(FP), Y2
 	VBROADCASTSS hi+60(FP), Y3
 	MOVQ dst+64(FP), R10
-oavx2row:
+o2_avx2row:
 	MOVQ (R9), DX
 	MOVQ (R10), DI
 	XORQ AX, AX
+	XORQ BX, BX
 	MOVQ n+8(FP), CX
-oavx2col:
+o2_avx2col:
 	VMOVDQU (SI)(AX*4), Y0
 	VPSLLD $1, Y0, Y0
 	VMOVDQU (DX)(AX*4), Y1
@@ -839,11 +841,174 @@ oavx2col:
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
 	SUBQ $8, CX
-	JNZ oavx2col
+	JNZ o2_avx2col
 	ADDQ R8, SI
 	ADDQ $8, R9
 	ADDQ $8, R10
 	DECQ R11
-	JNZ oavx2row
+	JNZ o2_avx2row
+	VZEROUPPER
+	RET
+
+// func boutI8_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
+TEXT ·boutI8_avx512(SB), NOSPLIT, $0-72
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ mult+40(FP), R12
+	MOVQ bias+48(FP), R13
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+	MOVQ dst+64(FP), R10
+oavx512row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+oavx512col:
+	VMOVDQU32 (SI)(AX*4), Z0
+	VPSLLD $1, Z0, Z0
+	VMOVDQU32 (DX)(AX*4), Z1
+	VPSUBD Z0, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS (R12)(AX*4), Z1, Z1
+	VADDPS (R13)(AX*4), Z1, Z1
+	VMAXPS Z2, Z1, Z1
+	VMINPS Z3, Z1, Z1
+	VCVTPS2DQ Z1, Z1
+	VPMOVSDB Z1, (DI)(AX*1)
+	ADDQ $16, AX
+	SUBQ $16, CX
+	JNZ oavx512col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ oavx512row
+	VZEROUPPER
+	RET
+
+// func boutI8_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
+TEXT ·boutI8_avx2(SB), NOSPLIT, $0-72
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ mult+40(FP), R12
+	MOVQ bias+48(FP), R13
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	MOVQ dst+64(FP), R10
+o8_avx2row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+o8_avx2col:
+	VMOVDQU (SI)(AX*4), Y0
+	VPSLLD $1, Y0, Y0
+	VMOVDQU (DX)(AX*4), Y1
+	VPSUBD Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS (R12)(AX*4), Y1, Y1
+	VADDPS (R13)(AX*4), Y1, Y1
+	VMAXPS Y2, Y1, Y1
+	VMINPS Y3, Y1, Y1
+	VCVTPS2DQ Y1, Y1
+	VPACKSSDW Y1, Y1, Y1
+	VPACKSSWB Y1, Y1, Y1
+	VEXTRACTI128 $1, Y1, X0
+	VPUNPCKLDQ X0, X1, X1
+	MOVQ X1, (DI)(AX*1)
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JNZ o8_avx2col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ o8_avx2row
+	VZEROUPPER
+	RET
+
+// func boutBits_avx512(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)
+TEXT ·boutBits_avx512(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ sgn+40(FP), R12
+	MOVQ thr+48(FP), R13
+	MOVQ dst+56(FP), R10
+oavx512row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+oavx512col:
+	VMOVDQU32 (SI)(AX*4), Z0
+	VPSLLD $1, Z0, Z0
+	VMOVDQU32 (DX)(AX*4), Z1
+	VPSUBD Z0, Z1, Z1
+	VMOVDQU32 (R12)(AX*4), Z0
+	VPXORD Z0, Z1, Z1
+	VMOVDQU32 (R13)(AX*4), Z0
+	VPCMPGTD Z1, Z0, K1
+	KMOVW K1, (DI)(BX*2)
+	INCQ BX
+	ADDQ $16, AX
+	SUBQ $16, CX
+	JNZ oavx512col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ oavx512row
+	VZEROUPPER
+	RET
+
+// func boutBits_avx2(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)
+TEXT ·boutBits_avx2(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ sgn+40(FP), R12
+	MOVQ thr+48(FP), R13
+	MOVQ dst+56(FP), R10
+os_avx2row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+os_avx2col:
+	VMOVDQU (SI)(AX*4), Y0
+	VPSLLD $1, Y0, Y0
+	VMOVDQU (DX)(AX*4), Y1
+	VPSUBD Y0, Y1, Y1
+	VMOVDQU (R12)(AX*4), Y0
+	VPXOR Y0, Y1, Y1
+	VMOVDQU (R13)(AX*4), Y0
+	VPCMPGTD Y1, Y0, Y0
+	VMOVMSKPS Y0, R14
+	MOVB R14, (DI)(BX*1)
+	INCQ BX
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JNZ os_avx2col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ os_avx2row
 	VZEROUPPER
 	RET

@@ -18,11 +18,25 @@ func BenchmarkBinaryConv(b *testing.B) {
 		}
 		src := PackSigns(nil, pm1(r, s.hw*s.hw*s.c), s.hw*s.hw, s.c)
 		dst := make([]float32, s.hw*s.hw*s.c)
+		dstBits := make([]uint64, s.hw*s.hw*BitWords(s.c))
+		dstQ := make([]int8, s.hw*s.hw*s.c)
 		ops := 2 * float64(s.hw*s.hw*s.c*s.c*9)
 		forEachBinaryPath(b, func(path string) {
 			b.Run(fmt.Sprintf("%s/%d-%dx%d", path, s.c, s.hw, s.hw), func(b *testing.B) {
 				for b.Loop() {
 					conv.RunF32(dst, src, 1)
+				}
+				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+			b.Run(fmt.Sprintf("%s/%d-%dx%d/bits", path, s.c, s.hw, s.hw), func(b *testing.B) {
+				for b.Loop() {
+					conv.RunBits(dstBits, src, 1)
+				}
+				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+			b.Run(fmt.Sprintf("%s/%d-%dx%d/int8", path, s.c, s.hw, s.hw), func(b *testing.B) {
+				for b.Loop() {
+					conv.RunInt8(dstQ, src, 1)
 				}
 				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 			})

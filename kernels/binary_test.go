@@ -389,12 +389,9 @@ func TestBinaryThresholds(t *testing.T) {
 		for j := range o.Multiplier {
 			for d := int32(-9); d <= 9; d++ {
 				want := outF32One(d, conv.mult[j], conv.bias[j], conv.lo, conv.hi) < 0
-				got := d < conv.thr[j]
-				if conv.thrNeg[j] {
-					got = d > conv.thr[j]
-				}
+				got := conv.thrX[j] > d^conv.sgn[j]
 				if got != want {
-					t.Errorf("clamp %v channel %d d %d: bit %v, want %v (thr %d neg %v)", clamp, j, d, got, want, conv.thr[j], conv.thrNeg[j])
+					t.Errorf("clamp %v channel %d d %d: bit %v, want %v (thr %d sgn %d)", clamp, j, d, got, want, conv.thrX[j], conv.sgn[j])
 				}
 			}
 		}

@@ -319,27 +319,50 @@ func scalar() {
 	p("RET")
 }
 
-// Float output stage: for r < rows and j < n (n a multiple of the vector
-// width), dst[r][j] = min(max(float32(float32(kc[r][j] - 2*pop[r*ldp+j])
-// * mult[j]) + bias[j], lo), hi).
-func outF32(name, reg string, w int) {
-	header(name, "(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)", "$0-72")
-	bc := "VBROADCASTSS"
+// Output stages, for r < rows and j < n (n a multiple of the vector
+// width w), from d = kc[r][j] - 2*pop[r*ldp+j]:
+//
+//	F32:  dst[r][j] = min(max(float32(float32(d)*mult[j]) + bias[j], lo), hi)
+//	I8:   the same (lo, hi already narrowed to [-128, 127]), rounded half
+//	      to even (VCVTPS2DQ under the default MXCSR) to int8
+//	Bits: bit j of row r's words = thr[j] > (d XOR sgn[j]), written w bits
+//	      at a time (sgn is 0 or -1: a negative multiplier flips the test)
+const (
+	stageF32 = iota
+	stageI8
+	stageBits
+)
+
+func outStage(name, reg string, w, mode int) {
+	l := name[len(name)-6:]
+	if mode == stageBits {
+		header(name, "(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)", "$0-64")
+	} else {
+		dt := "float32"
+		if mode == stageI8 {
+			dt = "int8"
+		}
+		header(name, "(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **"+dt+")", "$0-72")
+	}
 	p("MOVQ rows+0(FP), R11")
 	p("MOVQ pop+16(FP), SI")
 	p("MOVQ ldp+24(FP), R8")
 	p("SHLQ $2, R8")
 	p("MOVQ kc+32(FP), R9")
-	p("MOVQ mult+40(FP), R12")
-	p("MOVQ bias+48(FP), R13")
-	p("%s lo+56(FP), %s2", bc, reg)
-	p("%s hi+60(FP), %s3", bc, reg)
-	p("MOVQ dst+64(FP), R10")
-	l := name[len(name)-4:]
+	p("MOVQ %s+40(FP), R12", map[bool]string{true: "sgn", false: "mult"}[mode == stageBits])
+	p("MOVQ %s+48(FP), R13", map[bool]string{true: "thr", false: "bias"}[mode == stageBits])
+	if mode == stageBits {
+		p("MOVQ dst+56(FP), R10")
+	} else {
+		p("VBROADCASTSS lo+56(FP), %s2", reg)
+		p("VBROADCASTSS hi+60(FP), %s3", reg)
+		p("MOVQ dst+64(FP), R10")
+	}
 	label("o" + l + "row")
 	p("MOVQ (R9), DX")
 	p("MOVQ (R10), DI")
 	p("XORQ AX, AX")
+	p("XORQ BX, BX")
 	p("MOVQ n+8(FP), CX")
 	label("o" + l + "col")
 	mov := "VMOVDQU"
@@ -350,12 +373,42 @@ func outF32(name, reg string, w int) {
 	p("VPSLLD $1, %s0, %s0", reg, reg)
 	p("%s (DX)(AX*4), %s1", mov, reg)
 	p("VPSUBD %s0, %s1, %s1", reg, reg, reg)
-	p("VCVTDQ2PS %s1, %s1", reg, reg)
-	p("VMULPS (R12)(AX*4), %s1, %s1", reg, reg)
-	p("VADDPS (R13)(AX*4), %s1, %s1", reg, reg)
-	p("VMAXPS %s2, %s1, %s1", reg, reg, reg)
-	p("VMINPS %s3, %s1, %s1", reg, reg, reg)
-	p("VMOVUPS %s1, (DI)(AX*4)", reg)
+	switch mode {
+	case stageF32, stageI8:
+		p("VCVTDQ2PS %s1, %s1", reg, reg)
+		p("VMULPS (R12)(AX*4), %s1, %s1", reg, reg)
+		p("VADDPS (R13)(AX*4), %s1, %s1", reg, reg)
+		p("VMAXPS %s2, %s1, %s1", reg, reg, reg)
+		p("VMINPS %s3, %s1, %s1", reg, reg, reg)
+		if mode == stageF32 {
+			p("VMOVUPS %s1, (DI)(AX*4)", reg)
+			break
+		}
+		p("VCVTPS2DQ %s1, %s1", reg, reg)
+		if reg == "Z" {
+			p("VPMOVSDB Z1, (DI)(AX*1)")
+		} else {
+			p("VPACKSSDW Y1, Y1, Y1")
+			p("VPACKSSWB Y1, Y1, Y1")
+			p("VEXTRACTI128 $1, Y1, X0")
+			p("VPUNPCKLDQ X0, X1, X1")
+			p("MOVQ X1, (DI)(AX*1)")
+		}
+	case stageBits:
+		p("%s (R12)(AX*4), %s0", mov, reg)
+		p("%s %s0, %s1, %s1", map[bool]string{true: "VPXORD", false: "VPXOR"}[reg == "Z"], reg, reg, reg)
+		if reg == "Z" {
+			p("VMOVDQU32 (R13)(AX*4), Z0")
+			p("VPCMPGTD Z1, Z0, K1")
+			p("KMOVW K1, (DI)(BX*2)")
+		} else {
+			p("VMOVDQU (R13)(AX*4), Y0")
+			p("VPCMPGTD Y1, Y0, Y0")
+			p("VMOVMSKPS Y0, R14")
+			p("MOVB R14, (DI)(BX*1)")
+		}
+		p("INCQ BX")
+	}
 	p("ADDQ $%d, AX", w)
 	p("SUBQ $%d, CX", w)
 	p("JNZ o" + l + "col")
@@ -377,7 +430,11 @@ func main() {
 	avx512()
 	avx2()
 	scalar()
-	outF32("boutF32_avx512", "Z", 16)
-	outF32("boutF32_avx2", "Y", 8)
+	outStage("boutF32_avx512", "Z", 16, stageF32)
+	outStage("boutF32_avx2", "Y", 8, stageF32)
+	outStage("boutI8_avx512", "Z", 16, stageI8)
+	outStage("boutI8_avx2", "Y", 8, stageI8)
+	outStage("boutBits_avx512", "Z", 16, stageBits)
+	outStage("boutBits_avx2", "Y", 8, stageBits)
 	os.Stdout.WriteString(out.String())
 }
