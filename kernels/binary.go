@@ -80,6 +80,9 @@ type binaryImpl struct {
 	outF32  boutF32
 	outI8   boutI8
 	outBits boutBits
+	// pack packs words×64 floats into words words (see PackSigns), words
+	// >= 1; nil means the Go loop.
+	pack func(dst *uint64, x *float32, words int)
 	// peak runs the path's register-only XOR+POPCNT+ADD loop for iters
 	// iterations and returns the operations done (a bit multiply-accumulate
 	// counts as two); nil for the generic path.
@@ -168,8 +171,20 @@ func PackSigns(dst []uint64, x []float32, pixels, channels int) []uint64 {
 		dst = make([]uint64, pixels*wc)
 	}
 	dst = dst[:pixels*wc]
-	for p := 0; p < pixels; p++ {
-		packSignsRow(dst[p*wc:(p+1)*wc], x[p*channels:(p+1)*channels])
+	pack := binaryActive().pack
+	full := channels / 64
+	switch {
+	case pack != nil && channels%64 == 0 && pixels > 0:
+		pack(&dst[0], &x[0], pixels*full)
+	case pack != nil && full > 0:
+		for p := 0; p < pixels; p++ {
+			pack(&dst[p*wc], &x[p*channels], full)
+			packSignsRow(dst[p*wc+full:(p+1)*wc], x[p*channels+full*64:(p+1)*channels])
+		}
+	default:
+		for p := 0; p < pixels; p++ {
+			packSignsRow(dst[p*wc:(p+1)*wc], x[p*channels:(p+1)*channels])
+		}
 	}
 	return dst
 }

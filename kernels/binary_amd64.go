@@ -50,6 +50,14 @@ func boutBits_avx512(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int
 //go:noescape
 func boutBits_avx2(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64)
 
+// Sign packers: words×64 floats to words words (see PackSigns).
+
+//go:noescape
+func packSigns_avx512(dst *uint64, x *float32, words int)
+
+//go:noescape
+func packSigns_avx2(dst *uint64, x *float32, words int)
+
 var binaryRegistered = func() bool {
 	x := cpu.X86
 	// The AVX-512 kernels use AVX512F (zmm XOR/ADD, VPMOVQD, the float
@@ -63,6 +71,7 @@ var binaryRegistered = func() bool {
 			outF32:  outF32Vector(boutF32_avx512, 16),
 			outI8:   outI8Vector(boutI8_avx512, 16),
 			outBits: outBitsVector(boutBits_avx512, 16),
+			pack:    packSigns_avx512,
 			peak:    func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
 		}
 	}
@@ -72,6 +81,7 @@ var binaryRegistered = func() bool {
 			outF32:  outF32Vector(boutF32_avx2, 8),
 			outI8:   outI8Vector(boutI8_avx2, 8),
 			outBits: outBitsVector(boutBits_avx2, 8),
+			pack:    packSigns_avx2,
 			peak:    func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
 		}
 	}

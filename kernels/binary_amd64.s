@@ -1012,3 +1012,63 @@ os_avx2col:
 	JNZ os_avx2row
 	VZEROUPPER
 	RET
+
+// func packSigns_avx512(dst *uint64, x *float32, words int)
+TEXT ·packSigns_avx512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ words+16(FP), CX
+	VPXORD Z0, Z0, Z0
+ps512:
+	VCMPPS $0x1e, 0(SI), Z0, K1
+	VCMPPS $0x1e, 64(SI), Z0, K2
+	VCMPPS $0x1e, 128(SI), Z0, K3
+	VCMPPS $0x1e, 192(SI), Z0, K4
+	KMOVW K1, 0(DI)
+	KMOVW K2, 2(DI)
+	KMOVW K3, 4(DI)
+	KMOVW K4, 6(DI)
+	ADDQ $256, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ ps512
+	VZEROUPPER
+	RET
+
+// func packSigns_avx2(dst *uint64, x *float32, words int)
+TEXT ·packSigns_avx2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ words+16(FP), CX
+	VXORPS Y0, Y0, Y0
+ps2:
+	VCMPPS $0x1e, 0(SI), Y0, Y1
+	VMOVMSKPS Y1, AX
+	MOVB AX, 0(DI)
+	VCMPPS $0x1e, 32(SI), Y0, Y2
+	VMOVMSKPS Y2, AX
+	MOVB AX, 1(DI)
+	VCMPPS $0x1e, 64(SI), Y0, Y3
+	VMOVMSKPS Y3, AX
+	MOVB AX, 2(DI)
+	VCMPPS $0x1e, 96(SI), Y0, Y4
+	VMOVMSKPS Y4, AX
+	MOVB AX, 3(DI)
+	VCMPPS $0x1e, 128(SI), Y0, Y1
+	VMOVMSKPS Y1, AX
+	MOVB AX, 4(DI)
+	VCMPPS $0x1e, 160(SI), Y0, Y2
+	VMOVMSKPS Y2, AX
+	MOVB AX, 5(DI)
+	VCMPPS $0x1e, 192(SI), Y0, Y3
+	VMOVMSKPS Y3, AX
+	MOVB AX, 6(DI)
+	VCMPPS $0x1e, 224(SI), Y0, Y4
+	VMOVMSKPS Y4, AX
+	MOVB AX, 7(DI)
+	ADDQ $256, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ ps2
+	VZEROUPPER
+	RET

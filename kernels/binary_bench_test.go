@@ -65,3 +65,19 @@ func BenchmarkBinaryMicrokernel(b *testing.B) {
 		})
 	})
 }
+
+func BenchmarkPackSigns(b *testing.B) {
+	x := make([]float32, 56*56*64)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	var d []uint64
+	forEachBinaryPath(b, func(path string) {
+		b.Run(path, func(b *testing.B) {
+			for b.Loop() {
+				d = PackSigns(d, x, 56*56, 64)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gfloat/s")
+		})
+	})
+}

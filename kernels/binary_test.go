@@ -208,36 +208,38 @@ func TestBinaryConvAgainstFloat(t *testing.T) {
 func TestPackSigns(t *testing.T) {
 	nan := float32(math.NaN())
 	vals := []float32{1, -1, 0, float32(math.Copysign(0, -1)), nan, -nan, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45, -3}
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, c := range binaryChannels {
-		x := make([]float32, 3*c)
-		for i := range x {
-			x[i] = vals[r.IntN(len(vals))]
-		}
-		p := PackSigns(nil, x, 3, c)
-		if len(p) != 3*BitWords(c) {
-			t.Fatalf("c=%d: %d words", c, len(p))
-		}
-		for px := 0; px < 3; px++ {
-			for ch := 0; ch < BitWords(c)*64; ch++ {
-				got := p[px*BitWords(c)+ch/64] >> (ch % 64) & 1
-				want := uint64(0)
-				if ch < c && x[px*c+ch] < 0 {
-					want = 1
+	forEachBinaryPath(t, func(path string) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for _, c := range append(binaryChannels, 128, 192) {
+			x := make([]float32, 3*c)
+			for i := range x {
+				x[i] = vals[r.IntN(len(vals))]
+			}
+			p := PackSigns(nil, x, 3, c)
+			if len(p) != 3*BitWords(c) {
+				t.Fatalf("c=%d: %d words", c, len(p))
+			}
+			for px := 0; px < 3; px++ {
+				for ch := 0; ch < BitWords(c)*64; ch++ {
+					got := p[px*BitWords(c)+ch/64] >> (ch % 64) & 1
+					want := uint64(0)
+					if ch < c && x[px*c+ch] < 0 {
+						want = 1
+					}
+					if got != want {
+						t.Fatalf("%s c=%d pixel %d channel %d: bit %d for %v", path, c, px, ch, got, x[px*c+min(ch, c-1)])
+					}
 				}
-				if got != want {
-					t.Fatalf("c=%d pixel %d channel %d: bit %d for %v", c, px, ch, got, x[px*c+min(ch, c-1)])
+			}
+			u := make([]float32, 3*c)
+			UnpackSigns(u, p, 3, c)
+			for i, v := range u {
+				if (v < 0) != (x[i] < 0) || (v != 1 && v != -1) {
+					t.Fatalf("unpack %d: %v from %v", i, v, x[i])
 				}
 			}
 		}
-		u := make([]float32, 3*c)
-		UnpackSigns(u, p, 3, c)
-		for i, v := range u {
-			if (v < 0) != (x[i] < 0) || (v != 1 && v != -1) {
-				t.Fatalf("unpack %d: %v from %v", i, v, x[i])
-			}
-		}
-	}
+	})
 }
 
 func TestBinaryGemm(t *testing.T) {
