@@ -151,9 +151,9 @@ func popcntStep(acc int) {
 }
 
 // avx2: 2 rows × 8 columns (2 ymm of 4 qword lanes). Byte counts
-// accumulate in Y0-Y3 (row i, vector j in Y(2i+j)) for at most 31 k steps
-// (8 per byte per step: 248 < 256), then VPSADBW folds them into the qword
-// sums Y4-Y7. B in Y8-Y9, the broadcast A word in Y10, Y13 = 0.
+// accumulate in Y0-Y3 (row i, vector j in Y(2i+j)) for at most 30 k steps
+// (8 per byte per step: 240 < 256; k unrolled by two), then VPSADBW folds
+// them into the qword sums Y4-Y7. B in Y8-Y9, the broadcast A word in Y10, Y13 = 0.
 func avx2() {
 	const mr = 2
 	header("bgemm_2x8_avx2", gemmSig, "$0-64")
@@ -176,29 +176,44 @@ func avx2() {
 	p("MOVQ k+8(FP), CX")
 	label("b2chunk")
 	p("MOVQ CX, AX")
-	p("CMPQ AX, $31")
+	p("CMPQ AX, $30")
 	p("JLE b2n")
-	p("MOVQ $31, AX")
+	p("MOVQ $30, AX")
 	label("b2n")
 	p("SUBQ AX, CX")
 	for i := 0; i < 4; i++ {
 		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
 	}
-	label("b2k")
-	p("MOVQ (R10), BX")
-	p("VMOVDQU (DI), Y8")
-	p("VMOVDQU 32(DI), Y9")
-	for i, a := range []string{"(R14)(BX*1)", "(R9)(BX*1)"} {
-		p("VPBROADCASTQ %s, Y10", a)
-		for j := 0; j < 2; j++ {
-			p("VPXOR Y%d, Y10, Y14", 8+j)
-			popcntStep(2*i + j)
+	kstep := func(offDisp, bDisp int) {
+		p("MOVQ %d(R10), BX", offDisp)
+		p("VMOVDQU %d(DI), Y8", bDisp)
+		p("VMOVDQU %d(DI), Y9", bDisp+32)
+		for i, a := range []string{"(R14)(BX*1)", "(R9)(BX*1)"} {
+			p("VPBROADCASTQ %s, Y10", a)
+			for j := 0; j < 2; j++ {
+				p("VPXOR Y%d, Y10, Y14", 8+j)
+				popcntStep(2*i + j)
+			}
 		}
 	}
+	// k in pairs, then an odd step.
+	p("MOVQ AX, R11")
+	p("SHRQ $1, R11")
+	p("JZ b2odd")
+	label("b2k")
+	kstep(0, 0)
+	kstep(8, 256)
+	p("ADDQ $16, R10")
+	p("ADDQ $512, DI")
+	p("DECQ R11")
+	p("JNZ b2k")
+	label("b2odd")
+	p("TESTQ $1, AX")
+	p("JZ b2fold")
+	kstep(0, 0)
 	p("ADDQ $8, R10")
 	p("ADDQ $256, DI")
-	p("DECQ AX")
-	p("JNZ b2k")
+	label("b2fold")
 	for i := 0; i < 4; i++ {
 		p("VPSADBW Y13, Y%d, Y%d", i, i)
 		p("VPADDQ Y%d, Y%d, Y%d", i, 4+i, 4+i)
