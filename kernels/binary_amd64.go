@@ -2,11 +2,7 @@
 
 package kernels
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/cpu"
-)
+import "golang.org/x/sys/cpu"
 
 //go:generate sh -c "go run _generate/gen_binary_amd64.go > binary_amd64.s"
 
@@ -93,65 +89,3 @@ var binaryRegistered = func() bool {
 	}
 	return true
 }()
-
-// outF32Vector runs an assembly float output stage on the columns that
-// fill whole vectors of w and the Go one on the rest.
-func outF32Vector(fn func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32), w int) boutF32 {
-	return func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*float32) {
-		nv := n / w * w
-		if nv > 0 {
-			_ = pop[(rows-1)*ldp+nv-1]
-			_, _, _ = kc[rows-1], dst[rows-1], mult[nv-1]+bias[nv-1]
-			fn(rows, nv, &pop[0], ldp, &kc[0], &mult[0], &bias[0], lo, hi, &dst[0])
-		}
-		if nv == n {
-			return
-		}
-		for r := 0; r < rows; r++ {
-			kr := unsafe.Slice(kc[r], n)
-			dr := unsafe.Slice(dst[r], n)
-			for j := nv; j < n; j++ {
-				dr[j] = outF32One(kr[j]-2*pop[r*ldp+j], mult[j], bias[j], lo, hi)
-			}
-		}
-	}
-}
-
-// outI8Vector is outF32Vector for the int8 stage (lo and hi come narrowed
-// to [-128, 127], which the Go tail's satInt8 does anyway).
-func outI8Vector(fn func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8), w int) boutI8 {
-	return func(rows, n int, pop []int32, ldp int, kc []*int32, mult, bias []float32, lo, hi float32, dst []*int8) {
-		nv := n / w * w
-		if nv > 0 {
-			_ = pop[(rows-1)*ldp+nv-1]
-			_, _, _ = kc[rows-1], dst[rows-1], mult[nv-1]+bias[nv-1]
-			fn(rows, nv, &pop[0], ldp, &kc[0], &mult[0], &bias[0], lo, hi, &dst[0])
-		}
-		if nv == n {
-			return
-		}
-		for r := 0; r < rows; r++ {
-			kr := unsafe.Slice(kc[r], n)
-			dr := unsafe.Slice(dst[r], n)
-			for j := nv; j < n; j++ {
-				dr[j] = satInt8(outF32One(kr[j]-2*pop[r*ldp+j], mult[j], bias[j], lo, hi))
-			}
-		}
-	}
-}
-
-// outBitsVector runs an assembly bits stage on the whole vectors of w
-// channels and the Go one on the rest of each row's words.
-func outBitsVector(fn func(rows, n int, pop *int32, ldp int, kc **int32, sgn, thr *int32, dst **uint64), w int) boutBits {
-	return func(rows, n int, pop []int32, ldp int, kc []*int32, sgn, thr []int32, dst []*uint64) {
-		nv := n / w * w
-		if nv > 0 {
-			_ = pop[(rows-1)*ldp+nv-1]
-			_, _, _ = kc[rows-1], dst[rows-1], sgn[nv-1]+thr[nv-1]
-			fn(rows, nv, &pop[0], ldp, &kc[0], &sgn[0], &thr[0], &dst[0])
-		}
-		if nv < n || nv%64 != 0 {
-			outBitsGoFrom(nv, rows, n, pop, ldp, kc, sgn, thr, dst)
-		}
-	}
-}
