@@ -486,3 +486,83 @@ func TestBinaryMaxKFallback(t *testing.T) {
 		}
 	})
 }
+
+// Each path's output stages against the Go ones on edge values: ties at
+// .5 (int8 rounds half to even), saturation, clamps, negative and zero
+// multipliers, row widths that leave vector tails.
+func TestBinaryOutputStages(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100} {
+		const rows = 3
+		ldp := n + 3
+		pop := make([]int32, rows*ldp)
+		kcv := make([]int32, rows*n)
+		kc := make([]*int32, rows)
+		for i := range pop {
+			pop[i] = int32(r.IntN(300))
+		}
+		for i := range kcv {
+			kcv[i] = int32(r.IntN(600) - 100)
+		}
+		for i := range kc {
+			kc[i] = &kcv[i*n]
+		}
+		mult, bias := make([]float32, n), make([]float32, n)
+		sgn, thr := make([]int32, n), make([]int32, n)
+		for j := range mult {
+			mult[j] = []float32{0.5, -0.5, 1, -1, 0, 3.25, 1e-3, 1e6}[r.IntN(8)]
+			bias[j] = []float32{0, 0.5, -0.5, 100, -100, 2.75}[r.IntN(6)]
+			thr[j] = int32(r.IntN(400) - 200)
+			sgn[j] = -int32(r.IntN(2))
+		}
+		for _, clamp := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}, {-300.5, 200.25}} {
+			lo, hi := clamp[0], clamp[1]
+			wantF := make([]float32, rows*n)
+			wantQ := make([]int8, rows*n)
+			wantB := make([]uint64, rows*BitWords(n))
+			fRows, qRows, bRows := make([]*float32, rows), make([]*int8, rows), make([]*uint64, rows)
+			for i := 0; i < rows; i++ {
+				fRows[i], qRows[i], bRows[i] = &wantF[i*n], &wantQ[i*n], &wantB[i*BitWords(n)]
+			}
+			outF32Go(rows, n, pop, ldp, kc, mult, bias, lo, hi, fRows)
+			outI8Go(rows, n, pop, ldp, kc, mult, bias, lo, hi, qRows)
+			outBitsGo(rows, n, pop, ldp, kc, sgn, thr, bRows)
+			forEachBinaryPath(t, func(path string) {
+				impl := binaryActive()
+				gotF := make([]float32, rows*n)
+				gotQ := make([]int8, rows*n)
+				gotB := make([]uint64, rows*BitWords(n))
+				for i := range gotB {
+					gotB[i] = 0xdeadbeef
+				}
+				for i := 0; i < rows; i++ {
+					fRows[i], qRows[i], bRows[i] = &gotF[i*n], &gotQ[i*n], &gotB[i*BitWords(n)]
+				}
+				if impl.outF32 != nil {
+					impl.outF32(rows, n, pop, ldp, kc, mult, bias, lo, hi, fRows)
+					for i := range gotF {
+						if math.Float32bits(gotF[i]) != math.Float32bits(wantF[i]) {
+							t.Fatalf("%s n=%d clamp %v: f32 %d = %v, want %v", path, n, clamp, i, gotF[i], wantF[i])
+						}
+					}
+				}
+				if impl.outI8 != nil {
+					impl.outI8(rows, n, pop, ldp, kc, mult, bias, max(lo, -128), min(hi, 127), qRows)
+					for i := range gotQ {
+						if gotQ[i] != wantQ[i] {
+							t.Fatalf("%s n=%d clamp %v: int8 %d = %v, want %v", path, n, clamp, i, gotQ[i], wantQ[i])
+						}
+					}
+				}
+				if impl.outBits != nil {
+					impl.outBits(rows, n, pop, ldp, kc, sgn, thr, bRows)
+					for i := range gotB {
+						if gotB[i] != wantB[i] {
+							t.Fatalf("%s n=%d: bits word %d = %x, want %x", path, n, i, gotB[i], wantB[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}
