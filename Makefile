@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadBytes$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5x ./onnxio
 	$(GO) test -run '^$$' -fuzz '^FuzzInferShapes$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5x ./onnxio
 	$(GO) test -run '^$$' -fuzz '^FuzzReadNPY$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
+	$(GO) test -run '^$$' -fuzz '^FuzzBinaryConv$$' -fuzztime 10s -fuzzminimizetime 5x ./kernels
 
 # Retrains the Fashion-MNIST fixture models (see testdata/README.md).
 fixtures:
