@@ -2,7 +2,11 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate sh -c "go run _generate/gen_binary_amd64.go > binary_amd64.s"
 
@@ -30,6 +34,14 @@ func boutF32_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *fl
 
 //go:noescape
 func boutF32_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+
+// The same without the clamp, for lo = -Inf and hi = +Inf.
+
+//go:noescape
+func boutF32nc_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+
+//go:noescape
+func boutF32nc_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
 
 //go:noescape
 func boutI8_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
@@ -73,7 +85,7 @@ var binaryRegistered = func() bool {
 	if Binary.support("avx512vpopcnt", avx512, "needs AVX512F and AVX512VPOPCNTDQ") {
 		binaryImpls[bpAVX512] = binaryImpl{
 			gemm:    bkernel{"bgemm_6x32_avx512vpopcnt", 6, 32, bgemm_6x32_avx512vpopcnt},
-			outF32:  outF32Vector(boutF32_avx512, 16),
+			outF32:  outF32Vector(unclamped(boutF32_avx512, boutF32nc_avx512), 16),
 			outI8:   outI8Vector(boutI8_avx512, 16),
 			outBits: outBitsVector(boutBits_avx512, 16),
 			pack:    packSigns_avx512,
@@ -83,7 +95,7 @@ var binaryRegistered = func() bool {
 	if Binary.support("avx2", avx2, "needs AVX2") {
 		binaryImpls[bpAVX2] = binaryImpl{
 			gemm:    bkernel{"bgemm_2x8_avx2", 2, 8, bgemm_2x8_avx2},
-			outF32:  outF32Vector(boutF32_avx2, 8),
+			outF32:  outF32Vector(unclamped(boutF32_avx2, boutF32nc_avx2), 8),
 			outI8:   outI8Vector(boutI8_avx2, 8),
 			outBits: outBitsVector(boutBits_avx2, 8),
 			pack:    packSigns_avx2,
@@ -98,3 +110,18 @@ var binaryRegistered = func() bool {
 	}
 	return true
 }()
+
+type boutF32Asm = func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+
+// unclamped picks nc, the stage without VMAXPS/VMINPS, when there is no
+// clamp (min and max with infinities change nothing, the values being
+// finite).
+func unclamped(clamp, nc boutF32Asm) boutF32Asm {
+	return func(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32) {
+		if math.IsInf(float64(lo), -1) && math.IsInf(float64(hi), 1) {
+			nc(rows, n, pop, ldp, kc, mult, bias, lo, hi, dst)
+			return
+		}
+		clamp(rows, n, pop, ldp, kc, mult, bias, lo, hi, dst)
+	}
+}

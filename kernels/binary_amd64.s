@@ -981,6 +981,82 @@ o2_avx2col:
 	VZEROUPPER
 	RET
 
+// func boutF32nc_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+TEXT ·boutF32nc_avx512(SB), NOSPLIT, $0-72
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ mult+40(FP), R12
+	MOVQ bias+48(FP), R13
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+	MOVQ dst+64(FP), R10
+oavx512row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+oavx512col:
+	VMOVDQU32 (SI)(AX*4), Z0
+	VPSLLD $1, Z0, Z0
+	VMOVDQU32 (DX)(AX*4), Z1
+	VPSUBD Z0, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS (R12)(AX*4), Z1, Z1
+	VADDPS (R13)(AX*4), Z1, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	SUBQ $16, CX
+	JNZ oavx512col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ oavx512row
+	VZEROUPPER
+	RET
+
+// func boutF32nc_avx2(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **float32)
+TEXT ·boutF32nc_avx2(SB), NOSPLIT, $0-72
+	MOVQ rows+0(FP), R11
+	MOVQ pop+16(FP), SI
+	MOVQ ldp+24(FP), R8
+	SHLQ $2, R8
+	MOVQ kc+32(FP), R9
+	MOVQ mult+40(FP), R12
+	MOVQ bias+48(FP), R13
+	VBROADCASTSS lo+56(FP), Y2
+	VBROADCASTSS hi+60(FP), Y3
+	MOVQ dst+64(FP), R10
+oc_avx2row:
+	MOVQ (R9), DX
+	MOVQ (R10), DI
+	XORQ AX, AX
+	XORQ BX, BX
+	MOVQ n+8(FP), CX
+oc_avx2col:
+	VMOVDQU (SI)(AX*4), Y0
+	VPSLLD $1, Y0, Y0
+	VMOVDQU (DX)(AX*4), Y1
+	VPSUBD Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS (R12)(AX*4), Y1, Y1
+	VADDPS (R13)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JNZ oc_avx2col
+	ADDQ R8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	DECQ R11
+	JNZ oc_avx2row
+	VZEROUPPER
+	RET
+
 // func boutI8_avx512(rows, n int, pop *int32, ldp int, kc **int32, mult, bias *float32, lo, hi float32, dst **int8)
 TEXT ·boutI8_avx512(SB), NOSPLIT, $0-72
 	MOVQ rows+0(FP), R11

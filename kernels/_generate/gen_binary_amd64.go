@@ -361,7 +361,8 @@ func scalar() {
 //	Bits: bit j of row r's words = thr[j] > (d XOR sgn[j]), written w bits
 //	      at a time (sgn is 0 or -1: a negative multiplier flips the test)
 const (
-	stageF32 = iota
+	stageF32        = iota
+	stageF32NoClamp // stageF32 without the clamp (lo = -Inf, hi = +Inf)
 	stageI8
 	stageBits
 )
@@ -407,13 +408,15 @@ func outStage(name, reg string, w, mode int) {
 	p("%s (DX)(AX*4), %s1", mov, reg)
 	p("VPSUBD %s0, %s1, %s1", reg, reg, reg)
 	switch mode {
-	case stageF32, stageI8:
+	case stageF32, stageF32NoClamp, stageI8:
 		p("VCVTDQ2PS %s1, %s1", reg, reg)
 		p("VMULPS (R12)(AX*4), %s1, %s1", reg, reg)
 		p("VADDPS (R13)(AX*4), %s1, %s1", reg, reg)
-		p("VMAXPS %s2, %s1, %s1", reg, reg, reg)
-		p("VMINPS %s3, %s1, %s1", reg, reg, reg)
-		if mode == stageF32 {
+		if mode != stageF32NoClamp {
+			p("VMAXPS %s2, %s1, %s1", reg, reg, reg)
+			p("VMINPS %s3, %s1, %s1", reg, reg, reg)
+		}
+		if mode != stageI8 {
 			p("VMOVUPS %s1, (DI)(AX*4)", reg)
 			break
 		}
@@ -506,6 +509,8 @@ func main() {
 	scalar()
 	outStage("boutF32_avx512", "Z", 16, stageF32)
 	outStage("boutF32_avx2", "Y", 8, stageF32)
+	outStage("boutF32nc_avx512", "Z", 16, stageF32NoClamp)
+	outStage("boutF32nc_avx2", "Y", 8, stageF32NoClamp)
 	outStage("boutI8_avx512", "Z", 16, stageI8)
 	outStage("boutI8_avx2", "Y", 8, stageI8)
 	outStage("boutBits_avx512", "Z", 16, stageBits)
