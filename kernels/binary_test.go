@@ -566,3 +566,32 @@ func TestBinaryOutputStages(t *testing.T) {
 		}
 	}
 }
+
+// At a path's K bound every accumulator still holds the largest count
+// (all bits differ: 64 per word).
+func TestBinaryMicrokernelMaxK(t *testing.T) {
+	for p := range binaryImpls {
+		impl := binaryImpls[p]
+		if ok, _ := Binary.Supported(Binary.paths[p].name); !ok || impl.gemm.fn == nil {
+			continue
+		}
+		k := impl.maxK
+		if k == 0 {
+			k = 5000
+		}
+		uk := impl.gemm
+		a := make([]uint64, uk.mr*k)
+		for i := range a {
+			a[i] = ^uint64(0)
+		}
+		b := make([]uint64, k*binaryNR)
+		c := make([]int32, uk.mr*uk.nr)
+		off := identityOffsets(k)
+		uk.fn(uk.mr, k, &a[0], k*8, &off[0], &b[0], &c[0], uk.nr)
+		for i, v := range c {
+			if v != int32(64*k) {
+				t.Fatalf("%s k=%d: c[%d] = %d, want %d", uk.name, k, i, v, 64*k)
+			}
+		}
+	}
+}
