@@ -652,11 +652,16 @@ func (c *BinaryConv) im2colRow(row []uint64, img []uint64, oy, ox, g int) {
 	}
 	iy0 := oy*p.StrideH - p.PadTop
 	ix0 := ox*p.StrideW - p.PadLeft
+	// Word loops, not copy and clear: the runs are a few words, shorter
+	// than a memmove call costs.
 	t := 0
 	for ky := 0; ky < p.KH; ky++ {
 		iy := iy0 + ky*p.DilationH
 		if iy < 0 || iy >= p.InH {
-			clear(row[t*wg : (t+p.KW)*wg])
+			z := row[t*wg : (t+p.KW)*wg]
+			for i := range z {
+				z[i] = 0
+			}
 			t += p.KW
 			continue
 		}
@@ -666,12 +671,17 @@ func (c *BinaryConv) im2colRow(row []uint64, img []uint64, oy, ox, g int) {
 			d := row[t*wg : (t+1)*wg]
 			t++
 			if ix < 0 || ix >= p.InW {
-				clear(d)
+				for i := range d {
+					d[i] = 0
+				}
 				continue
 			}
 			px := line[ix*wc : (ix+1)*wc]
 			if whole {
-				copy(d, px[woff:woff+wg])
+				px = px[woff : woff+wg]
+				for i := range d {
+					d[i] = px[i]
+				}
 			} else {
 				extractBits(d, px, g*c.cg, c.cg)
 			}
