@@ -785,14 +785,37 @@ func boolBit(b bool) uint64 {
 	return 0
 }
 
+// BinaryPoolParams describes a 2-D max-pool window over NHWC packed bits.
+type BinaryPoolParams struct {
+	InH, InW  int // input height and width
+	C         int // channels
+	KH, KW    int // window
+	StrideH   int // default 1
+	StrideW   int // default 1
+	PadTop    int // each pad smaller than the window
+	PadLeft   int
+	PadBottom int
+	PadRight  int
+}
+
 // BinaryMaxPool is max-pooling of packed ±1 values: the max is +1 (bit 0)
 // when any input in the window is +1, so the output word is the AND of
-// the window's words. Padded positions are ignored. src is NHWC packed
-// with BitWords(c) words per pixel; dst gets oh×ow pixels per image, with
-// oh = (h+pt+pb-kh)/sh+1 (likewise ow), which it returns.
-func BinaryMaxPool(dst, src []uint64, batch, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr int) (oh, ow int) {
-	if kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt >= kh || pl >= kw || pb >= kh || pr >= kw {
-		panic("kernels: BinaryMaxPool: bad window")
+// the window's words. Padded positions are ignored. src holds batch NHWC
+// images with BitWords(C) words per pixel; dst gets oh×ow pixels per
+// image, oh = (InH+PadTop+PadBottom-KH)/StrideH+1 (likewise ow), which it
+// returns.
+func BinaryMaxPool(dst, src []uint64, batch int, p BinaryPoolParams) (oh, ow int) {
+	if p.StrideH == 0 {
+		p.StrideH = 1
+	}
+	if p.StrideW == 0 {
+		p.StrideW = 1
+	}
+	h, w, c, kh, kw, sh, sw := p.InH, p.InW, p.C, p.KH, p.KW, p.StrideH, p.StrideW
+	pt, pl, pb, pr := p.PadTop, p.PadLeft, p.PadBottom, p.PadRight
+	if h <= 0 || w <= 0 || c <= 0 || kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pt < 0 || pl < 0 || pb < 0 || pr < 0 ||
+		pt >= kh || pl >= kw || pb >= kh || pr >= kw || h+pt+pb < kh || w+pl+pr < kw {
+		panic(fmt.Sprintf("kernels: BinaryMaxPool: bad parameters %+v", p))
 	}
 	oh = (h+pt+pb-kh)/sh + 1
 	ow = (w+pl+pr-kw)/sw + 1

@@ -344,7 +344,7 @@ func TestBinaryMaxPool(t *testing.T) {
 		src := PackSigns(nil, x, 2*h*w, c)
 		oh, ow := (h+pt+pb-kh)/sh+1, (w+pl+pr-kw)/sw+1
 		dst := make([]uint64, 2*oh*ow*BitWords(c))
-		if gh, gw := BinaryMaxPool(dst, src, 2, h, w, c, kh, kw, sh, sw, pt, pl, pb, pr); gh != oh || gw != ow {
+		if gh, gw := BinaryMaxPool(dst, src, 2, BinaryPoolParams{InH: h, InW: w, C: c, KH: kh, KW: kw, StrideH: sh, StrideW: sw, PadTop: pt, PadLeft: pl, PadBottom: pb, PadRight: pr}); gh != oh || gw != ow {
 			t.Fatalf("size %dx%d, want %dx%d", gh, gw, oh, ow)
 		}
 		got := make([]float32, 2*oh*ow*c)

@@ -115,7 +115,7 @@ func ExampleNewBinaryConv() {
 
 	// 2x2 max-pool on the packed bits: +1 (bit 0) wins.
 	pooled := make([]uint64, 2*2)
-	ph, pw := kernels.BinaryMaxPool(pooled, bits, 1, oh, ow, 2, 2, 2, 2, 2, 0, 0, 0, 0)
+	ph, pw := kernels.BinaryMaxPool(pooled, bits, 1, kernels.BinaryPoolParams{InH: oh, InW: ow, C: 2, KH: 2, KW: 2, StrideH: 2, StrideW: 2})
 	fmt.Printf("pooled %dx%d: %02b\n", ph, pw, pooled)
 	// Output:
 	// channel 0: 0 2 -2 2
