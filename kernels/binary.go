@@ -462,7 +462,8 @@ func (c *BinaryConv) checkRun(src []uint64, batch int, dstLen, perPixel int) {
 }
 
 // RunF32 convolves batch packed images src (NHWC, BitWords(InC) words per
-// pixel) into dst (NHWC float32, OutC per pixel) through the output stage.
+// pixel, bits past InC zero as PackSigns and RunBits leave them) into dst
+// (NHWC float32, OutC per pixel) through the output stage.
 func (c *BinaryConv) RunF32(dst []float32, src []uint64, batch int) {
 	c.checkRun(src, batch, len(dst), c.p.OutC)
 	c.run(src, batch, kindF32, unsafe.Pointer(unsafe.SliceData(dst)))
