@@ -177,12 +177,13 @@ type BinaryConvParams struct {
 // the integer dot d (in [-K, K]),
 //
 //	y = float32(float32(d) * Multiplier[j]) + Bias[j]   (two roundings)
-//	y = min(max(y, Lo), Hi)
+//	y = min(max(y, Lo), Hi)                             (when Clamp)
 //
 // Multiplier and Bias fold the weight scale, the K - 2*count transform
 // and a following BatchNorm; nil Multiplier means all 1, nil Bias all 0.
-// Lo and Hi clamp (Lo 0 for ReLU); both zero means no clamp. Values must
-// be finite; a Bias or clamp of -0 is taken as +0, so y is never -0.
+// With Clamp, Lo and Hi bound y (ReLU: Lo 0, Hi +Inf; ReLU6: Lo 0, Hi 6).
+// Multipliers and biases must be finite; a Bias or bound of -0 is taken as
+// +0, so y is never -0.
 //
 // To int8, y is then rounded half to even and saturated to [-128, 127]
 // (fold 1/scale into Multiplier and the zero point into Bias). To bits,
@@ -191,6 +192,7 @@ type BinaryConvParams struct {
 type BinaryOutput struct {
 	Multiplier []float32
 	Bias       []float32
+	Clamp      bool
 	Lo, Hi     float32
 }
 
@@ -385,27 +387,27 @@ func (c *BinaryConv) SetOutput(o BinaryOutput) error {
 		return fmt.Errorf("kernels: binary output stage: %d multipliers and %d biases for %d channels", len(o.Multiplier), len(o.Bias), n)
 	}
 	finite := func(f float32) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
-	c.mult = make([]float32, n)
-	c.bias = make([]float32, n)
-	for j := range c.mult {
-		c.mult[j] = 1
+	mult, bias := make([]float32, n), make([]float32, n)
+	for j := range mult {
+		mult[j] = 1
 		if o.Multiplier != nil {
-			c.mult[j] = o.Multiplier[j]
+			mult[j] = o.Multiplier[j]
 		}
 		if o.Bias != nil {
-			c.bias[j] = o.Bias[j] + 0 // -0 -> +0
+			bias[j] = o.Bias[j] + 0 // -0 -> +0
 		}
-		if !finite(c.mult[j]) || !finite(c.bias[j]) {
-			return fmt.Errorf("kernels: binary output stage: channel %d: multiplier %v, bias %v", j, c.mult[j], c.bias[j])
+		if !finite(mult[j]) || !finite(bias[j]) {
+			return fmt.Errorf("kernels: binary output stage: channel %d: multiplier %v, bias %v", j, mult[j], bias[j])
 		}
 	}
-	c.lo, c.hi = float32(math.Inf(-1)), float32(math.Inf(1))
-	if o.Lo != 0 || o.Hi != 0 {
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if o.Clamp {
 		if math.IsNaN(float64(o.Lo)) || math.IsNaN(float64(o.Hi)) || o.Lo > o.Hi {
 			return fmt.Errorf("kernels: binary output stage: clamp [%v, %v]", o.Lo, o.Hi)
 		}
-		c.lo, c.hi = o.Lo+0, o.Hi+0
+		lo, hi = o.Lo+0, o.Hi+0
 	}
+	c.mult, c.bias, c.lo, c.hi = mult, bias, lo, hi
 	// y(d) is monotone in d (nondecreasing for m >= 0, else nonincreasing),
 	// so y < 0 is d < thr or d > thr.
 	c.thrX = make([]int32, n)

@@ -144,7 +144,7 @@ func TestBinaryConvAgainstFloat(t *testing.T) {
 			o.Bias[j] = float32(r.NormFloat64() * 3)
 		}
 		if r.IntN(2) == 0 {
-			o.Lo, o.Hi = 0, 6
+			o.Clamp, o.Lo, o.Hi = true, 0, 6
 		}
 		forEachBinaryPath(t, func(path string) {
 			what := fmt.Sprintf("%s %+v batch %d", path, p, batch)
@@ -173,7 +173,7 @@ func TestBinaryConvAgainstFloat(t *testing.T) {
 			conv.RunF32(f, src, batch)
 			checkGuards(t, what+" f32 stage", ff, -7.5)
 			lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
-			if o.Lo != 0 || o.Hi != 0 {
+			if o.Clamp {
 				lo, hi = o.Lo, o.Hi
 			}
 			for i := range want {
@@ -383,8 +383,9 @@ func TestBinaryThresholds(t *testing.T) {
 		Multiplier: []float32{0, 0, -1, 1, 0.5, -0.25, 1e-30, 3},
 		Bias:       []float32{-1, 1, 2.5, -2, 0, 0, -1e-30, 30},
 	}
-	for _, clamp := range [][2]float32{{0, 0}, {0, 6}, {-1, -0.5}} {
-		o.Lo, o.Hi = clamp[0], clamp[1]
+	inf := float32(math.Inf(1))
+	for _, clamp := range [][2]float32{{-inf, inf}, {0, inf}, {0, 6}, {-1, -0.5}, {0, 0}} {
+		o.Clamp, o.Lo, o.Hi = true, clamp[0], clamp[1]
 		if err := conv.SetOutput(o); err != nil {
 			t.Fatal(err)
 		}
@@ -594,4 +595,47 @@ func TestBinaryMicrokernelMaxK(t *testing.T) {
 			}
 		}
 	}
+}
+
+// SetOutput rejects what it can't honour and changes nothing then; -0
+// bounds and biases act as +0.
+func TestBinarySetOutput(t *testing.T) {
+	conv, err := NewBinaryConv(BinaryConvParams{InH: 2, InW: 2, InC: 3, OutC: 2, KH: 1, KW: 1}, []float32{1, 1, 1, 1, -1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := BinaryOutput{Multiplier: []float32{2, 3}, Bias: []float32{1, 1}}
+	if err := conv.SetOutput(good); err != nil {
+		t.Fatal(err)
+	}
+	nan := float32(math.NaN())
+	for _, bad := range []BinaryOutput{
+		{Multiplier: []float32{1}},
+		{Bias: []float32{1, 2, 3}},
+		{Multiplier: []float32{1, nan}},
+		{Bias: []float32{float32(math.Inf(1)), 0}},
+		{Clamp: true, Lo: 1, Hi: 0},
+		{Clamp: true, Lo: nan},
+	} {
+		if err := conv.SetOutput(bad); err == nil {
+			t.Errorf("SetOutput(%+v) accepted", bad)
+		}
+		if conv.mult[1] != 3 || conv.bias[0] != 1 || !math.IsInf(float64(conv.hi), 1) {
+			t.Fatalf("a failed SetOutput(%+v) changed the stage", bad)
+		}
+	}
+	negZero := float32(math.Copysign(0, -1))
+	if err := conv.SetOutput(BinaryOutput{Multiplier: []float32{0, 0}, Bias: []float32{negZero, negZero}, Clamp: true, Lo: negZero, Hi: negZero}); err != nil {
+		t.Fatal(err)
+	}
+	src := PackSigns(nil, []float32{1, 1, 1, -1, -1, -1, 1, -1, 1, 1, 1, 1}, 4, 3)
+	forEachBinaryPath(t, func(path string) {
+		y := make([]float32, 8)
+		conv.RunF32(y, src, 1)
+		for i, v := range y {
+			if math.Float32bits(v) != 0 {
+				t.Errorf("%s: y[%d] = %v (bits %x), want +0", path, i, v, math.Float32bits(v))
+			}
+		}
+	})
 }

@@ -42,8 +42,8 @@ func ExampleNewBinaryGemm() {
 	g.RunDot(dots, a, 2)
 	fmt.Println("dots:", dots)
 
-	// Scale by 0.5, add 1 to output 0, ReLU (clamp to [0, 10]).
-	g.SetOutput(kernels.BinaryOutput{Multiplier: []float32{0.5, 0.5}, Bias: []float32{1, 0}, Lo: 0, Hi: 10})
+	// Scale by 0.5, add 1 to output 0, clamp to [0, 10].
+	g.SetOutput(kernels.BinaryOutput{Multiplier: []float32{0.5, 0.5}, Bias: []float32{1, 0}, Clamp: true, Lo: 0, Hi: 10})
 	y := make([]float32, 4)
 	g.RunF32(y, a, 2)
 	fmt.Println("y:", y)
