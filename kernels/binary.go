@@ -50,18 +50,21 @@ const binaryNR = 32
 //
 //	c[i*ldc+j] = Σ_{p<k} popcount(A(i,p) XOR b[p*32+j])
 //
-// where A(i,p) is the word at byte address a + i*lda + off[p], k >= 1. With
-// an im2col buffer off[p] is 8p and lda 8k; reading the input image
-// directly (the indirect form), lda steps one output position and off[p]
-// reaches each tap's words. It reads exactly those A words and the k×nr
-// words of b it uses, and writes exactly the rows×nr tile of c.
+// where A(i,p) is the word at byte address a[i/mr] + (i%mr)*lda + off[p],
+// k >= 1: a holds one base per tile of mr rows. With an im2col buffer the
+// bases are mr rows apart, off[p] is 8p and lda 8k; reading the input
+// image directly (the indirect form), each base is a tile's first output
+// position, lda steps one position and off[p] reaches each tap's words, so
+// one call covers tiles from many output rows. It reads exactly those A
+// words and the k×nr words of b it uses, and writes exactly the rows×nr
+// tile of c.
 type bkernel struct {
 	name   string
 	mr, nr int
 	fn     bgemmFn
 }
 
-type bgemmFn func(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+type bgemmFn func(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 // boutF32 is a vectorized float output stage for rows of n outputs: see
 // outF32Go for what it computes. nil means the Go loop.
@@ -490,13 +493,18 @@ func (c *BinaryConv) RunDot(dst []int32, src []uint64, batch int) {
 	c.run(src, batch, kindDot, unsafe.Pointer(unsafe.SliceData(dst)))
 }
 
-// binaryBlockRows is how many im2col rows one pass gathers before they are
-// multiplied: the A block and its popcounts stay in L1/L2.
+// binaryPopBytes bounds a batch's popcounts (rows × padded output
+// channels × 4 bytes), so the output stage reads them from L1.
+const binaryPopBytes = 16 << 10
+
+// binaryBlockRows is the most im2col rows one batch gathers.
 const binaryBlockRows = 96
 
 // binaryRun holds one Run's buffers and state.
 type binaryRun struct {
 	c       *BinaryConv
+	mr      int
+	block   int // rows per batch, a multiple of mr
 	impl    *binaryImpl
 	kind    int
 	dst     unsafe.Pointer
@@ -509,33 +517,43 @@ type binaryRun struct {
 	fRows   []*float32
 	qRows   []*int8
 	wRows   []*uint64
-	// The same for direct runs, which happen while rows are gathered.
+	bases   []*uint64 // tile bases of the gathered rows
+	// The same for direct tiles, gathered alongside.
 	posD    []int32
 	popD    []int32
 	kcRowsD []*int32
+	basesD  []*uint64
+	nd      int // rows in the direct batch
 }
 
 // bufs returns the buffers of a Run, allocated on first use.
 func (c *BinaryConv) bufs(impl *binaryImpl, kind int, dst unsafe.Pointer) *binaryRun {
+	mr := impl.gemm.mr
 	r := c.runBuf
-	if r == nil {
-		rows := max(binaryBlockRows, c.ow+impl.gemm.mr)
+	if r == nil || r.mr != mr {
+		// Batches of whole tiles whose popcounts fit binaryPopBytes.
+		tiles := max(1, binaryPopBytes/(mr*c.npanel*binaryNR*4))
+		rows := min(tiles*mr, (binaryBlockRows+mr-1)/mr*mr)
 		r = &binaryRun{
 			c:       c,
-			a:       make([]uint64, binaryBlockRows*c.kw),
-			pos:     make([]int32, binaryBlockRows),
-			pop:     make([]int32, binaryBlockRows*c.npanel*binaryNR),
-			kcRows:  make([]*int32, binaryBlockRows),
+			mr:      mr,
+			block:   rows,
+			a:       make([]uint64, rows*c.kw),
+			pos:     make([]int32, rows),
+			pop:     make([]int32, rows*c.npanel*binaryNR),
+			kcRows:  make([]*int32, rows),
+			bases:   make([]*uint64, rows/mr),
 			fRows:   make([]*float32, rows),
 			qRows:   make([]*int8, rows),
 			wRows:   make([]*uint64, rows),
 			posD:    make([]int32, rows),
 			popD:    make([]int32, rows*c.npanel*binaryNR),
 			kcRowsD: make([]*int32, rows),
+			basesD:  make([]*uint64, rows/mr),
 		}
 		c.runBuf = r
 	}
-	r.impl, r.kind, r.dst, r.pending = impl, kind, dst, 0
+	r.impl, r.kind, r.dst, r.pending, r.nd = impl, kind, dst, 0, 0
 	return r
 }
 
@@ -544,9 +562,6 @@ func (c *BinaryConv) run(src []uint64, batch, kind int, dst unsafe.Pointer) {
 		return
 	}
 	impl := binaryActive()
-	if c.runBuf != nil && len(c.runBuf.posD) < c.ow+impl.gemm.mr {
-		c.runBuf = nil
-	}
 	r := c.bufs(impl, kind, dst)
 	p := c.p
 	mr := impl.gemm.mr
@@ -576,13 +591,14 @@ func (c *BinaryConv) run(src []uint64, batch, kind int, dst unsafe.Pointer) {
 					r.pos[r.pending] = base + int32(ox)
 					r.kcRows[r.pending] = &c.kc[(pat+int(c.xclass[ox]))*p.OutC+g*c.ocg]
 					r.pending++
-					if r.pending == binaryBlockRows {
+					if r.pending == r.block {
 						r.flush()
 					}
 				}
 			}
 		}
 		r.flush()
+		r.flushDirect()
 	}
 }
 
@@ -591,53 +607,79 @@ func (r *binaryRun) flush() {
 	if r.pending == 0 {
 		return
 	}
-	c, uk := r.c, r.impl.gemm
+	c, mr := r.c, r.mr
 	rows := r.pending
-	rowsPad := (rows + uk.mr - 1) / uk.mr * uk.mr
+	rowsPad := (rows + mr - 1) / mr * mr
 	clear(r.a[rows*c.kw : rowsPad*c.kw])
-	r.multiply(rowsPad, &r.a[0], c.kw*8, &c.offIm2col[0], r.pop)
+	for t := 0; t < rowsPad/mr; t++ {
+		r.bases[t] = &r.a[t*mr*c.kw]
+	}
+	r.multiply(rowsPad, r.bases, c.kw*8, &c.offIm2col[0], r.pop)
 	r.c.output(r, rows, r.pop, r.pos, r.kcRows)
 	r.pending = 0
 }
 
-// direct multiplies rows output positions (oy, x0...) straight from the
-// input image: every tap of each lies inside it, and consecutive positions
-// are sw pixels apart, so A(i,p) = image + i*lda + offDirect[p].
+// direct gathers rows output positions (oy, x0...) (a multiple of mr),
+// multiplied straight from the input image: every tap of each lies inside
+// it, and consecutive positions are sw pixels apart, so a tile's A(i,p) is
+// its first position's first tap + i*lda + offDirect[p].
 func (r *binaryRun) direct(img []uint64, n, oy, x0, rows int) {
 	c := r.c
 	p := c.p
-	iy, ix := oy*p.StrideH-p.PadTop, x0*p.StrideW-p.PadLeft
+	iy := oy*p.StrideH - p.PadTop
 	woff := 0
 	if p.Groups > 1 {
 		woff = r.g * c.cg / 64
 	}
-	a := &img[(iy*p.InW+ix)*c.wc+woff]
-	r.multiply(rows, a, p.StrideW*c.wc*8, &c.offDirect[0], r.popD)
 	pat := int(c.yclass[oy])*c.nxclass + int(c.xclass[x0])
 	kc := &c.kc[pat*p.OutC+r.g*c.ocg]
 	base := int32((n*c.oh+oy)*c.ow + x0)
-	for i := 0; i < rows; i++ {
-		r.posD[i] = base + int32(i)
-		r.kcRowsD[i] = kc
+	for t := 0; t < rows; t += r.mr {
+		if r.nd == len(r.posD) {
+			r.flushDirect()
+		}
+		ix := (x0+t)*p.StrideW - p.PadLeft
+		r.basesD[r.nd/r.mr] = &img[(iy*p.InW+ix)*c.wc+woff]
+		for i := 0; i < r.mr; i++ {
+			r.posD[r.nd] = base + int32(t+i)
+			r.kcRowsD[r.nd] = kc
+			r.nd++
+		}
 	}
-	c.output(r, rows, r.popD, r.posD, r.kcRowsD)
 }
 
-// multiply runs the microkernel over rows (a multiple of mr) and every
-// panel of the group, into r.pop.
-func (r *binaryRun) multiply(rows int, a *uint64, lda int, off *int, pop []int32) {
+// flushDirect multiplies and outputs the gathered direct tiles.
+func (r *binaryRun) flushDirect() {
+	if r.nd == 0 {
+		return
+	}
+	c := r.c
+	r.multiply(r.nd, r.basesD, c.p.StrideW*c.wc*8, &c.offDirect[0], r.popD)
+	c.output(r, r.nd, r.popD, r.posD, r.kcRowsD)
+	r.nd = 0
+}
+
+// multiply runs the microkernel over rows (a multiple of mr) whose tile
+// bases are bases, for every panel of the group, into pop.
+func (r *binaryRun) multiply(rows int, bases []*uint64, lda int, off *int, pop []int32) {
 	c, impl := r.c, r.impl
 	uk := impl.gemm
-	fn, nr := uk.fn, uk.nr
-	if impl.maxK != 0 && c.kw > impl.maxK {
-		// K beyond the accumulators' range: a Go kernel without bound.
-		fn, nr = bgemmGenericAny, binaryNR
-	}
 	ldp := c.npanel * binaryNR
+	if impl.maxK != 0 && c.kw > impl.maxK {
+		// K beyond the accumulators' range: a Go kernel without bound,
+		// tile by tile over whole panels.
+		for q := 0; q < c.npanel; q++ {
+			wp := c.w[(r.g*c.npanel+q)*c.kw*binaryNR:]
+			for t := 0; t < rows/uk.mr; t++ {
+				bgemmGenericAny(uk.mr, c.kw, bases[t], lda, off, &wp[0], &pop[t*uk.mr*ldp+q*binaryNR], ldp)
+			}
+		}
+		return
+	}
 	for q := 0; q < c.npanel; q++ {
 		wp := c.w[(r.g*c.npanel+q)*c.kw*binaryNR:]
-		for j := 0; j < binaryNR; j += nr {
-			fn(rows, c.kw, a, lda, off, &wp[j], &pop[q*binaryNR+j], ldp)
+		for j := 0; j < binaryNR; j += uk.nr {
+			uk.fn(rows, c.kw, &bases[0], lda, off, &wp[j], &pop[q*binaryNR+j], ldp)
 		}
 	}
 }
@@ -905,10 +947,14 @@ func BinaryMicrokernelLoop(k int) func(iters int) float64 {
 	}
 	c := make([]int32, rows*binaryNR)
 	off := identityOffsets(k)
+	bases := make([]*uint64, 4)
+	for t := range bases {
+		bases[t] = &a[t*uk.mr*k]
+	}
 	return func(iters int) float64 {
 		for it := 0; it < iters; it++ {
 			for j := 0; j < binaryNR; j += uk.nr {
-				uk.fn(rows, k, &a[0], k*8, &off[0], &b[j], &c[j], binaryNR)
+				uk.fn(rows, k, &bases[0], k*8, &off[0], &b[j], &c[j], binaryNR)
 			}
 		}
 		return float64(iters) * float64(rows*binaryNR*k*64) * 2

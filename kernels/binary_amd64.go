@@ -13,13 +13,13 @@ import (
 // Binary microkernels in binary_amd64.s (see bkernel for the contract).
 
 //go:noescape
-func bgemm_6x32_avx512vpopcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+func bgemm_6x32_avx512vpopcnt(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 //go:noescape
-func bgemm_2x8_avx2(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+func bgemm_2x8_avx2(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 //go:noescape
-func bgemm_1x8_popcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+func bgemm_1x8_popcnt(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 // Register-only XOR+POPCNT+ADD loops: n iterations of 24 zmm (avx512),
 // 8 ymm (avx2) or 8 scalar (popcnt) XOR, popcount and add triples.

@@ -4,14 +4,15 @@
 
 #include "textflag.h"
 
-// func bgemm_6x32_avx512vpopcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+// func bgemm_6x32_avx512vpopcnt(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 TEXT ·bgemm_6x32_avx512vpopcnt(SB), NOSPLIT, $0-64
-	MOVQ a+16(FP), R14
 	MOVQ lda+24(FP), R8
 	MOVQ b+40(FP), R13
 	MOVQ ldc+56(FP), R12
 	SHLQ $2, R12
 b512tile:
+	MOVQ a+16(FP), R14
+	MOVQ (R14), R14
 	LEAQ (R14)(R8*1), SI
 	LEAQ (R14)(R8*2), R9
 	LEAQ (SI)(R8*2), R10
@@ -375,8 +376,7 @@ b512store:
 	VMOVDQU32 Z22, 64(AX)
 	ADDQ R12, AX
 	MOVQ AX, c+48(FP)
-	LEAQ (R14)(R8*4), R14
-	LEAQ (R14)(R8*2), R14
+	ADDQ $8, a+16(FP)
 	SUBQ $6, rows+0(FP)
 	JNZ b512tile
 	VZEROUPPER
@@ -497,9 +497,8 @@ bpeak512:
 	VZEROUPPER
 	RET
 
-// func bgemm_2x8_avx2(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+// func bgemm_2x8_avx2(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 TEXT ·bgemm_2x8_avx2(SB), NOSPLIT, $0-64
-	MOVQ a+16(FP), R14
 	MOVQ lda+24(FP), R8
 	MOVQ b+40(FP), R13
 	MOVQ c+48(FP), DX
@@ -513,6 +512,8 @@ b2tile:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
+	MOVQ a+16(FP), R14
+	MOVQ (R14), R14
 	LEAQ (R14)(R8*1), R9
 	MOVQ off+32(FP), R10
 	MOVQ R13, DI
@@ -674,7 +675,7 @@ b2fold:
 	VMOVDQU X15, 0(BX)
 	VPERMD Y7, Y14, Y15
 	VMOVDQU X15, 16(BX)
-	LEAQ (R14)(R8*2), R14
+	ADDQ $8, a+16(FP)
 	LEAQ (DX)(R12*2), DX
 	SUBQ $2, rows+0(FP)
 	JNZ b2tile
@@ -780,10 +781,11 @@ DATA bpermq2d<>+16(SB)/8, $0
 DATA bpermq2d<>+24(SB)/8, $0
 GLOBL bpermq2d<>(SB), RODATA|NOPTR, $32
 
-// func bgemm_1x8_popcnt(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+// func bgemm_1x8_popcnt(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 TEXT ·bgemm_1x8_popcnt(SB), NOSPLIT, $0-64
-	MOVQ a+16(FP), SI
 bptile:
+	MOVQ a+16(FP), SI
+	MOVQ (SI), SI
 	XORQ R8, R8
 	XORQ R9, R9
 	XORQ R10, R10
@@ -846,7 +848,7 @@ bpk:
 	MOVQ ldc+56(FP), DX
 	LEAQ (AX)(DX*4), AX
 	MOVQ AX, c+48(FP)
-	ADDQ lda+24(FP), SI
+	ADDQ $8, a+16(FP)
 	DECQ rows+0(FP)
 	JNZ bptile
 	RET

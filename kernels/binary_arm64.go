@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // Binary microkernel in binary_arm64.s (see bkernel for the contract).
 
 //go:noescape
-func bgemm_4x8_neon(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+func bgemm_4x8_neon(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 
 // bpeak_neon runs n iterations of 16 register-only EOR+CNT+UADALP
 // triples on 128-bit vectors.

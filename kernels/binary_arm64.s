@@ -10,10 +10,10 @@
 // V20-V23, temporaries V24-V31. At the end UADDLP twice gives each
 // 64-bit lane's count, XTN narrows to int32.
 
-// func bgemm_4x8_neon(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)
+// func bgemm_4x8_neon(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)
 TEXT ·bgemm_4x8_neon(SB), NOSPLIT, $0-64
 	MOVD rows+0(FP), R0
-	MOVD a+16(FP), R2
+	MOVD a+16(FP), R19
 	MOVD lda+24(FP), R3
 	MOVD off+32(FP), R4
 	MOVD b+40(FP), R16
@@ -21,6 +21,7 @@ TEXT ·bgemm_4x8_neon(SB), NOSPLIT, $0-64
 	MOVD ldc+56(FP), R10
 	LSL $2, R10, R10
 tile:
+	MOVD.P 8(R19), R2
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -173,8 +174,6 @@ kloop:
 	WORD $0x6EA029EF // UADDLP V15.2D, V15.4S
 	WORD $0x0EA129EF // XTN V15.2S, V15.2D
 	FMOVD F15, 24(R8)
-	LSL $2, R3, R7
-	ADD R7, R2, R2
 	LSL $2, R10, R7
 	ADD R7, R9, R9
 	SUBS $4, R0, R0

@@ -11,16 +11,18 @@ import (
 // bit for bit, and what they use for vector tails).
 
 // bgemmGeneric is the pure-Go microkernel (4×8 tiles): see bkernel.
-func bgemmGeneric(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
+func bgemmGeneric(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
 	const mr, nr = 4, 8
 	offs := unsafe.Slice(off, k)
+	bases := unsafe.Slice(a, rows/mr)
 	bs := unsafe.Slice(b, (k-1)*binaryNR+nr)
 	cs := unsafe.Slice(c, (rows-1)*ldc+nr)
-	for i0 := 0; i0 < rows; i0 += mr {
+	for t, base := range bases {
+		i0 := t * mr
 		var acc [mr][nr]int
 		var rowp [mr]unsafe.Pointer
 		for i := range rowp {
-			rowp[i] = unsafe.Add(unsafe.Pointer(a), (i0+i)*lda)
+			rowp[i] = unsafe.Add(unsafe.Pointer(base), i*lda)
 		}
 		for p, o := range offs {
 			bw := bs[p*binaryNR : p*binaryNR+nr]
@@ -41,13 +43,14 @@ func bgemmGeneric(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32
 	}
 }
 
-// bgemmGenericAny is bgemmGeneric for any rows (one row at a time) and all
-// 32 columns of a panel: the fallback for k beyond a path's bound.
-func bgemmGenericAny(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
+// bgemmGenericAny computes rows rows from one base (A(i,p) at base +
+// i*lda + off[p]) by all 32 columns of a panel, for any k: the fallback
+// for k beyond a path's bound.
+func bgemmGenericAny(rows, k int, base *uint64, lda int, off *int, b *uint64, c *int32, ldc int) {
 	offs := unsafe.Slice(off, k)
 	bs := unsafe.Slice(b, k*binaryNR)
 	for i := 0; i < rows; i++ {
-		rp := unsafe.Add(unsafe.Pointer(a), i*lda)
+		rp := unsafe.Add(unsafe.Pointer(base), i*lda)
 		cr := unsafe.Slice((*int32)(unsafe.Add(unsafe.Pointer(c), i*ldc*4)), binaryNR)
 		for j := range cr {
 			s := 0

@@ -306,9 +306,15 @@ func TestBinaryMicrokernels(t *testing.T) {
 			for q := range off {
 				off[q] = (k - 1 - q) * 8
 			}
-			A := func(i, q int) uint64 { return a[(i*lda+off[q])/8] }
+			// Tiles in reverse order, so bases are not mr rows apart.
+			nt := rows / uk.mr
+			bases := make([]*uint64, nt)
+			for tt := range bases {
+				bases[tt] = &a[(nt-1-tt)*uk.mr*lda/8]
+			}
+			A := func(i, q int) uint64 { return a[((nt-1-i/uk.mr)*uk.mr*lda+(i%uk.mr)*lda+off[q])/8] }
 			for j0 := 0; j0+uk.nr <= binaryNR; j0 += 3 * uk.nr {
-				uk.fn(rows, k, &a[0], lda, &off[0], &b[j0], &c[0], ldc)
+				uk.fn(rows, k, &bases[0], lda, &off[0], &b[j0], &c[0], ldc)
 				for i := 0; i < rows; i++ {
 					for j := 0; j < ldc; j++ {
 						want := int32(-3)
@@ -588,7 +594,8 @@ func TestBinaryMicrokernelMaxK(t *testing.T) {
 		b := make([]uint64, k*binaryNR)
 		c := make([]int32, uk.mr*uk.nr)
 		off := identityOffsets(k)
-		uk.fn(uk.mr, k, &a[0], k*8, &off[0], &b[0], &c[0], uk.nr)
+		base := &a[0]
+		uk.fn(uk.mr, k, &base, k*8, &off[0], &b[0], &c[0], uk.nr)
 		for i, v := range c {
 			if v != int32(64*k) {
 				t.Fatalf("%s k=%d: c[%d] = %d, want %d", uk.name, k, i, v, 64*k)
@@ -638,4 +645,36 @@ func TestBinarySetOutput(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An image large enough that the direct and im2col batches fill and flush
+// mid-run on every path (32 tiles of mr rows, 96 rows).
+func TestBinaryConvLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, p := range []BinaryConvParams{
+		{InH: 21, InW: 37, InC: 64, OutC: 40, KH: 3, KW: 3, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, ZeroPad: true},
+		{InH: 30, InW: 30, InC: 128, OutC: 70, KH: 3, KW: 3, StrideH: 2, StrideW: 1, DilationH: 1, DilationW: 2, Groups: 2, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 2},
+	} {
+		x := pm1(r, 2*p.InH*p.InW*p.InC)
+		w := pm1(r, p.OutC*p.InC/p.Groups*9)
+		padVal := float32(1)
+		if p.ZeroPad {
+			padVal = 0
+		}
+		want, oh, ow := refBinaryConv(p, x, w, 2, padVal)
+		conv, err := NewBinaryConv(p, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := PackSigns(nil, x, 2*p.InH*p.InW, p.InC)
+		forEachBinaryPath(t, func(path string) {
+			d := make([]int32, 2*oh*ow*p.OutC)
+			conv.RunDot(d, src, 2)
+			for i := range d {
+				if d[i] != want[i] {
+					t.Fatalf("%s %+v: dot %d = %d, want %d", path, p, i, d[i], want[i])
+				}
+			}
+		})
+	}
 }

@@ -11,8 +11,9 @@
 //
 //	c[i*ldc+j] = Σ_{p<k} popcount(A(i,p) XOR b[p*32+j])
 //
-// where A(i,p) is the word at byte address a + i*lda + off[p] (an im2col
-// buffer, or the input image itself); k >= 1.
+// where A(i,p) is the word at byte address a[i/MR] + (i%MR)*lda + off[p]
+// (a holds one base per tile of MR rows, in an im2col buffer or the input
+// image itself); k >= 1.
 package main
 
 import (
@@ -27,7 +28,7 @@ func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...
 func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
 func raw(s string)                 { out.WriteString(s + "\n") }
 
-const gemmSig = "(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)"
+const gemmSig = "(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)"
 
 func header(name, sig string, frame string) {
 	raw("")
@@ -51,12 +52,13 @@ func avx512() {
 	const mr = 6
 	name := "bgemm_6x32_avx512vpopcnt"
 	header(name, gemmSig, "$0-64")
-	p("MOVQ a+16(FP), R14")
 	p("MOVQ lda+24(FP), R8")
 	p("MOVQ b+40(FP), R13")
 	p("MOVQ ldc+56(FP), R12")
 	p("SHLQ $2, R12")
 	label("b512tile")
+	p("MOVQ a+16(FP), R14")
+	p("MOVQ (R14), R14")
 	// Row bases: rows 0-5 in R14, SI, R9, R10, BX, R11.
 	p("LEAQ (R14)(R8*1), SI")
 	p("LEAQ (R14)(R8*2), R9")
@@ -120,8 +122,7 @@ func avx512() {
 		p("ADDQ R12, AX")
 	}
 	p("MOVQ AX, c+48(FP)")
-	p("LEAQ (R14)(R8*4), R14")
-	p("LEAQ (R14)(R8*2), R14")
+	p("ADDQ $8, a+16(FP)")
 	p("SUBQ $%d, rows+0(FP)", mr)
 	p("JNZ b512tile")
 	p("VZEROUPPER")
@@ -175,7 +176,6 @@ func popcntStep(acc int) {
 func avx2() {
 	const mr = 2
 	header("bgemm_2x8_avx2", gemmSig, "$0-64")
-	p("MOVQ a+16(FP), R14")
 	p("MOVQ lda+24(FP), R8")
 	p("MOVQ b+40(FP), R13")
 	p("MOVQ c+48(FP), DX")
@@ -188,6 +188,8 @@ func avx2() {
 	for i := 4; i < 8; i++ {
 		p("VPXOR Y%d, Y%d, Y%d", i, i, i)
 	}
+	p("MOVQ a+16(FP), R14")
+	p("MOVQ (R14), R14")
 	p("LEAQ (R14)(R8*1), R9")
 	p("MOVQ off+32(FP), R10")
 	p("MOVQ R13, DI")
@@ -249,7 +251,7 @@ func avx2() {
 			p("ADDQ R12, BX")
 		}
 	}
-	p("LEAQ (R14)(R8*2), R14")
+	p("ADDQ $8, a+16(FP)")
 	p("LEAQ (DX)(R12*2), DX")
 	p("SUBQ $%d, rows+0(FP)", mr)
 	p("JNZ b2tile")
@@ -300,8 +302,9 @@ func avx2() {
 func scalar() {
 	header("bgemm_1x8_popcnt", gemmSig, "$0-64")
 	accs := []string{"R8", "R9", "R10", "R11", "R12", "R13", "R14", "BX"}
-	p("MOVQ a+16(FP), SI")
 	label("bptile")
+	p("MOVQ a+16(FP), SI")
+	p("MOVQ (SI), SI")
 	for _, r := range accs {
 		p("XORQ %s, %s", r, r)
 	}
@@ -328,7 +331,7 @@ func scalar() {
 	p("MOVQ ldc+56(FP), DX")
 	p("LEAQ (AX)(DX*4), AX")
 	p("MOVQ AX, c+48(FP)")
-	p("ADDQ lda+24(FP), SI")
+	p("ADDQ $8, a+16(FP)")
 	p("DECQ rows+0(FP)")
 	p("JNZ bptile")
 	p("RET")

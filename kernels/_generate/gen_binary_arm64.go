@@ -11,8 +11,9 @@
 //
 //	c[i*ldc+j] = Σ_{p<k} popcount(A(i,p) XOR b[p*32+j])
 //
-// where A(i,p) is the word at byte address a + i*lda + off[p]; 1 <= k <=
-// 4095 (the halfword accumulators take at most 16 per k step).
+// where A(i,p) is the word at byte address a[i/4] + (i%4)*lda + off[p] (one
+// base per tile); 1 <= k <= 4095 (the halfword accumulators take at most
+// 16 per k step).
 //
 // The Go assembler lacks UADALP, UADDLP, XTN and the vector SCVTF, FMUL,
 // FADD, FMAX, FMIN, CMGT and FCMLT: they are WORDs with the instruction in
@@ -207,10 +208,10 @@ func main() {
 	raw("// V20-V23, temporaries V24-V31. At the end UADDLP twice gives each")
 	raw("// 64-bit lane's count, XTN narrows to int32.")
 	raw("")
-	raw("// func bgemm_4x8_neon(rows, k int, a *uint64, lda int, off *int, b *uint64, c *int32, ldc int)")
+	raw("// func bgemm_4x8_neon(rows, k int, a **uint64, lda int, off *int, b *uint64, c *int32, ldc int)")
 	raw("TEXT ·bgemm_4x8_neon(SB), NOSPLIT, $0-64")
 	p("MOVD rows+0(FP), R0")
-	p("MOVD a+16(FP), R2")
+	p("MOVD a+16(FP), R19")
 	p("MOVD lda+24(FP), R3")
 	p("MOVD off+32(FP), R4")
 	p("MOVD b+40(FP), R16")
@@ -218,6 +219,7 @@ func main() {
 	p("MOVD ldc+56(FP), R10")
 	p("LSL $2, R10, R10")
 	label("tile")
+	p("MOVD.P 8(R19), R2")
 	for i := 0; i < 16; i++ {
 		p("VEOR V%d.B16, V%d.B16, V%d.B16", i, i, i)
 	}
@@ -262,8 +264,6 @@ func main() {
 			p("ADD R10, R8, R8")
 		}
 	}
-	p("LSL $2, R3, R7")
-	p("ADD R7, R2, R2")
 	p("LSL $2, R10, R7")
 	p("ADD R7, R9, R9")
 	p("SUBS $4, R0, R0")
