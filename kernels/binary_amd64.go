@@ -67,14 +67,14 @@ func packSigns_avx512(dst *uint64, x *float32, words int)
 func packSigns_avx2(dst *uint64, x *float32, words int)
 
 // Measured on the Sapphire Rapids-class Xeon (qtool bench --kernels,
-// single thread, best of 5 rounds, register-only XOR+POPCNT+ADD ceilings
+// single thread, best of 9 rounds, register-only XOR+POPCNT+ADD ceilings
 // in the same run): bgemm_6x32_avx512vpopcnt 2458 GOPS of a 2452 ceiling,
 // bgemm_2x8_avx2 670 of 689, bgemm_1x8_popcnt 458 of 460; 3x3 binary conv
-// 64->64 on 56x56 1707 GOPS (0.135 ms, 18.6x our fp32 conv) and 128->128
-// on 28x28 1937 GOPS (0.119 ms, 15.9x) on avx512vpopcnt, 579 and 626 GOPS
-// on avx2 (9.1x and 7.6x the fp32 conv on the avx2 fp32 path; 6.3x and
-// 5.1x the avx512 one, whose ratio the nibble-lookup ceiling caps at 5.7x
-// for 128 channels).
+// 64->64 on 56x56 1712 GOPS (0.135 ms, 18.1x our fp32 conv) and 128->128
+// on 28x28 1961 GOPS (0.118 ms, 15.8x) on avx512vpopcnt, 662 and 627 GOPS
+// on avx2 (7.0x and 5.0x the avx512 fp32 conv, whose ratio the
+// nibble-lookup ceiling caps at 5.5x for 128 channels; 10.0x and 7.3x the
+// fp32 conv on the avx2 fp32 path).
 var binaryRegistered = func() bool {
 	x := cpu.X86
 	// The AVX-512 kernels use AVX512F (zmm XOR/ADD, VPMOVQD, the float
