@@ -228,7 +228,7 @@ func TestCPUAndVersion(t *testing.T) {
 }
 
 func TestBenchKernelsCommand(t *testing.T) {
-	out, err := run(t, "bench", "--kernels", "--paths", "generic", "--shapes", "16x16x16,8x3x5", "--time", "1ms", "--rounds", "1", "--json")
+	out, err := run(t, "bench", "--kernels", "--families", "fp32", "--paths", "generic", "--shapes", "16x16x16,8x3x5", "--time", "1ms", "--rounds", "1", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
