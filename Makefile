@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzQDepthwiseConv$$' -fuzztime 10s -fuzzminimizetime 5x ./kernels
 	$(GO) test -run '^$$' -fuzz '^FuzzReadIDX$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
 	$(GO) test -run '^$$' -fuzz '^FuzzReadNPZ$$' -fuzztime 10s -fuzzminimizetime 5x ./calib
+	$(GO) test -run '^$$' -fuzz '^FuzzBinaryConv$$' -fuzztime 10s -fuzzminimizetime 5x ./kernels
 
 # Retrains the Fashion-MNIST fixture models (see testdata/README.md).
 fixtures:

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 
 func TestBenchKernelsRows(t *testing.T) {
 	before := kernels.ActivePath()
-	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{17, 33, 9}, {8, 8, 8}}, Rounds: 2, MinTime: time.Millisecond})
+	rows, err := BenchKernels(KernelOptions{Shapes: [][3]int{{17, 33, 9}, {8, 8, 8}}, Rounds: 2, MinTime: time.Millisecond, Families: []string{"fp32", "int8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,4 +89,63 @@ func TestBenchKernelsInt8Only(t *testing.T) {
 		rows[i].VsFP32 = 1 // no fp32 rows in this run
 	}
 	checkInt8Rows(t, rows, 1)
+}
+
+func TestBenchKernelsBinaryRows(t *testing.T) {
+	// Small convolutions: the report's own take seconds under qemu.
+	defer func(s []struct{ c, hw int }) { binaryConvShapes = s }(binaryConvShapes)
+	binaryConvShapes = []struct{ c, hw int }{{8, 6}, {65, 5}}
+	fpBest := kernels.SupportedPaths()[len(kernels.SupportedPaths())-1]
+	binActive := kernels.Binary.Active()
+	for _, fams := range [][]string{{"fp32", "binary"}, {"binary"}} {
+		rows, err := BenchKernels(KernelOptions{Paths: []kernels.Path{fpBest}, Shapes: [][3]int{{8, 8, 8}}, Rounds: 1, MinTime: time.Millisecond, Families: fams})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kernels.Binary.Active() != binActive {
+			t.Errorf("binary path changed to %s", kernels.Binary.Active())
+		}
+		fp32Conv := map[string]bool{}
+		binary := map[string]int{}
+		for _, r := range rows {
+			switch r.Family {
+			case "fp32":
+				if r.Shape != "gemm 8x8x8" {
+					fp32Conv[r.Shape] = true
+				}
+			case "binary":
+				binary[r.Path]++
+				if r.GOPS <= 0 || r.Ms <= 0 {
+					t.Errorf("row %+v", r)
+				}
+				if (r.CeilingGOPS > 0) != (r.Path != "generic") || (r.CeilingGOPS > 0 && (r.Efficiency <= 0 || r.Efficiency > 3)) {
+					t.Errorf("ceiling %v efficiency %v on %s", r.CeilingGOPS, r.Efficiency, r.Path)
+				}
+				isConv := strings.HasPrefix(r.Shape, "conv3x3 ")
+				if isConv != (r.VsFP32 > 0) {
+					t.Errorf("%s %s: vs_fp32 %v", r.Path, r.Shape, r.VsFP32)
+				}
+			default:
+				t.Errorf("family %s not asked for", r.Family)
+			}
+		}
+		wantFP := len(fams) == 2
+		if fp32Conv["conv3x3 8->8 6x6"] != wantFP || fp32Conv["conv3x3 65->65 5x5"] != wantFP || len(fp32Conv) != 2 && wantFP {
+			t.Errorf("families %v: fp32 conv rows %v", fams, fp32Conv)
+		}
+		for _, p := range kernels.Binary.SupportedPaths() {
+			if binary[p] != 3 {
+				t.Errorf("families %v: %d binary rows on %s, want 3", fams, binary[p], p)
+			}
+		}
+	}
+}
+
+func TestBinaryConvShapeNames(t *testing.T) {
+	if got := binaryConvShape(binaryConvShapes[0].c, binaryConvShapes[0].hw); got != "conv3x3 64->64 56x56" {
+		t.Errorf("first binary conv shape %q", got)
+	}
+	if got := binaryConvShape(binaryConvShapes[1].c, binaryConvShapes[1].hw); got != "conv3x3 128->128 28x28" {
+		t.Errorf("second binary conv shape %q", got)
+	}
 }
