@@ -140,7 +140,9 @@ func initPath() {
 	}
 	name, ok := specFor(env, "fp32", fp32Has)
 	if !ok {
-		pathNote = fmt.Sprintf("%s=%s ignored: it names no fp32 path; using best path %v", EnvPath, env, best)
+		if unknown := unknownPaths(env); unknown != "" {
+			pathNote = fmt.Sprintf("%s=%s ignored: no family has a path %s; using best path %v", EnvPath, env, unknown, best)
+		}
 		return
 	}
 	p, _ := ParsePath(name)

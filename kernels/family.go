@@ -122,6 +122,9 @@ func (f *Family) Set(name string) error {
 		return fmt.Errorf("kernels: %s path %s unsupported: %s", f.name, name, why)
 	}
 	f.active.Store(int32(f.index(name)))
+	f.mu.Lock()
+	f.note = "set to " + f.paths[f.index(name)].name
+	f.mu.Unlock()
 	return nil
 }
 
@@ -270,4 +273,24 @@ func fp32Has(s string) int {
 		return int(p)
 	}
 	return -1
+}
+
+// unknownPaths lists the bare names in a QTOOL_KERNELS value that no
+// family (fp32 included) has, comma-separated; "" when there are none.
+func unknownPaths(spec string) string {
+	var unknown []string
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" || strings.Contains(item, "=") {
+			continue
+		}
+		known := fp32Has(item) >= 0
+		for _, f := range families {
+			known = known || f.index(item) >= 0
+		}
+		if !known {
+			unknown = append(unknown, item)
+		}
+	}
+	return strings.Join(unknown, ",")
 }
