@@ -125,19 +125,7 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 	var rows []KernelRow
 	for _, p := range opt.Paths {
 		for si, s := range opt.Shapes {
-			d := best[key{p, si}]
-			r := KernelRow{
-				Family:      "fp32",
-				Path:        p.String(),
-				Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
-				GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
-				CeilingGOPS: ceiling[p],
-				Ms:          float64(d.Nanoseconds()) / 1e6,
-			}
-			if r.CeilingGOPS > 0 {
-				r.Efficiency = r.GOPS / r.CeilingGOPS
-			}
-			rows = append(rows, r)
+			rows = append(rows, gemmRow("fp32", p.String(), s, best[key{p, si}], ceiling[p]))
 		}
 	}
 	for _, fb := range familyBenches {
@@ -151,6 +139,81 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 	}
 	fillVsFP32(rows)
 	return rows, nil
+}
+
+// gemmVariant is one configuration a family is measured in on each of its
+// paths: a suffix for the rows' path name ("" or "/b32", say), which paths
+// have it (nil: all), and the best time of one GEMM of a shape with
+// weights packed for the active path.
+type gemmVariant struct {
+	suffix string
+	on     func(path string) bool
+	time   func(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration
+}
+
+// benchGemmFamily measures the variants on every supported path of f,
+// alternating the paths over opt.Rounds rounds with each path's ceiling
+// (ceiling(path, minTime), 0 for none) measured in the same rounds, and
+// returns a row per variant, path and shape. It leaves f's active path
+// as it found it.
+func benchGemmFamily(opt KernelOptions, rng *rand.Rand, family string, f *kernels.Family,
+	ceiling func(path string, minTime time.Duration) float64, variants []gemmVariant) ([]KernelRow, error) {
+	active := f.Active()
+	defer f.Set(active)
+	paths := f.SupportedPaths()
+	type key struct {
+		p    string
+		v, s int
+	}
+	best := map[key]time.Duration{}
+	ceil := map[string]float64{}
+	for round := 0; round < opt.Rounds; round++ {
+		for _, p := range paths {
+			if err := f.Set(p); err != nil {
+				return nil, err
+			}
+			ceil[p] = max(ceil[p], ceiling(p, opt.MinTime))
+			for vi, v := range variants {
+				if v.on != nil && !v.on(p) {
+					continue
+				}
+				for si, s := range opt.Shapes {
+					d := v.time(s, opt.MinTime, rng)
+					if b, ok := best[key{p, vi, si}]; !ok || d < b {
+						best[key{p, vi, si}] = d
+					}
+				}
+			}
+		}
+	}
+	var rows []KernelRow
+	for vi, v := range variants {
+		for _, p := range paths {
+			if v.on != nil && !v.on(p) {
+				continue
+			}
+			for si, s := range opt.Shapes {
+				rows = append(rows, gemmRow(family, p+v.suffix, s, best[key{p, vi, si}], ceil[p]))
+			}
+		}
+	}
+	return rows, nil
+}
+
+// gemmRow is the KernelRow of an M×N×K GEMM taking d.
+func gemmRow(family, path string, s [3]int, d time.Duration, ceiling float64) KernelRow {
+	r := KernelRow{
+		Family:      family,
+		Path:        path,
+		Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
+		GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
+		CeilingGOPS: ceiling,
+		Ms:          float64(d.Nanoseconds()) / 1e6,
+	}
+	if r.CeilingGOPS > 0 {
+		r.Efficiency = r.GOPS / r.CeilingGOPS
+	}
+	return r
 }
 
 // peakGOPS runs the path's FMA loop for at least minTime and returns its

@@ -102,7 +102,7 @@ func benchBinary(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
 			for ci := range convs {
 				c := convs[ci].fp32
 				c.repack()
-				note(key{"fp32:" + fp.String(), ci}, timeBest(opt.MinTime, c.run))
+				note(key{"fp32:" + fp.String(), ci}, bestTime(opt.MinTime, c.run))
 			}
 		}
 		for _, path := range paths {
@@ -115,13 +115,13 @@ func benchBinary(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
 			peak()
 			for ci := range convs {
 				c := convs[ci]
-				note(key{path, ci}, timeBest(opt.MinTime, func() { c.bc.RunF32(c.dst, c.src, 1) }))
+				note(key{path, ci}, bestTime(opt.MinTime, func() { c.bc.RunF32(c.dst, c.src, 1) }))
 				peak()
 			}
 			const iters = 20
 			loop := kernels.BinaryMicrokernelLoop(binaryMicroK)
 			microOps[path] = loop(iters)
-			note(key{path, len(convs)}, timeBest(opt.MinTime, func() { loop(iters) }))
+			note(key{path, len(convs)}, bestTime(opt.MinTime, func() { loop(iters) }))
 			peak()
 		}
 	}
@@ -177,38 +177,12 @@ func microkernelOf(path string) (string, int, int) {
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // binaryPeakGOPS runs the active binary path's ceiling loop for at least
-// minTime in short chunks and returns the best chunk's rate (as kernels
-// count their best call: another process on the core then lowers neither);
-// 0 on the generic path.
+// minTime and returns its best rate; 0 on the generic path.
 func binaryPeakGOPS(minTime time.Duration) float64 {
-	const iters = 1 << 12
 	if kernels.BinaryPeakOps(1) == 0 {
 		return 0
 	}
-	best := 0.0
-	for start := time.Now(); time.Since(start) < minTime; {
-		t := time.Now()
-		ops := kernels.BinaryPeakOps(iters)
-		best = max(best, ops/time.Since(t).Seconds()/1e9)
-	}
-	return best
-}
-
-// timeBest returns the best time of run, repeated for at least minTime
-// after a warm-up call.
-func timeBest(minTime time.Duration, run func()) time.Duration {
-	run()
-	t := time.Now()
-	run()
-	bestTime := time.Since(t)
-	for total := bestTime; total < minTime; {
-		t := time.Now()
-		run()
-		d := time.Since(t)
-		total += d
-		bestTime = min(bestTime, d)
-	}
-	return bestTime
+	return bestRate(minTime, func() float64 { return kernels.BinaryPeakOps(1 << 12) })
 }
 
 // signs returns n random ±1 values.

@@ -18,63 +18,22 @@ func init() {
 }
 
 func benchInt16(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
-	f := kernels.Int16
-	active := f.Active()
-	defer f.Set(active)
-	paths := f.SupportedPaths()
-	type key struct {
-		p     string
-		s     int
-		small bool
-	}
-	best := map[key]time.Duration{}
-	ceiling := map[string]float64{}
-	for round := 0; round < opt.Rounds; round++ {
-		for _, p := range paths {
-			if err := f.Set(p); err != nil {
-				return nil, err
-			}
-			ceiling[p] = max(ceiling[p], int16PeakGOPS(p, opt.MinTime))
-			for si, s := range opt.Shapes {
-				for _, small := range []bool{false, true} {
-					d := timeInt16(s, opt.MinTime, rng, small)
-					if b, ok := best[key{p, si, small}]; !ok || d < b {
-						best[key{p, si, small}] = d
-					}
-				}
-			}
+	timeAll := func(small bool) func([3]int, time.Duration, *rand.Rand) time.Duration {
+		return func(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration {
+			return timeInt16(s, minTime, rng, small)
 		}
 	}
-	var rows []KernelRow
-	for _, small := range []bool{false, true} {
-		for _, p := range paths {
-			for si, s := range opt.Shapes {
-				name := p
-				if small {
-					name += "/w511"
-				}
-				rows = append(rows, gemmRow("int16", name, s, best[key{p, si, small}], ceiling[p]))
-			}
-		}
-	}
-	return rows, nil
+	return benchGemmFamily(opt, rng, "int16", kernels.Int16, int16PeakGOPS,
+		[]gemmVariant{{time: timeAll(false)}, {suffix: "/w511", time: timeAll(true)}})
 }
 
-// int16PeakGOPS is the best rate of short runs of the Int16 path's
-// ceiling loop over at least minTime (a mean over the whole time falls on
-// a busy machine).
+// int16PeakGOPS runs the Int16 path's ceiling loop for at least minTime
+// and returns its best rate.
 func int16PeakGOPS(p string, minTime time.Duration) float64 {
-	const iters = 1 << 16
 	if kernels.PeakInt16(p, 1) == 0 {
 		return 0
 	}
-	best := 0.0
-	for start := time.Now(); time.Since(start) < minTime; {
-		t := time.Now()
-		ops := kernels.PeakInt16(p, iters)
-		best = max(best, ops/time.Since(t).Seconds()/1e9)
-	}
-	return best
+	return bestRate(minTime, func() float64 { return kernels.PeakInt16(p, 1<<16) })
 }
 
 // timeInt16 returns the best time of one m×n×k GemmInt16 (int64 output),
@@ -94,9 +53,5 @@ func timeInt16(s [3]int, minTime time.Duration, rng *rand.Rand, small bool) time
 	}
 	pw := kernels.PackInt16Weights(n, k, w, k)
 	out := &kernels.I16Output{Int64: make([]int64, m*n), Ldc: n}
-	return bestOf(minTime, func() time.Duration {
-		t := time.Now()
-		kernels.GemmInt16(m, a, k, pw, out, 1)
-		return time.Since(t)
-	})
+	return bestTime(minTime, func() { kernels.GemmInt16(m, a, k, pw, out, 1) })
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -19,49 +18,7 @@ func init() {
 }
 
 func benchInt8(opt KernelOptions, rng *rand.Rand) ([]KernelRow, error) {
-	f := kernels.Int8
-	active := f.Active()
-	defer f.Set(active)
-	paths := f.SupportedPaths()
-	type key struct {
-		p string
-		s int
-	}
-	best := map[key]time.Duration{}
-	ceiling := map[string]float64{}
-	for round := 0; round < opt.Rounds; round++ {
-		for _, p := range paths {
-			if err := f.Set(p); err != nil {
-				return nil, err
-			}
-			ceiling[p] = max(ceiling[p], int8PeakGOPS(p, opt.MinTime))
-			for si, s := range opt.Shapes {
-				d := timeQGemm(s, opt.MinTime, rng)
-				if b, ok := best[key{p, si}]; !ok || d < b {
-					best[key{p, si}] = d
-				}
-			}
-		}
-	}
-	var rows []KernelRow
-	for _, p := range paths {
-		for si, s := range opt.Shapes {
-			d := best[key{p, si}]
-			r := KernelRow{
-				Family:      "int8",
-				Path:        p,
-				Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
-				GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
-				CeilingGOPS: ceiling[p],
-				Ms:          float64(d.Nanoseconds()) / 1e6,
-			}
-			if r.CeilingGOPS > 0 {
-				r.Efficiency = r.GOPS / r.CeilingGOPS
-			}
-			rows = append(rows, r)
-		}
-	}
-	return rows, nil
+	return benchGemmFamily(opt, rng, "int8", kernels.Int8, int8PeakGOPS, []gemmVariant{{time: timeQGemm}})
 }
 
 // int8PeakGOPS runs the Int8 path's ceiling loop for at least minTime

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -32,85 +31,27 @@ func init() {
 		}})
 }
 
-// w4Variants are the w4a8 block sizes measured on path p (0: per channel).
-func w4Variants(family, p string) []int {
-	if family == "w4a4" || p == "generic" {
-		return []int{0}
-	}
-	return []int{0, 32, 128}
-}
-
 func benchW4(opt KernelOptions, rng *rand.Rand, family string) ([]KernelRow, error) {
-	f := kernels.Int4
-	active := f.Active()
-	defer f.Set(active)
-	paths := f.SupportedPaths()
-	type key struct {
-		p      string
-		s, blk int
-	}
-	best := map[key]time.Duration{}
-	ceiling := map[string]float64{}
-	for round := 0; round < opt.Rounds; round++ {
-		for _, p := range paths {
-			if err := f.Set(p); err != nil {
-				return nil, err
-			}
-			if ok, _ := kernels.Int8.Supported(p); ok {
-				ceiling[p] = max(ceiling[p], int8PeakGOPS(p, opt.MinTime))
-			}
-			for si, s := range opt.Shapes {
-				for _, blk := range w4Variants(family, p) {
-					d := timeW4(s, opt.MinTime, rng, family == "w4a4", blk)
-					if b, ok := best[key{p, si, blk}]; !ok || d < b {
-						best[key{p, si, blk}] = d
-					}
-				}
-			}
+	variant := func(suffix string, bs int) gemmVariant {
+		v := gemmVariant{suffix: suffix, time: func(s [3]int, minTime time.Duration, rng *rand.Rand) time.Duration {
+			return timeW4(s, minTime, rng, family == "w4a4", bs)
+		}}
+		if bs > 0 {
+			v.on = func(p string) bool { return p != "generic" }
 		}
+		return v
 	}
-	var rows []KernelRow
-	for _, p := range paths {
-		for _, blk := range w4Variants(family, p) {
-			name := p
-			if blk > 0 {
-				name = fmt.Sprintf("%s/b%d", p, blk)
-			}
-			for si, s := range opt.Shapes {
-				rows = append(rows, gemmRow(family, name, s, best[key{p, si, blk}], ceiling[p]))
-			}
+	variants := []gemmVariant{variant("", 0)}
+	if family == "w4a8" {
+		variants = append(variants, variant("/b32", 32), variant("/b128", 128))
+	}
+	ceiling := func(p string, minTime time.Duration) float64 {
+		if ok, _ := kernels.Int8.Supported(p); !ok {
+			return 0
 		}
+		return int8PeakGOPS(p, minTime)
 	}
-	return rows, nil
-}
-
-// gemmRow is the KernelRow of an M×N×K GEMM taking d.
-func gemmRow(family, path string, s [3]int, d time.Duration, ceiling float64) KernelRow {
-	r := KernelRow{
-		Family:      family,
-		Path:        path,
-		Shape:       fmt.Sprintf("gemm %dx%dx%d", s[0], s[1], s[2]),
-		GOPS:        2 * float64(s[0]) * float64(s[1]) * float64(s[2]) / d.Seconds() / 1e9,
-		CeilingGOPS: ceiling,
-		Ms:          float64(d.Nanoseconds()) / 1e6,
-	}
-	if r.CeilingGOPS > 0 {
-		r.Efficiency = r.GOPS / r.CeilingGOPS
-	}
-	return r
-}
-
-// bestOf returns the best time of run, repeated for at least minTime
-// after a warm-up call.
-func bestOf(minTime time.Duration, run func() time.Duration) time.Duration {
-	run()
-	bestTime := run()
-	for total := bestTime; total < minTime; {
-		d := run()
-		total += d
-		bestTime = min(bestTime, d)
-	}
-	return bestTime
+	return benchGemmFamily(opt, rng, family, kernels.Int4, ceiling, variants)
 }
 
 // timeW4 returns the best time of one m×n×k W4A8 (blocks of bs, float32
@@ -131,11 +72,7 @@ func timeW4(s [3]int, minTime time.Duration, rng *rand.Rand, a4 bool, bs int) ti
 		a := kernels.PackNibbles(av)
 		pw := kernels.PackInt4Weights(n, k, data, kernels.Int4Quant{Signed: true})
 		out := &kernels.QOutput{Int32: make([]int32, m*n), Ldc: n}
-		return bestOf(minTime, func() time.Duration {
-			t := time.Now()
-			kernels.QGemmW4A4(m, a, k, false, 8, pw, out, 1)
-			return time.Since(t)
-		})
+		return bestTime(minTime, func() { kernels.QGemmW4A4(m, a, k, false, 8, pw, out, 1) })
 	}
 	a := make([]uint8, m*k)
 	for i := range a {
@@ -153,11 +90,7 @@ func timeW4(s [3]int, minTime time.Duration, rng *rand.Rand, a4 bool, bs int) ti
 		out = &kernels.QOutput{Float32: make([]float32, m*n), Ldc: n, Scale: []float32{0.02}}
 	}
 	pw := kernels.PackInt4Weights(n, k, data, q)
-	return bestOf(minTime, func() time.Duration {
-		t := time.Now()
-		kernels.QGemmW4U8(m, a, k, 128, pw, out, 1)
-		return time.Since(t)
-	})
+	return bestTime(minTime, func() { kernels.QGemmW4U8(m, a, k, 128, pw, out, 1) })
 }
 
 // KnownFamily reports whether BenchKernels measures a family of that name
