@@ -816,37 +816,13 @@ func (j *qjob) blockSizes() {
 // every loop of the driver runs.
 var qblockOverride func(mr, nr int) (mc, nc int)
 
+// runThreads splits the job over threads goroutines (splitWork).
 func (j *qjob) runThreads(threads int) {
-	mr, nr := j.uk.mr, j.uk.nr
-	mt, nt := (j.m+mr-1)/mr, (j.n+nr-1)/nr
-	threads = max(1, min(threads, max(mt, nt)))
-	if threads == 1 {
-		j.run()
-		return
-	}
-	splitN := nt >= threads || nt >= mt
-	tiles := mt
-	if splitN {
-		tiles = nt
-	}
-	threads = min(threads, tiles)
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		lo, hi := tiles*t/threads, tiles*(t+1)/threads
+	splitWork(threads, j.m, j.n, j.uk.mr, j.uk.nr, func(i0, m, j0, n int) {
 		s := *j
-		if splitN {
-			s.j0, s.n = lo*nr, min(j.n, hi*nr)-lo*nr
-		} else {
-			s.i0, s.m = lo*mr, min(j.m, hi*mr)-lo*mr
-		}
-		if t == threads-1 {
-			s.run()
-			break
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); s.run() }()
-	}
-	wg.Wait()
+		s.i0, s.m, s.j0, s.n = j.i0+i0, m, j.j0+j0, n
+		s.run()
+	})
 }
 
 type qbuf struct {

@@ -452,39 +452,14 @@ type job struct {
 	blk       blocking
 }
 
+// runThreads splits the job over threads goroutines (splitWork): each
+// thread packs its own B columns, or its own A rows.
 func (j *job) runThreads(threads int) {
-	mr, nr := j.uk.mr, j.uk.nr
-	mt, nt := (j.m+mr-1)/mr, (j.n+nr-1)/nr
-	threads = max(1, min(threads, max(mt, nt)))
-	if threads == 1 {
-		j.run()
-		return
-	}
-	// Split N when it has at least as many tiles as threads (each thread
-	// packs its own B columns and shares nothing but A), else M.
-	splitN := nt >= threads || nt >= mt
-	tiles := mt
-	if splitN {
-		tiles = nt
-	}
-	threads = min(threads, tiles)
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		lo, hi := tiles*t/threads, tiles*(t+1)/threads
+	splitWork(threads, j.m, j.n, j.uk.mr, j.uk.nr, func(i0, m, j0, n int) {
 		s := *j
-		if splitN {
-			s.j0, s.n = lo*nr, min(j.n, hi*nr)-lo*nr
-		} else {
-			s.i0, s.m = lo*mr, min(j.m, hi*mr)-lo*mr
-		}
-		if t == threads-1 {
-			s.run()
-			break
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); s.run() }()
-	}
-	wg.Wait()
+		s.i0, s.m, s.j0, s.n = j.i0+i0, m, j.j0+j0, n
+		s.run()
+	})
 }
 
 var packPool = sync.Pool{New: func() any { return new(packBuf) }}
