@@ -455,6 +455,10 @@ type job struct {
 // runThreads splits the job over threads goroutines (splitWork): each
 // thread packs its own B columns, or its own A rows.
 func (j *job) runThreads(threads int) {
+	if threads <= 1 {
+		j.run() // no closure, so no allocation
+		return
+	}
 	splitWork(threads, j.m, j.n, j.uk.mr, j.uk.nr, func(i0, m, j0, n int) {
 		s := *j
 		s.i0, s.m, s.j0, s.n = j.i0+i0, m, j.j0+j0, n
