@@ -456,12 +456,13 @@ type job struct {
 // thread packs its own B columns, or its own A rows.
 func (j *job) runThreads(threads int) {
 	if threads <= 1 {
-		j.run() // no closure, so no allocation
+		j.run() // j does not escape: one-thread calls allocate nothing
 		return
 	}
-	splitWork(threads, j.m, j.n, j.uk.mr, j.uk.nr, func(i0, m, j0, n int) {
-		s := *j
-		s.i0, s.m, s.j0, s.n = j.i0+i0, m, j.j0+j0, n
+	whole := *j
+	splitWork(threads, whole.m, whole.n, whole.uk.mr, whole.uk.nr, func(i0, m, j0, n int) {
+		s := whole
+		s.i0, s.m, s.j0, s.n = whole.i0+i0, m, whole.j0+j0, n
 		s.run()
 	})
 }
