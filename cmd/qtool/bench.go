@@ -107,13 +107,16 @@ vs_fp32.`,
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"cpu": kernels.DetectCPU(), "kernels": rows})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "family\tpath\tshape\tms\tGOPS\tceiling\tefficiency\t")
+			fmt.Fprintln(tw, "family\tpath\tshape\tms\tGOPS\tceiling\tefficiency\tvs fp32\t")
 			for _, r := range rows {
-				eff := "-"
+				eff, vs := "-", "-"
 				if r.CeilingGOPS > 0 {
 					eff = fmt.Sprintf("%.0f%%", 100*r.Efficiency)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%.1f\t%s\t\n", r.Family, r.Path, r.Shape, r.Ms, r.GOPS, r.CeilingGOPS, eff)
+				if r.VsFP32 > 0 {
+					vs = fmt.Sprintf("%.2fx", r.VsFP32)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.1f\t%.1f\t%s\t%s\t\n", r.Family, r.Path, r.Shape, r.Ms, r.GOPS, r.CeilingGOPS, eff, vs)
 			}
 			return tw.Flush()
 		},
