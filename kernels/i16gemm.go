@@ -65,8 +65,9 @@ import (
 // (generic, avx2) are repacked on every call: pack again after Int16.Set.
 
 // Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go),
+// neon (arm64 SMLAL/SMLAL2 int16×int16 → int32, widened per chunk),
 // avx2 (VPMADDWD + VPADDD ymm) and avx512vnni (VPDPWSSD zmm).
-var Int16 = newFamily("int16", "generic", "avx2", "avx512vnni")
+var Int16 = newFamily("int16", "generic", "neon", "avx2", "avx512vnni")
 
 const i16nr = 32
 

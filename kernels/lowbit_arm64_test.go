@@ -1,0 +1,173 @@
+//go:build arm64 && !purego
+
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The arm64 Int16 path is registered and supported exactly with ASIMD,
+// with a ceiling loop.
+func TestInt16ARM64Registered(t *testing.T) {
+	uk := i16Kernels[Int16.index("neon")]
+	if uk == nil || !uk.half || uk.est != nil {
+		t.Fatalf("neon kernel %+v", uk)
+	}
+	if ok, why := Int16.Supported("neon"); ok != cpu.ARM64.HasASIMD {
+		t.Errorf("Supported(neon) = %v (%s)", ok, why)
+	}
+	if ok, _ := Int16.Supported("neon"); ok && PeakInt16("neon", 3) <= 0 {
+		t.Error("PeakInt16(neon) has no ceiling loop")
+	}
+	for _, p := range []string{"avx2", "avx512vnni"} {
+		if ok, _ := Int16.Supported(p); ok {
+			t.Errorf("%s supported on arm64", p)
+		}
+	}
+}
+
+// i16refHalf is the reference of a half i16kernel call on channels
+// 16h..16h+15 of a panel: c (row stride ldc, 16 columns) gets the exact
+// sums over kg groups (added when load != 0).
+func i16refHalf(mr, planes, kg int, a, b []int16, c []int64, ldc, load, h int) {
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 16; j++ {
+			var s int64
+			for g := 0; g < kg; g++ {
+				for t := 0; t < 2; t++ {
+					av := int64(a[(g*mr+i)*2+t])
+					o := g*planes*64 + (16*h+j)*2 + t
+					w := int64(b[o])
+					if planes == 2 {
+						w = 256*w + int64(b[o+64])
+					}
+					s += av * w
+				}
+			}
+			if load != 0 {
+				s += c[i*ldc+j]
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// Each Int16 NEON microkernel called directly on both halves of a panel,
+// against the reference: A and W panels ending at a guard page (no read
+// past kg groups), C inside guard values with ldc > 16, load 0 and 1,
+// chunks from 1 group to longer than kg, on random values within the
+// plane's contract, the extremes (-32768 everywhere, at the chunk bound)
+// and one-hot A (a wrong register or lane in a WORD shows as a wrong
+// cell).
+func TestI16KernelARM64(t *testing.T) {
+	if ok, _ := Int16.Supported("neon"); !ok {
+		t.Skip("no ASIMD")
+	}
+	uk := i16Kernels[Int16.index("neon")]
+	r := rand.New(rand.NewPCG(16, 64))
+	for planes := 1; planes <= 2; planes++ {
+		mr, fn := uk.mr[planes-1], uk.fn[planes-1]
+		t.Run(fmt.Sprintf("p%d", planes), func(t *testing.T) {
+			run := func(what string, kg, chunk int, fill func(a, b []int16), load int) {
+				t.Helper()
+				ab := guardedBytes(t, kg*mr*4)
+				bb := guardedBytes(t, kg*planes*128)
+				a := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(ab))), kg*mr*2)
+				b := unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(bb))), kg*planes*64)
+				fill(a, b)
+				for h := 0; h < 2; h++ {
+					ldc := 16 + 1 + r.IntN(4)
+					pad := ldc + 5
+					c0 := make([]int64, pad+mr*ldc+pad)
+					for x := range c0 {
+						c0[x] = int64(r.Uint64() >> 2)
+					}
+					want := append([]int64(nil), c0...)
+					got := append([]int64(nil), c0...)
+					ap, bp := unsafe.Pointer(&c0[0]), unsafe.Pointer(&c0[0]) // never read when kg = 0
+					if kg > 0 {
+						ap, bp = unsafe.Pointer(&a[0]), unsafe.Add(unsafe.Pointer(&b[0]), 64*h)
+					}
+					fn(kg, chunk, ap, bp, &got[pad], ldc, load)
+					i16refHalf(mr, planes, kg, a, b, want[pad:], ldc, load, h)
+					for x := range got {
+						if got[x] != want[x] {
+							e := x - pad
+							t.Fatalf("%s half %d kg=%d chunk=%d load=%d: c[%d] (row %d col %d) = %d, want %d",
+								what, h, kg, chunk, load, e, floorDiv(e, ldc), e-floorDiv(e, ldc)*ldc, got[x], want[x])
+						}
+					}
+				}
+			}
+			// Within the contract: one plane |w| <= 511 and chunks of at
+			// most 64 groups; two planes hi in [-128, 127], lo in [0, 255]
+			// and chunks of at most 128.
+			maxChunk := 64
+			if planes == 2 {
+				maxChunk = 128
+			}
+			rnd := func(a, b []int16) {
+				for x := range a {
+					a[x] = int16(r.Uint32())
+				}
+				for x := range b {
+					switch {
+					case planes == 1:
+						b[x] = int16(r.IntN(1023) - 511)
+					case x/64%2 == 0: // plane 0 (hi)
+						b[x] = int16(r.IntN(256) - 128)
+					default:
+						b[x] = int16(r.IntN(256))
+					}
+				}
+			}
+			for kg := 0; kg <= 9; kg++ {
+				for load := 0; load < 2; load++ {
+					for _, ch := range []int{1, 2, 5, maxChunk} {
+						run("random", kg, ch, rnd, load)
+					}
+				}
+			}
+			run("random", 300, maxChunk, rnd, 0)
+			run("random", 300, 7, rnd, 1)
+			// Extremes at the chunk bound.
+			extremes := func(av, hi, lo int16) func(a, b []int16) {
+				return func(a, b []int16) {
+					for x := range a {
+						a[x] = av
+					}
+					for x := range b {
+						b[x] = hi
+						if planes == 2 && x/64%2 == 1 {
+							b[x] = lo
+						}
+					}
+				}
+			}
+			if planes == 1 {
+				for _, v := range [][2]int16{{-32768, -511}, {-32768, 511}, {32767, -511}} {
+					run(fmt.Sprintf("extremes %d·%d", v[0], v[1]), 2*maxChunk+3, maxChunk, extremes(v[0], v[1], 0), 0)
+				}
+			} else {
+				for _, v := range [][3]int16{{-32768, -128, 0}, {-32768, -128, 255}, {-32768, 127, 255}, {32767, -128, 255}} {
+					run(fmt.Sprintf("extremes %d·(%d,%d)", v[0], v[1], v[2]), 2*maxChunk+3, maxChunk, extremes(v[0], v[1], v[2]), 1)
+				}
+			}
+			// One-hot A: only row i, element t of group 1.
+			for i := 0; i < mr; i++ {
+				for tt := 0; tt < 2; tt++ {
+					run(fmt.Sprintf("one-hot A row %d t %d", i, tt), 3, 2, func(a, b []int16) {
+						rnd(a, b)
+						clear(a)
+						a[(mr+i)*2+tt] = int16(3 + i)
+					}, 0)
+				}
+			}
+		})
+	}
+}
