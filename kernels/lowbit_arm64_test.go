@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -165,6 +166,185 @@ func TestI16KernelARM64(t *testing.T) {
 						rnd(a, b)
 						clear(a)
 						a[(mr+i)*2+tt] = int16(3 + i)
+					}, 0)
+				}
+			}
+		})
+	}
+}
+
+// The arm64 Int4 paths are registered (signedA half kernels) and
+// supported exactly when the CPU has the features.
+func TestInt4ARM64Registered(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		ok   bool
+	}{
+		{"neon", cpu.ARM64.HasASIMD},
+		{"neondot", cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP},
+	} {
+		uk := w4Kernels[Int4.index(c.path)]
+		if uk == nil || !uk.half || !uk.signedA || uk.fnHi == nil || uk.blkHi == nil {
+			t.Errorf("%s: kernel %+v", c.path, uk)
+		}
+		if ok, why := Int4.Supported(c.path); ok != c.ok {
+			t.Errorf("Supported(%s) = %v (%s), want %v", c.path, ok, why, c.ok)
+		}
+	}
+	for _, p := range []string{"avx2", "avxvnni", "avx512vnni"} {
+		if ok, _ := Int4.Supported(p); ok {
+			t.Errorf("%s supported on arm64", p)
+		}
+	}
+}
+
+// w4refHalf is the reference of one half Int4 kernel (channels 16h..
+// 16h+15 of the panel) on nblk blocks of gpb groups: signed A, u - zu per
+// byte. Per channel (sc nil): c = start + Σ; per block: f = fmaf32(
+// float32(init_b + Σ_b), sc_b, f), block by block.
+func w4refHalf(mr, nblk, gpb, h int, a, b, zu []byte, init []int32, c []int32, ldc, load int, sc []float32, f []float32) {
+	for i := 0; i < mr; i++ {
+		for j := 0; j < 16; j++ {
+			var s int32
+			if sc == nil {
+				s = init[j]
+				if load != 0 {
+					s = c[i*ldc+j]
+				}
+			}
+			for bl := 0; bl < nblk; bl++ {
+				if sc != nil {
+					s = init[bl*32+j]
+				}
+				for g := bl * gpb; g < (bl+1)*gpb; g++ {
+					for t := 0; t < 4; t++ {
+						u := b[g*64+j*4+t] >> (4 * h) & 15
+						v := int32(u) - int32(zu[bl*128+j*4+t])
+						s += int32(int8(a[(g*mr+i)*4+t])) * v
+					}
+				}
+				if sc != nil {
+					f[i*ldc+j] = fmaf32(float32(s), sc[bl*32+j], f[i*ldc+j])
+				}
+			}
+			if sc == nil {
+				c[i*ldc+j] = s
+			}
+		}
+	}
+}
+
+// Each Int4 NEON microkernel called directly (both halves, per channel
+// and per block) against the reference: A, weights, zero points, scales
+// and start values ending at guard pages, C/F inside guard values with
+// ldc > 16, load 0 and 1, random and extreme values, one-hot A.
+func TestW4KernelARM64(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 44))
+	for _, path := range []string{"neon", "neondot"} {
+		if ok, _ := Int4.Supported(path); !ok {
+			continue
+		}
+		uk := w4Kernels[Int4.index(path)]
+		mr := uk.mr
+		t.Run(path, func(t *testing.T) {
+			run := func(what string, blocked bool, nblk, gpb int, fill func(a, b, zu []byte), load int) {
+				t.Helper()
+				G := nblk * gpb
+				a := guardedBytes(t, G*mr*4)
+				b := guardedBytes(t, G*64)
+				zu := guardedBytes(t, max(nblk, 1)*128)
+				ib := guardedBytes(t, max(nblk, 1)*32*4)
+				sb := guardedBytes(t, max(nblk, 1)*32*4)
+				init := unsafe.Slice((*int32)(unsafe.Pointer(&ib[0])), len(ib)/4)
+				sc := unsafe.Slice((*float32)(unsafe.Pointer(&sb[0])), len(sb)/4)
+				for x := range init {
+					init[x] = int32(r.Uint32())
+					sc[x] = float32(r.NormFloat64())
+				}
+				fill(a, b, zu)
+				for h := 0; h < 2; h++ {
+					ldc := 16 + 1 + r.IntN(4)
+					pad := ldc + 5
+					c0 := make([]int32, pad+mr*ldc+pad)
+					f0 := make([]float32, len(c0))
+					for x := range c0 {
+						c0[x] = int32(r.Uint32())
+						f0[x] = float32(r.NormFloat64() * 100)
+					}
+					want, got := append([]int32(nil), c0...), append([]int32(nil), c0...)
+					fwant, fgot := append([]float32(nil), f0...), append([]float32(nil), f0...)
+					ap, bp := unsafe.Pointer(&c0[0]), unsafe.Pointer(&c0[0]) // never read when G = 0
+					if G > 0 {
+						ap, bp = unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0])
+					}
+					zp := unsafe.Add(unsafe.Pointer(&zu[0]), 64*h)
+					if blocked {
+						fn := uk.blk
+						if h == 1 {
+							fn = uk.blkHi
+						}
+						fn(nblk, gpb, ap, bp, zp, unsafe.Pointer(&sc[16*h]), &init[16*h], &fgot[pad], ldc)
+						w4refHalf(mr, nblk, gpb, h, a, b, zu[64*h:], init[16*h:], nil, ldc, 0, sc[16*h:], fwant[pad:])
+					} else {
+						fn := uk.fn
+						if h == 1 {
+							fn = uk.fnHi
+						}
+						fn(G, ap, bp, zp, &got[pad], ldc, &init[16*h], load)
+						w4refHalf(mr, 1, G, h, a, b, zu[64*h:], init[16*h:], want[pad:], ldc, load, nil, nil)
+					}
+					for x := range got {
+						if got[x] != want[x] || math.Float32bits(fgot[x]) != math.Float32bits(fwant[x]) {
+							e := x - pad
+							t.Fatalf("%s half %d blocked %v nblk=%d gpb=%d load=%d: cell %d (row %d col %d) = %d/%v, want %d/%v",
+								what, h, blocked, nblk, gpb, load, e, floorDiv(e, ldc), e-floorDiv(e, ldc)*ldc, got[x], fgot[x], want[x], fwant[x])
+						}
+					}
+				}
+			}
+			rnd := func(a, b, zu []byte) {
+				for x := range a {
+					a[x] = byte(r.Uint32())
+				}
+				for x := range b {
+					b[x] = byte(r.Uint32())
+				}
+				for x := range zu {
+					zu[x] = byte(r.IntN(16))
+				}
+			}
+			for kg := 0; kg <= 9; kg++ {
+				for load := 0; load < 2; load++ {
+					run("random", false, 1, kg, rnd, load)
+				}
+			}
+			run("random", false, 1, 300, rnd, 1)
+			for _, nb := range []int{1, 2, 5} {
+				for _, gpb := range []int{1, 4, 8, 32} {
+					run("random", true, nb, gpb, rnd, 0)
+				}
+			}
+			for _, v := range [][3]byte{{0x80, 0xff, 0}, {0x80, 0x00, 15}, {0x7f, 0xff, 0}, {0x7f, 0, 15}} {
+				ext := func(a, b, zu []byte) {
+					for x := range a {
+						a[x] = v[0]
+					}
+					for x := range b {
+						b[x] = v[1]
+					}
+					for x := range zu {
+						zu[x] = v[2]
+					}
+				}
+				run(fmt.Sprintf("extremes %#x", v), false, 1, qmaxGroups, ext, 0)
+				run(fmt.Sprintf("extremes %#x", v), true, 3, 8, ext, 0)
+			}
+			for i := 0; i < mr; i++ {
+				for tt := 0; tt < 4; tt++ {
+					run(fmt.Sprintf("one-hot A row %d byte %d", i, tt), false, 1, 3, func(a, b, zu []byte) {
+						rnd(a, b, zu)
+						clear(a)
+						a[(mr+i)*4+tt] = byte(3 + i)
 					}, 0)
 				}
 			}

@@ -234,6 +234,269 @@ func i16peak() {
 	p("")
 }
 
+// sdotElem is SDOT Vd.4S, Vn.16B, Vm.4B[i].
+func sdotElem(d, n, m, i int) {
+	w := 0x4F80E000 | (i&1)<<21 | m<<16 | (i>>1)<<11 | n<<5 | d
+	p("\tWORD $0x%08x // SDOT V%d.4S, V%d.16B, V%d.4B[%d]", w, d, n, m, i)
+}
+
+// smull is SMULL Vd.8H, Vn.8B, Vm.8B, or SMULL2 Vd.8H, Vn.16B, Vm.16B
+// when hi.
+func smull(d, n, m int, hi bool) {
+	w := 0x0E20C000 | m<<16 | n<<5 | d
+	if hi {
+		p("\tWORD $0x%08x // SMULL2 V%d.8H, V%d.16B, V%d.16B", w|1<<30, d, n, m)
+		return
+	}
+	p("\tWORD $0x%08x // SMULL V%d.8H, V%d.8B, V%d.8B", w, d, n, m)
+}
+
+// sadalp is SADALP Vd.4S, Vn.8H.
+func sadalp(d, n int) {
+	p("\tWORD $0x%08x // SADALP V%d.4S, V%d.8H", 0x4E606800|n<<5|d, d, n)
+}
+
+// dupS is DUP Vd.4S, Vn.S[i].
+func dupS(d, n, i int) {
+	imm5 := i<<3 | 4
+	p("\tWORD $0x%08x // DUP V%d.4S, V%d.S[%d]", 0x4E000400|imm5<<16|n<<5|d, d, n, i)
+}
+
+// scvtf is SCVTF Vd.4S, Vn.4S.
+func scvtf(d, n int) {
+	p("\tWORD $0x%08x // SCVTF V%d.4S, V%d.4S", 0x4E21D800|n<<5|d, d, n)
+}
+
+// fmla is FMLA Vd.4S, Vn.4S, Vm.4S (fused: one rounding).
+func fmla(d, n, m int) {
+	p("\tWORD $0x%08x // FMLA V%d.4S, V%d.4S, V%d.4S", 0x4E20CC00|m<<16|n<<5|d, d, n, m)
+}
+
+// w4 writes one Int4 half microkernel (16 channels: the low nibbles, or
+// the high ones with hi), per channel (blk false) or per block:
+//
+//	w4gemm_<mr>x16{lo,hi}_{neon,neondot}(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+//	w4blk_<mr>x16{lo,hi}_{neon,neondot}(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+//
+// A is signed (a-128, the driver's signedA packing). Per group: the 64
+// weight bytes in V1-V4 (channels 4r..4r+3 of the half in V(1+r), c4),
+// expanded in place (AND 0x0F in V9, or USHR #4) and minus zu (V5-V8,
+// per block) into int8 u - zu in [-15, 15]; then
+//
+//   - neondot: A's mr rows in V0 (4 bytes each), SDOT by element into
+//     acc(i, r) = V(16 + 4i + r), started from init / c (or, per block,
+//     init).
+//   - neon: row i broadcast into V10 (DUP), SMULL/SMULL2 (|a·w| <= 1920)
+//     into V11-V13 and SADALP into acc(i, r, h) = V(16 + 8i + 2r + h)
+//     (two partial sums per channel), from zero; ADDP folds them at the
+//     end and the start values are added.
+//
+// The per-block epilogue converts each block's int32 sums to float32
+// (SCVTF, round to nearest even as Go's float32(int32)) and adds them
+// times the block's scales to f with FMLA, one rounding as fmaf32.
+func w4(mr int, hi, dot, blk bool) {
+	half, isa := "lo", "neon"
+	if hi {
+		half = "hi"
+	}
+	if dot {
+		isa = "neondot"
+	}
+	kind := "w4gemm"
+	if blk {
+		kind = "w4blk"
+	}
+	name := fmt.Sprintf("%s_%dx16%s_%s", kind, mr, half, isa)
+	accD := func(i, r int) int { return 16 + 4*i + r }
+	accN := func(i, r, h int) int { return 16 + 8*i + 2*r + h }
+	last := accD(mr-1, 3)
+	if !dot {
+		last = accN(mr-1, 3, 1)
+	}
+	if last > 31 || (dot && mr != 4) || (!dot && mr > 2) {
+		panic("w4: bad tile")
+	}
+	// Registers: fn: R0 kg, R1 a, R2 b, R3 zu, R4 c, R5 ldc bytes, R6
+	// init, R7 load, R9 start rows (stride R10). blk: R0 nblk, R1 a,
+	// R2 b, R3 zu, R4 f, R5 ldf bytes, R6 init, R7 sc, R12 gpb, R8 the
+	// group counter.
+	if blk {
+		p("// func %s(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+		p(`	MOVD nblk+0(FP), R0
+	MOVD gpb+8(FP), R12
+	MOVD a+16(FP), R1
+	MOVD b+24(FP), R2
+	MOVD zu+32(FP), R3
+	MOVD sc+40(FP), R7
+	MOVD init+48(FP), R6
+	MOVD f+56(FP), R4
+	MOVD ldf+64(FP), R5
+	LSL $2, R5, R5`)
+	} else {
+		p("// func %s(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+		p(`	MOVD kg+0(FP), R0
+	MOVD a+8(FP), R1
+	MOVD b+16(FP), R2
+	MOVD zu+24(FP), R3
+	MOVD c+32(FP), R4
+	MOVD ldc+40(FP), R5
+	LSL $2, R5, R5
+	MOVD init+48(FP), R6
+	MOVD load+56(FP), R7
+	// R9 walks the starting tile: init (stride 0) or c (stride ldc).
+	MOVD R6, R9
+	MOVD ZR, R10
+	CBZ R7, startset
+	MOVD R4, R9
+	MOVD R5, R10
+startset:`)
+	}
+	if !hi {
+		p("\tMOVD $0x0f0f0f0f0f0f0f0f, R11")
+		p("\tVDUP R11, V9.D2")
+	}
+	if blk {
+		p("block:")
+		p("\tMOVD R12, R8")
+	}
+	p("\tVLD1 (R3), [%s]", regs(5, 4, "B16"))
+	if blk {
+		p("\tADD $128, R3, R3")
+	}
+	// Start values.
+	if dot {
+		for i := 0; i < mr; i++ {
+			if blk {
+				p("\tVLD1 (R6), [%s]", regs(accD(i, 0), 4, "S4"))
+			} else {
+				p("\tVLD1 (R9), [%s]", regs(accD(i, 0), 4, "S4"))
+				if i < mr-1 {
+					p("\tADD R10, R9, R9")
+				}
+			}
+		}
+	} else {
+		for r := 16; r <= last; r++ {
+			p("\tVEOR V%d.B16, V%d.B16, V%d.B16", r, r, r)
+		}
+	}
+	cnt := "R0"
+	if blk {
+		cnt = "R8"
+	}
+	p("\tCBZ %s, sums", cnt)
+	p("group:")
+	p("\tVLD1.P 64(R2), [%s]", regs(1, 4, "B16"))
+	if dot {
+		p("\tVLD1.P 16(R1), [V0.B16]")
+	} else {
+		p("\tVLD1.P %d(R1), [V0.B8]", mr*4)
+	}
+	for r := 0; r < 4; r++ {
+		if hi {
+			p("\tVUSHR $4, V%d.B16, V%d.B16", 1+r, 1+r)
+		} else {
+			p("\tVAND V9.B16, V%d.B16, V%d.B16", 1+r, 1+r)
+		}
+		p("\tVSUB V%d.B16, V%d.B16, V%d.B16", 5+r, 1+r, 1+r)
+	}
+	if dot {
+		for i := 0; i < mr; i++ {
+			for r := 0; r < 4; r++ {
+				sdotElem(accD(i, r), 1+r, 0, i)
+			}
+		}
+	} else {
+		type prod struct{ acc, tmp int }
+		var pending []prod
+		n := 0
+		for i := 0; i < mr; i++ {
+			dupS(10, 0, i)
+			for r := 0; r < 4; r++ {
+				for h := 0; h < 2; h++ {
+					tmp := 11 + n%3
+					n++
+					smull(tmp, 1+r, 10, h == 1)
+					pending = append(pending, prod{accN(i, r, h), tmp})
+					if len(pending) == 3 {
+						sadalp(pending[0].acc, pending[0].tmp)
+						pending = pending[1:]
+					}
+				}
+			}
+		}
+		for _, q := range pending {
+			sadalp(q.acc, q.tmp)
+		}
+	}
+	p("\tSUBS $1, %s, %s", cnt, cnt)
+	p("\tBNE group")
+	p("sums:")
+	// sum(i, r): the register holding row i's sums of channels 4r..4r+3.
+	sum := func(i, r int) int { return accD(i, r) }
+	if !dot {
+		// Fold the pairs into V1-V4 row by row, then add the start
+		// values (V5-V8, free now).
+		sum = func(i, r int) int { return 1 + r }
+	}
+	if !blk {
+		p("\tMOVD R4, R11")
+		for i := 0; i < mr; i++ {
+			if !dot {
+				for r := 0; r < 4; r++ {
+					addp(1+r, accN(i, r, 0), accN(i, r, 1))
+				}
+				p("\tVLD1 (R9), [%s]", regs(5, 4, "S4"))
+				if i < mr-1 {
+					p("\tADD R10, R9, R9")
+				}
+				for r := 0; r < 4; r++ {
+					p("\tVADD V%d.S4, V%d.S4, V%d.S4", 5+r, 1+r, 1+r)
+				}
+			}
+			p("\tVST1 [%s, %s, %s, %s], (R11)", fmt.Sprintf("V%d.S4", sum(i, 0)), fmt.Sprintf("V%d.S4", sum(i, 1)), fmt.Sprintf("V%d.S4", sum(i, 2)), fmt.Sprintf("V%d.S4", sum(i, 3)))
+			if i < mr-1 {
+				p("\tADD R5, R11, R11")
+			}
+		}
+		p("\tRET")
+		p("")
+		return
+	}
+	// Per block: scales in V11-V14, f updated 4 floats at a time in V0.
+	p("\tVLD1 (R7), [%s]", regs(11, 4, "S4"))
+	if !dot {
+		p("\tVLD1 (R6), [%s]", regs(5, 4, "S4"))
+	}
+	p("\tMOVD R4, R11")
+	for i := 0; i < mr; i++ {
+		if !dot {
+			for r := 0; r < 4; r++ {
+				addp(1+r, accN(i, r, 0), accN(i, r, 1))
+				p("\tVADD V%d.S4, V%d.S4, V%d.S4", 5+r, 1+r, 1+r)
+			}
+		}
+		p("\tMOVD R11, R13")
+		for r := 0; r < 4; r++ {
+			scvtf(10, sum(i, r))
+			p("\tVLD1 (R13), [V0.S4]")
+			fmla(0, 10, 11+r)
+			p("\tVST1.P [V0.S4], 16(R13)")
+		}
+		if i < mr-1 {
+			p("\tADD R5, R11, R11")
+		}
+	}
+	p("\tADD $128, R7, R7")
+	p("\tADD $128, R6, R6")
+	p("\tSUBS $1, R0, R0")
+	p("\tBNE block")
+	p("\tRET")
+	p("")
+}
+
 func main() {
 	p("// Code generated by go run _generate/gen_lowbit_arm64.go; DO NOT EDIT.")
 	p("")
@@ -244,5 +507,16 @@ func main() {
 	i16(3, 1)
 	i16(1, 2)
 	i16peak()
+	for _, dot := range []bool{false, true} {
+		mr := 2
+		if dot {
+			mr = 4
+		}
+		for _, blk := range []bool{false, true} {
+			for _, hi := range []bool{false, true} {
+				w4(mr, hi, dot, blk)
+			}
+		}
+	}
 	os.Stdout.WriteString(out.String())
 }
