@@ -17,8 +17,11 @@ import (
 //go:noescape
 func i16gemm_3x16p1_neon(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
+// i16gemm_3x16p2w_neon ignores chunk: its int64 sums are exact for any
+// K (SMULL products, SADALP into int64).
+//
 //go:noescape
-func i16gemm_1x16p2_neon(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
+func i16gemm_3x16p2w_neon(kg, chunk int, a, b unsafe.Pointer, c *int64, ldc int, load int)
 
 // i16peak_neon runs n iterations of 24 independent SMLAL/SMLAL2.
 func i16peak_neon(n int)
@@ -56,10 +59,11 @@ func w4blk_4x16hi_neondot(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int3
 
 var lowbitRegistered = func() bool {
 	a := cpu.ARM64
-	// Half kernels (16 channels a call): one plane 3 rows, two planes 1
-	// row (16 accumulators a row).
-	i16Kernels[Int16.index("neon")] = &i16kernel{name: "i16gemm_neon", half: true, mr: [2]int{3, 1},
-		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_3x16p1_neon, i16gemm_1x16p2_neon}}
+	// Half kernels (16 channels a call), 3 rows: one plane SMLAL into
+	// int32 chunks, two planes joined in registers, SMULL + SADALP into
+	// int64.
+	i16Kernels[Int16.index("neon")] = &i16kernel{name: "i16gemm_neon", half: true, mr: [2]int{3, 3},
+		fn: [2]func(int, int, unsafe.Pointer, unsafe.Pointer, *int64, int, int){i16gemm_3x16p1_neon, i16gemm_3x16p2w_neon}}
 	Int16.support("neon", a.HasASIMD, "needs ASIMD")
 	w4Kernels[Int4.index("neon")] = &w4kernel{name: "w4gemm_2x16_neon", mr: 2, half: true, signedA: true,
 		fn: w4gemm_2x16lo_neon, blk: w4blk_2x16lo_neon, fnHi: w4gemm_2x16hi_neon, blkHi: w4blk_2x16hi_neon}
