@@ -351,3 +351,92 @@ func TestW4KernelARM64(t *testing.T) {
 		})
 	}
 }
+
+// Every arm64 Int4 and Int16 path against the generic (Go) path, bit for
+// bit, with each size in qdims along each of M, N and K (the others 17
+// and 65): per-channel W4A8 (int32 output), blocked W4A8 (float32,
+// blocks of 32), W4A4, one-plane and full-range int16 (int64 output).
+func TestLowbitARM64Dims(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 70))
+	var dims [][3]int
+	for _, d := range qdims {
+		dims = append(dims, [3]int{d, 17, 65}, [3]int{17, d, 65}, [3]int{17, 65, d})
+	}
+	with := func(fam *Family, path string, f func()) {
+		old := fam.Active()
+		defer fam.Set(old)
+		if err := fam.Set(path); err != nil {
+			t.Fatal(err)
+		}
+		f()
+	}
+	for _, s := range dims {
+		m, n, k := s[0], s[1], s[2]
+		a := make([]uint8, m*k)
+		for x := range a {
+			a[x] = uint8(r.Uint32())
+		}
+		wn := make([]int8, n*k)
+		for x := range wn {
+			wn[x] = int8(r.IntN(16) - 8)
+		}
+		data := PackNibbles(wn)
+		nblk := (k + 31) / 32
+		zp, sc := make([]int32, n*nblk), make([]float32, n*nblk)
+		for x := range zp {
+			zp[x] = int32(r.IntN(16) - 8)
+			sc[x] = float32(r.NormFloat64())
+		}
+		pc := PackInt4Weights(n, k, data, Int4Quant{Signed: true, ZeroPoints: zp[:n]})
+		pb := PackInt4Weights(n, k, data, Int4Quant{Signed: true, BlockSize: 32, ZeroPoints: zp, Scales: sc})
+		za := uint8(r.IntN(256))
+		a4 := make([]byte, (m*k+1)/2)
+		for x := range a4 {
+			a4[x] = byte(r.Uint32())
+		}
+		w4 := func() ([]int32, []float32, []int32) {
+			c := make([]int32, m*n)
+			QGemmW4U8(m, a, k, za, pc, &QOutput{Int32: c, Ldc: n}, 2)
+			f := make([]float32, m*n)
+			QGemmW4U8(m, a, k, za, pb, &QOutput{Float32: f, Ldc: n, Scale: []float32{0.5}}, 2)
+			c4 := make([]int32, m*n)
+			QGemmW4A4(m, a4, k, true, -3, pc, &QOutput{Int32: c4, Ldc: n}, 1)
+			return c, f, c4
+		}
+		var wc, wc4 []int32
+		var wf []float32
+		with(Int4, "generic", func() { wc, wf, wc4 = w4() })
+		for _, p := range Int4.SupportedPaths() {
+			with(Int4, p, func() {
+				c, f, c4 := w4()
+				for x := range c {
+					if c[x] != wc[x] || math.Float32bits(f[x]) != math.Float32bits(wf[x]) || c4[x] != wc4[x] {
+						t.Fatalf("int4 %s %dx%dx%d: [%d] = %d %v %d, generic %d %v %d", p, m, n, k, x, c[x], f[x], c4[x], wc[x], wf[x], wc4[x])
+					}
+				}
+			})
+		}
+		a16 := randI16(r, m*k, 32767, true)
+		for _, lim := range []int32{511, 32767} {
+			w16 := randI16(r, n*k, lim, true)
+			i16 := func() []int64 {
+				pw := PackInt16Weights(n, k, w16, k)
+				c := make([]int64, m*n)
+				GemmInt16(m, a16, k, pw, &I16Output{Int64: c, Ldc: n}, 2)
+				return c
+			}
+			var want []int64
+			with(Int16, "generic", func() { want = i16() })
+			for _, p := range Int16.SupportedPaths() {
+				with(Int16, p, func() {
+					got := i16()
+					for x := range got {
+						if got[x] != want[x] {
+							t.Fatalf("int16 %s max %d %dx%dx%d: [%d] = %d, generic %d", p, lim, m, n, k, x, got[x], want[x])
+						}
+					}
+				})
+			}
+		}
+	}
+}
