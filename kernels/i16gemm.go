@@ -24,13 +24,15 @@ import (
 //     K elements (>= 128) fit int32; after each chunk the int32 sums are
 //     widened to int64. One dot product per multiply-accumulate.
 //
-//   - Two planes (full range; avx2 and generic): w = 256·wh + wl with
+//   - Two planes (full range; avx2, neon and generic): w = 256·wh + wl with
 //     wh = w>>8 in [-128, 127] and wl = w&255 in [0, 255]; Σ a·wh and
 //     Σ a·wl accumulate separately in int32 over chunks of 256 K:
 //     |a·wl| <= 32768·255, so a chunk is at most 256·32768·255 =
 //     2139095040 < 2^31 in magnitude (a·wh: 2^30); each chunk adds
 //     256·hi + lo to the int64 tile. Two dot products per
-//     multiply-accumulate.
+//     multiply-accumulate. (neon instead joins the planes back into
+//     int16 in registers and adds exact int32 products pairwise into
+//     int64 with SMULL + SADALP: no chunks.)
 //
 //   - Estimate (full range; avx512vnni): L = Σ a·w accumulates with
 //     VPDPWSSD in int32, wrapping: exact modulo 2^32 however large the
@@ -65,15 +67,18 @@ import (
 // (generic, avx2) are repacked on every call: pack again after Int16.Set.
 
 // Int16 is the 16-bit dynamic-fixed-point GEMM family: generic (pure Go),
+// neon (arm64 SMLAL/SMLAL2 int16×int16 → int32 widened per chunk, and
+// SMULL + SADALP into int64 over the full range),
 // avx2 (VPMADDWD + VPADDD ymm) and avx512vnni (VPDPWSSD zmm).
-var Int16 = newFamily("int16", "generic", "avx2", "avx512vnni")
+var Int16 = newFamily("int16", "generic", "neon", "avx2", "avx512vnni")
 
 const i16nr = 32
 
 // i16kernel is one Int16 path's microkernels on a 32-channel panel: fn[p]
 // for p+1 planes adds to the int64 tile c (row stride ldc) the sums over
 // kg groups of a·w, accumulating in int32 over chunks of chunk groups (the
-// last may be shorter) and widening to int64 after each; with load 0 the
+// last may be shorter) and widening to int64 after each (a kernel whose
+// sums are exact without chunks may ignore chunk); with load 0 the
 // first chunk's sums are stored instead of added (c's tile is not read). With half, fn
 // covers channels 0-15 of the panel only and is called again with b
 // advanced 64 bytes and c 16 columns for channels 16-31.

@@ -284,7 +284,13 @@ func randI16(r *rand.Rand, n int, lim int32, extreme bool) []int16 {
 	for i := range v {
 		switch {
 		case extreme && r.IntN(2) == 0:
-			v[i] = []int16{-32768, 32767, -lim16(lim), lim16(lim)}[r.IntN(4)]
+			// The extremes within lim (-32768 only at full range, so
+			// limited weights keep their one-plane packing).
+			ext := []int16{-lim16(lim), lim16(lim)}
+			if lim >= 32767 {
+				ext = append(ext, -32768)
+			}
+			v[i] = ext[r.IntN(len(ext))]
 		default:
 			v[i] = int16(r.Int32N(2*lim+1) - lim)
 		}

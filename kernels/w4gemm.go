@@ -56,11 +56,12 @@ import (
 // j's zu repeated 4 times, the same c4 order), the block's start sums
 // Σ(u - zu) as 32 int32 and its scales as 32 float32.
 
-// Int4 is the 4-bit-weight GEMM family (W4A8, W4A4): generic (pure Go)
+// Int4 is the 4-bit-weight GEMM family (W4A8, W4A4): generic (pure Go),
+// neon (arm64 SMULL/SADALP) and neondot (arm64 SDOT) on int8 a-128,
 // avx2 (VPMADDUBSW, exact with 4-bit weights, + VPMADDWD), avxvnni (VEX
 // VPDPBUSD ymm) and avx512vnni (VPDPBUSD zmm); the assembly paths expand
 // the nibbles in registers (VPSRLW, VPAND 0x0F, VPSUBB zero points).
-var Int4 = newFamily("int4", "generic", "avx2", "avxvnni", "avx512vnni")
+var Int4 = newFamily("int4", "generic", "neon", "neondot", "avx2", "avxvnni", "avx512vnni")
 
 // w4nr is the panel width of the packed 4-bit weights (all paths).
 const w4nr = 32
@@ -81,13 +82,18 @@ const w4nr = 32
 // fnHi and blkHi channels 16-31 (the high nibbles); the driver passes
 // them zu, init, sc and c/f advanced to channel 16.
 type w4kernel struct {
-	name  string
-	mr    int
-	half  bool
-	fn    func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
-	blk   func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
-	fnHi  func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
-	blkHi func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+	name string
+	mr   int
+	half bool
+	// signedA: A is packed as a-128 (int8, for s8×s8 products such as
+	// arm64's SDOT and SMULL) and the zero point moves by 128 likewise
+	// (the block start values become -(za-128)·Σ(u - zu)), which leaves
+	// every (a - za) unchanged; A's padding past K stays 0.
+	signedA bool
+	fn      func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	blk     func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
+	fnHi    func(kg int, a, b, zu unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	blkHi   func(nblk, gpb int, a, b, zu, sc unsafe.Pointer, init *int32, f *float32, ldf int)
 }
 
 var w4Kernels = func() []*w4kernel {
@@ -334,6 +340,9 @@ func w4gemm(m int, a []uint8, lda int, za int32, w *QPacked4Weights, out *QOutpu
 		panic(fmt.Sprintf("kernels: QGemmW4: A has %d elements with lda %d for %dx%d", len(a), lda, m, k))
 	}
 	uk := w4Kernels[Int4.activeIndex()]
+	if uk.signedA {
+		za -= 128
+	}
 	np := (n + w4nr - 1) / w4nr
 	j := &w4job{m: m, n: n, k: k, nn: n, a: a, lda: lda, w: w, uk: uk}
 	// Block start values -za·Σ(u - zu), per call.
@@ -440,7 +449,7 @@ func (j *w4job) run() {
 	apanel := G * mr * 4
 	// Packs A rows through the INT8 packer (c4 groups), then zero-pads
 	// the groups of the last block.
-	pk := &qjob{k: j.k, a: j.a, lda: j.lda, uk: &qkernel{mr: mr}, w: &QPackedWeights{groups: (j.k + 3) / 4}}
+	pk := &qjob{k: j.k, a: j.a, lda: j.lda, flip: uk.signedA, uk: &qkernel{mr: mr, signedA: uk.signedA}, w: &QPackedWeights{groups: (j.k + 3) / 4}}
 	kg0 := (j.k + 3) / 4
 	panelBytes := G * 64
 	blocksPerCall := max(1, qmaxGroups/max(1, w.gpb))
