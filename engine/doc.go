@@ -102,7 +102,11 @@
 // DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
 // ConstantOfShape, Identity, Dropout (inference); QuantizeLinear,
 // DequantizeLinear (int8/uint8, per tensor or per axis: QDQ models run as
-// simulated quantization), DynamicQuantizeLinear; Resize (nearest with
+// simulated quantization, or in integer: see Integer execution),
+// DynamicQuantizeLinear; QLinearConv, ConvInteger (uint8/int8 X and W,
+// groups, per-channel weight zero points and scales, int32 bias; 1-D and
+// 2-D), QLinearMatMul, MatMulInteger (batched, broadcast; per-column B
+// zero points and scales) on the INT8 GEMM kernels; Resize (nearest with
 // round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
 // cubic_coeff_a and exclude_outside; coordinate transformation modes
 // half_pixel, half_pixel_symmetric, asymmetric, align_corners,
@@ -111,8 +115,8 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), training-mode
-// BatchNormalization and Dropout, integer kernels (QLinearConv,
-// ConvInteger, MatMulInteger...), block quantization, and element types
+// BatchNormalization and Dropout, block quantization, per-row zero
+// points of MatMulInteger's A, 3-D integer convolution, and element types
 // other than the six above (float16 and float64 models fail at compile
 // time).
 package engine
