@@ -129,6 +129,11 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 	absorbed := map[*pb.NodeProto]bool{}
 	s.absorbed = absorbed
 	defer func() { s.absorbed = nil }()
+	var qdq map[*pb.NodeProto]*qdqMatch
+	if !s.opts.NoInteger {
+		qdq = s.matchQDQ(nodes, consumers, isOut)
+		s.absorbQDQ(qdq, consumers, isOut, absorbed)
+	}
 	pos := map[*step]int{}
 	var unsup []string
 	var errs []error
@@ -140,6 +145,23 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		label := onnxio.NodeLabel(n, i)
 		c := &nodeCtx{s: s, n: n}
 		last := i
+		if m := qdq[n]; m != nil {
+			st, err := s.qdqStep(c, m, label)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("node %s: %w", label, err))
+				continue
+			}
+			for _, fn := range m.nodes {
+				for j := i; j < len(nodes); j++ {
+					if nodes[j] == fn && j > last {
+						last = j
+					}
+				}
+			}
+			pos[st] = last
+			s.steps = append(s.steps, st)
+			continue
+		}
 		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "ConvTranspose" || n.GetOpType() == "Gemm" || s.constMatrixB(n)) && len(n.GetOutput()) == 1 {
 			c.fuse = s.fuseChain(n, consumers, isOut)
 			if c.fuse != nil {
@@ -164,7 +186,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 			}
 			continue
 		}
-		st := &step{label: label, op: n.GetOpType(), k: k}
+		st := &step{label: label, op: n.GetOpType(), k: k, int8: integerOps[n.GetOpType()]}
 		for _, in := range n.GetInput() {
 			if in == "" {
 				st.ins = append(st.ins, -1)
