@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/qtool/qtool/kernels"
@@ -123,15 +124,23 @@ func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32
 }
 
 // transposeInto writes src (p×n, row-major) into dst as n rows of p,
-// rows ldd apart: dst[j*ldd+i] = src[i*n+j].
+// rows ldd apart: dst[j*ldd+i] = src[i*n+j]. It works in 16×16 tiles.
 func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
-	const bs = 32
+	const bs = 16
+	if p == 0 || n == 0 {
+		return
+	}
+	_ = dst[(n-1)*ldd+p-1]
 	for i0 := 0; i0 < p; i0 += bs {
 		i1 := min(i0+bs, p)
-		for j := 0; j < n; j++ {
-			d := dst[j*ldd:]
+		for j0 := 0; j0 < n; j0 += bs {
+			j1 := min(j0+bs, n)
 			for i := i0; i < i1; i++ {
-				d[i] = src[i*n+j]
+				row := src[i*n+j0 : i*n+j1]
+				d := dst[j0*ldd+i:]
+				for jj, v := range row {
+					d[jj*ldd] = v
+				}
 			}
 		}
 	}
@@ -156,6 +165,21 @@ type qconv struct {
 	g      convGeom
 	group  int
 	packed []*kernels.QPackedWeights // per group, when the weights are constant
+	bufs   sync.Pool                 // *qconvBufs
+}
+
+// qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
+// the GEMM's pixels × channels output.
+type qconvBufs struct {
+	nhwc, col []uint8
+	tmp       *Tensor
+}
+
+func grow(b []uint8, n int) []uint8 {
+	if cap(b) < n {
+		return make([]uint8, n)
+	}
+	return b[:n]
 }
 
 // qconvShape checks X and W and returns the output shape and geometry.
@@ -186,20 +210,32 @@ func (k *qconv) shape(x, w []int) (out []int, g convGeom, oh, ow int, err error)
 }
 
 // packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) per group with
-// zero points zp (nil, one, or M values).
+// zero points zp (nil, one, or M values), each channel's K weights
+// reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
 func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
 	m := w.Shape[0]
-	kk := numel(w.Shape[1:])
+	_, cg, kh, kw, _ := as4(w.Shape)
+	kk := cg * kh * kw
 	mg := m / group
 	b := qbytes(w)
+	r := make([]uint8, len(b))
+	for o := 0; o < m; o++ {
+		for ci := 0; ci < cg; ci++ {
+			for t := 0; t < kh*kw; t++ {
+				r[o*kk+t*cg+ci] = b[o*kk+ci*kh*kw+t]
+			}
+		}
+	}
 	ps := make([]*kernels.QPackedWeights, group)
 	for gi := range ps {
-		ps[gi] = packQ(w.Type, mg, kk, b[gi*mg*kk:], kk, sub(zp, gi*mg, (gi+1)*mg))
+		ps[gi] = packQ(w.Type, mg, kk, r[gi*mg*kk:], kk, sub(zp, gi*mg, (gi+1)*mg))
 	}
 	return ps
 }
 
 // run convolves x (uint8 or int8, zero point za) into o (NCHW, of q.dt).
+// Each image is turned NHWC once; a 1×1 convolution of stride 1 over all
+// channels multiplies it directly, others unfold it (im2colNHWC) per group.
 func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*kernels.QPackedWeights, q *qout, o *Tensor) error {
 	_, g, oh, ow, err := k.shape(x.Shape, wShape)
 	if err != nil {
@@ -215,53 +251,77 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 	}
 	xb := qbytes(x)
 	signed := x.Type == onnxio.Int8
-	col := make([]uint8, p*kk)
-	tmp := newTensor(q.dt, []int{p * mg})
-	direct := g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
+	bufs, _ := k.bufs.Get().(*qconvBufs)
+	if bufs == nil {
+		bufs = &qconvBufs{}
+	}
+	defer k.bufs.Put(bufs)
+	bufs.nhwc = grow(bufs.nhwc, c*h*wd)
+	nhwc := bufs.nhwc
+	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
+	var col []uint8
+	if !direct {
+		bufs.col = grow(bufs.col, p*kk)
+		col = bufs.col
+	}
+	if bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < p*mg {
+		bufs.tmp = newTensor(q.dt, []int{p * mg})
+	}
+	tmp := bufs.tmp
 	for ni := 0; ni < n; ni++ {
+		transposeInto(nhwc, c, xb[ni*c*h*wd:(ni+1)*c*h*wd], c, h*wd)
 		for gi := 0; gi < k.group; gi++ {
-			src := xb[(ni*c+gi*cg)*h*wd : (ni*c+(gi+1)*cg)*h*wd]
+			a, lda := col, kk
 			if direct {
-				transposeInto(col, cg, src, cg, p) // 1×1: col is the group's NHWC image
+				a, lda = nhwc, c
 			} else {
-				im2colQ(col, src, cg, h, wd, g, oh, ow, byte(za))
+				im2colNHWC(col, nhwc, c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
 			}
-			q.gemm(rc, p, col, kk, signed, za, packed[gi], gi*mg, tmp, 0)
+			q.gemm(rc, p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0)
 			transposeTensor(o, (ni*m+gi*mg)*p, p, tmp, p, mg)
 		}
 	}
 	return nil
 }
 
-// im2colQ unfolds one group of one image (cg×h×w bytes) into col, p rows
-// of K = cg·kh·kw, padding taps set to pad.
-func im2colQ(col, x []uint8, cg, h, w int, g convGeom, oh, ow int, pad byte) {
+// im2colNHWC unfolds channels [c0, c0+cg) of one NHWC image (h·w pixels
+// of c channels) into col: p rows of K = kh·kw·cg in [ky][kx][ci] order,
+// padding taps set to pad. With all channels and no dilation, the kw taps
+// of a kernel row are one contiguous copy.
+func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad byte) {
 	kk := cg * g.kh * g.kw
+	rowLen := g.kw * cg
+	contiguous := cg == c && g.dw == 1
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			row := col[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
-			i := 0
-			for ci := 0; ci < cg; ci++ {
-				xc := x[ci*h*w : (ci+1)*h*w]
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.sh - g.pt + ky*g.dh
-					if iy < 0 || iy >= h {
-						for kx := 0; kx < g.kw; kx++ {
-							row[i+kx] = pad
-						}
-						i += g.kw
-						continue
+			ix0 := ox*g.sw - g.pl
+			for ky := 0; ky < g.kh; ky++ {
+				seg := row[ky*rowLen : (ky+1)*rowLen]
+				iy := oy*g.sh - g.pt + ky*g.dh
+				if iy < 0 || iy >= h {
+					for i := range seg {
+						seg[i] = pad
 					}
-					xr := xc[iy*w : (iy+1)*w]
-					ix := ox*g.sw - g.pl
-					for kx := 0; kx < g.kw; kx++ {
-						if ix >= 0 && ix < w {
-							row[i] = xr[ix]
-						} else {
-							row[i] = pad
+					continue
+				}
+				xr := x[iy*w*c : (iy+1)*w*c]
+				if contiguous && ix0 >= 0 && ix0+g.kw <= w {
+					copy(seg, xr[ix0*c:(ix0+g.kw)*c])
+					continue
+				}
+				for kx := 0; kx < g.kw; kx++ {
+					ix := ix0 + kx*g.dw
+					d := seg[kx*cg : (kx+1)*cg]
+					switch {
+					case ix < 0 || ix >= w:
+						for i := range d {
+							d[i] = pad
 						}
-						ix += g.dw
-						i++
+					case cg == 1:
+						d[0] = xr[ix*c+c0]
+					default:
+						copy(d, xr[ix*c+c0:ix*c+c0+cg])
 					}
 				}
 			}

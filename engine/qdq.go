@@ -517,8 +517,9 @@ func (k *qdqGemmK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // qdqPoolK is MaxPool on quantized values (DequantizeLinear -> MaxPool
-// -> QuantizeLinear with equal parameters): the values are widened to
-// float32 (exact), pooled by the float kernel, and narrowed back.
+// -> QuantizeLinear with equal parameters): 2-D windows are pooled on the
+// bytes directly, other forms by the generic pooling kernel, which takes
+// uint8 and int8 too.
 type qdqPoolK struct {
 	float kernel
 }
@@ -536,30 +537,74 @@ func (k *qdqPoolK) infer(in []*Tensor) ([]spec, error) {
 
 func (k *qdqPoolK) run(rc *runCtx, in, out []*Tensor) error {
 	x := in[0]
-	xf := NewFloat32(x.Shape, nil)
-	b := qbytes(x)
-	if x.Type == onnxio.Int8 {
-		for i, v := range b {
-			xf.F32[i] = float32(int8(v))
-		}
-	} else {
-		for i, v := range b {
-			xf.F32[i] = float32(v)
-		}
+	pk, ok := k.float.(*poolK)
+	if !ok || len(x.Shape) != 4 || pk.g.wide || pk.indices {
+		return k.float.run(rc, in, out)
 	}
-	of := NewFloat32(out[0].Shape, nil)
-	if err := k.float.run(rc, []*Tensor{xf}, []*Tensor{of}); err != nil {
-		return err
-	}
-	ob := qbytes(out[0])
-	for i, v := range of.F32 {
-		if out[0].Type == onnxio.Int8 {
-			ob[i] = byte(int8(v))
+	n, c, h, w, _ := as4(x.Shape)
+	g, oh, ow := pk.geometry(x.Shape)
+	if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w {
+		if x.Type == onnxio.Int8 {
+			maxPool2x2Q(x.I8, out[0].I8, n*c, h, w, oh, ow)
 		} else {
-			ob[i] = byte(v)
+			maxPool2x2Q(x.U8, out[0].U8, n*c, h, w, oh, ow)
 		}
+		return nil
+	}
+	if x.Type == onnxio.Int8 {
+		maxPoolQ(x.I8, out[0].I8, n*c, h, w, g, oh, ow)
+	} else {
+		maxPoolQ(x.U8, out[0].U8, n*c, h, w, g, oh, ow)
 	}
 	return nil
+}
+
+// maxPool2x2Q is maxPoolQ for 2×2 windows of stride 2 without padding.
+func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
+	for pl := 0; pl < planes; pl++ {
+		xp := x[pl*h*w : (pl+1)*h*w]
+		op := o[pl*oh*ow : (pl+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			r0 := xp[2*oy*w : 2*oy*w+2*ow]
+			r1 := xp[(2*oy+1)*w : (2*oy+1)*w+2*ow]
+			d := op[oy*ow : (oy+1)*ow]
+			for ox := range d {
+				d[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+			}
+		}
+	}
+}
+
+// maxPoolQ max-pools planes of h×w values into oh×ow (padding taps are
+// ignored, as MaxPool's -inf padding is).
+func maxPoolQ[T uint8 | int8](x, o []T, planes, h, w int, g convGeom, oh, ow int) {
+	for pl := 0; pl < planes; pl++ {
+		xp := x[pl*h*w : (pl+1)*h*w]
+		op := o[pl*oh*ow : (pl+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				first := true
+				var m T
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.pt + ky*g.dh
+					if iy < 0 || iy >= h {
+						continue
+					}
+					xr := xp[iy*w : (iy+1)*w]
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.pl + kx*g.dw
+						if ix < 0 || ix >= w {
+							continue
+						}
+						if v := xr[ix]; first || v > m {
+							m, first = v, false
+						}
+					}
+				}
+				op[oy*ow+ox] = m
+			}
+		}
+	}
 }
 
 // integerOps are the operators whose kernels compute in integers.

@@ -107,6 +107,10 @@ func (k *qdqK) run(rc *runCtx, in, out []*Tensor) error {
 	if o.Type == onnxio.Int8 {
 		lo, hi = -128, 127
 	}
+	if len(scale) == 1 {
+		quantizeFast(x.F32, o, scale[0], float32(zero(0)), float32(lo), float32(hi))
+		return nil
+	}
 	for i := 0; i < n; i++ {
 		c := ch(i)
 		v := math.RoundToEven(float64(x.F32[i]/sc(c))) + zero(c)
@@ -155,4 +159,21 @@ func (k *dynQuantK) run(rc *runCtx, in, out []*Tensor) error {
 		out[2].U8[0] = uint8(zp)
 	}
 	return nil
+}
+
+// quantizeFast is per-tensor QuantizeLinear: round half to even of x/s
+// (in float32 as the general path computes it, then exactly in float64),
+// plus zp, saturated to [lo, hi].
+func quantizeFast(x []float32, o *Tensor, s, zp, lo, hi float32) {
+	if o.Type == onnxio.Int8 {
+		d := o.I8[:len(x)]
+		for i, v := range x {
+			d[i] = int8(min(hi, max(lo, float32(math.RoundToEven(float64(v/s)))+zp)))
+		}
+		return
+	}
+	d := o.U8[:len(x)]
+	for i, v := range x {
+		d[i] = uint8(min(hi, max(lo, float32(math.RoundToEven(float64(v/s)))+zp)))
+	}
 }
