@@ -98,23 +98,28 @@ func (q *qout) stage(c0, n int) *kernels.QOutput {
 	return o
 }
 
-// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (m×n, row-major, of
-// q.dt's element type, as a Tensor's data slice).
-func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off int) {
+// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
+// type) from element off, rows ldc apart (0: n).
+func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
 	n := w.N()
-	o := q.stage(c0, n)
-	switch q.dt {
-	case onnxio.Int32:
-		o.Int32 = dst.I32[off : off+m*n]
-	case onnxio.Float:
-		o.Float32 = dst.F32[off : off+m*n]
-	case onnxio.Uint8:
-		o.Uint8 = dst.U8[off : off+m*n]
-	case onnxio.Int8:
-		o.Int8 = dst.I8[off : off+m*n]
+	if ldc == 0 {
+		ldc = n
 	}
+	o := q.stage(c0, n)
+	o.Ldc = ldc
 	if m == 0 || n == 0 {
 		return
+	}
+	end := off + (m-1)*ldc + n
+	switch q.dt {
+	case onnxio.Int32:
+		o.Int32 = dst.I32[off:end]
+	case onnxio.Float:
+		o.Float32 = dst.F32[off:end]
+	case onnxio.Uint8:
+		o.Uint8 = dst.U8[off:end]
+	case onnxio.Int8:
+		o.Int8 = dst.I8[off:end]
 	}
 	if signed {
 		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, o, rc.threads)
@@ -146,16 +151,16 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 	}
 }
 
-func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, p, n int) {
+func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
 	switch dst.Type {
 	case onnxio.Int32:
-		transposeInto(dst.I32[doff:], ldd, src.I32, p, n)
+		transposeInto(dst.I32[doff:], ldd, src.I32[soff:soff+p*n], p, n)
 	case onnxio.Float:
-		transposeInto(dst.F32[doff:], ldd, src.F32, p, n)
+		transposeInto(dst.F32[doff:], ldd, src.F32[soff:soff+p*n], p, n)
 	case onnxio.Uint8:
-		transposeInto(dst.U8[doff:], ldd, src.U8, p, n)
+		transposeInto(dst.U8[doff:], ldd, src.U8[soff:soff+p*n], p, n)
 	case onnxio.Int8:
-		transposeInto(dst.I8[doff:], ldd, src.I8, p, n)
+		transposeInto(dst.I8[doff:], ldd, src.I8[soff:soff+p*n], p, n)
 	}
 }
 
@@ -166,6 +171,9 @@ type qconv struct {
 	group  int
 	packed []*kernels.QPackedWeights // per group, when the weights are constant
 	bufs   sync.Pool                 // *qconvBufs
+	// inNHWC and outNHWC: the input (output) holds its N×C×H×W values
+	// in N×H×W×C order (between two integer steps, see qdq.go).
+	inNHWC, outNHWC bool
 }
 
 // qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
@@ -256,29 +264,49 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 		bufs = &qconvBufs{}
 	}
 	defer k.bufs.Put(bufs)
-	bufs.nhwc = grow(bufs.nhwc, c*h*wd)
-	nhwc := bufs.nhwc
 	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
+	// Images go to the GEMM in chunks of about 1 MiB of unfolded rows,
+	// amortising its per-call work over several small images.
+	chunk := max(1, min(n, (1<<20)/max(p*kk, 1)))
+	img := c * h * wd
+	if !k.inNHWC {
+		bufs.nhwc = grow(bufs.nhwc, chunk*img)
+	}
 	var col []uint8
 	if !direct {
-		bufs.col = grow(bufs.col, p*kk)
+		bufs.col = grow(bufs.col, chunk*p*kk)
 		col = bufs.col
 	}
-	if bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < p*mg {
-		bufs.tmp = newTensor(q.dt, []int{p * mg})
+	if !k.outNHWC && (bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < chunk*p*mg) {
+		bufs.tmp = newTensor(q.dt, []int{chunk * p * mg})
 	}
 	tmp := bufs.tmp
-	for ni := 0; ni < n; ni++ {
-		transposeInto(nhwc, c, xb[ni*c*h*wd:(ni+1)*c*h*wd], c, h*wd)
+	for n0 := 0; n0 < n; n0 += chunk {
+		nb := min(chunk, n-n0)
+		nhwc := xb[n0*img : (n0+nb)*img]
+		if !k.inNHWC {
+			nhwc = bufs.nhwc[:nb*img]
+			for b := 0; b < nb; b++ {
+				transposeInto(nhwc[b*img:], c, xb[(n0+b)*img:(n0+b+1)*img], c, h*wd)
+			}
+		}
 		for gi := 0; gi < k.group; gi++ {
 			a, lda := col, kk
 			if direct {
 				a, lda = nhwc, c
 			} else {
-				im2colNHWC(col, nhwc, c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+				for b := 0; b < nb; b++ {
+					im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+				}
 			}
-			q.gemm(rc, p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0)
-			transposeTensor(o, (ni*m+gi*mg)*p, p, tmp, p, mg)
+			if k.outNHWC {
+				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, o, n0*p*m+gi*mg, m)
+				continue
+			}
+			q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
+			for b := 0; b < nb; b++ {
+				transposeTensor(o, ((n0+b)*m+gi*mg)*p, p, tmp, b*p*mg, p, mg)
+			}
 		}
 	}
 	return nil
@@ -307,7 +335,15 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad
 				}
 				xr := x[iy*w*c : (iy+1)*w*c]
 				if contiguous && ix0 >= 0 && ix0+g.kw <= w {
-					copy(seg, xr[ix0*c:(ix0+g.kw)*c])
+					src := xr[ix0*c : (ix0+g.kw)*c]
+					if len(src) < 32 {
+						src = src[:len(seg)]
+						for i := range seg {
+							seg[i] = src[i]
+						}
+					} else {
+						copy(seg, src)
+					}
 					continue
 				}
 				for kx := 0; kx < g.kw; kx++ {

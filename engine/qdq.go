@@ -30,7 +30,12 @@ import (
 //
 // Also run on quantized values directly: DequantizeLinear -> MaxPool ->
 // QuantizeLinear with the same scale and zero point (max commutes with a
-// monotonic map, so the pooled bytes are the answer).
+// monotonic map, so the pooled bytes are the answer), and likewise
+// Flatten, Reshape, Squeeze and Unsqueeze (views of the bytes).
+//
+// Quantized values passed only between integer Conv and MaxPool steps
+// are kept in N×H×W×C order (their Tensor still says N×C×H×W), so
+// neither side transposes them; RunObserved shows them in that order.
 //
 // Anything else (other operators, blocked or int4/int16 quantization,
 // per-channel activations) runs as before: simulated quantization in
@@ -59,6 +64,12 @@ type qdqMatch struct {
 	hi    float32
 	nodes []*pb.NodeProto // absorbed after n (activation, QuantizeLinear)
 	pool  bool            // MaxPool on quantized values
+	// reshape: a shape-only operator (Flatten, Reshape, Squeeze,
+	// Unsqueeze) on quantized values.
+	reshape bool
+	// inNHWC, outNHWC: x (the output) is passed between two integer
+	// steps in N×H×W×C order.
+	inNHWC, outNHWC bool
 }
 
 // matchQDQ finds the patterns in nodes (topologically sorted).
@@ -202,6 +213,16 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 				continue
 			}
 			m.pool = true
+			matches[n] = m
+			continue
+		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
+			// Shape-only operators between equal quantization
+			// parameters: the quantized values pass as they are.
+			quantizeAfter(m, m.out)
+			if !m.outQ || m.clamp || m.sy != m.sx || m.zy != za || (x.zp != nil && x.zp.Type != m.ydt) || (x.zp == nil && m.ydt != onnxio.Uint8) {
+				continue
+			}
+			m.reshape = true
 			matches[n] = m
 			continue
 		case "Conv", "Gemm", "MatMul":
@@ -401,6 +422,46 @@ func (s *Session) absorbQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[strin
 	}
 }
 
+// layoutQDQ chooses NHWC for the quantized values passed only between
+// integer Conv and MaxPool steps (through absorbed DequantizeLinear
+// nodes), so that neither side transposes them.
+func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
+	spatial := func(m *qdqMatch) bool {
+		if m.pool {
+			ks, _ := (&nodeCtx{n: m.n}).attrInts("kernel_shape")
+			return len(ks) <= 2
+		}
+		return m.n.GetOpType() == "Conv"
+	}
+	byOut := map[string]*qdqMatch{}
+	for _, m := range qdq {
+		if !m.outQ || isOut[m.out] || !spatial(m) || len(consumers[m.out]) == 0 {
+			continue
+		}
+		ok := true
+		for _, d := range consumers[m.out] {
+			if !absorbed[d] || d.GetOpType() != "DequantizeLinear" {
+				ok = false
+				break
+			}
+			for _, c := range consumers[d.GetOutput()[0]] {
+				if mc := qdq[c]; mc == nil || !spatial(mc) || mc.x != m.out {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			m.outNHWC = true
+			byOut[m.out] = m
+		}
+	}
+	for _, m := range qdq {
+		if byOut[m.x] != nil {
+			m.inNHWC = true
+		}
+	}
+}
+
 // qdqStep makes the step of a match.
 func (s *Session) qdqStep(c *nodeCtx, m *qdqMatch, label string) (*step, error) {
 	k, err := s.buildQDQStep(c, m)
@@ -408,6 +469,15 @@ func (s *Session) qdqStep(c *nodeCtx, m *qdqMatch, label string) (*step, error) 
 		return nil, err
 	}
 	st := &step{label: label, op: c.n.GetOpType() + "+int8", k: k, int8: true, ins: []int{s.id(m.x)}, outs: []int{s.id(m.out)}}
+	if m.reshape {
+		for _, in := range c.n.GetInput()[1:] {
+			if in == "" {
+				st.ins = append(st.ins, -1)
+			} else {
+				st.ins = append(st.ins, s.id(in))
+			}
+		}
+	}
 	st.nodes = []string{nodeName(m.xdq), label}
 	for _, n := range m.nodes {
 		st.nodes = append(st.nodes, nodeName(n))
@@ -424,12 +494,15 @@ func nodeName(n *pb.NodeProto) string {
 
 // buildQDQStep makes the integer kernel of a match.
 func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
+	if m.reshape {
+		return builders[c.n.GetOpType()](c)
+	}
 	if m.pool {
 		k, err := builders["MaxPool"](c)
 		if err != nil {
 			return nil, err
 		}
-		return &qdqPoolK{float: k}, nil
+		return &qdqPoolK{float: k, inNHWC: m.inNHWC, outNHWC: m.outNHWC}, nil
 	}
 	var n int
 	switch c.n.GetOpType() {
@@ -447,7 +520,7 @@ func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := &qdqConvK{qconv: qconv{g: g, group: int(c.attrInt("group", 1))}, wShape: m.w.Shape, za: m.za, q: q}
+		k := &qdqConvK{qconv: qconv{g: g, group: int(c.attrInt("group", 1)), inNHWC: m.inNHWC, outNHWC: m.outNHWC}, wShape: m.w.Shape, za: m.za, q: q}
 		if k.group < 1 || n%k.group != 0 {
 			return nil, fmt.Errorf("group %d for %d channels", k.group, n)
 		}
@@ -512,7 +585,7 @@ func (k *qdqGemmK) run(rc *runCtx, in, out []*Tensor) error {
 	} else {
 		rows = out[0].Len() / max(k.packed.N(), 1)
 	}
-	k.q.gemm(rc, rows, qbytes(a), kk, a.Type == onnxio.Int8, k.za, k.packed, 0, out[0], 0)
+	k.q.gemm(rc, rows, qbytes(a), kk, a.Type == onnxio.Int8, k.za, k.packed, 0, out[0], 0, 0)
 	return nil
 }
 
@@ -521,7 +594,8 @@ func (k *qdqGemmK) run(rc *runCtx, in, out []*Tensor) error {
 // bytes directly, other forms by the generic pooling kernel, which takes
 // uint8 and int8 too.
 type qdqPoolK struct {
-	float kernel
+	float           kernel
+	inNHWC, outNHWC bool
 }
 
 func (k *qdqPoolK) infer(in []*Tensor) ([]spec, error) {
@@ -536,27 +610,118 @@ func (k *qdqPoolK) infer(in []*Tensor) ([]spec, error) {
 }
 
 func (k *qdqPoolK) run(rc *runCtx, in, out []*Tensor) error {
-	x := in[0]
+	x, o := in[0], out[0]
 	pk, ok := k.float.(*poolK)
 	if !ok || len(x.Shape) != 4 || pk.g.wide || pk.indices {
+		if k.inNHWC || k.outNHWC {
+			return fmt.Errorf("internal error: NHWC layout for a generic MaxPool")
+		}
 		return k.float.run(rc, in, out)
 	}
 	n, c, h, w, _ := as4(x.Shape)
 	g, oh, ow := pk.geometry(x.Shape)
-	if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w {
-		if x.Type == onnxio.Int8 {
-			maxPool2x2Q(x.I8, out[0].I8, n*c, h, w, oh, ow)
+	if k.inNHWC {
+		dst := o
+		if !k.outNHWC {
+			dst = newTensor(o.Type, o.Shape)
+		}
+		if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w {
+			if x.Type == onnxio.Int8 {
+				maxPool2x2QNHWC(x.I8, dst.I8, n, c, h, w, oh, ow)
+			} else {
+				maxPool2x2QNHWC(x.U8, dst.U8, n, c, h, w, oh, ow)
+			}
+		} else if x.Type == onnxio.Int8 {
+			maxPoolQNHWC(x.I8, dst.I8, n, c, h, w, g, oh, ow)
 		} else {
-			maxPool2x2Q(x.U8, out[0].U8, n*c, h, w, oh, ow)
+			maxPoolQNHWC(x.U8, dst.U8, n, c, h, w, g, oh, ow)
+		}
+		if !k.outNHWC {
+			for ni := 0; ni < n; ni++ {
+				transposeInto(qbytes(o)[ni*c*oh*ow:], oh*ow, qbytes(dst)[ni*c*oh*ow:(ni+1)*c*oh*ow], oh*ow, c)
+			}
 		}
 		return nil
 	}
-	if x.Type == onnxio.Int8 {
-		maxPoolQ(x.I8, out[0].I8, n*c, h, w, g, oh, ow)
+	dst := o
+	if k.outNHWC {
+		dst = newTensor(o.Type, o.Shape)
+	}
+	if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w {
+		if x.Type == onnxio.Int8 {
+			maxPool2x2Q(x.I8, dst.I8, n*c, h, w, oh, ow)
+		} else {
+			maxPool2x2Q(x.U8, dst.U8, n*c, h, w, oh, ow)
+		}
+	} else if x.Type == onnxio.Int8 {
+		maxPoolQ(x.I8, dst.I8, n*c, h, w, g, oh, ow)
 	} else {
-		maxPoolQ(x.U8, out[0].U8, n*c, h, w, g, oh, ow)
+		maxPoolQ(x.U8, dst.U8, n*c, h, w, g, oh, ow)
+	}
+	if k.outNHWC {
+		for ni := 0; ni < n; ni++ {
+			transposeInto(qbytes(o)[ni*c*oh*ow:], c, qbytes(dst)[ni*c*oh*ow:(ni+1)*c*oh*ow], c, oh*ow)
+		}
 	}
 	return nil
+}
+
+// maxPool2x2QNHWC is maxPoolQNHWC for 2×2 windows of stride 2 without
+// padding.
+func maxPool2x2QNHWC[T uint8 | int8](x, o []T, n, c, h, w, oh, ow int) {
+	for ni := 0; ni < n; ni++ {
+		xi := x[ni*h*w*c : (ni+1)*h*w*c]
+		oi := o[ni*oh*ow*c : (ni+1)*oh*ow*c]
+		for oy := 0; oy < oh; oy++ {
+			r0 := xi[2*oy*w*c : (2*oy+1)*w*c]
+			r1 := xi[(2*oy+1)*w*c : (2*oy+2)*w*c]
+			for ox := 0; ox < ow; ox++ {
+				d := oi[(oy*ow+ox)*c : (oy*ow+ox+1)*c]
+				a, b := r0[2*ox*c:(2*ox+1)*c], r0[(2*ox+1)*c:(2*ox+2)*c]
+				e, f := r1[2*ox*c:(2*ox+1)*c], r1[(2*ox+1)*c:(2*ox+2)*c]
+				a, b, e, f = a[:len(d)], b[:len(d)], e[:len(d)], f[:len(d)]
+				for i := range d {
+					d[i] = max(max(a[i], b[i]), max(e[i], f[i]))
+				}
+			}
+		}
+	}
+}
+
+// maxPoolQNHWC max-pools n NHWC images of c channels (padding taps are
+// ignored, as MaxPool's -inf padding is).
+func maxPoolQNHWC[T uint8 | int8](x, o []T, n, c, h, w int, g convGeom, oh, ow int) {
+	for ni := 0; ni < n; ni++ {
+		xi := x[ni*h*w*c : (ni+1)*h*w*c]
+		oi := o[ni*oh*ow*c : (ni+1)*oh*ow*c]
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				d := oi[(oy*ow+ox)*c : (oy*ow+ox+1)*c]
+				first := true
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.pt + ky*g.dh
+					if iy < 0 || iy >= h {
+						continue
+					}
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.pl + kx*g.dw
+						if ix < 0 || ix >= w {
+							continue
+						}
+						src := xi[(iy*w+ix)*c : (iy*w+ix+1)*c]
+						if first {
+							copy(d, src)
+							first = false
+							continue
+						}
+						for i, v := range src {
+							d[i] = max(d[i], v)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // maxPool2x2Q is maxPoolQ for 2×2 windows of stride 2 without padding.

@@ -279,8 +279,8 @@ func TestQDQCNN(t *testing.T) {
 			int8Steps++
 		}
 	}
-	if int8Steps != 8 { // 4 Conv, 2 Gemm, 2 MaxPool
-		t.Errorf("%d steps run in int8, want 8", int8Steps)
+	if int8Steps != 9 { // 4 Conv, 2 Gemm, 2 MaxPool, Flatten
+		t.Errorf("%d steps run in int8, want 9", int8Steps)
 	}
 	sf, err := Compile(m, Options{NoInteger: true})
 	if err != nil {

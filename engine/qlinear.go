@@ -240,7 +240,7 @@ func (k *qlinearMatMulK) run(rc *runCtx, in, out []*Tensor) error {
 			pw = packKN(b, 0, kk, n, zb)
 		}
 		rows := o.Len() / n
-		q.gemm(rc, rows, ab, kk, signed, za, pw, 0, o, 0)
+		q.gemm(rc, rows, ab, kk, signed, za, pw, 0, o, 0, 0)
 		return nil
 	}
 	abat, bbat := a.Shape[:max(len(a.Shape)-2, 0)], b.Shape[:len(b.Shape)-2]
@@ -256,7 +256,7 @@ func (k *qlinearMatMulK) run(rc *runCtx, in, out []*Tensor) error {
 			ob += idx[d] * sb[d]
 		}
 		pw := packKN(b, ob*kk*n, kk, n, zb)
-		q.gemm(rc, m, ab[oa*m*kk:], kk, signed, za, pw, 0, o, bi*m*n)
+		q.gemm(rc, m, ab[oa*m*kk:], kk, signed, za, pw, 0, o, bi*m*n, 0)
 	}
 	return nil
 }

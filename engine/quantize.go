@@ -96,6 +96,20 @@ func (k *qdqK) run(rc *runCtx, in, out []*Tensor) error {
 		return scale[c]
 	}
 	n := x.Len()
+	if !k.quant && len(scale) == 1 && (x.Type == onnxio.Uint8 || x.Type == onnxio.Int8) {
+		s, z := scale[0], float32(zero(0))
+		d := o.F32[:n]
+		if x.Type == onnxio.Int8 {
+			for i, v := range x.I8[:n] {
+				d[i] = (float32(v) - z) * s
+			}
+		} else {
+			for i, v := range x.U8[:n] {
+				d[i] = (float32(v) - z) * s
+			}
+		}
+		return nil
+	}
 	if !k.quant {
 		for i := 0; i < n; i++ {
 			c := ch(i)
