@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
@@ -82,6 +83,35 @@ func BenchmarkCNNQDQ(b *testing.B) {
 		}
 		b.Run(c.name+"/batch64", func(b *testing.B) { run(b, s) })
 	}
+	// Alternating fp32 and int8 runs within one loop: on a shared
+	// machine both see the same load; reports each one's ms per batch.
+	b.Run("alternating/batch64", func(b *testing.B) {
+		sf, err := Compile(mustLoad(b, fixture("cnn")), Options{Threads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		si, err := Compile(m, Options{Threads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var tf, ti time.Duration
+		for i := 0; i < b.N; i++ {
+			for j, s := range []*Session{sf, si} {
+				t0 := time.Now()
+				if _, err := s.Run(in); err != nil {
+					b.Fatal(err)
+				}
+				if j == 0 {
+					tf += time.Since(t0)
+				} else {
+					ti += time.Since(t0)
+				}
+			}
+		}
+		b.ReportMetric(float64(tf.Microseconds())/float64(b.N)/1e3, "fp32-ms")
+		b.ReportMetric(float64(ti.Microseconds())/float64(b.N)/1e3, "int8-ms")
+		b.ReportMetric(float64(tf)/float64(ti), "speedup")
+	})
 }
 
 func mustLoad(t testing.TB, path string) *onnxio.Model {

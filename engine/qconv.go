@@ -320,6 +320,10 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad
 	kk := cg * g.kh * g.kw
 	rowLen := g.kw * cg
 	contiguous := cg == c && g.dw == 1
+	if contiguous && g.sw == 1 {
+		im2colRows(col, x, c, h, w, g, oh, ow, pad)
+		return
+	}
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			row := col[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
@@ -360,6 +364,71 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad
 						copy(d, xr[ix*c+c0:ix*c+c0+cg])
 					}
 				}
+			}
+		}
+	}
+}
+
+// im2colRows is im2colNHWC over all channels with horizontal stride and
+// dilation 1: each input row is laid out once with its padding, and each
+// output pixel's kernel row is one slice of it.
+func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
+	kk := c * g.kh * g.kw
+	rowLen := g.kw * c
+	span := (ow + g.kw - 1) * c // input columns -pl .. ow-1-pl+kw-1
+	padded := make([]uint8, span)
+	for oy := 0; oy < oh; oy++ {
+		for ky := 0; ky < g.kh; ky++ {
+			iy := oy*g.sh - g.pt + ky*g.dh
+			if iy < 0 || iy >= h {
+				for i := range padded {
+					padded[i] = pad
+				}
+			} else {
+				xr := x[iy*w*c : (iy+1)*w*c]
+				if c == 1 {
+					for i := range padded {
+						if ix := i - g.pl; ix >= 0 && ix < w {
+							padded[i] = xr[ix]
+						} else {
+							padded[i] = pad
+						}
+					}
+				}
+				for i := 0; c > 1 && i < ow+g.kw-1; i++ {
+					ix := i - g.pl
+					d := padded[i*c : (i+1)*c]
+					if ix < 0 || ix >= w {
+						for j := range d {
+							d[j] = pad
+						}
+					} else {
+						copy(d, xr[ix*c:(ix+1)*c])
+					}
+				}
+			}
+			base := (oy * ow) * kk
+			if rowLen == 3 {
+				for ox := 0; ox < ow; ox++ {
+					src := padded[ox*c : ox*c+3]
+					o := base + ox*kk + ky*3
+					dst := col[o : o+3]
+					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
+				}
+				continue
+			}
+			if rowLen <= 16 {
+				for ox := 0; ox < ow; ox++ {
+					src := padded[ox*c : ox*c+rowLen]
+					dst := col[base+ox*kk+ky*rowLen : base+ox*kk+ky*rowLen+rowLen]
+					for i := range dst {
+						dst[i] = src[i]
+					}
+				}
+				continue
+			}
+			for ox := 0; ox < ow; ox++ {
+				copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
 			}
 		}
 	}
