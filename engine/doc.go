@@ -76,6 +76,31 @@
 // their outer loops. Every output element is computed by one goroutine in
 // a fixed order, so results are bit-identical for any thread count.
 //
+// # Integer execution
+//
+// QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger run on the
+// INT8 GEMM kernels (kernels.QGemmU8/QGemmS8): NCHW inputs are unfolded
+// by a byte im2col in pixel-major order (K contiguous per output pixel),
+// and the kernels' output stage adds the int32 bias and requantizes with
+// the float factor sx·sw/sy (round half to even, saturated), as ONNX
+// Runtime does.
+//
+// QDQ models (ONNX Runtime's quantizer, qtool's rewriter) are recognised
+// at Compile: DequantizeLinear -> Conv/Gemm/MatMul [-> Relu/Clip] [->
+// QuantizeLinear], with uint8/int8 activations per tensor and constant
+// int8/uint8 weights per tensor or per output channel (bias float, or
+// int32 behind a DequantizeLinear), runs as one integer step: the
+// quantized input goes straight to the GEMM, the bias is quantized to
+// int32 at scale sx·sw, Relu/Clip become a clamp in the quantized domain
+// and the output is requantized in the kernel (or written as float32 when
+// no QuantizeLinear follows). MaxPool, Flatten, Reshape, Squeeze and
+// Unsqueeze between equal quantization parameters run on the quantized
+// bytes. Quantized values passed only between integer Conv and MaxPool
+// steps are kept N×H×W×C (RunObserved sees them in that order).
+// Everything else runs in float: simulated quantization.
+// Options.NoInteger turns the recognition off. Session.Precisions lists
+// each step with "int8" or "fp32" (for qtool inspect).
+//
 // # Operators (ai.onnx, opsets 6 to 21)
 //
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
