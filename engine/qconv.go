@@ -174,13 +174,16 @@ type qconv struct {
 	// inNHWC and outNHWC: the input (output) holds its N×C×H×W values
 	// in N×H×W×C order (between two integer steps, see qdq.go).
 	inNHWC, outNHWC bool
+	// post, when set, max-pools each image's requantized output (still
+	// in cache) into the step's output.
+	post *qpoolPost
 }
 
 // qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
 // the GEMM's pixels × channels output.
 type qconvBufs struct {
-	nhwc, col []uint8
-	tmp       *Tensor
+	nhwc, col, pool []uint8
+	tmp             *Tensor
 }
 
 func grow(b []uint8, n int) []uint8 {
@@ -277,8 +280,12 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 		bufs.col = grow(bufs.col, chunk*p*kk)
 		col = bufs.col
 	}
-	if !k.outNHWC && (bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < chunk*p*mg) {
-		bufs.tmp = newTensor(q.dt, []int{chunk * p * mg})
+	tmpLen := chunk * p * mg
+	if k.post != nil {
+		tmpLen = chunk * p * m
+	}
+	if (!k.outNHWC || k.post != nil) && (bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < tmpLen) {
+		bufs.tmp = newTensor(q.dt, []int{tmpLen})
 	}
 	tmp := bufs.tmp
 	for n0 := 0; n0 < n; n0 += chunk {
@@ -299,6 +306,10 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 					im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
 				}
 			}
+			if k.post != nil {
+				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, gi*mg, m)
+				continue
+			}
 			if k.outNHWC {
 				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, o, n0*p*m+gi*mg, m)
 				continue
@@ -308,8 +319,52 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 				transposeTensor(o, ((n0+b)*m+gi*mg)*p, p, tmp, b*p*mg, p, mg)
 			}
 		}
+		if k.post != nil {
+			for b := 0; b < nb; b++ {
+				k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, &bufs.pool)
+			}
+		}
 	}
 	return nil
+}
+
+// qpoolPost is a MaxPool fused after an integer convolution.
+type qpoolPost struct {
+	pk      *poolK
+	outNHWC bool
+}
+
+func (pp *qpoolPost) shape(s []int) ([]int, error) {
+	sp, err := pp.pk.infer([]*Tensor{{Type: onnxio.Float, Shape: s}})
+	if err != nil {
+		return nil, err
+	}
+	return sp[0].shape, nil
+}
+
+// apply pools one NHWC image (h×w pixels of c channels) into image ni of
+// o (NHWC or NCHW), with scratch for the NCHW case.
+func (pp *qpoolPost) apply(x []uint8, signed bool, c, h, w int, o []uint8, ni int, scratch *[]uint8) {
+	g, oh, ow := pp.pk.geometry([]int{1, c, h, w})
+	dst := o[ni*oh*ow*c : (ni+1)*oh*ow*c]
+	if !pp.outNHWC {
+		*scratch = grow(*scratch, oh*ow*c)
+		dst = *scratch
+	}
+	fast := g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w
+	switch {
+	case fast && signed:
+		maxPool2x2QNHWC(asInt8(x), asInt8(dst), 1, c, h, w, oh, ow)
+	case fast:
+		maxPool2x2QNHWC(x, dst, 1, c, h, w, oh, ow)
+	case signed:
+		maxPoolQNHWC(asInt8(x), asInt8(dst), 1, c, h, w, g, oh, ow)
+	default:
+		maxPoolQNHWC(x, dst, 1, c, h, w, g, oh, ow)
+	}
+	if !pp.outNHWC {
+		transposeInto(o[ni*oh*ow*c:], oh*ow, dst, oh*ow, c)
+	}
 }
 
 // im2colNHWC unfolds channels [c0, c0+cg) of one NHWC image (h·w pixels

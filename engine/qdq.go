@@ -70,6 +70,7 @@ type qdqMatch struct {
 	// inNHWC, outNHWC: x (the output) is passed between two integer
 	// steps in N×H×W×C order.
 	inNHWC, outNHWC bool
+	poolAfter       *qdqMatch // a MaxPool fused into this Conv
 }
 
 // matchQDQ finds the patterns in nodes (topologically sorted).
@@ -462,6 +463,38 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeP
 	}
 }
 
+// fusePoolQDQ fuses each integer MaxPool that is the only reader of an
+// integer Conv's output into that Conv: each image is pooled while its
+// convolution output is still in cache.
+func fusePoolQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
+	byOut := map[string]*qdqMatch{}
+	for _, m := range qdq {
+		if m.outQ && m.n.GetOpType() == "Conv" && len(m.w.Shape) == 4 {
+			byOut[m.out] = m
+		}
+	}
+	for _, b := range qdq {
+		if !b.pool {
+			continue
+		}
+		ks, _ := (&nodeCtx{n: b.n}).attrInts("kernel_shape")
+		a := byOut[b.x]
+		if a == nil || a.poolAfter != nil || len(ks) != 2 || isOut[a.out] || len(consumers[a.out]) != 1 {
+			continue
+		}
+		d := consumers[a.out][0]
+		if d != b.xdq || !absorbed[d] || len(consumers[d.GetOutput()[0]]) != 1 {
+			continue
+		}
+		a.poolAfter = b
+		a.nodes = append(append(a.nodes, d, b.n), b.nodes...)
+		a.out, a.outNHWC = b.out, b.outNHWC
+		absorbed[b.n] = true
+		delete(qdq, b.n)
+		delete(byOut, b.x)
+	}
+}
+
 // qdqStep makes the step of a match.
 func (s *Session) qdqStep(c *nodeCtx, m *qdqMatch, label string) (*step, error) {
 	k, err := s.buildQDQStep(c, m)
@@ -525,6 +558,13 @@ func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
 			return nil, fmt.Errorf("group %d for %d channels", k.group, n)
 		}
 		k.packed = packConvWeights(m.w, m.zw, k.group)
+		if m.poolAfter != nil {
+			pk, err := builders["MaxPool"](&nodeCtx{s: s, n: m.poolAfter.n})
+			if err != nil {
+				return nil, err
+			}
+			k.post = &qpoolPost{pk: pk.(*poolK), outNHWC: m.outNHWC}
+		}
 		return k, nil
 	}
 	kk := m.w.Shape[1]
@@ -546,6 +586,14 @@ func (k *qdqConvK) infer(in []*Tensor) ([]spec, error) {
 	os, _, _, _, err := k.shape(in[0].Shape, k.wShape)
 	if err != nil {
 		return nil, err
+	}
+	if k.post != nil {
+		if len(os) != 4 {
+			return nil, fmt.Errorf("fused MaxPool of rank %d", len(os))
+		}
+		if os, err = k.post.shape(os); err != nil {
+			return nil, err
+		}
 	}
 	return []spec{{k.q.dt, os}}, nil
 }
