@@ -482,9 +482,39 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
 				}
 				continue
 			}
-			for ox := 0; ox < ow; ox++ {
-				copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
+			switch rowLen {
+			case 48:
+				copy48(col[base+ky*48:], kk, padded, c, ow)
+			case 96:
+				copy96(col[base+ky*96:], kk, padded, c, ow)
+			case 192:
+				copy192(col[base+ky*192:], kk, padded, c, ow)
+			default:
+				for ox := 0; ox < ow; ox++ {
+					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
+				}
 			}
 		}
+	}
+}
+
+// copy48, copy96 and copy192 copy n blocks of their size, src blocks ls
+// apart, dst blocks ld apart, as array assignments (inline moves rather
+// than memmove calls).
+func copy48(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[48]byte)(dst[i*ld : i*ld+48]) = *(*[48]byte)(src[i*ls : i*ls+48])
+	}
+}
+
+func copy96(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[96]byte)(dst[i*ld : i*ld+96]) = *(*[96]byte)(src[i*ls : i*ls+96])
+	}
+}
+
+func copy192(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[192]byte)(dst[i*ld : i*ld+192]) = *(*[192]byte)(src[i*ls : i*ls+192])
 	}
 }
