@@ -85,12 +85,22 @@ func BenchmarkCNNQDQ(b *testing.B) {
 	}
 	// Alternating fp32 and int8 runs within one loop: on a shared
 	// machine both see the same load; reports each one's ms per batch.
-	b.Run("alternating/batch64", func(b *testing.B) {
-		sf, err := Compile(mustLoad(b, fixture("cnn")), Options{Threads: 1})
+	for _, threads := range []int{1, 0} {
+		alternating(b, m, in, threads)
+	}
+}
+
+func alternating(b *testing.B, m *onnxio.Model, in map[string]*Tensor, threads int) {
+	name := "alternating/batch64"
+	if threads == 0 {
+		name += "/allcores"
+	}
+	b.Run(name, func(b *testing.B) {
+		sf, err := Compile(mustLoad(b, fixture("cnn")), Options{Threads: threads})
 		if err != nil {
 			b.Fatal(err)
 		}
-		si, err := Compile(m, Options{Threads: 1})
+		si, err := Compile(m, Options{Threads: threads})
 		if err != nil {
 			b.Fatal(err)
 		}

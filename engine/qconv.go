@@ -182,8 +182,8 @@ type qconv struct {
 // qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
 // the GEMM's pixels × channels output.
 type qconvBufs struct {
-	nhwc, col, pool []uint8
-	tmp             *Tensor
+	nhwc, col []uint8
+	tmp       *Tensor
 }
 
 func grow(b []uint8, n int) []uint8 {
@@ -293,18 +293,22 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 		nhwc := xb[n0*img : (n0+nb)*img]
 		if !k.inNHWC {
 			nhwc = bufs.nhwc[:nb*img]
-			for b := 0; b < nb; b++ {
-				transposeInto(nhwc[b*img:], c, xb[(n0+b)*img:(n0+b+1)*img], c, h*wd)
-			}
+			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+				for b := lo; b < hi; b++ {
+					transposeInto(nhwc[b*img:], c, xb[(n0+b)*img:(n0+b+1)*img], c, h*wd)
+				}
+			})
 		}
 		for gi := 0; gi < k.group; gi++ {
 			a, lda := col, kk
 			if direct {
 				a, lda = nhwc, c
 			} else {
-				for b := 0; b < nb; b++ {
-					im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
-				}
+				parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+					for b := lo; b < hi; b++ {
+						im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+					}
+				})
 			}
 			if k.post != nil {
 				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, gi*mg, m)
@@ -320,9 +324,12 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 			}
 		}
 		if k.post != nil {
-			for b := 0; b < nb; b++ {
-				k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, &bufs.pool)
-			}
+			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+				var scratch []uint8
+				for b := lo; b < hi; b++ {
+					k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, &scratch)
+				}
+			})
 		}
 	}
 	return nil

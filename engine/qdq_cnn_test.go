@@ -282,6 +282,27 @@ func TestQDQCNN(t *testing.T) {
 	if int8Steps != 7 { // 4 Conv (2 with their MaxPool fused), 2 Gemm, Flatten
 		t.Errorf("%d steps run in int8, want 7", int8Steps)
 	}
+	s1, err := Compile(m, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1, err := s1.Run(map[string]*Tensor{"input": firstImages(x, 100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g3, err := (func() (*Session, error) { return Compile(m, Options{Threads: 3}) })()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3, err := g3.Run(map[string]*Tensor{"input": firstImages(x, 100)}); err != nil {
+		t.Fatal(err)
+	} else {
+		for i, v := range g1["logits"].F32 {
+			if r3["logits"].F32[i] != v {
+				t.Fatalf("logit %d: %g with 1 thread, %g with 3", i, v, r3["logits"].F32[i])
+			}
+		}
+	}
 	sf, err := Compile(m, Options{NoInteger: true})
 	if err != nil {
 		t.Fatal(err)
