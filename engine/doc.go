@@ -93,9 +93,10 @@
 // quantized input goes straight to the GEMM, the bias is quantized to
 // int32 at scale sx·sw, Relu/Clip become a clamp in the quantized domain
 // and the output is requantized in the kernel (or written as float32 when
-// no QuantizeLinear follows). MaxPool, Flatten, Reshape, Squeeze and
-// Unsqueeze between equal quantization parameters run on the quantized
-// bytes. Quantized values passed only between integer Conv and MaxPool
+// no QuantizeLinear follows); a MaxPool right after such a Conv is fused
+// into it. MaxPool, Relu and Clip (a clamp), Flatten, Reshape, Squeeze
+// and Unsqueeze between equal quantization parameters run on the
+// quantized bytes. Quantized values passed only between integer Conv and MaxPool
 // steps are kept N×H×W×C (RunObserved sees them in that order).
 // Everything else runs in float: simulated quantization.
 // Options.NoInteger turns the recognition off. Session.Precisions lists

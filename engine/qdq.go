@@ -30,8 +30,10 @@ import (
 //
 // Also run on quantized values directly: DequantizeLinear -> MaxPool ->
 // QuantizeLinear with the same scale and zero point (max commutes with a
-// monotonic map, so the pooled bytes are the answer), and likewise
-// Flatten, Reshape, Squeeze and Unsqueeze (views of the bytes).
+// monotonic map, so the pooled bytes are the answer; fused into the Conv
+// before it when that is its only input), Relu and Clip (a clamp of the
+// bytes), and Flatten, Reshape, Squeeze and Unsqueeze (views of the
+// bytes).
 //
 // Quantized values passed only between integer Conv and MaxPool steps
 // are kept in N×H×W×C order (their Tensor still says N×C×H×W), so
@@ -67,6 +69,8 @@ type qdqMatch struct {
 	// reshape: a shape-only operator (Flatten, Reshape, Squeeze,
 	// Unsqueeze) on quantized values.
 	reshape bool
+	// clampOnly: a Relu or Clip on quantized values.
+	clampOnly bool
 	// inNHWC, outNHWC: x (the output) is passed between two integer
 	// steps in N×H×W×C order.
 	inNHWC, outNHWC bool
@@ -214,6 +218,35 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 				continue
 			}
 			m.pool = true
+			matches[n] = m
+			continue
+		case "Relu", "Clip":
+			// A clamp of the quantized values (exact: quantization is
+			// monotonic), between equal quantization parameters.
+			lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+			ok := true
+			if op == "Relu" {
+				lo = 0
+			} else {
+				for j, p := range []*float32{&lo, &hi} {
+					if len(in) > j+1 && in[j+1] != "" {
+						t := constOf(in[j+1])
+						if t == nil || t.Type != onnxio.Float || t.Len() != 1 {
+							ok = false
+						} else {
+							*p = t.F32[0]
+						}
+					}
+				}
+			}
+			if !ok {
+				continue
+			}
+			quantizeAfter(m, m.out)
+			if !m.outQ || m.clamp || m.sy != m.sx || m.zy != za || (x.zp != nil && x.zp.Type != m.ydt) || (x.zp == nil && m.ydt != onnxio.Uint8) {
+				continue
+			}
+			m.clampOnly, m.clamp, m.lo, m.hi, m.sw = true, true, lo, hi, []float32{1}
 			matches[n] = m
 			continue
 		case "Flatten", "Reshape", "Squeeze", "Unsqueeze":
@@ -530,6 +563,13 @@ func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
 	if m.reshape {
 		return builders[c.n.GetOpType()](c)
 	}
+	if m.clampOnly {
+		q, err := m.stage(1)
+		if err != nil {
+			return nil, err
+		}
+		return &qclampK{lo: q.lo, hi: q.hi}, nil
+	}
 	if m.pool {
 		k, err := builders["MaxPool"](c)
 		if err != nil {
@@ -818,6 +858,33 @@ func maxPoolQ[T uint8 | int8](x, o []T, planes, h, w int, g convGeom, oh, ow int
 			}
 		}
 	}
+}
+
+// qclampK is Relu or Clip on quantized values: a clamp to [lo, hi].
+type qclampK struct{ lo, hi int32 }
+
+func (k *qclampK) infer(in []*Tensor) ([]spec, error) {
+	if !isQ8(in[0].Type) {
+		return nil, unsupported("integer clamp of %s", onnxio.DataTypeName(in[0].Type))
+	}
+	return []spec{{in[0].Type, in[0].Shape}}, nil
+}
+
+func (k *qclampK) run(rc *runCtx, in, out []*Tensor) error {
+	if in[0].Type == onnxio.Int8 {
+		lo, hi := int8(k.lo), int8(k.hi)
+		d := out[0].I8[:len(in[0].I8)]
+		for i, v := range in[0].I8 {
+			d[i] = min(max(v, lo), hi)
+		}
+		return nil
+	}
+	lo, hi := uint8(k.lo), uint8(k.hi)
+	d := out[0].U8[:len(in[0].U8)]
+	for i, v := range in[0].U8 {
+		d[i] = min(max(v, lo), hi)
+	}
+	return nil
 }
 
 // integerOps are the operators whose kernels compute in integers.

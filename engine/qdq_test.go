@@ -343,3 +343,53 @@ func TestQLinearConvORT(t *testing.T) {
 		t.Logf("QLinearConv %s: %d/%d values one step from ORT", onnxio.DataTypeName(got[i].Type), off, len(want))
 	}
 }
+
+// TestQDQClampExact: Relu and Clip between equal quantization parameters
+// run as a clamp of the bytes, exactly as simulated quantization.
+func TestQDQClampExact(t *testing.T) {
+	for _, adt := range []onnxio.DataType{onnxio.Uint8, onnxio.Int8} {
+		for _, op := range []string{"Relu", "Clip"} {
+			b := newGraph()
+			b.input("x", onnxio.Float)
+			b.output("y", onnxio.Float)
+			qinit(t, b.g, "s", NewFloat32([]int{}, []float32{0.013}))
+			qinit(t, b.g, "z", scalarQ(adt, 9))
+			b.node("QuantizeLinear", []string{"x", "s", "z"}, []string{"xq"})
+			b.node("DequantizeLinear", []string{"xq", "s", "z"}, []string{"xd"})
+			if op == "Relu" {
+				b.node("Relu", []string{"xd"}, []string{"r"})
+			} else {
+				qinit(t, b.g, "lo", NewFloat32([]int{}, []float32{-0.2}))
+				qinit(t, b.g, "hi", NewFloat32([]int{}, []float32{0.9}))
+				b.node("Clip", []string{"xd", "lo", "hi"}, []string{"r"})
+			}
+			b.node("QuantizeLinear", []string{"r", "s", "z"}, []string{"rq"})
+			b.node("DequantizeLinear", []string{"rq", "s", "z"}, []string{"y"})
+			m := b.model(t, 13)
+			x := randRange(3, []int{4, 100}, -2, 2)
+			s, err := Compile(m, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n8 := 0
+			for _, p := range s.Precisions() {
+				if p.Precision == "int8" {
+					n8++
+				}
+			}
+			if n8 != 1 {
+				t.Errorf("%s %s: %d int8 steps", op, onnxio.DataTypeName(adt), n8)
+			}
+			got, err := s.Run(map[string]*Tensor{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := run1(t, m, Options{NoInteger: true}, map[string]*Tensor{"x": x})
+			for i, v := range want["y"].F32 {
+				if got["y"].F32[i] != v {
+					t.Fatalf("%s %s: element %d = %g, want %g", op, onnxio.DataTypeName(adt), i, got["y"].F32[i], v)
+				}
+			}
+		}
+	}
+}
