@@ -330,13 +330,16 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 				if bq.Len() != nOut || (bd.zp != nil && anyNonZero(bd.zp)) || (len(bd.scale) != 1 && len(bd.scale) != nOut) {
 					continue
 				}
-				// Exactly at scale sx·sw (as ONNX Runtime's quantizer writes
-				// it): use the integers; otherwise requantize the float bias.
+				// At scale sx·sw up to float rounding (as ONNX Runtime's
+				// quantizer writes it, and as its fused kernels then use
+				// the integers as they are): use the integers; otherwise
+				// requantize the float bias.
 				exact := m.alpha == 1
 				fb := make([]float32, nOut)
 				for c := 0; c < nOut; c++ {
 					bs := bd.scale[min(c, len(bd.scale)-1)]
-					exact = exact && bs == m.sx*m.sw[min(c, len(m.sw)-1)]
+					want := float64(m.sx) * float64(m.sw[min(c, len(m.sw)-1)])
+					exact = exact && math.Abs(float64(bs)-want) <= 1e-6*want
 					fb[c] = float32(bq.I32[c]) * bs
 				}
 				if exact {
