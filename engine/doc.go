@@ -76,6 +76,32 @@
 // their outer loops. Every output element is computed by one goroutine in
 // a fixed order, so results are bit-identical for any thread count.
 //
+// # Integer execution
+//
+// QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger run on the
+// INT8 GEMM kernels (kernels.QGemmU8/QGemmS8): NCHW inputs are unfolded
+// by a byte im2col in pixel-major order (K contiguous per output pixel),
+// and the kernels' output stage adds the int32 bias and requantizes with
+// the float factor sx·sw/sy (round half to even, saturated), as ONNX
+// Runtime does.
+//
+// QDQ models (ONNX Runtime's quantizer, qtool's rewriter) are recognised
+// at Compile: DequantizeLinear -> Conv/Gemm/MatMul [-> Relu/Clip] [->
+// QuantizeLinear], with uint8/int8 activations per tensor and constant
+// int8/uint8 weights per tensor or per output channel (bias float, or
+// int32 behind a DequantizeLinear), runs as one integer step: the
+// quantized input goes straight to the GEMM, the bias is quantized to
+// int32 at scale sx·sw, Relu/Clip become a clamp in the quantized domain
+// and the output is requantized in the kernel (or written as float32 when
+// no QuantizeLinear follows); a MaxPool right after such a Conv is fused
+// into it. MaxPool, Relu and Clip (a clamp), Flatten, Reshape, Squeeze
+// and Unsqueeze between equal quantization parameters run on the
+// quantized bytes. Quantized values passed only between integer Conv and MaxPool
+// steps are kept N×H×W×C (RunObserved sees them in that order).
+// Everything else runs in float: simulated quantization.
+// Options.NoInteger turns the recognition off. Session.Precisions lists
+// each step with "int8" or "fp32" (for qtool inspect).
+//
 // # Operators (ai.onnx, opsets 6 to 21)
 //
 // Conv (groups, depthwise, dilations, auto_pad, asymmetric pads, 1-D to
@@ -102,7 +128,11 @@
 // DepthToSpace, SpaceToDepth, EyeLike, Cast, CastLike, Constant,
 // ConstantOfShape, Identity, Dropout (inference); QuantizeLinear,
 // DequantizeLinear (int8/uint8, per tensor or per axis: QDQ models run as
-// simulated quantization), DynamicQuantizeLinear; Resize (nearest with
+// simulated quantization, or in integer: see Integer execution),
+// DynamicQuantizeLinear; QLinearConv, ConvInteger (uint8/int8 X and W,
+// groups, per-channel weight zero points and scales, int32 bias; 1-D and
+// 2-D), QLinearMatMul, MatMulInteger (batched, broadcast; per-column B
+// zero points and scales) on the INT8 GEMM kernels; Resize (nearest with
 // round_prefer_floor, round_prefer_ceil, floor, ceil; linear; cubic with
 // cubic_coeff_a and exclude_outside; coordinate transformation modes
 // half_pixel, half_pixel_symmetric, asymmetric, align_corners,
@@ -111,8 +141,8 @@
 // ReduceLogSum, ReduceLogSumExp, ArgMax, ArgMin.
 //
 // Not supported: control flow (If, Loop, Scan), training-mode
-// BatchNormalization and Dropout, integer kernels (QLinearConv,
-// ConvInteger, MatMulInteger...), block quantization, and element types
+// BatchNormalization and Dropout, block quantization, per-row zero
+// points of MatMulInteger's A, 3-D integer convolution, and element types
 // other than the six above (float16 and float64 models fail at compile
 // time).
 package engine

@@ -204,7 +204,7 @@ func TestORTCrossCheck(t *testing.T) {
 }
 
 // readIDX reads a gzipped IDX file: its dimensions and bytes.
-func readIDX(t *testing.T, path string) ([]int, []byte) {
+func readIDX(t testing.TB, path string) ([]int, []byte) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

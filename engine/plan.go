@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
@@ -129,6 +130,13 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 	absorbed := map[*pb.NodeProto]bool{}
 	s.absorbed = absorbed
 	defer func() { s.absorbed = nil }()
+	var qdq map[*pb.NodeProto]*qdqMatch
+	if !s.opts.NoInteger {
+		qdq = s.matchQDQ(nodes, consumers, isOut)
+		s.absorbQDQ(qdq, consumers, isOut, absorbed)
+		layoutQDQ(qdq, consumers, isOut, absorbed)
+		fusePoolQDQ(qdq, consumers, isOut, absorbed)
+	}
 	pos := map[*step]int{}
 	var unsup []string
 	var errs []error
@@ -140,6 +148,23 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		label := onnxio.NodeLabel(n, i)
 		c := &nodeCtx{s: s, n: n}
 		last := i
+		if m := qdq[n]; m != nil {
+			st, err := s.qdqStep(c, m, label)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("node %s: %w", label, err))
+				continue
+			}
+			for _, fn := range m.nodes {
+				for j := i; j < len(nodes); j++ {
+					if nodes[j] == fn && j > last {
+						last = j
+					}
+				}
+			}
+			pos[st] = last
+			s.steps = append(s.steps, st)
+			continue
+		}
 		if !s.opts.NoFusion && (n.GetOpType() == "Conv" || n.GetOpType() == "ConvTranspose" || n.GetOpType() == "Gemm" || s.constMatrixB(n)) && len(n.GetOutput()) == 1 {
 			c.fuse = s.fuseChain(n, consumers, isOut)
 			if c.fuse != nil {
@@ -164,7 +189,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 			}
 			continue
 		}
-		st := &step{label: label, op: n.GetOpType(), k: k}
+		st := &step{label: label, op: n.GetOpType(), k: k, int8: integerOps[n.GetOpType()]}
 		for _, in := range n.GetInput() {
 			if in == "" {
 				st.ins = append(st.ins, -1)
@@ -739,7 +764,37 @@ func describe(ts []*Tensor) string {
 	return strings.Join(parts, ", ")
 }
 
-// memoryPlan assigns float32 activations to slots: a slot is reused
+// slotType reports whether values of dt live in the plan's slots:
+// float32 activations, and the uint8/int8 ones of quantized models.
+func slotType(dt onnxio.DataType) bool {
+	return dt == onnxio.Float || dt == onnxio.Uint8 || dt == onnxio.Int8
+}
+
+// slotLen is the number of float32 slot elements t's values take.
+func slotLen(t *Tensor) int {
+	if t.Type == onnxio.Float {
+		return t.Len()
+	}
+	return (t.Len() + 3) / 4
+}
+
+// slotTensor is a tensor of sp's type and shape on the memory of slot.
+func slotTensor(sp *Tensor, slot []float32) *Tensor {
+	t := &Tensor{Type: sp.Type, Shape: sp.Shape}
+	n := sp.Len()
+	switch sp.Type {
+	case onnxio.Float:
+		t.F32 = slot[:n]
+	case onnxio.Uint8:
+		t.U8 = unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(slot))), len(slot)*4)[:n:n]
+	case onnxio.Int8:
+		t.I8 = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(slot))), len(slot)*4)[:n:n]
+	}
+	return t
+}
+
+// memoryPlan assigns float32 activations (and uint8/int8 ones, four to
+// a slot element) to slots: a slot is reused
 // once the last reader of its value (or of views of it) has run.
 func (p *plan) memoryPlan(s *Session) {
 	n := len(p.vals)
@@ -776,10 +831,10 @@ func (p *plan) memoryPlan(s *Session) {
 	var free []int
 	for i, st := range p.live {
 		for j, id := range st.outs {
-			if id < 0 || p.dyn[id] || (j == 0 && p.alias[i]) || isOut[id] || p.vals[id].Type != onnxio.Float {
+			if id < 0 || p.dyn[id] || (j == 0 && p.alias[i]) || isOut[id] || !slotType(p.vals[id].Type) {
 				continue
 			}
-			need := p.vals[id].Len()
+			need := slotLen(p.vals[id])
 			if need == 0 {
 				continue
 			}
@@ -886,7 +941,7 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 			case j == 0 && p.alias[i]:
 				outs[j] = ins[0].view(sp.Shape)
 			case id >= 0 && p.slot[id] >= 0:
-				outs[j] = &Tensor{Type: onnxio.Float, Shape: sp.Shape, F32: ar.slots[p.slot[id]][:sp.Len()]}
+				outs[j] = slotTensor(sp, ar.slots[p.slot[id]])
 			default:
 				outs[j] = newTensor(sp.Type, sp.Shape)
 			}

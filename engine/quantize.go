@@ -96,6 +96,20 @@ func (k *qdqK) run(rc *runCtx, in, out []*Tensor) error {
 		return scale[c]
 	}
 	n := x.Len()
+	if !k.quant && len(scale) == 1 && (x.Type == onnxio.Uint8 || x.Type == onnxio.Int8) {
+		s, z := scale[0], float32(zero(0))
+		d := o.F32[:n]
+		if x.Type == onnxio.Int8 {
+			for i, v := range x.I8[:n] {
+				d[i] = (float32(v) - z) * s
+			}
+		} else {
+			for i, v := range x.U8[:n] {
+				d[i] = (float32(v) - z) * s
+			}
+		}
+		return nil
+	}
 	if !k.quant {
 		for i := 0; i < n; i++ {
 			c := ch(i)
@@ -106,6 +120,10 @@ func (k *qdqK) run(rc *runCtx, in, out []*Tensor) error {
 	lo, hi := 0.0, 255.0
 	if o.Type == onnxio.Int8 {
 		lo, hi = -128, 127
+	}
+	if len(scale) == 1 {
+		quantizeFast(x.F32, o, scale[0], float32(zero(0)), float32(lo), float32(hi))
+		return nil
 	}
 	for i := 0; i < n; i++ {
 		c := ch(i)
@@ -155,4 +173,21 @@ func (k *dynQuantK) run(rc *runCtx, in, out []*Tensor) error {
 		out[2].U8[0] = uint8(zp)
 	}
 	return nil
+}
+
+// quantizeFast is per-tensor QuantizeLinear: round half to even of x/s
+// (in float32 as the general path computes it, then exactly in float64),
+// plus zp, saturated to [lo, hi].
+func quantizeFast(x []float32, o *Tensor, s, zp, lo, hi float32) {
+	if o.Type == onnxio.Int8 {
+		d := o.I8[:len(x)]
+		for i, v := range x {
+			d[i] = int8(min(hi, max(lo, float32(math.RoundToEven(float64(v/s)))+zp)))
+		}
+		return
+	}
+	d := o.U8[:len(x)]
+	for i, v := range x {
+		d[i] = uint8(min(hi, max(lo, float32(math.RoundToEven(float64(v/s)))+zp)))
+	}
 }

@@ -23,6 +23,11 @@ type Options struct {
 	// NoFusion keeps Conv/Gemm and the nodes after them as separate
 	// steps (for tests comparing fused and unfused runs).
 	NoFusion bool
+	// NoInteger runs QDQ models as simulated quantization in float
+	// instead of recognising their DequantizeLinear -> Conv/Gemm/MatMul
+	// -> QuantizeLinear patterns and running those on the integer
+	// kernels (for tests and accuracy comparisons).
+	NoInteger bool
 	// MaxTensorBytes bounds the size of any one tensor the engine
 	// allocates; a model or input shape that would need a larger one
 	// fails with an error naming the node instead of exhausting memory.
@@ -74,6 +79,8 @@ type step struct {
 	ins   []int // value ids, -1 for an absent optional input
 	outs  []int
 	k     kernel
+	int8  bool     // runs on the integer kernels
+	nodes []string // the graph nodes it runs, when more than the one of label
 }
 
 // kernel is an operator instance. infer gives the outputs' types and

@@ -1,0 +1,527 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/qtool/qtool/kernels"
+	"github.com/qtool/qtool/onnxio"
+)
+
+// Integer convolution and matrix products on the INT8 GEMM kernels
+// (kernels.QGemmU8/QGemmS8). The engine's activations are NCHW; the
+// kernels want pixels × K with K contiguous, so each image and group is
+// unfolded by a byte im2col in pixel-major order (row p = output pixel p,
+// its K = Cg·kh·kw input values in the weight's [Cg][kh][kw] order,
+// padding taps holding the input zero point, which contributes 0), the
+// GEMM writes pixels × channels, and the result is transposed into the
+// NCHW output. The output stage (int32, float32 or requantized
+// uint8/int8, with bias and clamp) runs in the kernel.
+
+// qbytes returns the bytes of a uint8 or int8 tensor (int8 reinterpreted).
+func qbytes(t *Tensor) []uint8 {
+	if t.Type == onnxio.Int8 {
+		return unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(t.I8))), len(t.I8))
+	}
+	return t.U8
+}
+
+func asInt8(b []uint8) []int8 {
+	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
+func isQ8(dt onnxio.DataType) bool { return dt == onnxio.Uint8 || dt == onnxio.Int8 }
+
+// zeroPoints reads a zero point input: nil (absent: 0), or its values.
+func zeroPoints(t *Tensor) []int32 {
+	if t == nil {
+		return nil
+	}
+	z := make([]int32, t.Len())
+	for i := range z {
+		z[i] = int32(t.at(i))
+	}
+	return z
+}
+
+// scalarZP is the single zero point of t (0 when absent); ok is false
+// when t has more than one value.
+func scalarZP(t *Tensor) (int32, bool) {
+	if t == nil {
+		return 0, true
+	}
+	if t.Len() != 1 {
+		return 0, false
+	}
+	return int32(t.at(0)), true
+}
+
+// packQ packs n×k weights (rows ldw apart, uint8 or int8 bytes) with zero
+// points zp (nil, one, or n values) for the Int8 kernels.
+func packQ(dt onnxio.DataType, n, k int, w []uint8, ldw int, zp []int32) *kernels.QPackedWeights {
+	if dt == onnxio.Uint8 {
+		return kernels.PackUint8Weights(n, k, w, ldw, zp...)
+	}
+	return kernels.PackInt8Weights(n, k, asInt8(w), ldw, zp...)
+}
+
+// qout describes a GEMM output stage with per-channel parameters for all
+// M channels (or one value for all).
+type qout struct {
+	dt     onnxio.DataType // Int32, Float, Uint8 or Int8
+	bias   []int32         // nil, 1 or M values
+	scale  []float32       // Float: sx·sw; Uint8/Int8: sx·sw/sy; 1 or M values
+	fbias  []float32       // Float: added after scaling; nil, 1 or M values
+	zp     int32
+	clamp  bool
+	lo, hi int32
+}
+
+func sub[T any](v []T, lo, hi int) []T {
+	if len(v) <= 1 {
+		return v
+	}
+	return v[lo:hi]
+}
+
+// stage returns the kernels' output stage for channels [c0, c0+n).
+func (q *qout) stage(c0, n int) *kernels.QOutput {
+	o := &kernels.QOutput{Ldc: n, Bias: sub(q.bias, c0, c0+n)}
+	switch q.dt {
+	case onnxio.Int32:
+	case onnxio.Float:
+		o.Scale, o.FloatBias = sub(q.scale, c0, c0+n), sub(q.fbias, c0, c0+n)
+	default:
+		o.Scale, o.ZeroPoint, o.Clamp, o.Min, o.Max = sub(q.scale, c0, c0+n), q.zp, q.clamp, q.lo, q.hi
+	}
+	return o
+}
+
+// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
+// type) from element off, rows ldc apart (0: n).
+func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
+	n := w.N()
+	if ldc == 0 {
+		ldc = n
+	}
+	o := q.stage(c0, n)
+	o.Ldc = ldc
+	if m == 0 || n == 0 {
+		return
+	}
+	end := off + (m-1)*ldc + n
+	switch q.dt {
+	case onnxio.Int32:
+		o.Int32 = dst.I32[off:end]
+	case onnxio.Float:
+		o.Float32 = dst.F32[off:end]
+	case onnxio.Uint8:
+		o.Uint8 = dst.U8[off:end]
+	case onnxio.Int8:
+		o.Int8 = dst.I8[off:end]
+	}
+	if signed {
+		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, o, rc.threads)
+	} else {
+		kernels.QGemmU8(m, a, lda, uint8(za), w, o, rc.threads)
+	}
+}
+
+// transposeInto writes src (p×n, row-major) into dst as n rows of p,
+// rows ldd apart: dst[j*ldd+i] = src[i*n+j]. It works in 16×16 tiles.
+func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
+	const bs = 16
+	if p == 0 || n == 0 {
+		return
+	}
+	_ = dst[(n-1)*ldd+p-1]
+	for i0 := 0; i0 < p; i0 += bs {
+		i1 := min(i0+bs, p)
+		for j0 := 0; j0 < n; j0 += bs {
+			j1 := min(j0+bs, n)
+			for i := i0; i < i1; i++ {
+				row := src[i*n+j0 : i*n+j1]
+				d := dst[j0*ldd+i:]
+				for jj, v := range row {
+					d[jj*ldd] = v
+				}
+			}
+		}
+	}
+}
+
+func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
+	switch dst.Type {
+	case onnxio.Int32:
+		transposeInto(dst.I32[doff:], ldd, src.I32[soff:soff+p*n], p, n)
+	case onnxio.Float:
+		transposeInto(dst.F32[doff:], ldd, src.F32[soff:soff+p*n], p, n)
+	case onnxio.Uint8:
+		transposeInto(dst.U8[doff:], ldd, src.U8[soff:soff+p*n], p, n)
+	case onnxio.Int8:
+		transposeInto(dst.I8[doff:], ldd, src.I8[soff:soff+p*n], p, n)
+	}
+}
+
+// qconv is the geometry and weights of one integer 2-D (or 1-D)
+// convolution.
+type qconv struct {
+	g      convGeom
+	group  int
+	packed []*kernels.QPackedWeights // per group, when the weights are constant
+	bufs   sync.Pool                 // *qconvBufs
+	// inNHWC and outNHWC: the input (output) holds its N×C×H×W values
+	// in N×H×W×C order (between two integer steps, see qdq.go).
+	inNHWC, outNHWC bool
+	// post, when set, max-pools each image's requantized output (still
+	// in cache) into the step's output.
+	post *qpoolPost
+}
+
+// qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
+// the GEMM's pixels × channels output.
+type qconvBufs struct {
+	nhwc, col []uint8
+	tmp       *Tensor
+}
+
+func grow(b []uint8, n int) []uint8 {
+	if cap(b) < n {
+		return make([]uint8, n)
+	}
+	return b[:n]
+}
+
+// qconvShape checks X and W and returns the output shape and geometry.
+func (k *qconv) shape(x, w []int) (out []int, g convGeom, oh, ow int, err error) {
+	if len(w) != len(x) {
+		return nil, g, 0, 0, fmt.Errorf("X %v and W %v differ in rank", x, w)
+	}
+	if len(x) != 3 && len(x) != 4 || k.g.wide {
+		return nil, g, 0, 0, unsupported("integer convolution of rank %d (only 1-D and 2-D)", len(x))
+	}
+	n, c, h, wd, _ := as4(x)
+	_, cg, kh, kw, _ := as4(w)
+	if cg*k.group != c || w[0]%k.group != 0 {
+		return nil, g, 0, 0, fmt.Errorf("%d input channels, weight %v in %d groups", c, w, k.group)
+	}
+	g = k.g
+	if g.kh == 0 {
+		g.kh, g.kw = kh, kw
+	}
+	if g.kh != kh || g.kw != kw {
+		return nil, g, 0, 0, fmt.Errorf("kernel_shape %dx%d, weight %v", g.kh, g.kw, w)
+	}
+	g, oh, ow = g.forInput(h, wd, false)
+	if len(x) == 3 {
+		return []int{n, w[0], ow}, g, oh, ow, nil
+	}
+	return []int{n, w[0], oh, ow}, g, oh, ow, nil
+}
+
+// packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) per group with
+// zero points zp (nil, one, or M values), each channel's K weights
+// reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
+func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
+	m := w.Shape[0]
+	_, cg, kh, kw, _ := as4(w.Shape)
+	kk := cg * kh * kw
+	mg := m / group
+	b := qbytes(w)
+	r := make([]uint8, len(b))
+	for o := 0; o < m; o++ {
+		for ci := 0; ci < cg; ci++ {
+			for t := 0; t < kh*kw; t++ {
+				r[o*kk+t*cg+ci] = b[o*kk+ci*kh*kw+t]
+			}
+		}
+	}
+	ps := make([]*kernels.QPackedWeights, group)
+	for gi := range ps {
+		ps[gi] = packQ(w.Type, mg, kk, r[gi*mg*kk:], kk, sub(zp, gi*mg, (gi+1)*mg))
+	}
+	return ps
+}
+
+// run convolves x (uint8 or int8, zero point za) into o (NCHW, of q.dt).
+// Each image is turned NHWC once; a 1×1 convolution of stride 1 over all
+// channels multiplies it directly, others unfold it (im2colNHWC) per group.
+func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*kernels.QPackedWeights, q *qout, o *Tensor) error {
+	_, g, oh, ow, err := k.shape(x.Shape, wShape)
+	if err != nil {
+		return err
+	}
+	n, c, h, wd, _ := as4(x.Shape)
+	m := wShape[0]
+	mg, cg := m/k.group, c/k.group
+	kk := cg * g.kh * g.kw
+	p := oh * ow
+	if n == 0 || p == 0 || m == 0 {
+		return nil
+	}
+	xb := qbytes(x)
+	signed := x.Type == onnxio.Int8
+	bufs, _ := k.bufs.Get().(*qconvBufs)
+	if bufs == nil {
+		bufs = &qconvBufs{}
+	}
+	defer k.bufs.Put(bufs)
+	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
+	// Images go to the GEMM in chunks of about 1 MiB of unfolded rows,
+	// amortising its per-call work over several small images.
+	chunk := max(1, min(n, (1<<20)/max(p*kk, 1)))
+	img := c * h * wd
+	if !k.inNHWC {
+		bufs.nhwc = grow(bufs.nhwc, chunk*img)
+	}
+	var col []uint8
+	if !direct {
+		bufs.col = grow(bufs.col, chunk*p*kk)
+		col = bufs.col
+	}
+	tmpLen := chunk * p * mg
+	if k.post != nil {
+		tmpLen = chunk * p * m
+	}
+	if (!k.outNHWC || k.post != nil) && (bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < tmpLen) {
+		bufs.tmp = newTensor(q.dt, []int{tmpLen})
+	}
+	tmp := bufs.tmp
+	for n0 := 0; n0 < n; n0 += chunk {
+		nb := min(chunk, n-n0)
+		nhwc := xb[n0*img : (n0+nb)*img]
+		if !k.inNHWC {
+			nhwc = bufs.nhwc[:nb*img]
+			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+				for b := lo; b < hi; b++ {
+					transposeInto(nhwc[b*img:], c, xb[(n0+b)*img:(n0+b+1)*img], c, h*wd)
+				}
+			})
+		}
+		for gi := 0; gi < k.group; gi++ {
+			a, lda := col, kk
+			if direct {
+				a, lda = nhwc, c
+			} else {
+				parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+					for b := lo; b < hi; b++ {
+						im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+					}
+				})
+			}
+			if k.post != nil {
+				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, gi*mg, m)
+				continue
+			}
+			if k.outNHWC {
+				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, o, n0*p*m+gi*mg, m)
+				continue
+			}
+			q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
+			for b := 0; b < nb; b++ {
+				transposeTensor(o, ((n0+b)*m+gi*mg)*p, p, tmp, b*p*mg, p, mg)
+			}
+		}
+		if k.post != nil {
+			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
+				var scratch []uint8
+				for b := lo; b < hi; b++ {
+					k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, &scratch)
+				}
+			})
+		}
+	}
+	return nil
+}
+
+// qpoolPost is a MaxPool fused after an integer convolution.
+type qpoolPost struct {
+	pk      *poolK
+	outNHWC bool
+}
+
+func (pp *qpoolPost) shape(s []int) ([]int, error) {
+	sp, err := pp.pk.infer([]*Tensor{{Type: onnxio.Float, Shape: s}})
+	if err != nil {
+		return nil, err
+	}
+	return sp[0].shape, nil
+}
+
+// apply pools one NHWC image (h×w pixels of c channels) into image ni of
+// o (NHWC or NCHW), with scratch for the NCHW case.
+func (pp *qpoolPost) apply(x []uint8, signed bool, c, h, w int, o []uint8, ni int, scratch *[]uint8) {
+	g, oh, ow := pp.pk.geometry([]int{1, c, h, w})
+	dst := o[ni*oh*ow*c : (ni+1)*oh*ow*c]
+	if !pp.outNHWC {
+		*scratch = grow(*scratch, oh*ow*c)
+		dst = *scratch
+	}
+	fast := g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w
+	switch {
+	case fast && signed:
+		maxPool2x2QNHWC(asInt8(x), asInt8(dst), 1, c, h, w, oh, ow)
+	case fast:
+		maxPool2x2QNHWC(x, dst, 1, c, h, w, oh, ow)
+	case signed:
+		maxPoolQNHWC(asInt8(x), asInt8(dst), 1, c, h, w, g, oh, ow)
+	default:
+		maxPoolQNHWC(x, dst, 1, c, h, w, g, oh, ow)
+	}
+	if !pp.outNHWC {
+		transposeInto(o[ni*oh*ow*c:], oh*ow, dst, oh*ow, c)
+	}
+}
+
+// im2colNHWC unfolds channels [c0, c0+cg) of one NHWC image (h·w pixels
+// of c channels) into col: p rows of K = kh·kw·cg in [ky][kx][ci] order,
+// padding taps set to pad. With all channels and no dilation, the kw taps
+// of a kernel row are one contiguous copy.
+func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad byte) {
+	kk := cg * g.kh * g.kw
+	rowLen := g.kw * cg
+	contiguous := cg == c && g.dw == 1
+	if contiguous && g.sw == 1 {
+		im2colRows(col, x, c, h, w, g, oh, ow, pad)
+		return
+	}
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			row := col[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
+			ix0 := ox*g.sw - g.pl
+			for ky := 0; ky < g.kh; ky++ {
+				seg := row[ky*rowLen : (ky+1)*rowLen]
+				iy := oy*g.sh - g.pt + ky*g.dh
+				if iy < 0 || iy >= h {
+					for i := range seg {
+						seg[i] = pad
+					}
+					continue
+				}
+				xr := x[iy*w*c : (iy+1)*w*c]
+				if contiguous && ix0 >= 0 && ix0+g.kw <= w {
+					src := xr[ix0*c : (ix0+g.kw)*c]
+					if len(src) < 32 {
+						src = src[:len(seg)]
+						for i := range seg {
+							seg[i] = src[i]
+						}
+					} else {
+						copy(seg, src)
+					}
+					continue
+				}
+				for kx := 0; kx < g.kw; kx++ {
+					ix := ix0 + kx*g.dw
+					d := seg[kx*cg : (kx+1)*cg]
+					switch {
+					case ix < 0 || ix >= w:
+						for i := range d {
+							d[i] = pad
+						}
+					case cg == 1:
+						d[0] = xr[ix*c+c0]
+					default:
+						copy(d, xr[ix*c+c0:ix*c+c0+cg])
+					}
+				}
+			}
+		}
+	}
+}
+
+// im2colRows is im2colNHWC over all channels with horizontal stride and
+// dilation 1: each input row is laid out once with its padding, and each
+// output pixel's kernel row is one slice of it.
+func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
+	kk := c * g.kh * g.kw
+	rowLen := g.kw * c
+	span := (ow + g.kw - 1) * c // input columns -pl .. ow-1-pl+kw-1
+	padded := make([]uint8, span)
+	for oy := 0; oy < oh; oy++ {
+		for ky := 0; ky < g.kh; ky++ {
+			iy := oy*g.sh - g.pt + ky*g.dh
+			if iy < 0 || iy >= h {
+				for i := range padded {
+					padded[i] = pad
+				}
+			} else {
+				xr := x[iy*w*c : (iy+1)*w*c]
+				if c == 1 {
+					for i := range padded {
+						if ix := i - g.pl; ix >= 0 && ix < w {
+							padded[i] = xr[ix]
+						} else {
+							padded[i] = pad
+						}
+					}
+				}
+				for i := 0; c > 1 && i < ow+g.kw-1; i++ {
+					ix := i - g.pl
+					d := padded[i*c : (i+1)*c]
+					if ix < 0 || ix >= w {
+						for j := range d {
+							d[j] = pad
+						}
+					} else {
+						copy(d, xr[ix*c:(ix+1)*c])
+					}
+				}
+			}
+			base := (oy * ow) * kk
+			if rowLen == 3 {
+				for ox := 0; ox < ow; ox++ {
+					src := padded[ox*c : ox*c+3]
+					o := base + ox*kk + ky*3
+					dst := col[o : o+3]
+					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
+				}
+				continue
+			}
+			if rowLen <= 16 {
+				for ox := 0; ox < ow; ox++ {
+					src := padded[ox*c : ox*c+rowLen]
+					dst := col[base+ox*kk+ky*rowLen : base+ox*kk+ky*rowLen+rowLen]
+					for i := range dst {
+						dst[i] = src[i]
+					}
+				}
+				continue
+			}
+			switch rowLen {
+			case 48:
+				copy48(col[base+ky*48:], kk, padded, c, ow)
+			case 96:
+				copy96(col[base+ky*96:], kk, padded, c, ow)
+			case 192:
+				copy192(col[base+ky*192:], kk, padded, c, ow)
+			default:
+				for ox := 0; ox < ow; ox++ {
+					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
+				}
+			}
+		}
+	}
+}
+
+// copy48, copy96 and copy192 copy n blocks of their size, src blocks ls
+// apart, dst blocks ld apart, as array assignments (inline moves rather
+// than memmove calls).
+func copy48(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[48]byte)(dst[i*ld : i*ld+48]) = *(*[48]byte)(src[i*ls : i*ls+48])
+	}
+}
+
+func copy96(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[96]byte)(dst[i*ld : i*ld+96]) = *(*[96]byte)(src[i*ls : i*ls+96])
+	}
+}
+
+func copy192(dst []uint8, ld int, src []uint8, ls, n int) {
+	for i := 0; i < n; i++ {
+		*(*[192]byte)(dst[i*ld : i*ld+192]) = *(*[192]byte)(src[i*ls : i*ls+192])
+	}
+}
