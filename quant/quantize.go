@@ -1,0 +1,278 @@
+package quant
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/qtool/qtool/calib"
+	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
+)
+
+// Options are the calibration settings of Quantize.
+type Options struct {
+	// Method observes activation ranges (calib.MinMax{} when nil).
+	Method calib.Method
+	// Calib tunes the calibration runs.
+	Calib calib.Config
+	// Threads for the engine (0: GOMAXPROCS).
+	Threads int
+}
+
+// Result is what Quantize made.
+type Result struct {
+	// Model is the quantized model (QDQ), Float the prepared float model it
+	// was made from (Constant nodes as initializers, BatchNormalization
+	// folded), the reference for accuracy and SQNR.
+	Model, Float *onnxio.Model
+	Plan         *Plan
+	Layers       []Layer
+	// Folded counts the BatchNormalization nodes folded into Conv.
+	Folded int
+	Calib  *calib.Result
+}
+
+// Quantize prepares a copy of m, calibrates its activations on src and
+// rewrites it per cfg. m is not modified. A missing or empty calibration
+// source is an error.
+func Quantize(m *onnxio.Model, src calib.Source, cfg Config, opt Options) (*Result, error) {
+	if src == nil {
+		return nil, errors.New("quant: no calibration data (give a data set to calibrate on)")
+	}
+	if src.Len() == 0 {
+		return nil, errors.New("quant: the calibration data set is empty")
+	}
+	if err := cfg.Scheme.Validate(); err != nil {
+		return nil, err
+	}
+	opset := cfg.Scheme.Opset()
+	if o := cfg.Overrides; o != nil {
+		for _, mm := range []map[string]string{o.Nodes, o.Tensors} {
+			for _, v := range mm {
+				s, err := SchemeByName(v)
+				if err != nil {
+					return nil, err
+				}
+				if s.Weight == onnxio.Int4 && cfg.Scheme.Block > 0 {
+					s.Block = cfg.Scheme.Block
+				}
+				opset = max(opset, s.Opset())
+			}
+		}
+	}
+	fm := clone(m)
+	folded, err := Prepare(fm, opset)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := MakePlan(fm, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Float: fm, Plan: plan, Folded: folded}
+	ranges := map[string]calib.Range{}
+	if len(plan.Order) > 0 {
+		s, err := calib.NewSession(fm, opt.Threads)
+		if err != nil {
+			return nil, err
+		}
+		method := opt.Method
+		if method == nil {
+			method = calib.MinMax{}
+		}
+		cr, err := calib.Calibrate(s, src, plan.Order, method, opt.Calib)
+		if err != nil {
+			return nil, err
+		}
+		res.Calib = cr
+		for t, st := range cr.Tensors {
+			ranges[t] = st.Range
+		}
+	}
+	qm := clone(fm)
+	// The plan refers to fm's nodes; remake it on the copy.
+	qplan, err := MakePlan(qm, cfg)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := Rewrite(qm, qplan, ranges)
+	if err != nil {
+		return nil, err
+	}
+	res.Model, res.Layers = qm, layers
+	return res, nil
+}
+
+func clone(m *onnxio.Model) *onnxio.Model {
+	return &onnxio.Model{Proto: proto.Clone(m.Proto).(*pb.ModelProto), Path: m.Path, Dir: m.Dir}
+}
+
+// batches runs the items of src through fn in batches of up to size,
+// stacking each input along a new first axis; labels come along.
+func batches(src calib.Source, size int, fn func(in map[string]*engine.Tensor, labels []int) error) error {
+	n := src.Len()
+	if n == 0 {
+		return errors.New("quant: the data set is empty")
+	}
+	for start := 0; start < n; start += size {
+		end := min(n, start+size)
+		var items []calib.Item
+		for i := start; i < end; i++ {
+			it, err := src.Item(i)
+			if err != nil {
+				return err
+			}
+			items = append(items, it)
+		}
+		in := map[string]*engine.Tensor{}
+		labels := make([]int, len(items))
+		for k, it := range items {
+			labels[k] = it.Label
+		}
+		for name, t0 := range items[0].Inputs {
+			if t0.Type != onnxio.Float {
+				return fmt.Errorf("quant: input %q is %s; only float32 inputs are batched", name, onnxio.DataTypeName(t0.Type))
+			}
+			per := t0.Len()
+			data := make([]float32, 0, per*len(items))
+			for _, it := range items {
+				t := it.Inputs[name]
+				if t == nil || t.Len() != per {
+					return fmt.Errorf("quant: item inputs differ in shape")
+				}
+				data = append(data, t.F32...)
+			}
+			in[name] = engine.NewFloat32(append([]int{len(items)}, t0.Shape...), data)
+		}
+		if err := fn(in, labels); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Compile compiles a model for our engine, emulating in float the QDQ
+// types the engine's QuantizeLinear/DequantizeLinear lack (Emulate).
+func Compile(m *onnxio.Model, opts engine.Options) (*engine.Session, error) {
+	em, err := Emulate(m)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Compile(em, opts)
+}
+
+// Accuracy is the top-1 accuracy of a classifier on labelled data: the
+// arg max of the first output against each item's label.
+func Accuracy(s *engine.Session, src calib.Source) (float64, error) {
+	correct, total := 0, 0
+	out := s.OutputNames()[0]
+	err := batches(src, 100, func(in map[string]*engine.Tensor, labels []int) error {
+		o, err := s.Run(in)
+		if err != nil {
+			return err
+		}
+		pred := Argmax(o[out])
+		for i, l := range labels {
+			if l < 0 {
+				return errors.New("quant: accuracy needs labelled data (no label for an item)")
+			}
+			total++
+			if pred[i] == l {
+				correct++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 100 * float64(correct) / float64(total), nil
+}
+
+// Argmax returns the arg max of each row of a [N, ...] float tensor.
+func Argmax(t *engine.Tensor) []int {
+	n := t.Shape[0]
+	per := t.Len() / max(n, 1)
+	out := make([]int, n)
+	for i := range n {
+		row := t.F32[i*per : (i+1)*per]
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// MeasureSQNR fills each layer's SQNR: 10·log10(Σx² / Σ(x - q)²) of the
+// layer's output in the quantized model against the float model, over
+// src (signal and noise summed over every item and element).
+func MeasureSQNR(floatM, quantM *onnxio.Model, layers []Layer, src calib.Source, threads int) error {
+	fs, err := engine.Compile(floatM, engine.Options{Threads: threads, NoFusion: true})
+	if err != nil {
+		return err
+	}
+	qs, err := Compile(quantM, engine.Options{Threads: threads, NoFusion: true})
+	if err != nil {
+		return err
+	}
+	want := map[string]int{}
+	for i, l := range layers {
+		want[l.Output] = i
+	}
+	sig := make([]float64, len(layers))
+	noise := make([]float64, len(layers))
+	err = batches(src, 50, func(in map[string]*engine.Tensor, _ []int) error {
+		ref := map[string][]float32{}
+		if _, err := fs.RunObserved(in, func(name string, t *engine.Tensor) {
+			if _, ok := want[name]; ok && t.Type == onnxio.Float {
+				ref[name] = append([]float32(nil), t.F32...)
+			}
+		}); err != nil {
+			return err
+		}
+		var qerr error
+		seen := func(name string, t *engine.Tensor) {
+			i, ok := want[name]
+			if !ok || t.Type != onnxio.Float {
+				return
+			}
+			r := ref[name]
+			if len(r) != len(t.F32) {
+				qerr = fmt.Errorf("quant: layer output %s differs in size", name)
+				return
+			}
+			for k, v := range r {
+				d := float64(v) - float64(t.F32[k])
+				sig[i] += float64(v) * float64(v)
+				noise[i] += d * d
+			}
+		}
+		if _, err := qs.RunObserved(in, seen); err != nil {
+			return err
+		}
+		return qerr
+	})
+	if err != nil {
+		return err
+	}
+	for i := range layers {
+		layers[i].SQNR = SQNR(sig[i], noise[i])
+	}
+	return nil
+}
+
+// SQNR is 10·log10(signal/noise) in dB, +Inf for no noise.
+func SQNR(signal, noise float64) float64 {
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(signal/noise)
+}

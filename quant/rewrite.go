@@ -1,0 +1,494 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/qtool/qtool/calib"
+	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
+)
+
+// Layer describes one weighted node (Conv, Gemm, MatMul) of a quantized
+// model, quantized or left in float.
+type Layer struct {
+	Name      string `json:"name"`
+	Op        string `json:"op"`
+	Precision string `json:"precision"`
+	// Output is the node's output (after a fused Relu/Clip: the tensor
+	// compared against float for the SQNR).
+	Output string `json:"output"`
+	// WeightBytes is the size of the weight and bias as stored (with their
+	// scales and zero points); FloatBytes their size in float32.
+	WeightBytes int64 `json:"weight_bytes"`
+	FloatBytes  int64 `json:"float_bytes"`
+	// SQNR of Output against the float model, in dB (filled by
+	// MeasureSQNR; +Inf when equal).
+	SQNR float64 `json:"sqnr_db"`
+}
+
+// ActParams returns the parameters of an activation with calibrated range
+// r under scheme s: asymmetric on the full range of s.Act (including
+// zero), or a power of two with zero point 0 for dynamic fixed point.
+func ActParams(r calib.Range, s Scheme) Params {
+	lo, hi := Limits(s.Act)
+	if s.PowerOfTwo {
+		p, _ := PowerOfTwo(math.Max(math.Abs(float64(r.Min)), math.Abs(float64(r.Max))), hi)
+		return p
+	}
+	return Asymmetric(float64(r.Min), float64(r.Max), lo, hi)
+}
+
+// WeightAxes returns, for the weight of a weighted node with dims, the
+// output-channel axis (per-channel scales) and the input-channel axis
+// (blocks): Conv [M, C/g, kH, kW] 0 and 1; Gemm [N, K] with transB 0 and
+// 1, [K, N] 1 and 0; MatMul [..., K, N] rank-1 and rank-2.
+func WeightAxes(n *pb.NodeProto, rank int) (out, in int) {
+	switch n.GetOpType() {
+	case "Gemm":
+		if a := attr(n, "transB"); a != nil && a.GetI() != 0 {
+			return 0, 1
+		}
+		return 1, 0
+	case "MatMul":
+		return rank - 1, rank - 2
+	}
+	return 0, 1
+}
+
+// QuantizedWeight is a weight quantized per tensor, per channel or per
+// block: Q holds the integers, Scale the scales with ScaleDims (nil for
+// a scalar), zero points all 0 (weights are symmetric).
+type QuantizedWeight struct {
+	Q         []int32
+	Scale     []float32
+	ScaleDims []int64
+	// Axis and Block are the DequantizeLinear attributes (Axis -1 for
+	// per tensor, Block 0 unless blocked).
+	Axis, Block int
+}
+
+// QuantizeWeight quantizes w of shape dims under s, symmetric: per tensor
+// (dynamic fixed point: a power-of-two scale), per channel along axis or
+// per block of s.Block along blockAxis.
+func QuantizeWeight(w []float32, dims []int64, axis, blockAxis int, s Scheme) (*QuantizedWeight, error) {
+	_, qmax := SymmetricLimits(s.Weight)
+	qmin := -qmax
+	shape := make([]int, len(dims))
+	for i, d := range dims {
+		shape[i] = int(d)
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	if n != len(w) {
+		return nil, fmt.Errorf("quant: weight of shape %v holds %d values", dims, len(w))
+	}
+	qw := &QuantizedWeight{Q: make([]int32, n), Axis: -1}
+	amaxOf := func(idx func(i int) int, groups int) []float64 {
+		a := make([]float64, groups)
+		for i, v := range w {
+			if f := math.Abs(float64(v)); !math.IsNaN(f) && !math.IsInf(f, 0) {
+				g := idx(i)
+				a[g] = math.Max(a[g], f)
+			}
+		}
+		return a
+	}
+	stride := func(ax int) int {
+		s := 1
+		for _, d := range shape[ax+1:] {
+			s *= d
+		}
+		return s
+	}
+	var group func(i int) int
+	switch {
+	case len(shape) == 0 || s.PowerOfTwo || (!s.PerChannel && s.Block == 0):
+		group = func(int) int { return 0 }
+		a := amaxOf(group, 1)
+		var p Params
+		if s.PowerOfTwo {
+			p, _ = PowerOfTwo(a[0], qmax)
+		} else {
+			p = Symmetric(a[0], qmax)
+		}
+		qw.Scale = []float32{p.Scale}
+	case s.Block > 0 && len(shape) >= 2:
+		// Scale shape: dims with the blocked axis divided (rounded up).
+		sd := append([]int(nil), shape...)
+		sd[blockAxis] = (shape[blockAxis] + s.Block - 1) / s.Block
+		inner := stride(blockAxis)
+		d := shape[blockAxis]
+		outer := n / (d * inner)
+		nb := sd[blockAxis]
+		group = func(i int) int {
+			o, r := i/(d*inner), i%(d*inner)
+			k, j := r/inner, r%inner
+			return (o*nb+k/s.Block)*inner + j
+		}
+		a := amaxOf(group, outer*nb*inner)
+		qw.Scale = make([]float32, len(a))
+		for g, v := range a {
+			qw.Scale[g] = Symmetric(v, qmax).Scale
+		}
+		qw.ScaleDims = make([]int64, len(sd))
+		for i, v := range sd {
+			qw.ScaleDims[i] = int64(v)
+		}
+		qw.Axis, qw.Block = blockAxis, s.Block
+	default:
+		inner, d := stride(axis), shape[axis]
+		group = func(i int) int { return i / inner % d }
+		a := amaxOf(group, d)
+		qw.Scale = make([]float32, d)
+		for g, v := range a {
+			qw.Scale[g] = Symmetric(v, qmax).Scale
+		}
+		qw.ScaleDims = []int64{int64(d)}
+		qw.Axis = axis
+	}
+	for i, v := range w {
+		qw.Q[i] = QuantizeValue(v, Params{Scale: qw.Scale[group(i)]}, qmin, qmax)
+	}
+	return qw, nil
+}
+
+// QuantizeBias quantizes a bias to int32 with scale xScale·wScale[c] (one
+// weight scale per channel, or one for all) and zero point 0. ok is false
+// when a value would not fit in int32 (very small scales: the bias then
+// stays float).
+func QuantizeBias(b []float32, xScale float32, wScale []float32) (q []int32, scale []float32, ok bool) {
+	q = make([]int32, len(b))
+	scale = make([]float32, len(b))
+	for c, v := range b {
+		ws := wScale[0]
+		if len(wScale) == len(b) {
+			ws = wScale[c]
+		}
+		scale[c] = xScale * ws
+		if scale[c] == 0 {
+			return nil, nil, false
+		}
+		r := math.RoundToEven(float64(v / scale[c]))
+		if r > math.MaxInt32 || r < math.MinInt32 || math.IsNaN(r) {
+			return nil, nil, false
+		}
+		q[c] = int32(r)
+	}
+	return q, scale, true
+}
+
+// rewriter holds the state of one Rewrite.
+type rewriter struct {
+	m      *onnxio.Model
+	g      *pb.GraphProto
+	namer  *onnxio.Namer
+	inits  map[string]*pb.TensorProto
+	params map[string]Params // activation -> its parameters
+	types  map[string]onnxio.DataType
+	dq     map[string]string // activation -> its DequantizeLinear output
+	wcache map[string]string // weight|scheme -> DequantizeLinear output
+	newIn  []*pb.TensorProto
+}
+
+// Rewrite quantizes a prepared model in place as plan says, with the
+// activation ranges from calibration, in QDQ form: each planned
+// activation gets a QuantizeLinear and DequantizeLinear after it (its
+// readers read the DequantizeLinear), each quantized weight is stored as
+// integers with a DequantizeLinear, and biases are int32 with scale
+// x_scale·w_scale. It returns the weighted layers in graph order.
+func Rewrite(m *onnxio.Model, plan *Plan, ranges map[string]calib.Range) ([]Layer, error) {
+	g := m.Graph()
+	nodes, err := onnxio.TopoSort(g)
+	if err != nil {
+		return nil, fmt.Errorf("quant: %w", err)
+	}
+	r := &rewriter{m: m, g: g, namer: onnxio.NewNamer(g), inits: initializers(g), params: map[string]Params{},
+		types: map[string]onnxio.DataType{}, dq: map[string]string{}, wcache: map[string]string{}}
+	ix := onnxio.NewIndex(g)
+	for _, t := range plan.Order {
+		s := plan.Tensors[t]
+		rg, ok := ranges[t]
+		if !ok {
+			return nil, fmt.Errorf("quant: no calibrated range for %q", t)
+		}
+		p := ActParams(rg, s)
+		if pi, ok := ix.Producer[t]; ok {
+			pn := g.GetNode()[pi]
+			if sameRangeOps[pn.GetOpType()] && len(pn.GetInput()) > 0 {
+				if ip, ok := r.params[pn.GetInput()[0]]; ok && r.types[pn.GetInput()[0]] == s.Act {
+					p = ip
+				}
+			}
+		}
+		r.params[t], r.types[t] = p, s.Act
+	}
+	var out []*pb.NodeProto
+	emitAct := func(t string) error {
+		if _, ok := r.params[t]; !ok {
+			return nil
+		}
+		qn, err := r.actQDQ(t)
+		if err != nil {
+			return err
+		}
+		out = append(out, qn...)
+		return nil
+	}
+	for _, vi := range g.GetInput() {
+		if err := emitAct(vi.GetName()); err != nil {
+			return nil, err
+		}
+	}
+	var layers []Layer
+	for _, n := range nodes {
+		s, quantized := plan.Nodes[n]
+		weighted := n.GetDomain() == "" && isWeightedOp(n.GetOpType()) && len(n.GetInput()) >= 2
+		var layer *Layer
+		if weighted {
+			layer = &Layer{Name: n.GetName(), Op: n.GetOpType(), Precision: "fp32", Output: n.GetOutput()[0]}
+			if cs := ix.Consumers[layer.Output]; len(cs) == 1 {
+				if c := g.GetNode()[cs[0]]; fusableActs[c.GetOpType()] && c.GetDomain() == "" {
+					layer.Output = c.GetOutput()[0]
+				}
+			}
+			for k, in := range n.GetInput() {
+				if t := r.inits[in]; t != nil && k >= 1 {
+					sz, _ := tensorBytes(t)
+					layer.FloatBytes += sz
+				}
+			}
+		}
+		// Rewire activation inputs to their DequantizeLinear outputs.
+		origIn := append([]string(nil), n.GetInput()...)
+		for k, in := range n.Input {
+			if d, ok := r.dq[in]; ok {
+				n.Input[k] = d
+			}
+		}
+		if weighted && quantized {
+			pre, bytes, err := r.weights(n, origIn, s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, pre...)
+			layer.Precision = s.Precision()
+			layer.WeightBytes = bytes
+		} else if weighted {
+			layer.WeightBytes = layer.FloatBytes
+		}
+		out = append(out, n)
+		for _, o := range n.GetOutput() {
+			if err := emitAct(o); err != nil {
+				return nil, err
+			}
+		}
+		if layer != nil {
+			layers = append(layers, *layer)
+		}
+	}
+	g.Node = out
+	g.Initializer = append(g.Initializer, r.newIn...)
+	removeUnused(g)
+	return layers, nil
+}
+
+func isWeightedOp(op string) bool { return op == "Conv" || op == "Gemm" || op == "MatMul" }
+
+// actQDQ makes the QuantizeLinear and DequantizeLinear of activation t.
+func (r *rewriter) actQDQ(t string) ([]*pb.NodeProto, error) {
+	p, dt := r.params[t], r.types[t]
+	sc, err := onnxio.NewTensor(r.namer.Fresh(t+"_scale"), onnxio.Float, nil, []float32{p.Scale})
+	if err != nil {
+		return nil, err
+	}
+	zp, err := zeroTensor(r.namer.Fresh(t+"_zero_point"), dt, nil, []int32{p.Zero})
+	if err != nil {
+		return nil, err
+	}
+	r.newIn = append(r.newIn, sc, zp)
+	qo, do := r.namer.Fresh(t+"_QuantizeLinear_Output"), r.namer.Fresh(t+"_DequantizeLinear_Output")
+	q := &pb.NodeProto{OpType: proto.String("QuantizeLinear"), Name: proto.String(r.namer.Fresh(t + "_QuantizeLinear")),
+		Input: []string{t, sc.GetName(), zp.GetName()}, Output: []string{qo}}
+	d := &pb.NodeProto{OpType: proto.String("DequantizeLinear"), Name: proto.String(r.namer.Fresh(t + "_DequantizeLinear")),
+		Input: []string{qo, sc.GetName(), zp.GetName()}, Output: []string{do}}
+	r.dq[t] = do
+	return []*pb.NodeProto{q, d}, nil
+}
+
+// zeroTensor stores zero points as dt.
+func zeroTensor(name string, dt onnxio.DataType, dims []int64, v []int32) (*pb.TensorProto, error) {
+	switch dt {
+	case onnxio.Int8, onnxio.Int4:
+		return onnxio.NewTensor(name, dt, dims, convertInts[int8](v))
+	case onnxio.Uint8, onnxio.Uint4:
+		return onnxio.NewTensor(name, dt, dims, convertInts[uint8](v))
+	case onnxio.Int16:
+		return onnxio.NewTensor(name, dt, dims, convertInts[int16](v))
+	case onnxio.Uint16:
+		return onnxio.NewTensor(name, dt, dims, convertInts[uint16](v))
+	case onnxio.Int32:
+		return onnxio.NewTensor(name, dt, dims, v)
+	}
+	return nil, fmt.Errorf("quant: cannot store %s", onnxio.DataTypeName(dt))
+}
+
+func convertInts[T int8 | uint8 | int16 | uint16](v []int32) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
+}
+
+func tensorBytes(t *pb.TensorProto) (int64, error) {
+	n, err := onnxio.NumElements(t.GetDims())
+	if err != nil {
+		return 0, err
+	}
+	return onnxio.ByteSize(onnxio.DataType(t.GetDataType()), n), nil
+}
+
+// weights quantizes the weight (input 1, when an initializer) and the bias
+// (input 2) of n, returning the DequantizeLinear nodes to put before it
+// and the stored bytes.
+func (r *rewriter) weights(n *pb.NodeProto, origIn []string, s Scheme) ([]*pb.NodeProto, int64, error) {
+	var pre []*pb.NodeProto
+	var total int64
+	wt := r.inits[origIn[1]]
+	if wt == nil || onnxio.DataType(wt.GetDataType()) != onnxio.Float {
+		return nil, 0, nil // activation x activation: inputs already wrapped
+	}
+	w, err := onnxio.ToFloat32(r.m, wt)
+	if err != nil {
+		return nil, 0, fmt.Errorf("quant: node %s: %w", n.GetName(), err)
+	}
+	rank := len(wt.GetDims())
+	axis, baxis := WeightAxes(n, rank)
+	ws := s
+	if rank < 2 {
+		ws.PerChannel, ws.Block = false, 0
+	}
+	qw, err := QuantizeWeight(w, wt.GetDims(), axis, baxis, ws)
+	if err != nil {
+		return nil, 0, fmt.Errorf("quant: node %s: %w", n.GetName(), err)
+	}
+	key := wt.GetName() + "|" + ws.Precision()
+	if d, ok := r.wcache[key]; ok {
+		n.Input[1] = d
+	} else {
+		base := wt.GetName()
+		qt, err := zeroTensor(r.namer.Fresh(base+"_quantized"), s.Weight, wt.GetDims(), qw.Q)
+		if err != nil {
+			return nil, 0, err
+		}
+		sc, err := onnxio.NewTensor(r.namer.Fresh(base+"_scale"), onnxio.Float, qw.ScaleDims, qw.Scale)
+		if err != nil {
+			return nil, 0, err
+		}
+		zp, err := zeroTensor(r.namer.Fresh(base+"_zero_point"), s.Weight, qw.ScaleDims, make([]int32, len(qw.Scale)))
+		if err != nil {
+			return nil, 0, err
+		}
+		r.newIn = append(r.newIn, qt, sc, zp)
+		do := r.namer.Fresh(base + "_DequantizeLinear_Output")
+		d := &pb.NodeProto{OpType: proto.String("DequantizeLinear"), Name: proto.String(r.namer.Fresh(base + "_DequantizeLinear")),
+			Input: []string{qt.GetName(), sc.GetName(), zp.GetName()}, Output: []string{do}}
+		if qw.Axis >= 0 {
+			d.Attribute = append(d.Attribute, &pb.AttributeProto{Name: proto.String("axis"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(int64(qw.Axis))})
+		}
+		if qw.Block > 0 {
+			d.Attribute = append(d.Attribute, &pb.AttributeProto{Name: proto.String("block_size"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(int64(qw.Block))})
+		}
+		pre = append(pre, d)
+		r.wcache[key] = do
+		n.Input[1] = do
+		for _, t := range []*pb.TensorProto{qt, sc, zp} {
+			b, _ := tensorBytes(t)
+			total += b
+		}
+	}
+	// Bias: int32 with scale x_scale·w_scale, when the input is quantized
+	// and the bias is one value per output channel.
+	if len(origIn) > 2 && origIn[2] != "" {
+		bt := r.inits[origIn[2]]
+		xp, xq := r.params[origIn[0]]
+		if bt == nil {
+			return pre, total, nil
+		}
+		bsz, _ := tensorBytes(bt)
+		b, err := onnxio.ToFloat32(r.m, bt)
+		wscale := qw.Scale
+		if qw.Block > 0 {
+			wscale = channelMax(qw, wt.GetDims(), axis)
+		}
+		nch := int64(1)
+		if qw.Axis >= 0 {
+			nch = wt.GetDims()[axis]
+		}
+		if err != nil || !xq || (int64(len(b)) != nch && len(wscale) != 1) || len(b) == 0 {
+			total += bsz
+			return pre, total, nil
+		}
+		q, scale, ok := QuantizeBias(b, xp.Scale, wscale)
+		if !ok {
+			total += bsz
+			return pre, total, nil
+		}
+		base := bt.GetName()
+		qt, err := onnxio.NewTensor(r.namer.Fresh(base+"_quantized"), onnxio.Int32, bt.GetDims(), q)
+		if err != nil {
+			return nil, 0, err
+		}
+		var sc *pb.TensorProto
+		attrs := []*pb.AttributeProto{}
+		if allEqual(scale) {
+			sc, err = onnxio.NewTensor(r.namer.Fresh(base+"_scale"), onnxio.Float, nil, scale[:1])
+		} else {
+			sc, err = onnxio.NewTensor(r.namer.Fresh(base+"_scale"), onnxio.Float, []int64{int64(len(scale))}, scale)
+			attrs = append(attrs, &pb.AttributeProto{Name: proto.String("axis"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(int64(len(bt.GetDims()) - 1))})
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		r.newIn = append(r.newIn, qt, sc)
+		do := r.namer.Fresh(base + "_DequantizeLinear_Output")
+		pre = append(pre, &pb.NodeProto{OpType: proto.String("DequantizeLinear"), Name: proto.String(r.namer.Fresh(base + "_DequantizeLinear")),
+			Input: []string{qt.GetName(), sc.GetName()}, Output: []string{do}, Attribute: attrs})
+		n.Input[2] = do
+		for _, t := range []*pb.TensorProto{qt, sc} {
+			b, _ := tensorBytes(t)
+			total += b
+		}
+	}
+	return pre, total, nil
+}
+
+func allEqual(v []float32) bool {
+	for _, x := range v {
+		if x != v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// channelMax reduces blocked scales to one per output channel (the
+// largest), for the bias scale of blocked weights.
+func channelMax(qw *QuantizedWeight, dims []int64, axis int) []float32 {
+	d := int(dims[axis])
+	inner := 1
+	for _, v := range qw.ScaleDims[axis+1:] {
+		inner *= int(v)
+	}
+	out := make([]float32, d)
+	for i, s := range qw.Scale {
+		c := i / inner % d
+		out[c] = max(out[c], s)
+	}
+	return out
+}
