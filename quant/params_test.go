@@ -125,7 +125,7 @@ func TestQuantizeWeight(t *testing.T) {
 	// Blocked int4 along axis 1 with blocks of 16 on [1, 32].
 	w = make([]float32, 32)
 	for i := range w {
-		w[i] = float32(i%16) * float32(1+i/16)
+		w[i] = float32(min(i%16, 14)-7) * float32(1+i/16) // a grid that 4 bits hold exactly
 	}
 	s = mustScheme(t, "w4a8", 16)
 	q, err = QuantizeWeight(w, []int64{1, 32}, 0, 1, s)
@@ -135,7 +135,7 @@ func TestQuantizeWeight(t *testing.T) {
 	if len(q.Scale) != 2 || q.ScaleDims[1] != 2 || q.Block != 16 || q.Axis != 1 {
 		t.Fatalf("blocked: %+v", q)
 	}
-	if q.Scale[0] != float32(15.0/7) || q.Scale[1] != float32(30.0/7) || q.Q[15] != 7 || q.Q[31] != 7 {
+	if q.Scale[0] != 1 || q.Scale[1] != 2 || q.Q[15] != 7 || q.Q[31] != 7 || q.Q[16] != -7 {
 		t.Errorf("blocked: %+v", q)
 	}
 	// Dynamic fixed point: one power-of-two scale.
@@ -160,5 +160,22 @@ func TestQuantizeBias(t *testing.T) {
 	q, _, _ = QuantizeBias([]float32{0.0625}, 0.25, []float32{0.5}) // 0.5 -> 0
 	if q[0] != 0 {
 		t.Errorf("tie: %d", q[0])
+	}
+}
+
+// 4-bit ranges are clipped where that lowers the squared error: one
+// outlier among small weights.
+func TestClipSearch(t *testing.T) {
+	w := []float32{10, 1, -1, 0.5, 1.5, -1.2, 0.8, -0.3, 1, -1, 0.5, 1.5, -1.2, 0.8, -0.3, 0.1}
+	q, err := QuantizeWeight(w, []int64{1, 16}, 0, 1, mustScheme(t, "w4a8", 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Scale[0] >= float32(10.0/7) || q.Scale[0] < float32(5.0/7) {
+		t.Errorf("scale %g, want a clipped one", q.Scale[0])
+	}
+	q8, _ := QuantizeWeight(w, []int64{1, 16}, 0, 1, mustScheme(t, "int8", 0))
+	if q8.Scale[0] != float32(10.0/127) {
+		t.Errorf("int8 scale %g, want amax/127", q8.Scale[0])
 	}
 }

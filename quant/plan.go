@@ -221,6 +221,37 @@ func MakePlan(m *onnxio.Model, cfg Config) (*Plan, error) {
 		if t == "" || inits[t] != nil || graphOut[t] {
 			return
 		}
+		if onnxio.ElemBits(s.Act) < 8 {
+			// ONNX Runtime 1.30 moves QuantizeLinear across MaxPool and
+			// then runs DQ -> MaxPool -> Q as a MaxPool on the quantized
+			// type, which it lacks for int4 (and int8 there, next to
+			// int4 elsewhere, gave wrong results): tensors next to a
+			// MaxPool stay float.
+			// It also moves them across data movement (Flatten,
+			// Reshape...), so look through those to the producer.
+			near := false
+			for u := t; ; {
+				pi, ok := ix.Producer[u]
+				if !ok {
+					break
+				}
+				pn := g.GetNode()[pi]
+				if pn.GetOpType() == "MaxPool" {
+					near = true
+					break
+				}
+				if !shapeOps[pn.GetOpType()] || len(pn.GetInput()) == 0 {
+					break
+				}
+				u = pn.GetInput()[0]
+			}
+			for _, c := range ix.Consumers[t] {
+				near = near || g.GetNode()[c].GetOpType() == "MaxPool"
+			}
+			if near {
+				return
+			}
+		}
 		if old, ok := want[t]; ok && onnxio.ElemBits(old.Act) >= onnxio.ElemBits(s.Act) {
 			return
 		}

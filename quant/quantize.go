@@ -223,9 +223,15 @@ func MeasureSQNR(floatM, quantM *onnxio.Model, layers []Layer, src calib.Source,
 	if err != nil {
 		return err
 	}
-	want := map[string]int{}
+	want := map[string]int{}  // float model name -> layer
+	wantQ := map[string]int{} // quantized model name -> layer
 	for i, l := range layers {
 		want[l.Output] = i
+		q := l.QuantOutput
+		if q == "" {
+			q = l.Output
+		}
+		wantQ[q] = i
 	}
 	sig := make([]float64, len(layers))
 	noise := make([]float64, len(layers))
@@ -240,11 +246,11 @@ func MeasureSQNR(floatM, quantM *onnxio.Model, layers []Layer, src calib.Source,
 		}
 		var qerr error
 		seen := func(name string, t *engine.Tensor) {
-			i, ok := want[name]
+			i, ok := wantQ[name]
 			if !ok || t.Type != onnxio.Float {
 				return
 			}
-			r := ref[name]
+			r := ref[layers[i].Output]
 			if len(r) != len(t.F32) {
 				qerr = fmt.Errorf("quant: layer output %s differs in size", name)
 				return

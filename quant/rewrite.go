@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -20,6 +21,10 @@ type Layer struct {
 	// Output is the node's output (after a fused Relu/Clip: the tensor
 	// compared against float for the SQNR).
 	Output string `json:"output"`
+	// QuantOutput is what the quantized model computes for Output: its
+	// DequantizeLinear output when Output is quantized (so the SQNR
+	// includes the output's own quantization), else Output.
+	QuantOutput string `json:"-"`
 	// WeightBytes is the size of the weight and bias as stored (with their
 	// scales and zero points); FloatBytes their size in float32.
 	WeightBytes int64 `json:"weight_bytes"`
@@ -130,7 +135,7 @@ func QuantizeWeight(w []float32, dims []int64, axis, blockAxis int, s Scheme) (*
 			k, j := r/inner, r%inner
 			return (o*nb+k/s.Block)*inner + j
 		}
-		a := amaxOf(group, outer*nb*inner)
+		a := clipSearch(w, group, amaxOf(group, outer*nb*inner), qmax)
 		qw.Scale = make([]float32, len(a))
 		for g, v := range a {
 			qw.Scale[g] = Symmetric(v, qmax).Scale
@@ -155,6 +160,44 @@ func QuantizeWeight(w []float32, dims []int64, axis, blockAxis int, s Scheme) (*
 		qw.Q[i] = QuantizeValue(v, Params{Scale: qw.Scale[group(i)]}, qmin, qmax)
 	}
 	return qw, nil
+}
+
+// clipSearch shrinks the range of each block of 4-bit (or narrower)
+// weights to the one minimising the block's squared quantization error,
+// trying amax·k/100 for k = 50..100 (ties keep the widest). Wider types
+// keep amax: their error is dominated by rounding, not by the range.
+// Only blocked weights use it: on whole channels, measured on the
+// fixtures, clipping lowered the weight error but cost accuracy (w4a8
+// per channel on resnet: -2.3 points with amax, -2.9 clipped), while on
+// blocks of 32 it gained (resnet -1.3 -> -1.1, mobilenet -0.8 -> -0.4).
+func clipSearch(w []float32, group func(int) int, amax []float64, qmax int32) []float64 {
+	if qmax > 7 {
+		return amax
+	}
+	const lo, steps = 50, 50
+	errs := make([][steps + 1]float64, len(amax))
+	for i, v := range w {
+		g := group(i)
+		if amax[g] == 0 || math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			continue
+		}
+		for k := 0; k <= steps; k++ {
+			p := Symmetric(amax[g]*float64(lo+k)/100, qmax)
+			d := float64(v) - float64(DequantizeValue(QuantizeValue(v, p, -qmax, qmax), p))
+			errs[g][k] += d * d
+		}
+	}
+	out := make([]float64, len(amax))
+	for g := range amax {
+		best := steps
+		for k := steps; k >= 0; k-- {
+			if errs[g][k] < errs[g][best] {
+				best = k
+			}
+		}
+		out[g] = amax[g] * float64(lo+best) / 100
+	}
+	return out
 }
 
 // QuantizeBias quantizes a bias to int32 with scale xScale·wScale[c] (one
@@ -219,7 +262,9 @@ func Rewrite(m *onnxio.Model, plan *Plan, ranges map[string]calib.Range) ([]Laye
 		p := ActParams(rg, s)
 		if pi, ok := ix.Producer[t]; ok {
 			pn := g.GetNode()[pi]
-			if sameRangeOps[pn.GetOpType()] && len(pn.GetInput()) > 0 {
+			// Not for 4-bit types: ONNX Runtime would then drop the pair
+			// around the MaxPool and run MaxPool on int4, which it lacks.
+			if sameRangeOps[pn.GetOpType()] && len(pn.GetInput()) > 0 && onnxio.ElemBits(s.Act) >= 8 {
 				if ip, ok := r.params[pn.GetInput()[0]]; ok && r.types[pn.GetInput()[0]] == s.Act {
 					p = ip
 				}
@@ -291,10 +336,98 @@ func Rewrite(m *onnxio.Model, plan *Plan, ranges map[string]calib.Range) ([]Laye
 			layers = append(layers, *layer)
 		}
 	}
-	g.Node = out
+	g.Node = bypassClips(out, r, ix, g)
 	g.Initializer = append(g.Initializer, r.newIn...)
 	removeUnused(g)
+	for i := range layers {
+		layers[i].QuantOutput = layers[i].Output
+		if d, ok := r.dq[layers[i].Output]; ok {
+			layers[i].QuantOutput = d
+		}
+	}
 	return layers, nil
+}
+
+// bypassClips removes a Clip whose output is quantized to a 4-bit type
+// when its QuantizeLinear saturates exactly where the Clip would (the
+// clip bounds fall at or beyond the ends of the quantized range): the
+// QuantizeLinear then reads the Clip's input, with the same result.
+// ONNX Runtime 1.30 fails on Clip followed by an int4 QuantizeLinear
+// (its Clip/QuantizeLinear fusion does not know int4), and integer
+// kernels need no Clip either.
+func bypassClips(nodes []*pb.NodeProto, r *rewriter, ix *onnxio.Index, g *pb.GraphProto) []*pb.NodeProto {
+	byOut := map[string]*pb.NodeProto{}
+	for _, n := range nodes {
+		for _, o := range n.GetOutput() {
+			byOut[o] = n
+		}
+	}
+	drop := map[*pb.NodeProto]bool{}
+	for _, q := range nodes {
+		if q.GetOpType() != "QuantizeLinear" || len(q.GetInput()) == 0 {
+			continue
+		}
+		t := q.GetInput()[0]
+		c := byOut[t]
+		p, ok := r.params[t]
+		if c == nil || !ok || c.GetOpType() != "Clip" || c.GetDomain() != "" || onnxio.ElemBits(r.types[t]) >= 8 {
+			continue
+		}
+		lo, hi := math.Inf(-1), math.Inf(1)
+		bound := func(k int) (float64, bool) {
+			if len(c.GetInput()) <= k || c.GetInput()[k] == "" {
+				return 0, false
+			}
+			bt := r.inits[c.GetInput()[k]]
+			if bt == nil {
+				return 0, false
+			}
+			v, err := onnxio.ToFloat32(r.m, bt)
+			if err != nil || len(v) != 1 {
+				return 0, false
+			}
+			return float64(v[0]), true
+		}
+		okAll := true
+		if len(c.GetInput()) > 1 && c.GetInput()[1] != "" {
+			v, ok := bound(1)
+			lo, okAll = v, okAll && ok
+		}
+		if len(c.GetInput()) > 2 && c.GetInput()[2] != "" {
+			v, ok := bound(2)
+			hi, okAll = v, okAll && ok
+		}
+		qmin, qmax := Limits(r.types[t])
+		if !okAll || lo/float64(p.Scale)+float64(p.Zero) > float64(qmin)+0.49 || hi/float64(p.Scale)+float64(p.Zero) < float64(qmax)-0.49 {
+			continue
+		}
+		// Other readers of the Clip output were rewired to the
+		// DequantizeLinear; a graph output keeps the Clip.
+		used := false
+		for _, n := range nodes {
+			if n != q && slices.Contains(n.GetInput(), t) {
+				used = true
+			}
+		}
+		for _, o := range g.GetOutput() {
+			used = used || o.GetName() == t
+		}
+		if used {
+			continue
+		}
+		q.Input[0] = c.GetInput()[0]
+		drop[c] = true
+	}
+	if len(drop) == 0 {
+		return nodes
+	}
+	kept := nodes[:0]
+	for _, n := range nodes {
+		if !drop[n] {
+			kept = append(kept, n)
+		}
+	}
+	return kept
 }
 
 func isWeightedOp(op string) bool { return op == "Conv" || op == "Gemm" || op == "MatMul" }
