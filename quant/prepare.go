@@ -12,7 +12,8 @@ import (
 
 // Prepare readies a float model for quantization, in place: Constant
 // nodes become initializers (so weights held in Constant nodes are
-// quantized like any other), every BatchNormalization that follows a Conv
+// quantized like any other), Identity nodes of initializers (PyTorch
+// exports shared parameters so) are bypassed, every BatchNormalization that follows a Conv
 // (the Conv output read by nothing else) is folded into that Conv's
 // weight and bias, and the opset is raised to at least opset (13 for
 // per-channel, 21 for int4, int16 and blocked quantization; 0 leaves it).
@@ -21,6 +22,7 @@ func Prepare(m *onnxio.Model, opset int64) (int, error) {
 	if _, err := m.ConstantsToInitializers(); err != nil {
 		return 0, fmt.Errorf("quant: %w", err)
 	}
+	bypassConstIdentities(m.Graph())
 	folded, err := FoldBatchNorm(m)
 	if err != nil {
 		return folded, err
@@ -219,4 +221,43 @@ func attr(n *pb.NodeProto, name string) *pb.AttributeProto {
 		}
 	}
 	return nil
+}
+
+// bypassConstIdentities makes the readers of an Identity of an
+// initializer read the initializer itself, and drops the Identity
+// (unless its output is a graph output).
+func bypassConstIdentities(g *pb.GraphProto) {
+	inits := initializers(g)
+	graphOut := map[string]bool{}
+	for _, o := range g.GetOutput() {
+		graphOut[o.GetName()] = true
+	}
+	for _, n := range g.Node {
+		for _, a := range n.GetAttribute() {
+			if a.GetG() != nil || len(a.GetGraphs()) > 0 {
+				return // subgraphs may read the Identity outputs by name
+			}
+		}
+	}
+	alias := map[string]string{}
+	kept := g.Node[:0]
+	for _, n := range g.Node {
+		if n.GetOpType() == "Identity" && n.GetDomain() == "" && len(n.GetInput()) == 1 && len(n.GetOutput()) == 1 &&
+			inits[n.GetInput()[0]] != nil && !graphOut[n.GetOutput()[0]] {
+			alias[n.GetOutput()[0]] = n.GetInput()[0]
+			continue
+		}
+		kept = append(kept, n)
+	}
+	g.Node = kept
+	if len(alias) == 0 {
+		return
+	}
+	for _, n := range g.Node {
+		for k, in := range n.Input {
+			if a, ok := alias[in]; ok {
+				n.Input[k] = a
+			}
+		}
+	}
 }
