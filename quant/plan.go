@@ -331,3 +331,16 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// keep drops the planned tensors for which ok is false.
+func (p *Plan) keep(ok func(string) bool) {
+	order := p.Order[:0]
+	for _, t := range p.Order {
+		if ok(t) {
+			order = append(order, t)
+		} else {
+			delete(p.Tensors, t)
+		}
+	}
+	p.Order = order
+}

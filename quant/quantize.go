@@ -75,22 +75,38 @@ func Quantize(m *onnxio.Model, src calib.Source, cfg Config, opt Options) (*Resu
 	}
 	res := &Result{Float: fm, Plan: plan, Folded: folded}
 	ranges := map[string]calib.Range{}
-	if len(plan.Order) > 0 {
+	{
 		s, err := calib.NewSession(fm, opt.Threads)
 		if err != nil {
 			return nil, err
 		}
+		// Only float32 values the runs compute can be quantized: drop
+		// planned tensors that are integer or shape computations
+		// (folded at plan time), as one item's run shows.
+		computed := map[string]bool{}
+		if err := batches(calib.Sample(src, 1, 1), 1, func(in map[string]*engine.Tensor, _ []int) error {
+			for k, v := range in {
+				computed[k] = v.Type == onnxio.Float
+			}
+			_, err := s.RunObserved(in, func(name string, t *engine.Tensor) { computed[name] = t.Type == onnxio.Float })
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("quant: running the float model: %w", err)
+		}
+		plan.keep(func(t string) bool { return computed[t] })
 		method := opt.Method
 		if method == nil {
 			method = calib.MinMax{}
 		}
-		cr, err := calib.Calibrate(s, src, plan.Order, method, opt.Calib)
-		if err != nil {
-			return nil, err
-		}
-		res.Calib = cr
-		for t, st := range cr.Tensors {
-			ranges[t] = st.Range
+		if len(plan.Order) > 0 {
+			cr, err := calib.Calibrate(s, src, plan.Order, method, opt.Calib)
+			if err != nil {
+				return nil, err
+			}
+			res.Calib = cr
+			for t, st := range cr.Tensors {
+				ranges[t] = st.Range
+			}
 		}
 	}
 	qm := clone(fm)
@@ -99,6 +115,7 @@ func Quantize(m *onnxio.Model, src calib.Source, cfg Config, opt Options) (*Resu
 	if err != nil {
 		return nil, err
 	}
+	qplan.keep(func(t string) bool { _, ok := plan.Tensors[t]; return ok })
 	layers, err := Rewrite(qm, qplan, ranges)
 	if err != nil {
 		return nil, err
