@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/qtool/qtool/calib"
@@ -20,8 +21,8 @@ import (
 // calibrated on seeded random images; ONNX Runtime loads and runs every
 // written model, with outputs close to our engine's.
 func TestQuantizeOCRModelsORT(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("the detector is slow under the race detector; run without -race")
+	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
+		t.Skip("the detector is slow under the race detector and emulation; run natively without -race")
 	}
 	models := []struct {
 		name string

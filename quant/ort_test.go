@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/qtool/qtool/engine"
@@ -60,8 +61,9 @@ func TestQuantizeFixturesORT(t *testing.T) {
 		dims[i] = int64(d)
 	}
 	fixtures, schemes := fixtureNames, ortSchemes
-	if raceEnabled || testing.Short() {
-		// The race detector makes the engine about ten times slower.
+	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
+		// The race detector and emulation make the engine ten times
+		// slower or more.
 		fixtures, schemes = fixtures[:1], []schemeCase{{"int8", 0}, {"w4a8", 32}, {"w4a4", 0}, {"dfp16", 0}}
 	}
 	for _, f := range fixtures {
