@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/qtool/qtool/engine"
@@ -98,6 +99,20 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			}
 			jobs = append(jobs, job{label, p, out["logits"]})
 			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{{Name: "input", Type: "float32", Dims: dims, Data: raw}}})
+			if s.Weight == onnxio.Int8 && !s.PowerOfTwo {
+				// The QOperator form of the same model.
+				qm := clone(res.Model)
+				nc, err := ToQOperator(qm)
+				if err != nil || nc == 0 {
+					t.Fatalf("%s: ToQOperator: %d nodes, %v", label, nc, err)
+				}
+				pq := strings.TrimSuffix(p, ".onnx") + ".qop.onnx"
+				if err := qm.Save(pq, onnxio.SaveOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				jobs = append(jobs, job{label + " qop", pq, out["logits"]})
+				ortJobs = append(ortJobs, testdeps.ORTJob{Model: pq, Inputs: []testdeps.ORTTensor{{Name: "input", Type: "float32", Dims: dims, Data: raw}}})
+			}
 		}
 	}
 	results := testdeps.RunORTBatch(t, ortJobs)

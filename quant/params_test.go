@@ -4,7 +4,10 @@ import (
 	"math"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
 
 func TestAsymmetric(t *testing.T) {
@@ -177,5 +180,32 @@ func TestClipSearch(t *testing.T) {
 	q8, _ := QuantizeWeight(w, []int64{1, 16}, 0, 1, mustScheme(t, "int8", 0))
 	if q8.Scale[0] != float32(10.0/127) {
 		t.Errorf("int8 scale %g, want amax/127", q8.Scale[0])
+	}
+}
+
+// Bias correction adds Σ (w - ŵ)·E[x] per output channel.
+func TestBiasCorrection(t *testing.T) {
+	w := []float32{0.3, 1, 0.5, -1}
+	s := mustScheme(t, "w4a8", 0)
+	gemm := &pb.NodeProto{OpType: proto.String("Gemm"), Attribute: []*pb.AttributeProto{{Name: proto.String("transB"), I: proto.Int64(1)}}}
+	q, err := QuantizeWeight(w, []int64{2, 2}, 0, 1, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.3/(1/7) = 2.1 -> 2, ŵ = 2/7; 0.5/float32(1/7) = 3.4999998 -> 3, ŵ = 3/7.
+	c := biasCorrection(gemm, w, q, []int64{2, 2}, 0, []float64{2, 5})
+	want := []float64{(0.3 - float64(float32(2)*float32(1.0/7))) * 2, (0.5 - float64(float32(3)*float32(1.0/7))) * 2}
+	for i := range want {
+		if math.Abs(c[i]-want[i]) > 1e-6 {
+			t.Errorf("correction %v, want %v", c, want)
+		}
+	}
+	// A depthwise Conv reads one input channel per output channel.
+	conv := &pb.NodeProto{OpType: proto.String("Conv"), Attribute: []*pb.AttributeProto{{Name: proto.String("group"), I: proto.Int64(2)}}}
+	cw := []float32{0.3, 1, 0.5, -1} // [2, 1, 1, 2]
+	q, _ = QuantizeWeight(cw, []int64{2, 1, 1, 2}, 0, 1, s)
+	c = biasCorrection(conv, cw, q, []int64{2, 1, 1, 2}, 0, []float64{2, 5})
+	if math.Abs(c[0]-want[0]) > 1e-6 || math.Abs(c[1]-(0.5-float64(float32(3)*float32(1.0/7)))*5) > 1e-6 {
+		t.Errorf("depthwise correction %v", c)
 	}
 }

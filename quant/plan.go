@@ -98,6 +98,11 @@ type Plan struct {
 	// graph order, for calibration.
 	Tensors map[string]Scheme
 	Order   []string
+	// InputMeans holds, for the activation inputs of weighted nodes with
+	// 4-bit weights, the mean of each channel (axis 1 of a Conv input,
+	// the last axis of a Gemm/MatMul input) over the calibration data;
+	// Rewrite corrects those nodes' biases with them.
+	InputMeans map[string][]float64
 	// Float lists the operator types that stay float and do real
 	// arithmetic (not shape operators), sorted: the warning for
 	// unsupported operators.

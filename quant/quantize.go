@@ -98,6 +98,9 @@ func Quantize(m *onnxio.Model, src calib.Source, cfg Config, opt Options) (*Resu
 		if method == nil {
 			method = calib.MinMax{}
 		}
+		if err := inputMeans(s, fm, plan, src); err != nil {
+			return nil, err
+		}
 		if len(plan.Order) > 0 {
 			cr, err := calib.Calibrate(s, src, plan.Order, method, opt.Calib)
 			if err != nil {
@@ -116,6 +119,7 @@ func Quantize(m *onnxio.Model, src calib.Source, cfg Config, opt Options) (*Resu
 		return nil, err
 	}
 	qplan.keep(func(t string) bool { _, ok := plan.Tensors[t]; return ok })
+	qplan.InputMeans = plan.InputMeans
 	layers, err := Rewrite(qm, qplan, ranges)
 	if err != nil {
 		return nil, err
@@ -298,4 +302,76 @@ func SQNR(signal, noise float64) float64 {
 		return math.Inf(1)
 	}
 	return 10 * math.Log10(signal/noise)
+}
+
+// inputMeans fills plan.InputMeans: the per-channel means, over src, of
+// the activation inputs of weighted nodes with 4-bit weights.
+func inputMeans(s *engine.Session, m *onnxio.Model, plan *Plan, src calib.Source) error {
+	axes := map[string]int{} // tensor -> channel axis (-1: last)
+	inits := initializers(m.Graph())
+	for n, sc := range plan.Nodes {
+		if onnxio.ElemBits(sc.Weight) > 4 || !isWeightedOp(n.GetOpType()) || len(n.GetInput()) < 3 || inits[n.GetInput()[1]] == nil {
+			continue
+		}
+		if n.GetOpType() == "Gemm" {
+			if a := attr(n, "transA"); a != nil && a.GetI() != 0 {
+				continue
+			}
+		}
+		ax := -1
+		if n.GetOpType() == "Conv" {
+			ax = 1
+		}
+		axes[n.GetInput()[0]] = ax
+	}
+	if len(axes) == 0 {
+		return nil
+	}
+	sums := map[string][]float64{}
+	counts := map[string]float64{}
+	add := func(name string, t *engine.Tensor) {
+		ax, ok := axes[name]
+		if !ok || t.Type != onnxio.Float || len(t.Shape) < 2 {
+			return
+		}
+		if ax < 0 {
+			ax = len(t.Shape) - 1
+		}
+		d := t.Shape[ax]
+		inner := 1
+		for _, v := range t.Shape[ax+1:] {
+			inner *= v
+		}
+		if sums[name] == nil {
+			sums[name] = make([]float64, d)
+		}
+		if len(sums[name]) != d {
+			return
+		}
+		sm := sums[name]
+		for i, v := range t.F32 {
+			if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+				sm[i/inner%d] += float64(v)
+			}
+		}
+		counts[name] += float64(t.Len() / d)
+	}
+	err := batches(src, 32, func(in map[string]*engine.Tensor, _ []int) error {
+		for k, v := range in {
+			add(k, v)
+		}
+		_, err := s.RunObserved(in, add)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("quant: input means: %w", err)
+	}
+	plan.InputMeans = map[string][]float64{}
+	for name, sm := range sums {
+		for i := range sm {
+			sm[i] /= counts[name]
+		}
+		plan.InputMeans[name] = sm
+	}
+	return nil
 }

@@ -235,6 +235,7 @@ type rewriter struct {
 	types  map[string]onnxio.DataType
 	dq     map[string]string // activation -> its DequantizeLinear output
 	wcache map[string]string // weight|scheme -> DequantizeLinear output
+	means  map[string][]float64
 	newIn  []*pb.TensorProto
 }
 
@@ -251,7 +252,7 @@ func Rewrite(m *onnxio.Model, plan *Plan, ranges map[string]calib.Range) ([]Laye
 		return nil, fmt.Errorf("quant: %w", err)
 	}
 	r := &rewriter{m: m, g: g, namer: onnxio.NewNamer(g), inits: initializers(g), params: map[string]Params{},
-		types: map[string]onnxio.DataType{}, dq: map[string]string{}, wcache: map[string]string{}}
+		types: map[string]onnxio.DataType{}, dq: map[string]string{}, wcache: map[string]string{}, means: plan.InputMeans}
 	ix := onnxio.NewIndex(g)
 	for _, t := range plan.Order {
 		s := plan.Tensors[t]
@@ -563,14 +564,34 @@ func (r *rewriter) weights(n *pb.NodeProto, origIn []string, s Scheme) ([]*pb.No
 		if qw.Axis >= 0 {
 			nch = wt.GetDims()[axis]
 		}
-		if err != nil || !xq || (int64(len(b)) != nch && len(wscale) != 1) || len(b) == 0 {
+		corrected := false
+		if mean := r.means[origIn[0]]; err == nil && mean != nil && onnxio.ElemBits(s.Weight) <= 4 {
+			if c := biasCorrection(n, w, qw, wt.GetDims(), axis, mean); c != nil && len(c) == len(b) {
+				b = slices.Clone(b)
+				for i := range b {
+					b[i] += float32(c[i])
+				}
+				corrected = true
+			}
+		}
+		keepFloat := func() ([]*pb.NodeProto, int64, error) {
 			total += bsz
+			if corrected {
+				nb, err := onnxio.NewTensor(r.namer.Fresh(bt.GetName()+"_corrected"), onnxio.Float, bt.GetDims(), b)
+				if err != nil {
+					return nil, 0, err
+				}
+				r.newIn = append(r.newIn, nb)
+				n.Input[2] = nb.GetName()
+			}
 			return pre, total, nil
+		}
+		if err != nil || !xq || (int64(len(b)) != nch && len(wscale) != 1) || len(b) == 0 {
+			return keepFloat()
 		}
 		q, scale, ok := QuantizeBias(b, xp.Scale, wscale)
 		if !ok {
-			total += bsz
-			return pre, total, nil
+			return keepFloat()
 		}
 		base := bt.GetName()
 		qt, err := onnxio.NewTensor(r.namer.Fresh(base+"_quantized"), onnxio.Int32, bt.GetDims(), q)
@@ -599,6 +620,83 @@ func (r *rewriter) weights(n *pb.NodeProto, origIn []string, s Scheme) ([]*pb.No
 		}
 	}
 	return pre, total, nil
+}
+
+// biasCorrection is the expected output error of quantizing n's weight
+// per output channel, Σ (w - ŵ)·E[x] over each channel's weights with
+// E[x] the mean of the input channel each weight reads (Nagel et al.'s
+// bias correction, empirical means from calibration). Adding it to the
+// bias removes the error's mean. nil when the shapes do not fit.
+func biasCorrection(n *pb.NodeProto, w []float32, qw *QuantizedWeight, dims []int64, axis int, mean []float64) []float64 {
+	if len(dims) < 2 {
+		return nil
+	}
+	deq := dequantizeWeight(qw, dims)
+	out := make([]float64, dims[axis])
+	switch n.GetOpType() {
+	case "Conv":
+		m, cg := int(dims[0]), int(dims[1])
+		groups := 1
+		if a := attr(n, "group"); a != nil && a.GetI() > 0 {
+			groups = int(a.GetI())
+		}
+		if cg*groups != len(mean) || m%groups != 0 {
+			return nil
+		}
+		inner := len(w) / (m * cg)
+		for i := range w {
+			c, k := i/(cg*inner), i/inner%cg
+			in := c/(m/groups)*cg + k
+			out[c] += float64(w[i]-deq[i]) * mean[in]
+		}
+	case "Gemm", "MatMul":
+		if len(dims) != 2 {
+			return nil
+		}
+		kdim := dims[1-axis]
+		if int(kdim) != len(mean) {
+			return nil
+		}
+		for i := range w {
+			r, c := i/int(dims[1]), i%int(dims[1])
+			o, k := r, c
+			if axis == 1 {
+				o, k = c, r
+			}
+			out[o] += float64(w[i]-deq[i]) * mean[k]
+		}
+	default:
+		return nil
+	}
+	return out
+}
+
+// dequantizeWeight computes the float values a QuantizedWeight stands for.
+func dequantizeWeight(qw *QuantizedWeight, dims []int64) []float32 {
+	out := make([]float32, len(qw.Q))
+	group := func(int) int { return 0 }
+	if len(qw.Scale) > 1 {
+		axis := int64(qw.Axis)
+		inner := int64(1)
+		for _, d := range dims[axis+1:] {
+			inner *= d
+		}
+		d := dims[axis]
+		if qw.Block > 0 {
+			b := int64(qw.Block)
+			nb := (d + b - 1) / b
+			group = func(i int) int {
+				o, r := int64(i)/(d*inner), int64(i)%(d*inner)
+				return int((o*nb+r/inner/b)*inner + r%inner)
+			}
+		} else {
+			group = func(i int) int { return int(int64(i) / inner % d) }
+		}
+	}
+	for i, q := range qw.Q {
+		out[i] = DequantizeValue(q, Params{Scale: qw.Scale[group(i)]})
+	}
+	return out
 }
 
 func allEqual(v []float32) bool {

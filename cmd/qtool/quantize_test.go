@@ -66,6 +66,22 @@ func TestQuantizeDefaults(t *testing.T) {
 	if _, err := os.Stat(o); err != nil {
 		t.Error(err)
 	}
+
+	// --format qop: QLinearConv nodes.
+	if _, err := run(t, "quantize", "--format", "qop", "--calib-size", "50", "-o", "qop.onnx"); err != nil {
+		t.Fatal(err)
+	}
+	m, err = onnxio.Load(filepath.Join(dir, "qop.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops = map[string]int{}
+	for _, n := range m.Graph().GetNode() {
+		ops[n.GetOpType()]++
+	}
+	if ops["QLinearConv"] != 4 || ops["Conv"] != 0 {
+		t.Errorf("qop ops %v", ops)
+	}
 }
 
 func TestQuantizeErrors(t *testing.T) {
@@ -87,7 +103,8 @@ func TestQuantizeErrors(t *testing.T) {
 		{[]string{"quantize", "--scheme", "int3"}, "unknown scheme"},
 		{[]string{"quantize", "--scheme", "int8", "--block", "32"}, "--block"},
 		{[]string{"quantize", "--scheme", "w4a8", "--block", "48"}, "power of two"},
-		{[]string{"quantize", "--format", "qop"}, "qdq"},
+		{[]string{"quantize", "--format", "qlinear"}, "qdq or qop"},
+		{[]string{"quantize", "--format", "qop", "--scheme", "w4a8"}, "8-bit"},
 		{[]string{"quantize", "--method", "magic"}, "--method"},
 		{[]string{"quantize", "--exclude", "nope"}, "no node named"},
 		{[]string{"quantize", "--op-types", "Softmax"}, "Softmax"},
