@@ -16,8 +16,10 @@ import (
 
 // accuracyTargets are the largest top-1 drops (points) on the embedded
 // 1000 images, per scheme. The w4a8 target (1.5) is met with
-// blocks of 32; per channel, resnet loses 2.6 points, so that case only
-// guards against regressions (README). w4a4 is only reported.
+// blocks of 32; per channel the 1000-image figures are noisy (cnn -2.0
+// here, -1.12 on the full split; resnet -1.52 there), so that case only
+// guards against regressions (README; the full split is checked by
+// TestQuantizeFullSplitTargets). w4a4 is only reported.
 var accuracyTargets = map[string]float64{"int8": 0.3, "u8s8": 0.3, "dfp16": 0.05, "dfp8": 1.5, "w4a8": 3, "w4a8/b32": 1.5, "w4a4": 100}
 
 type schemeCase struct {
