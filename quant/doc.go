@@ -20,7 +20,9 @@
 // is QuantizeLinear (round half to even, saturation). Biases are int32
 // with scale x_scale·w_scale ([QuantizeBias]); a bias that would not
 // fit stays float. Blocked 4-bit weights clip each block's range to the
-// one with the least squared error.
+// one with the least squared error, and 4-bit layers get bias correction:
+// the mean output error, Σ (w - ŵ)·E[x] per output channel with the input
+// channel means measured during calibration, is added to the bias.
 //
 // # Pipeline
 //
@@ -63,6 +65,9 @@
 //     QuantizeLinear saturates identically; ONNX Runtime's Clip fusion
 //     fails on int4), and tensors next to a MaxPool stay float (ONNX
 //     Runtime moves the pair across the MaxPool and lacks an int4 one).
+//
+// [ToQOperator] turns int8 groups of a QDQ model into QLinearConv and
+// QLinearMatMul (the QOperator format; other groups stay QDQ).
 //
 // Quantized models run in ONNX Runtime and in the engine. The engine's
 // QuantizeLinear and DequantizeLinear know int8 and uint8 only; [Compile]
