@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/calib"
+	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
 )
@@ -152,5 +154,59 @@ func TestQuantizeSelection(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "fp32 dfp16 fp32 w8a8 w8a8 fp32" {
 		t.Errorf("precisions %v", got)
+	}
+}
+
+// Data of one's own: images in a .npy file with labels in another, and
+// an overrides file with a mistake.
+func TestQuantizeNPYAndLabels(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	src, err := builtinImages([]engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var data []float32
+	labels := make([]int64, n)
+	for i := range n {
+		it, err := src.Item(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, it.Inputs["input"].F32...)
+		labels[i] = int64(it.Label)
+	}
+	if err := calib.WriteNPY("x.npy", engine.NewFloat32([]int{n, 1, 28, 28}, data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := calib.WriteNPY("y.npy", engine.NewInt64([]int{n}, labels)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy", "--labels", "y.npy", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.CalibItems != n || rep.EvalItems != n || rep.QuantTop1 == nil || *rep.FloatTop1 < 80 {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy"); err == nil || !strings.Contains(err.Error(), "label") {
+		t.Errorf("eval without labels: %v", err)
+	}
+	if err := os.WriteFile("bad.json", []byte(`{"nodes": {"/stem/stem.0/Conv": "int3"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "--calib", "x.npy", "--overrides", "bad.json"); err == nil || !strings.Contains(err.Error(), "int3") {
+		t.Errorf("bad overrides: %v", err)
+	}
+	if err := os.WriteFile("bad.json", []byte(`{"layers": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "--calib", "x.npy", "--overrides", "bad.json"); err == nil || !strings.Contains(err.Error(), "layers") {
+		t.Errorf("unknown overrides field: %v", err)
 	}
 }
