@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qtool/qtool/calib"
+	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/testdeps"
+	"github.com/qtool/qtool/onnxio"
+)
+
+// A new user's first run: no model, no data. It writes cnn.int8.onnx in
+// the current folder, a loadable QDQ model, and reports accuracy on the
+// built-in images within 0.3 points of float.
+func TestQuantizeDefaults(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out, err := run(t, "quantize", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON: %v\n%s", err, out)
+	}
+	if rep.Output != "cnn.int8.onnx" || rep.CalibItems != 200 || rep.EvalItems != 1000 || rep.FloatTop1 == nil || len(rep.Layers) != 6 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if d := *rep.FloatTop1 - *rep.QuantTop1; d > 0.3 {
+		t.Errorf("int8 top-1 %.2f vs float %.2f", *rep.QuantTop1, *rep.FloatTop1)
+	}
+	for _, l := range rep.Layers {
+		if l.Precision != "w8a8" || l.SQNR < 20 || (l.FloatBytes > 5000 && l.WeightBytes*3 > l.FloatBytes) {
+			t.Errorf("layer %+v", l)
+		}
+	}
+	m, err := onnxio.Load(filepath.Join(dir, "cnn.int8.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range m.Graph().GetNode() {
+		ops[n.GetOpType()]++
+	}
+	if ops["QuantizeLinear"] == 0 || ops["DequantizeLinear"] <= ops["QuantizeLinear"] || ops["BatchNormalization"] != 0 || m.Opset("") < 13 {
+		t.Errorf("ops %v opset %d", ops, m.Opset(""))
+	}
+
+	// Text output, another scheme, an explicit model and data.
+	cnn := fixture("cnn.onnx")
+	o := filepath.Join(dir, "out.onnx")
+	txt, err := run(t, "quantize", cnn, "--scheme", "dfp16", "--calib", "builtin", "--calib-size", "50", "--eval", "builtin", "-o", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"dfp16", "SQNR", "/classifier/classifier.1/Gemm", "top-1", "file size"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text output lacks %q:\n%s", want, txt)
+		}
+	}
+	if _, err := os.Stat(o); err != nil {
+		t.Error(err)
+	}
+
+	// --format qop: QLinearConv nodes.
+	if _, err := run(t, "quantize", "--format", "qop", "--calib-size", "50", "-o", "qop.onnx"); err != nil {
+		t.Fatal(err)
+	}
+	m, err = onnxio.Load(filepath.Join(dir, "qop.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops = map[string]int{}
+	for _, n := range m.Graph().GetNode() {
+		ops[n.GetOpType()]++
+	}
+	if ops["QLinearConv"] != 4 || ops["Conv"] != 0 {
+		t.Errorf("qop ops %v", ops)
+	}
+}
+
+func TestQuantizeErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cnn := fixture("cnn.onnx")
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"quantize", cnn}, "--calib"},
+		{[]string{"quantize", cnn, "--calib", "builtin", "-o", cnn}, "is the input model"},
+		{[]string{"quantize", cnn, "--calib", filepath.Join(dir, "missing.npy")}, "missing.npy"},
+		{[]string{"quantize", cnn, "--calib", empty}, "--calib"},
+		{[]string{"quantize", "--scheme", "int3"}, "unknown scheme"},
+		{[]string{"quantize", "--scheme", "int8", "--block", "32"}, "--block"},
+		{[]string{"quantize", "--scheme", "w4a8", "--block", "48"}, "power of two"},
+		{[]string{"quantize", "--format", "qlinear"}, "qdq or qop"},
+		{[]string{"quantize", "--format", "qop", "--scheme", "w4a8"}, "8-bit"},
+		{[]string{"quantize", "--method", "magic"}, "--method"},
+		{[]string{"quantize", "--exclude", "nope"}, "no node named"},
+		{[]string{"quantize", "--op-types", "Softmax"}, "Softmax"},
+	} {
+		_, err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cnn), "cnn.int8.onnx")); err == nil {
+		t.Errorf("a failed run left a model beside the input")
+	}
+	// Exit status of the real binary.
+	cmd := testdeps.SelfCommand(t, "qtool", "quantize", cnn, "--calib", "builtin", "-o", cnn)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), "qtool: ") {
+		t.Errorf("exit %v stderr %q", err, stderr.String())
+	}
+}
+
+// Selection: excluded nodes, kept first/last layers and overrides stay
+// float or take their own scheme.
+func TestQuantizeSelection(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ov := filepath.Join(dir, "ov.json")
+	if err := os.WriteFile(ov, []byte(`{"nodes": {"/features/features.3/Conv": "dfp16"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "quantize", "--json", "--calib-size", "50", "--keep-first-last",
+		"--exclude", "/features/features.7/Conv", "--overrides", ov)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, l := range rep.Layers {
+		got = append(got, l.Precision)
+	}
+	if strings.Join(got, " ") != "fp32 dfp16 fp32 w8a8 w8a8 fp32" {
+		t.Errorf("precisions %v", got)
+	}
+}
+
+// Data of one's own: images in a .npy file with labels in another, and
+// an overrides file with a mistake.
+func TestQuantizeNPYAndLabels(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	src, err := builtinImages([]engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var data []float32
+	labels := make([]int64, n)
+	for i := range n {
+		it, err := src.Item(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, it.Inputs["input"].F32...)
+		labels[i] = int64(it.Label)
+	}
+	if err := calib.WriteNPY("x.npy", engine.NewFloat32([]int{n, 1, 28, 28}, data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := calib.WriteNPY("y.npy", engine.NewInt64([]int{n}, labels)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy", "--labels", "y.npy", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.CalibItems != n || rep.EvalItems != n || rep.QuantTop1 == nil || *rep.FloatTop1 < 80 {
+		t.Errorf("report %+v", rep)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy"); err == nil || !strings.Contains(err.Error(), "label") {
+		t.Errorf("eval without labels: %v", err)
+	}
+	if err := os.WriteFile("bad.json", []byte(`{"nodes": {"/stem/stem.0/Conv": "int3"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "--calib", "x.npy", "--overrides", "bad.json"); err == nil || !strings.Contains(err.Error(), "int3") {
+		t.Errorf("bad overrides: %v", err)
+	}
+	if err := os.WriteFile("bad.json", []byte(`{"layers": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "--calib", "x.npy", "--overrides", "bad.json"); err == nil || !strings.Contains(err.Error(), "layers") {
+		t.Errorf("unknown overrides field: %v", err)
+	}
+}

@@ -1,0 +1,114 @@
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/qtool/qtool/calib"
+	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/testdeps"
+	"github.com/qtool/qtool/onnxio"
+)
+
+// Both PaddleOCR models (weights in Constant nodes, opset 9 and 11,
+// unfused BatchNormalization in the classifier, HardSwish, Resize,
+// ConvTranspose) quantize under int8, w4a8 with blocks and dfp16,
+// calibrated on seeded random images; ONNX Runtime loads and runs every
+// written model, with outputs close to our engine's.
+func TestQuantizeOCRModelsORT(t *testing.T) {
+	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
+		t.Skip("the detector is slow under the race detector and emulation; run natively without -race")
+	}
+	models := []struct {
+		name string
+		dims []int
+	}{
+		{"ch_ppocr_mobile_v2.0_cls_infer.onnx", []int{3, 48, 192}},
+		{"ch_PP-OCRv4_det_infer.onnx", []int{3, 96, 96}},
+	}
+	dir := t.TempDir()
+	type job struct {
+		label string
+		ours  *engine.Tensor
+	}
+	var jobs []job
+	var ortJobs []testdeps.ORTJob
+	for _, mc := range models {
+		m, err := onnxio.Load(testdeps.OCRModel(t, mc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		const n = 8
+		per := mc.dims[0] * mc.dims[1] * mc.dims[2]
+		data := make([]float32, n*per)
+		for i := range data {
+			data[i] = r.Float32()*2 - 1
+		}
+		in := m.Graph().GetInput()[0].GetName()
+		x := engine.NewFloat32(append([]int{n}, mc.dims...), data)
+		vi := []engine.ValueInfo{{Name: in, Type: onnxio.Float, Shape: []int{-1, mc.dims[0], -1, -1}}}
+		src, err := calib.NewArrays("random", map[string]*engine.Tensor{in: x}, calib.Options{Inputs: vi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := engine.NewFloat32(append([]int{1}, mc.dims...), data[:per])
+		raw := make([]byte, 4*per)
+		for i, v := range data[:per] {
+			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+		}
+		dims := []int64{1, int64(mc.dims[0]), int64(mc.dims[1]), int64(mc.dims[2])}
+		for _, sc := range []schemeCase{{"int8", 0}, {"w4a8", 32}, {"dfp16", 0}} {
+			res, err := Quantize(m, src, Config{Scheme: mustScheme(t, sc.name, sc.block)}, Options{Calib: calib.Config{Quiet: true, BatchSize: 4}})
+			if err != nil {
+				t.Fatalf("%s %s: %v", mc.name, sc.name, err)
+			}
+			label := fmt.Sprintf("%s %s", mc.name, res.Layers[0].Precision)
+			if len(res.Plan.Float) > 0 {
+				t.Logf("%s: float ops %v", label, res.Plan.Float)
+			}
+			p := filepath.Join(dir, fmt.Sprintf("%s.%s%d.onnx", mc.name, sc.name, sc.block))
+			if err := res.Model.Save(p, onnxio.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Compile(res.Model, engine.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := s.Run(map[string]*engine.Tensor{in: one})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, job{label, o[s.OutputNames()[0]]})
+			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{{Name: in, Type: "float32", Dims: dims, Data: raw}}})
+		}
+	}
+	for i, r := range testdeps.RunORTBatch(t, ortJobs) {
+		j := jobs[i]
+		if r.Err != nil {
+			t.Errorf("%s: ONNX Runtime: %v", j.label, r.Err)
+			continue
+		}
+		o := r.Outputs[0]
+		if len(o.Data)/4 != j.ours.Len() {
+			t.Errorf("%s: ONNX Runtime gave %d values, we %d", j.label, len(o.Data)/4, j.ours.Len())
+			continue
+		}
+		var maxDiff, maxAbs, sum float64
+		for k := range j.ours.F32 {
+			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(o.Data[4*k:])))
+			d := math.Abs(v - float64(j.ours.F32[k]))
+			maxDiff, maxAbs, sum = math.Max(maxDiff, d), math.Max(maxAbs, math.Abs(v)), sum+d
+		}
+		mean := sum / float64(j.ours.Len())
+		t.Logf("%-45s ORT vs ours: max |diff| %.3g, mean %.3g, max |out| %.3g", j.label, maxDiff, mean, maxAbs)
+		if mean > 0.01*maxAbs {
+			t.Errorf("%s: ONNX Runtime and our engine disagree: mean |diff| %.3g, max |out| %.3g", j.label, mean, maxAbs)
+		}
+	}
+}
