@@ -32,7 +32,8 @@ unit:
 # Tests too slow for the race detector and qemu (build tag !race), such as
 # the engine against ONNX Runtime on the full Fashion-MNIST test split.
 full:
-	$(GO) test -count=1 -run 'FullSplit' ./engine ./quant
+	$(GO) test -count=1 -run 'FullSplit' ./engine
+	$(GO) test -count=1 -run 'FullSplit|OCRModels' ./quant
 
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):
 # once with every feature, once as a Cortex-A53 (no dot product, no i8mm).

@@ -1,3 +1,8 @@
+//go:build amd64 && !race
+
+// The detector is slow under the race detector and emulation, so this
+// file is left out there; make full runs it natively.
+
 package quant
 
 import (
@@ -6,7 +11,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/qtool/qtool/calib"
@@ -21,9 +25,6 @@ import (
 // calibrated on seeded random images; ONNX Runtime loads and runs every
 // written model, with outputs close to our engine's.
 func TestQuantizeOCRModelsORT(t *testing.T) {
-	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
-		t.Skip("the detector is slow under the race detector and emulation; run natively without -race")
-	}
 	models := []struct {
 		name string
 		dims []int
