@@ -240,7 +240,10 @@ func MeasureSQNR(floatM, quantM *onnxio.Model, layers []Layer, src calib.Source,
 	if err != nil {
 		return err
 	}
-	qs, err := Compile(quantM, engine.Options{Threads: threads, NoFusion: true})
+	// NoInteger: the engine would otherwise run each DequantizeLinear ->
+	// op -> QuantizeLinear group as one integer step, and the layer's
+	// dequantized float output would never be observed.
+	qs, err := Compile(quantM, engine.Options{Threads: threads, NoFusion: true, NoInteger: true})
 	if err != nil {
 		return err
 	}
