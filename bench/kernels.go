@@ -30,8 +30,7 @@ type KernelRow struct {
 type KernelOptions struct {
 	// Paths defaults to every path this CPU supports.
 	Paths []kernels.Path
-	// Shapes are GEMM sizes {M, N, K}; default 1024^3 and a conv-like
-	// 256x3136x576 (a 3x3 conv, 64->256 channels, on 56x56).
+	// Shapes are GEMM sizes {M, N, K}; default DefaultShapes.
 	Shapes [][3]int
 	// Rounds alternate the paths this many times so machine drift hits all
 	// alike; the best time of all rounds counts. Default 3.
@@ -44,6 +43,13 @@ type KernelOptions struct {
 	// families run every path they support.
 	Families []string
 }
+
+// DefaultShapes are the GEMMs BenchKernels measures unless told: a large
+// square one, a conv-like one, and two from real convolution layers (M
+// output pixels, N output channels, K = input channels × taps): the
+// PP-OCRv4 detector's 3x3 96->24 convolution on 80x80 and the fixture
+// CNN's 3x3 16->16 on 28x28.
+var DefaultShapes = [][3]int{{1024, 1024, 1024}, {256, 3136, 576}, {6400, 24, 864}, {784, 16, 144}}
 
 // familyBench measures one kernel family beside fp32 on each path it
 // supports. Files kernels_<family>.go register theirs in init.
@@ -82,7 +88,7 @@ func BenchKernels(opt KernelOptions) ([]KernelRow, error) {
 		opt.Paths = kernels.SupportedPaths()
 	}
 	if len(opt.Shapes) == 0 {
-		opt.Shapes = [][3]int{{1024, 1024, 1024}, {256, 3136, 576}}
+		opt.Shapes = DefaultShapes
 	}
 	if opt.Rounds <= 0 {
 		opt.Rounds = 3

@@ -130,7 +130,7 @@ vs_fp32.`,
 	cmd.Flags().BoolVar(&kernelMode, "kernels", false, "benchmark the kernel families instead of a model")
 	cmd.Flags().StringVar(&paths, "paths", "", "comma-separated fp32 kernel paths (default: all this CPU supports)")
 	cmd.Flags().StringVar(&families, "families", "", "comma-separated kernel families to measure, e.g. fp32,int8 (default: all)")
-	cmd.Flags().StringVar(&shapes, "shapes", "1024x1024x1024,256x3136x576", "comma-separated GEMM sizes MxNxK")
+	cmd.Flags().StringVar(&shapes, "shapes", "1024x1024x1024,256x3136x576,6400x24x864,784x16x144", "comma-separated GEMM sizes MxNxK (the last two: a PP-OCRv4 detector and a fixture CNN convolution layer)")
 	cmd.Flags().DurationVar(&minTime, "time", 200*time.Millisecond, "minimum time per measurement")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "alternating rounds over the paths")
 	return cmd
