@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -54,15 +52,7 @@ func BenchmarkVsORT(b *testing.B) {
 			var ortIns []testdeps.ORTTensor
 			for _, vi := range s.Inputs() {
 				t := ins[vi.Name]
-				raw := make([]byte, 4*len(t.F32))
-				for i, v := range t.F32 {
-					binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-				}
-				dims := make([]int64, len(t.Shape))
-				for i, d := range t.Shape {
-					dims[i] = int64(d)
-				}
-				ortIns = append(ortIns, testdeps.ORTTensor{Name: vi.Name, Type: "float32", Dims: dims, Data: raw})
+				ortIns = append(ortIns, testdeps.ORTFloat32(vi.Name, t.Shape, t.F32))
 			}
 			const warmup, runs = 5, 25
 			var ours, theirs []float64

@@ -59,11 +59,7 @@ func TestQuantizeOCRModelsORT(t *testing.T) {
 			t.Fatal(err)
 		}
 		one := engine.NewFloat32(append([]int{1}, mc.dims...), data[:per])
-		raw := make([]byte, 4*per)
-		for i, v := range data[:per] {
-			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-		}
-		dims := []int64{1, int64(mc.dims[0]), int64(mc.dims[1]), int64(mc.dims[2])}
+		ortIn := testdeps.ORTFloat32(in, append([]int{1}, mc.dims...), data[:per])
 		for _, sc := range []schemeCase{{"int8", 0}, {"w4a8", 32}, {"dfp16", 0}} {
 			res, err := Quantize(m, src, Config{Scheme: mustScheme(t, sc.name, sc.block)}, Options{Calib: calib.Config{Quiet: true, BatchSize: 4}})
 			if err != nil {
@@ -86,7 +82,7 @@ func TestQuantizeOCRModelsORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			jobs = append(jobs, job{label, o[s.OutputNames()[0]]})
-			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{{Name: in, Type: "float32", Dims: dims, Data: raw}}})
+			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{ortIn}})
 		}
 	}
 	for i, r := range testdeps.RunORTBatch(t, ortJobs) {

@@ -55,14 +55,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := in["input"]
-	raw := make([]byte, 4*len(x.F32))
-	for i, v := range x.F32 {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-	}
-	dims := make([]int64, len(x.Shape))
-	for i, d := range x.Shape {
-		dims[i] = int64(d)
-	}
+	ortIn := testdeps.ORTFloat32("input", x.Shape, x.F32)
 	fixtures, schemes := fixtureNames, ortSchemes
 	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
 		// The race detector and emulation make the engine ten times
@@ -100,7 +93,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			jobs = append(jobs, job{label, p, out["logits"]})
-			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{{Name: "input", Type: "float32", Dims: dims, Data: raw}}})
+			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{ortIn}})
 			if s.Weight == onnxio.Int8 && !s.PowerOfTwo {
 				// The QOperator form of the same model.
 				qm := clone(res.Model)
@@ -113,7 +106,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 					t.Fatal(err)
 				}
 				jobs = append(jobs, job{label + " qop", pq, out["logits"]})
-				ortJobs = append(ortJobs, testdeps.ORTJob{Model: pq, Inputs: []testdeps.ORTTensor{{Name: "input", Type: "float32", Dims: dims, Data: raw}}})
+				ortJobs = append(ortJobs, testdeps.ORTJob{Model: pq, Inputs: []testdeps.ORTTensor{ortIn}})
 			}
 		}
 	}

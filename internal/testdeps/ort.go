@@ -1,6 +1,10 @@
 package testdeps
 
-import "testing"
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+)
 
 // ORTTensor is one tensor passed to or returned by ONNX Runtime: raw
 // little-endian data in row-major order.
@@ -19,4 +23,18 @@ func RunORT(t testing.TB, model string, inputs []ORTTensor) ([]ORTTensor, error)
 	t.Helper()
 	r := RunORTBatch(t, []ORTJob{{Model: model, Inputs: inputs}})[0]
 	return r.Outputs, r.Err
+}
+
+// ORTFloat32 is a float32 input named name with shape dims (engine
+// style, ints) holding data.
+func ORTFloat32(name string, dims []int, data []float32) ORTTensor {
+	raw := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	d := make([]int64, len(dims))
+	for i, n := range dims {
+		d[i] = int64(n)
+	}
+	return ORTTensor{Name: name, Type: "float32", Dims: d, Data: raw}
 }
