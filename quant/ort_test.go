@@ -1,7 +1,6 @@
 package quant
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -15,12 +14,9 @@ import (
 )
 
 // accuracyTargets are the largest top-1 drops (points) on the embedded
-// 1000 images, per scheme. The w4a8 target (1.5) is met with
-// blocks of 32; per channel the 1000-image figures are noisy (cnn -2.0
-// here, -1.12 on the full split; resnet -1.52 there), so that case only
-// guards against regressions (README; the full split is checked by
-// TestQuantizeFullSplitTargets). w4a4 is only reported.
-var accuracyTargets = map[string]float64{"int8": 0.3, "u8s8": 0.3, "dfp16": 0.05, "dfp8": 1.5, "w4a8": 3, "w4a8/b32": 1.5, "w4a4": 100}
+// 1000 images, per scheme (the targets; the full split is checked
+// by TestQuantizeFullSplitTargets). w4a4 is only reported.
+var accuracyTargets = map[string]float64{"int8": 0.3, "u8s8": 0.3, "dfp16": 0.05, "dfp8": 1.5, "w4a8": 1.5, "w4a8/b32": 1.5, "w4a4": 100}
 
 type schemeCase struct {
 	name  string
@@ -32,7 +28,8 @@ var ortSchemes = []schemeCase{{"int8", 0}, {"u8s8", 0}, {"w4a8", 0}, {"w4a8", 32
 // Every scheme on every fixture: the quantized model (evaluated with our
 // engine) stays within the accuracy target of float on the embedded
 // images, and ONNX Runtime loads and runs the written model with the
-// same predictions and logits close to ours.
+// same predictions (one image may differ) and every logit within one
+// step of ours (see compareLogits; four with 4-bit activations).
 func TestQuantizeFixturesORT(t *testing.T) {
 	src := mnist(t)
 	const nORT = 100
@@ -41,6 +38,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 		label string
 		path  string
 		ours  *engine.Tensor
+		steps float64 // largest difference allowed, in output steps
 	}
 	var jobs []job
 	var ortJobs []testdeps.ORTJob
@@ -92,7 +90,17 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jobs = append(jobs, job{label, p, out["logits"]})
+			// With 4-bit activations one step is a fifteenth of a range:
+			// a convolution output on a rounding boundary (ONNX Runtime
+			// sums dequantized int4 values in float, in another order)
+			// flips a step, which later layers amplify (mobilenet: 3 of
+			// 156 800 values in its 14th activation, 2.8 steps at the
+			// logits).
+			steps := 1.0
+			if s.Act == onnxio.Int4 {
+				steps = 4
+			}
+			jobs = append(jobs, job{label, p, out["logits"], steps})
 			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{ortIn}})
 			if s.Weight == onnxio.Int8 && !s.PowerOfTwo {
 				// The QOperator form of the same model.
@@ -105,7 +113,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 				if err := qm.Save(pq, onnxio.SaveOptions{}); err != nil {
 					t.Fatal(err)
 				}
-				jobs = append(jobs, job{label + " qop", pq, out["logits"]})
+				jobs = append(jobs, job{label + " qop", pq, out["logits"], 1})
 				ortJobs = append(ortJobs, testdeps.ORTJob{Model: pq, Inputs: []testdeps.ORTTensor{ortIn}})
 			}
 		}
@@ -117,31 +125,54 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			t.Errorf("%s: ONNX Runtime: %v", j.label, r.Err)
 			continue
 		}
-		o := r.Outputs[0]
-		got := make([]float32, len(o.Data)/4)
-		for k := range got {
-			got[k] = math.Float32frombits(binary.LittleEndian.Uint32(o.Data[4*k:]))
-		}
+		got := testdeps.Float32s(r.Outputs[0])
 		if len(got) != j.ours.Len() {
 			t.Errorf("%s: ONNX Runtime gave %d values, we %d", j.label, len(got), j.ours.Len())
 			continue
 		}
-		var maxDiff, maxAbs float64
-		for k, v := range got {
-			maxDiff = math.Max(maxDiff, math.Abs(float64(v)-float64(j.ours.F32[k])))
-			maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
-		}
-		ort := Argmax(engine.NewFloat32(j.ours.Shape, got))
-		ours := Argmax(j.ours)
-		same := 0
-		for k := range ort {
-			if ort[k] == ours[k] {
-				same++
-			}
-		}
-		t.Logf("%-22s ORT vs ours: max |diff| %.3g (%.2g of max |logit|), same top-1 on %d/%d", j.label, maxDiff, maxDiff/maxAbs, same, len(ort))
-		if maxDiff > 0.05*maxAbs || same < len(ort)-2 {
-			t.Errorf("%s: ONNX Runtime and our engine disagree: max |diff| %.3g of max |logit| %.3g, same top-1 on %d/%d", j.label, maxDiff, maxAbs, same, len(ort))
+		a := compareLogits(got, j.ours.F32, j.ours.Shape[len(j.ours.Shape)-1])
+		t.Logf("%-22s ORT vs ours: %s", j.label, a)
+		if a.maxDiff > j.steps*a.step || a.same < a.n-1 {
+			t.Errorf("%s: ONNX Runtime and our engine disagree: %s (allowed: %g steps)", j.label, a, j.steps)
 		}
 	}
+}
+
+// logitAgreement compares ONNX Runtime's logits with ours.
+type logitAgreement struct {
+	maxDiff, step float64
+	over          int // logits more than one step apart
+	same, n       int // images with the same top-1 prediction, of n
+}
+
+// compareLogits compares logits of rows of classes values. The rewriter
+// leaves logits in float, so their step is that of an 8-bit
+// quantization of ONNX Runtime's range: (max-min)/255.
+func compareLogits(ort, ours []float32, classes int) logitAgreement {
+	a := logitAgreement{n: len(ort) / classes}
+	lo, hi := ort[0], ort[0]
+	for _, v := range ort {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	a.step = float64(hi-lo) / 255
+	for i, v := range ort {
+		d := math.Abs(float64(v) - float64(ours[i]))
+		a.maxDiff = math.Max(a.maxDiff, d)
+		if d > a.step {
+			a.over++
+		}
+	}
+	x := Argmax(engine.NewFloat32([]int{a.n, classes}, ort))
+	y := Argmax(engine.NewFloat32([]int{a.n, classes}, ours))
+	for i := range x {
+		if x[i] == y[i] {
+			a.same++
+		}
+	}
+	return a
+}
+
+func (a logitAgreement) String() string {
+	return fmt.Sprintf("max |diff| %.3g = %.2f steps, %d logits over one step, same top-1 on %d/%d (%.2f%%)",
+		a.maxDiff, a.maxDiff/a.step, a.over, a.same, a.n, 100*float64(a.same)/float64(a.n))
 }

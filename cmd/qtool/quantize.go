@@ -44,10 +44,10 @@ type quantizeReport struct {
 
 func newQuantize(opt *options) *cobra.Command {
 	var (
-		out, schemeName, calibPath, method, format, evalPath, labels, overrides string
-		calibSize, block, threads                                               int
-		exclude, opTypes                                                        []string
-		perTensor, keepFirstLast                                                bool
+		out, schemeName, calibPath, method, format, evalPath, labels, overrides, firstLast string
+		calibSize, block, threads                                                          int
+		exclude, opTypes                                                                   []string
+		perTensor                                                                          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "quantize [MODEL]",
@@ -119,7 +119,7 @@ the model and never replaces the input.`,
 			if err != nil {
 				return err
 			}
-			cfg := quant.Config{Scheme: scheme, Exclude: splitList(exclude), KeepFirstLast: keepFirstLast}
+			cfg := quant.Config{Scheme: scheme, Exclude: splitList(exclude), FirstLast: firstLast}
 			if len(opTypes) > 0 {
 				cfg.OpTypes = splitList(opTypes)
 			}
@@ -208,7 +208,7 @@ the model and never replaces the input.`,
 	f.BoolVar(&perTensor, "per-tensor", false, "one scale per weight tensor instead of per output channel")
 	f.StringSliceVar(&exclude, "exclude", nil, "node names to keep in float (comma-separated)")
 	f.StringSliceVar(&opTypes, "op-types", nil, "operator types to quantize (default "+strings.Join(quant.DefaultOpTypes, ",")+")")
-	f.BoolVar(&keepFirstLast, "keep-first-last", false, "keep the first and last weighted layers in float")
+	f.StringVar(&firstLast, "first-last", "", "scheme of the first and last weighted layers, or float (default: int8 for 4-bit schemes, else --scheme)")
 	f.StringVar(&overrides, "overrides", "", `JSON file of per-node and per-tensor schemes: {"nodes": {NAME: SCHEME}, "tensors": {NAME: SCHEME}}`)
 	f.IntVar(&threads, "threads", 0, "engine threads (0: all cores)")
 	return cmd

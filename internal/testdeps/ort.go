@@ -13,7 +13,9 @@ type ORTTensor struct {
 	Type string  `json:"type"` // onnxruntime-node's names: float32, int64, uint8...
 	Dims []int64 `json:"dims"`
 	Data []byte  `json:"-"`
-	File string  `json:"file"`
+	// File holds the data instead of Data: an output's, or an input
+	// written once and passed to many jobs.
+	File string `json:"file"`
 }
 
 // RunORT runs the model at path through ONNX Runtime on one thread and
@@ -37,4 +39,13 @@ func ORTFloat32(name string, dims []int, data []float32) ORTTensor {
 		d[i] = int64(n)
 	}
 	return ORTTensor{Name: name, Type: "float32", Dims: d, Data: raw}
+}
+
+// Float32s decodes a float32 tensor's data.
+func Float32s(t ORTTensor) []float32 {
+	v := make([]float32, len(t.Data)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	}
+	return v
 }

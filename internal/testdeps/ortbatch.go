@@ -63,9 +63,14 @@ func RunORTBatch(t testing.TB, jobs []ORTJob) []ORTResult {
 		}
 		reqs[i] = reqJob{Model: j.Model, Dir: jd, Warmup: j.Warmup, Runs: j.Runs, Inputs: []reqInput{}}
 		for k, in := range j.Inputs {
-			f := filepath.Join(jd, fmt.Sprintf("in_%d.bin", k))
-			if err := os.WriteFile(f, in.Data, 0o644); err != nil {
-				t.Fatal(err)
+			// An input with a File and no Data is already on disk (large
+			// inputs shared by many jobs).
+			f := in.File
+			if in.Data != nil || f == "" {
+				f = filepath.Join(jd, fmt.Sprintf("in_%d.bin", k))
+				if err := os.WriteFile(f, in.Data, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			reqs[i].Inputs = append(reqs[i].Inputs, reqInput{in.Name, in.Type, in.Dims, f})
 		}
