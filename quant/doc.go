@@ -29,8 +29,9 @@
 // [Quantize] runs the pieces in order, each usable alone:
 //
 //   - [Prepare]: Constant nodes to initializers, Identity of
-//     initializers bypassed, BatchNormalization folded into the Conv
-//     before it ([FoldBatchNorm]), opset raised to what the scheme needs
+//     initializers bypassed, BatchNormalization and constant
+//     per-channel Mul/Add/Sub/Div folded into the Conv before it
+//     ([FoldAffine]), opset raised to what the scheme needs
 //     ([Scheme.Opset]: 13 for per-channel int8, 21 for int4, int16 and
 //     blocked), IR version raised to match.
 //   - [MakePlan]: which nodes and tensors to quantize ([Config]:

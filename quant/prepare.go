@@ -13,17 +13,18 @@ import (
 // Prepare readies a float model for quantization, in place: Constant
 // nodes become initializers (so weights held in Constant nodes are
 // quantized like any other), Identity nodes of initializers (PyTorch
-// exports shared parameters so) are bypassed, every BatchNormalization that follows a Conv
-// (the Conv output read by nothing else) is folded into that Conv's
-// weight and bias, and the opset is raised to at least opset (13 for
+// exports shared parameters so) are bypassed, every BatchNormalization
+// and per-channel constant Mul/Add/Sub/Div that follows a Conv (the Conv
+// output read by nothing else) is folded into that Conv's weight and
+// bias (FoldAffine), and the opset is raised to at least opset (13 for
 // per-channel, 21 for int4, int16 and blocked quantization; 0 leaves it).
-// It returns how many BatchNormalization nodes it folded.
+// It returns how many nodes it folded.
 func Prepare(m *onnxio.Model, opset int64) (int, error) {
 	if _, err := m.ConstantsToInitializers(); err != nil {
 		return 0, fmt.Errorf("quant: %w", err)
 	}
 	bypassConstIdentities(m.Graph())
-	folded, err := FoldBatchNorm(m)
+	folded, err := FoldAffine(m)
 	if err != nil {
 		return folded, err
 	}
@@ -52,129 +53,232 @@ func initializers(g *pb.GraphProto) map[string]*pb.TensorProto {
 	return out
 }
 
-// FoldBatchNorm folds each inference-mode BatchNormalization whose input is
-// the output of a Conv read by nothing else, and whose parameters are
-// initializers, into the Conv: w' = w·γ/√(σ²+ε) per output channel, b' =
-// (b - μ)·γ/√(σ²+ε) + β. The Conv then writes the BatchNormalization's
-// output and the node goes away. New weight and bias initializers are
-// added (the old ones may be shared); unused initializers are removed.
-func FoldBatchNorm(m *onnxio.Model) (int, error) {
+// FoldAffine folds, into the Conv before it, each per-output-channel
+// affine map of a Conv's output read by nothing else, and whose
+// parameters are initializers: an inference-mode BatchNormalization
+// (scale γ/√(σ²+ε), shift β - μ·scale), and Mul, Add, Sub or Div by a
+// constant of one value per channel or one for all (PaddleOCR's
+// learnable affine blocks). w' = w·scale per output channel, b' =
+// b·scale + shift. The Conv then writes the map's output and the node
+// goes away, so the quantized model has no quantization step between
+// them. Chains fold one node after another. New weight and bias
+// initializers are added (the old ones may be shared); unused
+// initializers are removed. It returns how many nodes it folded.
+func FoldAffine(m *onnxio.Model) (int, error) {
 	g := m.Graph()
-	ix := onnxio.NewIndex(g)
 	inits := initializers(g)
 	namer := onnxio.NewNamer(g)
 	graphOut := map[string]bool{}
 	for _, o := range g.GetOutput() {
 		graphOut[o.GetName()] = true
 	}
-	drop := map[int]bool{}
-	for i, bn := range g.GetNode() {
-		if bn.GetOpType() != "BatchNormalization" || bn.GetDomain() != "" || len(bn.GetInput()) != 5 || len(bn.GetOutput()) != 1 {
-			continue
-		}
-		if a := attr(bn, "training_mode"); a != nil && a.GetI() != 0 {
-			continue
-		}
-		x := bn.GetInput()[0]
-		p, ok := ix.Producer[x]
-		if !ok || len(ix.Consumers[x]) != 1 || graphOut[x] {
-			continue
-		}
-		conv := g.GetNode()[p]
-		if conv.GetOpType() != "Conv" || conv.GetDomain() != "" || len(conv.GetOutput()) != 1 {
-			continue
-		}
-		wt := inits[conv.GetInput()[1]]
-		if wt == nil || len(wt.GetDims()) < 1 {
-			continue
-		}
-		var params [4][]float32
-		okp := true
-		for k := range 4 {
-			t := inits[bn.GetInput()[k+1]]
-			if t == nil {
-				okp = false
-				break
+	folded := 0
+	for {
+		ix := onnxio.NewIndex(g)
+		drop := map[int]bool{}
+		for i, n := range g.GetNode() {
+			if n.GetDomain() != "" || len(n.GetOutput()) != 1 {
+				continue
 			}
-			v, err := onnxio.ToFloat32(m, t)
+			x := ""
+			for _, in := range n.GetInput() {
+				if p, ok := ix.Producer[in]; ok && g.GetNode()[p].GetOpType() == "Conv" && !drop[p] {
+					x = in
+					break
+				}
+			}
+			if x == "" || len(ix.Consumers[x]) != 1 || graphOut[x] {
+				continue
+			}
+			conv := g.GetNode()[ix.Producer[x]]
+			if conv.GetDomain() != "" || len(conv.GetOutput()) != 1 {
+				continue
+			}
+			wt := inits[conv.GetInput()[1]]
+			if wt == nil || len(wt.GetDims()) < 3 || wt.GetDims()[0] == 0 {
+				continue
+			}
+			mch := int(wt.GetDims()[0])
+			scale, shift, err := affineOf(m, n, x, mch, len(wt.GetDims()), inits)
 			if err != nil {
-				return len(drop), fmt.Errorf("quant: fold %s: %w", bn.GetName(), err)
+				return folded, fmt.Errorf("quant: fold %s into %s: %w", n.GetName(), conv.GetName(), err)
 			}
-			params[k] = v
+			if scale == nil {
+				continue
+			}
+			w, err := onnxio.ToFloat32(m, wt)
+			if err != nil {
+				return folded, fmt.Errorf("quant: fold %s: %w", n.GetName(), err)
+			}
+			b := make([]float32, mch)
+			if len(conv.GetInput()) > 2 && conv.GetInput()[2] != "" {
+				bt := inits[conv.GetInput()[2]]
+				if bt == nil {
+					continue
+				}
+				if b, err = onnxio.ToFloat32(m, bt); err != nil || len(b) != mch {
+					continue
+				}
+			}
+			inner := len(w) / mch
+			nw := make([]float32, len(w))
+			nb := make([]float32, mch)
+			for c := range mch {
+				for j := range inner {
+					nw[c*inner+j] = float32(float64(w[c*inner+j]) * scale[c])
+				}
+				nb[c] = float32(float64(b[c])*scale[c] + shift[c])
+			}
+			suffix := "_fold"
+			if n.GetOpType() == "BatchNormalization" {
+				suffix = "_bnfold"
+			}
+			wn, bnm := namer.Fresh(wt.GetName()+suffix), namer.Fresh(conv.GetOutput()[0]+"_bias"+suffix)
+			wNew, err := onnxio.NewTensor(wn, onnxio.Float, wt.GetDims(), nw)
+			if err != nil {
+				return folded, err
+			}
+			bNew, err := onnxio.NewTensor(bnm, onnxio.Float, []int64{int64(mch)}, nb)
+			if err != nil {
+				return folded, err
+			}
+			g.Initializer = append(g.Initializer, wNew, bNew)
+			inits[wn], inits[bnm] = wNew, bNew
+			conv.Input = []string{conv.GetInput()[0], wn, bnm}
+			conv.Output = []string{n.GetOutput()[0]}
+			drop[i] = true
 		}
-		if !okp {
-			continue
+		if len(drop) == 0 {
+			break
 		}
-		w, err := onnxio.ToFloat32(m, wt)
+		kept := g.Node[:0]
+		for i, n := range g.Node {
+			if !drop[i] {
+				kept = append(kept, n)
+			}
+		}
+		g.Node = kept
+		folded += len(drop)
+	}
+	if folded > 0 {
+		removeUnused(g)
+	}
+	return folded, nil
+}
+
+// affineOf returns n as y = x·scale[c] + shift[c] over the mch channels
+// (axis 1) of x, a tensor of the given rank, or nil scale when n is no
+// such map.
+func affineOf(m *onnxio.Model, n *pb.NodeProto, x string, mch, rank int, inits map[string]*pb.TensorProto) (scale, shift []float64, err error) {
+	in := n.GetInput()
+	perChannel := func(name string) ([]float64, error) {
+		t := inits[name]
+		if t == nil || onnxio.DataType(t.GetDataType()) != onnxio.Float {
+			return nil, nil
+		}
+		dims := t.GetDims()
+		// Broadcast to [N, mch, 1, ...]: every dim 1 but the one on axis 1.
+		if len(dims) > rank {
+			return nil, nil
+		}
+		for k, d := range dims {
+			if d != 1 && (k != len(dims)-(rank-1) || int(d) != mch) {
+				return nil, nil
+			}
+		}
+		v, err := onnxio.ToFloat32(m, t)
 		if err != nil {
-			return len(drop), fmt.Errorf("quant: fold %s: %w", bn.GetName(), err)
+			return nil, err
 		}
-		mch := int(wt.GetDims()[0])
-		if mch == 0 || len(w)%mch != 0 {
-			continue
+		out := make([]float64, mch)
+		for c := range out {
+			out[c] = float64(v[min(c, len(v)-1)])
 		}
-		bad := false
-		for _, v := range params {
-			bad = bad || len(v) != mch
+		return out, nil
+	}
+	ones := func() []float64 {
+		o := make([]float64, mch)
+		for c := range o {
+			o[c] = 1
 		}
-		if bad {
-			continue
+		return o
+	}
+	if len(n.GetAttribute()) > 0 && n.GetOpType() != "BatchNormalization" {
+		return nil, nil, nil // opset-6 broadcast attributes
+	}
+	switch n.GetOpType() {
+	case "BatchNormalization":
+		if len(in) != 5 || in[0] != x {
+			return nil, nil, nil
 		}
-		var b []float32
-		if len(conv.GetInput()) > 2 && conv.GetInput()[2] != "" {
-			bt := inits[conv.GetInput()[2]]
-			if bt == nil {
-				continue
+		if a := attr(n, "training_mode"); a != nil && a.GetI() != 0 {
+			return nil, nil, nil
+		}
+		var p [4][]float32
+		for k := range 4 {
+			t := inits[in[k+1]]
+			if t == nil {
+				return nil, nil, nil
 			}
-			if b, err = onnxio.ToFloat32(m, bt); err != nil || len(b) != mch {
-				continue
+			if p[k], err = onnxio.ToFloat32(m, t); err != nil {
+				return nil, nil, err
 			}
-		} else {
-			b = make([]float32, mch)
+			if len(p[k]) != mch {
+				return nil, nil, nil
+			}
 		}
 		eps := 1e-5
-		if a := attr(bn, "epsilon"); a != nil {
+		if a := attr(n, "epsilon"); a != nil {
 			eps = float64(a.GetF())
 		}
-		gamma, beta, mean, variance := params[0], params[1], params[2], params[3]
-		inner := len(w) / mch
-		nw := make([]float32, len(w))
-		nb := make([]float32, mch)
+		scale, shift = make([]float64, mch), make([]float64, mch)
 		for c := range mch {
-			f := float64(gamma[c]) / math.Sqrt(float64(variance[c])+eps)
-			for j := range inner {
-				nw[c*inner+j] = float32(float64(w[c*inner+j]) * f)
+			scale[c] = float64(p[0][c]) / math.Sqrt(float64(p[3][c])+eps)
+			shift[c] = float64(p[1][c]) - float64(p[2][c])*scale[c]
+		}
+		return scale, shift, nil
+	case "Mul", "Add", "Sub", "Div":
+		if len(in) != 2 {
+			return nil, nil, nil
+		}
+		other, first := in[1], true
+		if in[1] == x {
+			other, first = in[0], false
+		}
+		if in[0] != x && in[1] != x {
+			return nil, nil, nil
+		}
+		v, err := perChannel(other)
+		if v == nil || err != nil {
+			return nil, nil, err
+		}
+		switch n.GetOpType() {
+		case "Mul":
+			return v, make([]float64, mch), nil
+		case "Add":
+			return ones(), v, nil
+		case "Sub":
+			if !first {
+				return nil, nil, nil
 			}
-			nb[c] = float32((float64(b[c])-float64(mean[c]))*f + float64(beta[c]))
-		}
-		wn, bnm := namer.Fresh(wt.GetName()+"_bnfold"), namer.Fresh(conv.GetOutput()[0]+"_bias_bnfold")
-		wNew, err := onnxio.NewTensor(wn, onnxio.Float, wt.GetDims(), nw)
-		if err != nil {
-			return len(drop), err
-		}
-		bNew, err := onnxio.NewTensor(bnm, onnxio.Float, []int64{int64(mch)}, nb)
-		if err != nil {
-			return len(drop), err
-		}
-		g.Initializer = append(g.Initializer, wNew, bNew)
-		inits[wn], inits[bnm] = wNew, bNew
-		in := []string{conv.GetInput()[0], wn, bnm}
-		conv.Input = in
-		conv.Output = []string{bn.GetOutput()[0]}
-		drop[i] = true
-	}
-	if len(drop) == 0 {
-		return 0, nil
-	}
-	kept := g.Node[:0]
-	for i, n := range g.Node {
-		if !drop[i] {
-			kept = append(kept, n)
+			for c := range v {
+				v[c] = -v[c]
+			}
+			return ones(), v, nil
+		case "Div":
+			if !first {
+				return nil, nil, nil
+			}
+			for c := range v {
+				if v[c] == 0 {
+					return nil, nil, nil
+				}
+				v[c] = 1 / v[c]
+			}
+			return v, make([]float64, mch), nil
 		}
 	}
-	g.Node = kept
-	removeUnused(g)
-	return len(drop), nil
+	return nil, nil, nil
 }
 
 // removeUnused drops initializers no node reads and that are not graph
