@@ -98,19 +98,15 @@ func (q *qout) stage(c0, n int) *kernels.QOutput {
 	return o
 }
 
-// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
-// type) from element off, rows ldc apart (0: n).
-func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
-	n := w.N()
+// stageInto is stage(c0, n) writing rows×n results into dst (of q.dt's
+// element type) from element off, rows ldc apart (0: n).
+func (q *qout) stageInto(c0, n, rows int, dst *Tensor, off, ldc int) *kernels.QOutput {
 	if ldc == 0 {
 		ldc = n
 	}
 	o := q.stage(c0, n)
 	o.Ldc = ldc
-	if m == 0 || n == 0 {
-		return
-	}
-	end := off + (m-1)*ldc + n
+	end := off + (rows-1)*ldc + n
 	switch q.dt {
 	case onnxio.Int32:
 		o.Int32 = dst.I32[off:end]
@@ -121,6 +117,17 @@ func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32
 	case onnxio.Int8:
 		o.Int8 = dst.I8[off:end]
 	}
+	return o
+}
+
+// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
+// type) from element off, rows ldc apart (0: n).
+func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
+	n := w.N()
+	if m == 0 || n == 0 {
+		return
+	}
+	o := q.stageInto(c0, n, m, dst, off, ldc)
 	if signed {
 		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, o, rc.threads)
 	} else {
@@ -169,8 +176,8 @@ func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
 type qconv struct {
 	g      convGeom
 	group  int
-	packed []*kernels.QPackedWeights // per group, when the weights are constant
-	bufs   sync.Pool                 // *qconvBufs
+	packed *qconvWeights // when the weights are constant
+	bufs   sync.Pool     // *qconvBufs
 	// inNHWC and outNHWC: the input (output) holds its N×C×H×W values
 	// in N×H×W×C order (between two integer steps, see qdq.go).
 	inNHWC, outNHWC bool
@@ -220,10 +227,26 @@ func (k *qconv) shape(x, w []int) (out []int, g convGeom, oh, ow int, err error)
 	return []int{n, w[0], oh, ow}, g, oh, ow, nil
 }
 
-// packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) per group with
-// zero points zp (nil, one, or M values), each channel's K weights
-// reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
-func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
+// qconvWeights are a convolution's packed weights: per group for the
+// GEMM, or for the depthwise kernel.
+type qconvWeights struct {
+	gemm []*kernels.QPackedWeights
+	dw   *kernels.QDepthwiseWeights
+}
+
+// packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) with zero
+// points zp (nil, one, or M values): for the depthwise kernel when each
+// group has one input channel, else for the GEMM.
+func packConvWeights(w *Tensor, zp []int32, group int) *qconvWeights {
+	if dw := packDepthwise(w, zp, group); dw != nil {
+		return &qconvWeights{dw: dw}
+	}
+	return &qconvWeights{gemm: packGemmConvWeights(w, zp, group)}
+}
+
+// packGemmConvWeights packs W per group for the GEMM, each channel's K
+// weights reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
+func packGemmConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
 	m := w.Shape[0]
 	_, cg, kh, kw, _ := as4(w.Shape)
 	kk := cg * kh * kw
@@ -247,11 +270,15 @@ func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights
 // run convolves x (uint8 or int8, zero point za) into o (NCHW, of q.dt).
 // Each image is turned NHWC once; a 1×1 convolution of stride 1 over all
 // channels multiplies it directly, others unfold it (im2colNHWC) per group.
-func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*kernels.QPackedWeights, q *qout, o *Tensor) error {
+func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qconvWeights, q *qout, o *Tensor) error {
 	_, g, oh, ow, err := k.shape(x.Shape, wShape)
 	if err != nil {
 		return err
 	}
+	if weights.dw != nil {
+		return k.runDepthwise(rc, x, za, weights.dw, g, wShape[0], oh, ow, q, o)
+	}
+	packed := weights.gemm
 	n, c, h, wd, _ := as4(x.Shape)
 	m := wShape[0]
 	mg, cg := m/k.group, c/k.group
