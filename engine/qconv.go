@@ -371,19 +371,25 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 	}
 	defer k.bufs.Put(bufs)
 	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
-	// Images go to the GEMM in chunks of about 1 MiB of unfolded rows,
-	// amortising its per-call work over several small images.
-	chunk := max(1, min(n, (1<<20)/max(p*kk, 1)))
+	// The GEMM takes images in chunks of about qconvColBytes of unfolded
+	// rows, amortising its per-call work over several small images; a
+	// larger image is unfolded a block of output rows at a time, so that
+	// its rows are still in cache when the GEMM packs them.
+	chunk := max(1, min(n, qconvColBytes/max(p*kk, 1)))
+	rows := oh // output rows per block
+	if chunk == 1 && !direct {
+		rows = max(1, min(oh, qconvColBytes/max(ow*kk, 1)))
+	}
 	img := c * h * wd
 	if !k.inNHWC {
 		bufs.nhwc = grow(bufs.nhwc, chunk*img)
 	}
 	var col []uint8
 	if !direct {
-		bufs.col = grow(bufs.col, chunk*p*kk)
+		bufs.col = grow(bufs.col, chunk*rows*ow*kk)
 		col = bufs.col
 	}
-	tmpLen := chunk * p * mg
+	tmpLen := chunk * rows * ow * mg
 	if k.post != nil {
 		tmpLen = chunk * p * m
 	}
@@ -403,27 +409,35 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 			})
 		}
 		for gi := 0; gi < k.group; gi++ {
-			a, lda := col, kk
-			if direct {
-				a, lda = nhwc, c
-			} else {
-				parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-					for b := lo; b < hi; b++ {
-						im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+			for oy0 := 0; oy0 < oh; oy0 += rows {
+				// Output rows [oy0, oy1) of the chunk's images (all of
+				// them when nb > 1): pb pixels per image.
+				oy1 := min(oh, oy0+rows)
+				pb := (oy1 - oy0) * ow
+				a, lda := col, kk
+				if direct {
+					a, lda = nhwc, c
+				} else {
+					parallelFor(rc.threads, nb*(oy1-oy0), 1, func(lo, hi int) {
+						for u := lo; u < hi; {
+							b, r := u/(oy1-oy0), u%(oy1-oy0)
+							r1 := min(oy1-oy0, r+hi-u)
+							im2colNHWC(col[(b*pb+r*ow)*kk:(b*pb+r1*ow)*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oy0+r, oy0+r1, ow, byte(za))
+							u += r1 - r
+						}
+					})
+				}
+				switch {
+				case k.post != nil:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, oy0*ow*m+gi*mg, m)
+				case k.outNHWC:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, o, (n0*p+oy0*ow)*m+gi*mg, m)
+				default:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
+					for b := 0; b < nb; b++ {
+						transposeTensor(o, ((n0+b)*m+gi*mg)*p+oy0*ow, p, tmp, b*pb*mg, pb, mg)
 					}
-				})
-			}
-			if k.post != nil {
-				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, gi*mg, m)
-				continue
-			}
-			if k.outNHWC {
-				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, o, n0*p*m+gi*mg, m)
-				continue
-			}
-			q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
-			for b := 0; b < nb; b++ {
-				transposeTensor(o, ((n0+b)*m+gi*mg)*p, p, tmp, b*p*mg, p, mg)
+				}
 			}
 		}
 		if k.post != nil {
@@ -437,6 +451,9 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 	}
 	return nil
 }
+
+// qconvColBytes bounds the unfolded rows given to one GEMM call.
+const qconvColBytes = 256 << 10
 
 // qpoolPost is a MaxPool fused after an integer convolution.
 type qpoolPost struct {
@@ -478,20 +495,21 @@ func (pp *qpoolPost) apply(x []uint8, signed bool, c, h, w int, o []uint8, ni in
 }
 
 // im2colNHWC unfolds channels [c0, c0+cg) of one NHWC image (h·w pixels
-// of c channels) into col: p rows of K = kh·kw·cg in [ky][kx][ci] order,
-// padding taps set to pad. With all channels and no dilation, the kw taps
-// of a kernel row are one contiguous copy.
-func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad byte) {
+// of c channels) for output rows [oy0, oy1) into col: a row of K =
+// kh·kw·cg in [ky][kx][ci] order per output pixel, padding taps set to
+// pad. With all channels and no dilation, the kw taps of a kernel row are
+// one contiguous copy.
+func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := cg * g.kh * g.kw
 	rowLen := g.kw * cg
 	contiguous := cg == c && g.dw == 1
 	if contiguous && g.sw == 1 {
-		im2colRows(col, x, c, h, w, g, oh, ow, pad)
+		im2colRows(col, x, c, h, w, g, oy0, oy1, ow, pad)
 		return
 	}
-	for oy := 0; oy < oh; oy++ {
+	for oy := oy0; oy < oy1; oy++ {
 		for ox := 0; ox < ow; ox++ {
-			row := col[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
+			row := col[((oy-oy0)*ow+ox)*kk : ((oy-oy0)*ow+ox+1)*kk]
 			ix0 := ox*g.sw - g.pl
 			for ky := 0; ky < g.kh; ky++ {
 				seg := row[ky*rowLen : (ky+1)*rowLen]
@@ -537,12 +555,12 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad
 // im2colRows is im2colNHWC over all channels with horizontal stride and
 // dilation 1: each input row is laid out once with its padding, and each
 // output pixel's kernel row is one slice of it.
-func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
+func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
 	span := (ow + g.kw - 1) * c // input columns -pl .. ow-1-pl+kw-1
 	padded := make([]uint8, span)
-	for oy := 0; oy < oh; oy++ {
+	for oy := oy0; oy < oy1; oy++ {
 		for ky := 0; ky < g.kh; ky++ {
 			iy := oy*g.sh - g.pt + ky*g.dh
 			if iy < 0 || iy >= h {
@@ -572,7 +590,7 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
 					}
 				}
 			}
-			base := (oy * ow) * kk
+			base := ((oy - oy0) * ow) * kk
 			if rowLen == 3 {
 				for ox := 0; ox < ow; ox++ {
 					src := padded[ox*c : ox*c+3]

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
+
+	"github.com/qtool/qtool/onnxio"
 )
 
 // TestTransposeBytes checks the 8×8-block byte transpose against the
@@ -71,4 +74,29 @@ func BenchmarkTransposeGeneric(b *testing.B) {
 	for b.Loop() {
 		transposeInto(dst, p, src, p, n)
 	}
+}
+
+// TestQConvRowBlocksORT: convolutions whose unfolded rows exceed
+// qconvColBytes are unfolded and multiplied a block of output rows at a
+// time; images small enough go to the GEMM several at once. Checked
+// against simulated quantization and ONNX Runtime, through NCHW and NHWC
+// inputs and outputs and a batch of 2.
+func TestQConvRowBlocksORT(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	var cases []fmt.Stringer
+	var chains []qconvChain
+	for i, adt := range []onnxio.DataType{onnxio.Uint8, onnxio.Int8} {
+		for _, c := range []qconvChain{
+			// 64 channels 3×3 over 37 columns: 21 KiB of rows per output
+			// row; then stride 2 in 2 groups, then 1×1.
+			{x: []int{2, 64, 40, 37}, convs: []qconvSpec{{24, 3, 1, 1, 1}, {16, 3, 2, 1, 2}, {8, 1, 1, 0, 1}}},
+			// The detector's first layer: 3 channels, 3×3 stride 2.
+			{x: []int{1, 3, 161, 150}, convs: []qconvSpec{{16, 3, 2, 1, 1}, {8, 5, 1, 2, 1}}},
+		} {
+			c.adt, c.perChannel, c.bias, c.act = adt, i == 0, true, "Relu"
+			cases = append(cases, c)
+			chains = append(chains, c)
+		}
+	}
+	checkQConvChainsORT(t, rng, cases, chains)
 }

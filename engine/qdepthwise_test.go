@@ -122,8 +122,9 @@ func randQout(rng *rand.Rand, m int) *qout {
 	return q
 }
 
-// dwCase is a random QDQ graph of two depthwise convolutions in a row
-// (the value between them passed in NHWC).
+// dwCase describes a qconvChain of two depthwise convolutions (the
+// value between them passed in NHWC): c·mult channels k×k, then c·mult
+// 3×3 stride 1.
 type dwCase struct {
 	adt        onnxio.DataType
 	c, mult    int
@@ -139,42 +140,61 @@ func (c dwCase) String() string {
 	return fmt.Sprintf("%s/c%d×%d/k%d/s%d/p%d/perch=%v/bias=%v/%s/%dx%dx%d", onnxio.DataTypeName(c.adt), c.c, c.mult, c.k, c.stride, c.pad, c.perChannel, c.bias, c.act, c.n, c.h, c.w)
 }
 
-// build returns the model and its input: x -> Q -> DQ -> Conv(depthwise,
-// c·mult channels) [-> act] -> Q -> DQ -> Conv(depthwise, multiplier 1,
-// stride 1) -> Q -> DQ -> y.
-func (c dwCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor) {
+// qconvChain is a QDQ graph of convolutions in a row, all quantized to
+// adt: x -> Q -> DQ -> Conv [-> act] -> Q -> DQ -> Conv -> ... -> Q -> DQ
+// -> y, the activation after the first only, the last output with step
+// 0.02.
+type qconvChain struct {
+	adt        onnxio.DataType
+	perChannel bool
+	bias       bool
+	act        string
+	x          []int
+	convs      []qconvSpec
+}
+
+// qconvSpec is one convolution of a qconvChain: m output channels, k×k,
+// square stride and pads.
+type qconvSpec struct{ m, k, stride, pad, group int }
+
+func (c qconvChain) String() string {
+	return fmt.Sprintf("%s/x%v/convs%v/perch=%v/bias=%v/%s", onnxio.DataTypeName(c.adt), c.x, c.convs, c.perChannel, c.bias, c.act)
+}
+
+func (c qconvChain) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor) {
 	b := newGraph()
 	b.input("x", onnxio.Float)
 	b.output("y", onnxio.Float)
 	g := b.g
-	zero := func(dt onnxio.DataType, v int32) int32 {
-		if dt == onnxio.Int8 {
+	zero := func(v int32) int32 {
+		if c.adt == onnxio.Int8 {
 			return v - 128
 		}
 		return v
 	}
 	quant := func(in, out string, s float32, z int32) {
 		qinit(t, g, out+"_s", NewFloat32([]int{}, []float32{s}))
-		qinit(t, g, out+"_z", scalarQ(c.adt, zero(c.adt, z)))
+		qinit(t, g, out+"_z", scalarQ(c.adt, zero(z)))
 		b.node("QuantizeLinear", []string{in, out + "_s", out + "_z"}, []string{out + "_q"})
 		b.node("DequantizeLinear", []string{out + "_q", out + "_s", out + "_z"}, []string{out})
 	}
-	conv := func(name, in string, cin, m, k, stride, pad int) {
-		wq := newTensor(onnxio.Int8, []int{m, 1, k, k})
+	conv := func(name, in string, cin int, cs qconvSpec) {
+		m, k := cs.m, cs.k
+		wq := newTensor(onnxio.Int8, []int{m, cin / cs.group, k, k})
 		for i := range wq.I8 {
 			wq.I8[i] = int8(rng.Intn(255) - 127)
-		}
-		nsw := 1
-		if c.perChannel {
-			nsw = m
-		}
-		sw := make([]float32, nsw)
-		for i := range sw {
-			sw[i] = float32(0.002 + 0.004*rng.Float64())
 		}
 		shape := []int{}
 		if c.perChannel {
 			shape = []int{m}
+		}
+		sw := make([]float32, 1)
+		if c.perChannel {
+			sw = make([]float32, m)
+		}
+		for i := range sw {
+			// About 1/sqrt(K) of the input range over the output's.
+			sw[i] = float32((0.5 + rng.Float64()) * 0.6 / math.Sqrt(float64(wq.Len()/m)) / 127)
 		}
 		qinit(t, g, name+"_w", wq)
 		qinit(t, g, name+"_sw", NewFloat32(shape, sw))
@@ -185,37 +205,43 @@ func (c dwCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor) {
 			qinit(t, g, name+"_b", randRange(rng.Int63(), []int{m}, -0.3, 0.3))
 			ins = append(ins, name+"_b")
 		}
-		s, p := int64(stride), int64(pad)
-		b.node("Conv", ins, []string{name}, attrIs("strides", s, s), attrIs("pads", p, p, p, p), attrI("group", int64(cin)),
+		s, p := int64(cs.stride), int64(cs.pad)
+		b.node("Conv", ins, []string{name}, attrIs("strides", s, s), attrIs("pads", p, p, p, p), attrI("group", int64(cs.group)),
 			attrIs("kernel_shape", int64(k), int64(k)))
 	}
-	x := randRange(rng.Int63(), []int{c.n, c.c, c.h, c.w}, -1, 2)
+	x := randRange(rng.Int63(), c.x, -1, 2)
 	quant("x", "xd", 3.0/255, 85)
-	conv("c1", "xd", c.c, c.c*c.mult, c.k, c.stride, c.pad)
-	cur := "c1"
-	switch c.act {
-	case "Relu":
-		b.node("Relu", []string{cur}, []string{"a1"})
-		cur = "a1"
-	case "Clip":
-		qinit(t, g, "lo", NewFloat32([]int{}, []float32{-0.2}))
-		qinit(t, g, "hi", NewFloat32([]int{}, []float32{0.6}))
-		b.node("Clip", []string{cur, "lo", "hi"}, []string{"a1"})
-		cur = "a1"
+	cur, cin := "xd", c.x[1]
+	for i, cs := range c.convs {
+		name := fmt.Sprintf("c%d", i)
+		conv(name, cur, cin, cs)
+		cur, cin = name, cs.m
+		if i == 0 && c.act != "" {
+			switch c.act {
+			case "Relu":
+				b.node("Relu", []string{cur}, []string{"a"})
+			case "Clip":
+				qinit(t, g, "lo", NewFloat32([]int{}, []float32{-0.2}))
+				qinit(t, g, "hi", NewFloat32([]int{}, []float32{0.6}))
+				b.node("Clip", []string{cur, "lo", "hi"}, []string{"a"})
+			}
+			cur = "a"
+		}
+		if i < len(c.convs)-1 {
+			quant(cur, cur+"_d", 0.01, 120)
+			cur += "_d"
+		}
 	}
-	quant(cur, "h1", 0.01, 120)
-	conv("c2", "h1", c.c*c.mult, c.c*c.mult, 3, 1, 1)
-	quant("c2", "y", 0.02, 130)
+	quant(cur, "y", 0.02, 130)
 	return b.model(t, 13), x
 }
 
 // TestQDepthwiseORT runs random QDQ depthwise convolutions in integer
-// and checks them against simulated quantization and ONNX Runtime: within
-// one quantization step (round-half-to-even ties of float products may
-// differ).
+// and checks them against simulated quantization and ONNX Runtime.
 func TestQDepthwiseORT(t *testing.T) {
 	rng := rand.New(rand.NewSource(9))
-	var cases []dwCase
+	var cases []fmt.Stringer
+	var chains []qconvChain
 	for i := 0; i < 24; i++ {
 		c := dwCase{
 			adt:        []onnxio.DataType{onnxio.Uint8, onnxio.Int8}[i%2],
@@ -231,13 +257,25 @@ func TestQDepthwiseORT(t *testing.T) {
 			w:          5 + rng.Intn(12),
 		}
 		c.pad = rng.Intn(c.k/2 + 1)
+		m := c.c * c.mult
 		cases = append(cases, c)
+		chains = append(chains, qconvChain{adt: c.adt, perChannel: c.perChannel, bias: c.bias, act: c.act, x: []int{c.n, c.c, c.h, c.w},
+			convs: []qconvSpec{{m, c.k, c.stride, c.pad, c.c}, {m, 3, 1, 1, m}}})
 	}
+	checkQConvChainsORT(t, rng, cases, chains)
+}
+
+// checkQConvChainsORT builds the chains, checks that each convolution
+// runs in integer, and that the outputs are within one quantization step
+// of simulated quantization and of ONNX Runtime (round-half-to-even ties
+// of float products may differ), few of them a step apart.
+func checkQConvChainsORT(t *testing.T, rng *rand.Rand, cases []fmt.Stringer, chains []qconvChain) {
+	t.Helper()
 	dir := t.TempDir()
 	var jobs []testdeps.ORTJob
 	var got, sim [][]float32
 	for i, c := range cases {
-		m, x := c.build(t, rng)
+		m, x := chains[i].build(t, rng)
 		s, err := Compile(m, Options{})
 		if err != nil {
 			t.Fatalf("%v: %v", c, err)
@@ -248,8 +286,8 @@ func TestQDepthwiseORT(t *testing.T) {
 				n8++
 			}
 		}
-		if n8 != 2 {
-			t.Errorf("%v: %d int8 Conv steps, want 2: %+v", c, n8, s.Precisions())
+		if n8 != len(chains[i].convs) {
+			t.Errorf("%v: %d int8 Conv steps, want %d: %+v", c, n8, len(chains[i].convs), s.Precisions())
 		}
 		res, err := s.Run(map[string]*Tensor{"x": x})
 		if err != nil {
@@ -257,14 +295,14 @@ func TestQDepthwiseORT(t *testing.T) {
 		}
 		got = append(got, res["y"].F32)
 		sim = append(sim, run1(t, m, Options{NoInteger: true}, map[string]*Tensor{"x": x})["y"].F32)
-		path := filepath.Join(dir, fmt.Sprintf("dw%d.onnx", i))
+		path := filepath.Join(dir, fmt.Sprintf("chain%d.onnx", i))
 		if err := m.Save(path, onnxio.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		jobs = append(jobs, testdeps.ORTJob{Model: path, Inputs: []testdeps.ORTTensor{testdeps.ORTFloat32("x", x.Shape, x.F32)}})
 	}
 	const step = 0.02
-	check := func(c dwCase, what string, got, want []float32) {
+	check := func(c fmt.Stringer, what string, got, want []float32) {
 		if len(got) != len(want) {
 			t.Errorf("%v vs %s: %d values, want %d", c, what, len(got), len(want))
 			return
