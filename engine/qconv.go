@@ -146,10 +146,10 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 	_ = dst[(n-1)*ldd+p-1]
 	switch d := any(dst).(type) {
 	case []uint8:
-		transposeBytes(d, ldd, any(src).([]uint8), p, n)
+		transposeBytes(d, ldd, any(src).([]uint8), p, n, 0)
 		return
 	case []int8:
-		transposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n)
+		transposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n, 0)
 		return
 	}
 	for i0 := 0; i0 < p; i0 += bs {
@@ -167,10 +167,10 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 	}
 }
 
-// transposeBytes is transposeInto for bytes: 8×8 blocks are transposed
-// in eight 64-bit words (three rounds of swapping halves, quarters and
-// bytes between rows), the edges element by element.
-func transposeBytes(dst []uint8, ldd int, src []uint8, p, n int) {
+// transposeBytes is transposeInto for bytes, each XORed with flip: 8×8
+// blocks are transposed in eight 64-bit words (three rounds of swapping
+// halves, quarters and bytes between rows), the edges element by element.
+func transposeBytes(dst []uint8, ldd int, src []uint8, p, n int, flip uint8) {
 	const bs = 64 // rows and columns per tile, for the cache
 	p8, n8 := p&^7, n&^7
 	for i0 := 0; i0 < p8; i0 += bs {
@@ -179,7 +179,7 @@ func transposeBytes(dst []uint8, ldd int, src []uint8, p, n int) {
 			j1 := min(j0+bs, n8)
 			for i := i0; i < i1; i += 8 {
 				for j := j0; j < j1; j += 8 {
-					transpose8x8(dst[j*ldd+i:], ldd, src[i*n+j:], n)
+					transpose8x8(dst[j*ldd+i:], ldd, src[i*n+j:], n, flip)
 				}
 			}
 		}
@@ -187,21 +187,22 @@ func transposeBytes(dst []uint8, ldd int, src []uint8, p, n int) {
 	// The last p%8 rows, then the last n%8 columns of the others.
 	for i := p8; i < p; i++ {
 		for j, v := range src[i*n : i*n+n] {
-			dst[j*ldd+i] = v
+			dst[j*ldd+i] = v ^ flip
 		}
 	}
 	for i := 0; i < p8; i++ {
 		for j := n8; j < n; j++ {
-			dst[j*ldd+i] = src[i*n+j]
+			dst[j*ldd+i] = src[i*n+j] ^ flip
 		}
 	}
 }
 
 // transpose8x8 writes the 8×8 bytes at src (rows ls apart) transposed to
-// dst (rows ld apart). Word r holds row r, its byte k column k; the rows
-// swap their upper 4 bytes with the lower 4 of the rows 4 on, then 2-byte
-// pairs with the rows 2 on, then bytes with the next row.
-func transpose8x8(dst []uint8, ld int, src []uint8, ls int) {
+// dst (rows ld apart), each byte XORed with flip. Word r holds row r, its
+// byte k column k; the rows swap their upper 4 bytes with the lower 4 of
+// the rows 4 on, then 2-byte pairs with the rows 2 on, then bytes with
+// the next row.
+func transpose8x8(dst []uint8, ld int, src []uint8, ls int, flip uint8) {
 	_ = src[7*ls+7]
 	_ = dst[7*ld+7]
 	le := binary.LittleEndian
@@ -220,6 +221,8 @@ func transpose8x8(dst []uint8, ld int, src []uint8, ls int) {
 	x2, x3 = x2&l1|(x3&l1)<<8, (x2>>8)&l1|x3&^l1
 	x4, x5 = x4&l1|(x5&l1)<<8, (x4>>8)&l1|x5&^l1
 	x6, x7 = x6&l1|(x7&l1)<<8, (x6>>8)&l1|x7&^l1
+	f := uint64(flip) * 0x0101010101010101
+	x0, x1, x2, x3, x4, x5, x6, x7 = x0^f, x1^f, x2^f, x3^f, x4^f, x5^f, x6^f, x7^f
 	le.PutUint64(dst, x0)
 	le.PutUint64(dst[ld:], x1)
 	le.PutUint64(dst[2*ld:], x2)

@@ -10,7 +10,7 @@ import (
 
 // TestTransposeBytes checks the 8×8-block byte transpose against the
 // definition, over sizes around the block and tile edges and a row
-// stride wider than the rows.
+// stride wider than the rows, with and without flipping the sign bits.
 func TestTransposeBytes(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	sizes := []int{1, 3, 7, 8, 9, 16, 63, 64, 65, 130}
@@ -35,6 +35,15 @@ func TestTransposeBytes(t *testing.T) {
 			for i := range want {
 				if dst[i] != want[i] {
 					t.Fatalf("%d×%d (ldd %d): byte %d = %d, want %d", p, n, ldd, i, dst[i], want[i])
+				}
+			}
+			// With the sign flip of depthwiseInput.
+			transposeBytes(dst, ldd, src, p, n, 0x80)
+			for i := 0; i < p; i++ {
+				for j := 0; j < n; j++ {
+					if dst[j*ldd+i] != src[i*n+j]^0x80 {
+						t.Fatalf("flipped %d×%d: element (%d, %d) = %d, want %d", p, n, i, j, dst[j*ldd+i], src[i*n+j]^0x80)
+					}
 				}
 			}
 			// int8 takes the same path.

@@ -110,14 +110,15 @@ func (k *qconv) runDepthwise(rc *runCtx, x *Tensor, za int32, dw *kernels.QDepth
 
 // depthwiseInput writes one image of c channels × hw pixels (src, NCHW
 // or NHWC) as hw NHWC uint8 pixels of c·mult channels, channel ch
-// repeated mult times; signed (int8) bytes are flipped to uint8.
+// repeated mult times; signed (int8) bytes are flipped to uint8 (x ^ 0x80
+// = x + 128).
 func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
+	var flip uint8
+	if signed {
+		flip = 0x80
+	}
 	switch {
 	case mult > 1:
-		var flip uint8
-		if signed {
-			flip = 0x80
-		}
 		for px := 0; px < hw; px++ {
 			d := dst[px*c*mult : (px+1)*c*mult]
 			for ch := 0; ch < c; ch++ {
@@ -130,25 +131,22 @@ func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 				}
 			}
 		}
-		return
 	case nhwc:
-		copy(dst, src[:c*hw])
+		xorBytes(dst[:c*hw], src[:c*hw], flip)
 	default:
-		transposeInto(dst, c, src[:c*hw], c, hw)
-	}
-	if signed {
-		flipSign(dst[:c*hw])
+		transposeBytes(dst, c, src[:c*hw], c, hw, flip)
 	}
 }
 
-// flipSign turns int8 bytes into uint8 ones in place (v+128: the top bit
-// flipped), eight at a time.
-func flipSign(b []uint8) {
-	n := len(b) &^ 7
+// xorBytes sets dst to src with each byte XORed with x, eight at a time.
+func xorBytes(dst, src []uint8, x uint8) {
+	dst = dst[:len(src)]
+	f := uint64(x) * 0x0101010101010101
+	n := len(src) &^ 7
 	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^0x8080808080808080)
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^f)
 	}
-	for i := n; i < len(b); i++ {
-		b[i] ^= 0x80
+	for i := n; i < len(src); i++ {
+		dst[i] = src[i] ^ x
 	}
 }
