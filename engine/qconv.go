@@ -506,7 +506,7 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oy0, oy1, ow in
 	kk := cg * g.kh * g.kw
 	rowLen := g.kw * cg
 	contiguous := cg == c && g.dw == 1
-	if contiguous && g.sw == 1 {
+	if contiguous {
 		im2colRows(col, x, c, h, w, g, oy0, oy1, ow, pad)
 		return
 	}
@@ -555,48 +555,34 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oy0, oy1, ow in
 	}
 }
 
-// im2colRows is im2colNHWC over all channels with horizontal stride and
-// dilation 1: each input row is laid out once with its padding, and each
-// output pixel's kernel row is one slice of it.
+// im2colRows is im2colNHWC over all channels with horizontal dilation 1:
+// each input row is laid out once with its padding, and each output
+// pixel's kernel row is one slice of it.
 func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
-	span := (ow + g.kw - 1) * c // input columns -pl .. ow-1-pl+kw-1
-	padded := make([]uint8, span)
+	cols := (ow-1)*g.sw + g.kw // input columns -pl .. cols-1-pl
+	padded := make([]uint8, cols*c)
+	ls := g.sw * c // from one output pixel's slice to the next
+	// Input columns [lo, hi) of padded are in the image.
+	lo := min(g.pl, cols)
+	hi := max(lo, min(cols, g.pl+w))
 	for oy := oy0; oy < oy1; oy++ {
 		for ky := 0; ky < g.kh; ky++ {
 			iy := oy*g.sh - g.pt + ky*g.dh
 			if iy < 0 || iy >= h {
-				for i := range padded {
-					padded[i] = pad
-				}
+				fillBytes(padded, pad)
 			} else {
-				xr := x[iy*w*c : (iy+1)*w*c]
-				if c == 1 {
-					for i := range padded {
-						if ix := i - g.pl; ix >= 0 && ix < w {
-							padded[i] = xr[ix]
-						} else {
-							padded[i] = pad
-						}
-					}
+				fillBytes(padded[:lo*c], pad)
+				if hi > lo {
+					copy(padded[lo*c:hi*c], x[(iy*w+lo-g.pl)*c:(iy*w+hi-g.pl)*c])
 				}
-				for i := 0; c > 1 && i < ow+g.kw-1; i++ {
-					ix := i - g.pl
-					d := padded[i*c : (i+1)*c]
-					if ix < 0 || ix >= w {
-						for j := range d {
-							d[j] = pad
-						}
-					} else {
-						copy(d, xr[ix*c:(ix+1)*c])
-					}
-				}
+				fillBytes(padded[hi*c:], pad)
 			}
 			base := ((oy - oy0) * ow) * kk
 			if rowLen == 3 {
 				for ox := 0; ox < ow; ox++ {
-					src := padded[ox*c : ox*c+3]
+					src := padded[ox*ls : ox*ls+3]
 					o := base + ox*kk + ky*3
 					dst := col[o : o+3]
 					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
@@ -605,7 +591,7 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 			}
 			if rowLen <= 16 {
 				for ox := 0; ox < ow; ox++ {
-					src := padded[ox*c : ox*c+rowLen]
+					src := padded[ox*ls : ox*ls+rowLen]
 					dst := col[base+ox*kk+ky*rowLen : base+ox*kk+ky*rowLen+rowLen]
 					for i := range dst {
 						dst[i] = src[i]
@@ -615,17 +601,23 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 			}
 			switch rowLen {
 			case 48:
-				copy48(col[base+ky*48:], kk, padded, c, ow)
+				copy48(col[base+ky*48:], kk, padded, ls, ow)
 			case 96:
-				copy96(col[base+ky*96:], kk, padded, c, ow)
+				copy96(col[base+ky*96:], kk, padded, ls, ow)
 			case 192:
-				copy192(col[base+ky*192:], kk, padded, c, ow)
+				copy192(col[base+ky*192:], kk, padded, ls, ow)
 			default:
 				for ox := 0; ox < ow; ox++ {
-					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
+					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*ls:ox*ls+rowLen])
 				}
 			}
 		}
+	}
+}
+
+func fillBytes(b []uint8, v uint8) {
+	for i := range b {
+		b[i] = v
 	}
 }
 

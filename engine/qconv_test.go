@@ -109,3 +109,102 @@ func TestQConvRowBlocksORT(t *testing.T) {
 	}
 	checkQConvChainsORT(t, rng, cases, chains)
 }
+
+// BenchmarkQConvDet times integer convolutions of the PP-OCRv4 detector's
+// shapes at 320×320 (int8 NCHW in and out, one thread): its first layer,
+// a depthwise 5×5, a 1×1 and a 3×3 of the head.
+func BenchmarkQConvDet(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		x             []int
+		m, k, s, p, g int
+	}{
+		{"first3x3s2", []int{1, 3, 320, 320}, 16, 3, 2, 1, 1},
+		{"dw5x5", []int{1, 192, 20, 20}, 192, 5, 1, 2, 192},
+		{"dw3x3", []int{1, 16, 160, 160}, 16, 3, 1, 1, 16},
+		{"1x1", []int{1, 96, 80, 80}, 24, 1, 1, 0, 1},
+		{"3x3", []int{1, 96, 80, 80}, 24, 3, 1, 1, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewSource(1))
+			x := newTensor(onnxio.Int8, c.x)
+			for i := range x.I8 {
+				x.I8[i] = int8(rng.Intn(256) - 128)
+			}
+			w := newTensor(onnxio.Int8, []int{c.m, c.x[1] / c.g, c.k, c.k})
+			for i := range w.I8 {
+				w.I8[i] = int8(rng.Intn(255) - 127)
+			}
+			k := qconv{g: convGeom{kh: c.k, kw: c.k, sh: c.s, sw: c.s, dh: 1, dw: 1, pt: c.p, pl: c.p, pb: c.p, pr: c.p}, group: c.g}
+			os, _, _, _, err := k.shape(x.Shape, w.Shape)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := &qout{dt: onnxio.Int8, scale: []float32{0.001}, zp: -3}
+			o := newTensor(onnxio.Int8, os)
+			weights := packConvWeights(w, nil, c.g)
+			rc := &runCtx{threads: 1}
+			for b.Loop() {
+				if err := k.run(rc, x, 5, w.Shape, weights, q, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestIm2colNHWC checks the unfolding against its definition over random
+// geometries (strides, dilations, pads wider than the image, groups) and
+// output row ranges.
+func TestIm2colNHWC(t *testing.T) {
+	rng := rand.New(rand.NewSource(17))
+	for it := 0; it < 2000; it++ {
+		groups := 1 + rng.Intn(3)
+		cg := []int{1, 3, 16, 32, 64}[rng.Intn(5)]
+		if rng.Intn(2) == 0 {
+			groups = 1
+		}
+		c := cg * groups
+		h, w := 1+rng.Intn(9), 1+rng.Intn(9)
+		g := convGeom{kh: 1 + rng.Intn(3), kw: 1 + rng.Intn(3), sh: 1 + rng.Intn(2), sw: 1 + rng.Intn(3), dh: 1 + rng.Intn(2), dw: 1 + rng.Intn(2),
+			pt: rng.Intn(4), pl: rng.Intn(4), pb: rng.Intn(4), pr: rng.Intn(4)}
+		if rng.Intn(2) == 0 {
+			g.dw = 1
+		}
+		g, oh, ow := g.forInput(h, w, false)
+		if oh <= 0 || ow <= 0 {
+			continue
+		}
+		oy0 := rng.Intn(oh)
+		oy1 := oy0 + 1 + rng.Intn(oh-oy0)
+		c0 := cg * rng.Intn(groups)
+		x := make([]uint8, h*w*c)
+		for i := range x {
+			x[i] = uint8(rng.Intn(256))
+		}
+		const pad = 0xEE
+		kk := cg * g.kh * g.kw
+		got := make([]uint8, (oy1-oy0)*ow*kk)
+		im2colNHWC(got, x, c, c0, cg, h, w, g, oy0, oy1, ow, pad)
+		for oy := oy0; oy < oy1; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				for ky := 0; ky < g.kh; ky++ {
+					for kx := 0; kx < g.kw; kx++ {
+						for ci := 0; ci < cg; ci++ {
+							iy, ix := oy*g.sh-g.pt+ky*g.dh, ox*g.sw-g.pl+kx*g.dw
+							want := uint8(pad)
+							if iy >= 0 && iy < h && ix >= 0 && ix < w {
+								want = x[(iy*w+ix)*c+c0+ci]
+							}
+							at := ((oy-oy0)*ow+ox)*kk + (ky*g.kw+kx)*cg + ci
+							if got[at] != want {
+								t.Fatalf("c %d (%d from %d), %dx%d, %+v, rows [%d, %d): pixel (%d, %d) tap (%d, %d) channel %d = %d, want %d",
+									cg, c, c0, h, w, g, oy0, oy1, oy, ox, ky, kx, ci, got[at], want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
