@@ -14,8 +14,9 @@ import (
 
 // TestQDepthwiseMatchesGEMM: the depthwise kernel path gives the GEMM
 // path's results exactly (both are exact int32 sums through the same
-// output stage), over random geometries, channel multipliers, activation
-// and weight types, zero points, output stages, layouts and batches.
+// output stage), over random 1-D and 2-D geometries, channel
+// multipliers, activation and weight types, zero points, output stages,
+// layouts and batches.
 func TestQDepthwiseMatchesGEMM(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	q8 := []onnxio.DataType{onnxio.Uint8, onnxio.Int8}
@@ -28,17 +29,22 @@ func TestQDepthwiseMatchesGEMM(t *testing.T) {
 		n, h, w := 1+rng.Intn(3), 1+rng.Intn(13), 1+rng.Intn(13)
 		g := convGeom{kh: ks[0], kw: ks[1], sh: 1 + rng.Intn(2), sw: 1 + rng.Intn(2), dh: 1 + rng.Intn(2), dw: 1 + rng.Intn(2),
 			pt: rng.Intn(3), pl: rng.Intn(3), pb: rng.Intn(3), pr: rng.Intn(3)}
+		xShape, wShape := []int{n, c, h, w}, []int{m, 1, ks[0], ks[1]}
+		if rng.Intn(5) == 0 { // 1-D
+			g.kh, g.sh, g.dh, g.pt, g.pb = 1, 1, 1, 0, 0
+			xShape, wShape = []int{n, c, w}, []int{m, 1, ks[1]}
+		}
 		k := qconv{g: g, group: c, inNHWC: rng.Intn(2) == 0, outNHWC: rng.Intn(2) == 0}
-		x := newTensor(q8[rng.Intn(2)], []int{n, c, h, w})
-		os, _, _, _, err := k.shape(x.Shape, []int{m, 1, ks[0], ks[1]})
-		if err != nil || os[2] <= 0 || os[3] <= 0 {
+		x := newTensor(q8[rng.Intn(2)], xShape)
+		os, _, _, _, err := k.shape(x.Shape, wShape)
+		if err != nil || os[len(os)-1] <= 0 || (len(os) == 4 && os[2] <= 0) {
 			continue
 		}
 		tested++
 		for i := range qbytes(x) {
 			qbytes(x)[i] = byte(rng.Intn(256))
 		}
-		wt := newTensor(q8[rng.Intn(2)], []int{m, 1, ks[0], ks[1]})
+		wt := newTensor(q8[rng.Intn(2)], wShape)
 		for i := range qbytes(wt) {
 			qbytes(wt)[i] = byte(rng.Intn(256))
 		}
