@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -146,10 +145,10 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 	_ = dst[(n-1)*ldd+p-1]
 	switch d := any(dst).(type) {
 	case []uint8:
-		transposeBytes(d, ldd, any(src).([]uint8), p, n, 0)
+		kernels.TransposeBytes(d, ldd, any(src).([]uint8), p, n, 0)
 		return
 	case []int8:
-		transposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n, 0)
+		kernels.TransposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n, 0)
 		return
 	}
 	for i0 := 0; i0 < p; i0 += bs {
@@ -165,72 +164,6 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 			}
 		}
 	}
-}
-
-// transposeBytes is transposeInto for bytes, each XORed with flip: 8×8
-// blocks are transposed in eight 64-bit words (three rounds of swapping
-// halves, quarters and bytes between rows), the edges element by element.
-func transposeBytes(dst []uint8, ldd int, src []uint8, p, n int, flip uint8) {
-	const bs = 64 // rows and columns per tile, for the cache
-	p8, n8 := p&^7, n&^7
-	for i0 := 0; i0 < p8; i0 += bs {
-		i1 := min(i0+bs, p8)
-		for j0 := 0; j0 < n8; j0 += bs {
-			j1 := min(j0+bs, n8)
-			for i := i0; i < i1; i += 8 {
-				for j := j0; j < j1; j += 8 {
-					transpose8x8(dst[j*ldd+i:], ldd, src[i*n+j:], n, flip)
-				}
-			}
-		}
-	}
-	// The last p%8 rows, then the last n%8 columns of the others.
-	for i := p8; i < p; i++ {
-		for j, v := range src[i*n : i*n+n] {
-			dst[j*ldd+i] = v ^ flip
-		}
-	}
-	for i := 0; i < p8; i++ {
-		for j := n8; j < n; j++ {
-			dst[j*ldd+i] = src[i*n+j] ^ flip
-		}
-	}
-}
-
-// transpose8x8 writes the 8×8 bytes at src (rows ls apart) transposed to
-// dst (rows ld apart), each byte XORed with flip. Word r holds row r, its
-// byte k column k; the rows swap their upper 4 bytes with the lower 4 of
-// the rows 4 on, then 2-byte pairs with the rows 2 on, then bytes with
-// the next row.
-func transpose8x8(dst []uint8, ld int, src []uint8, ls int, flip uint8) {
-	_ = src[7*ls+7]
-	_ = dst[7*ld+7]
-	le := binary.LittleEndian
-	x0, x1, x2, x3 := le.Uint64(src), le.Uint64(src[ls:]), le.Uint64(src[2*ls:]), le.Uint64(src[3*ls:])
-	x4, x5, x6, x7 := le.Uint64(src[4*ls:]), le.Uint64(src[5*ls:]), le.Uint64(src[6*ls:]), le.Uint64(src[7*ls:])
-	const l4, l2, l1 = 0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF
-	x0, x4 = x0&l4|x4<<32, x0>>32|x4&^l4
-	x1, x5 = x1&l4|x5<<32, x1>>32|x5&^l4
-	x2, x6 = x2&l4|x6<<32, x2>>32|x6&^l4
-	x3, x7 = x3&l4|x7<<32, x3>>32|x7&^l4
-	x0, x2 = x0&l2|(x2&l2)<<16, (x0>>16)&l2|x2&^l2
-	x1, x3 = x1&l2|(x3&l2)<<16, (x1>>16)&l2|x3&^l2
-	x4, x6 = x4&l2|(x6&l2)<<16, (x4>>16)&l2|x6&^l2
-	x5, x7 = x5&l2|(x7&l2)<<16, (x5>>16)&l2|x7&^l2
-	x0, x1 = x0&l1|(x1&l1)<<8, (x0>>8)&l1|x1&^l1
-	x2, x3 = x2&l1|(x3&l1)<<8, (x2>>8)&l1|x3&^l1
-	x4, x5 = x4&l1|(x5&l1)<<8, (x4>>8)&l1|x5&^l1
-	x6, x7 = x6&l1|(x7&l1)<<8, (x6>>8)&l1|x7&^l1
-	f := uint64(flip) * 0x0101010101010101
-	x0, x1, x2, x3, x4, x5, x6, x7 = x0^f, x1^f, x2^f, x3^f, x4^f, x5^f, x6^f, x7^f
-	le.PutUint64(dst, x0)
-	le.PutUint64(dst[ld:], x1)
-	le.PutUint64(dst[2*ld:], x2)
-	le.PutUint64(dst[3*ld:], x3)
-	le.PutUint64(dst[4*ld:], x4)
-	le.PutUint64(dst[5*ld:], x5)
-	le.PutUint64(dst[6*ld:], x6)
-	le.PutUint64(dst[7*ld:], x7)
 }
 
 func asUint8(b []int8) []uint8 {

@@ -134,7 +134,7 @@ func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 	case nhwc:
 		xorBytes(dst[:c*hw], src[:c*hw], flip)
 	default:
-		transposeBytes(dst, c, src[:c*hw], c, hw, flip)
+		kernels.TransposeBytes(dst, c, src[:c*hw], c, hw, flip)
 	}
 }
 
