@@ -48,7 +48,7 @@ func widen(b []uint8) []uint16 {
 // qconvColBytes are unfolded and multiplied a block of output rows at a
 // time; images small enough go to the GEMM several at once. Checked
 // against simulated quantization and ONNX Runtime, through NCHW and NHWC
-// inputs and outputs and a batch of 2.
+// inputs and outputs, a fused MaxPool and a batch of 2.
 func TestQConvRowBlocksORT(t *testing.T) {
 	rng := rand.New(rand.NewSource(13))
 	var cases []fmt.Stringer
@@ -60,6 +60,8 @@ func TestQConvRowBlocksORT(t *testing.T) {
 			{x: []int{2, 64, 40, 37}, convs: []qconvSpec{{24, 3, 1, 1, 1}, {16, 3, 2, 1, 2}, {8, 1, 1, 0, 1}}},
 			// The detector's first layer: 3 channels, 3×3 stride 2.
 			{x: []int{1, 3, 161, 150}, convs: []qconvSpec{{16, 3, 2, 1, 1}, {8, 5, 1, 2, 1}}},
+			// A MaxPool fused after row blocks of a convolution.
+			{x: []int{2, 64, 40, 37}, pool: true, convs: []qconvSpec{{24, 3, 1, 1, 1}, {8, 3, 1, 1, 1}}},
 		} {
 			c.adt, c.perChannel, c.bias, c.act = adt, i == 0, true, "Relu"
 			cases = append(cases, c)

@@ -147,14 +147,15 @@ func (c dwCase) String() string {
 }
 
 // qconvChain is a QDQ graph of convolutions in a row, all quantized to
-// adt: x -> Q -> DQ -> Conv [-> act] -> Q -> DQ -> Conv -> ... -> Q -> DQ
-// -> y, the activation after the first only, the last output with step
-// 0.02.
+// adt: x -> Q -> DQ -> Conv [-> act] -> Q -> DQ [-> MaxPool -> Q -> DQ]
+// -> Conv -> ... -> Q -> DQ -> y, the activation and pool after the first
+// only, the last output with step 0.02.
 type qconvChain struct {
 	adt        onnxio.DataType
 	perChannel bool
 	bias       bool
 	act        string
+	pool       bool // a 2×2 MaxPool after the first convolution
 	x          []int
 	convs      []qconvSpec
 }
@@ -164,7 +165,7 @@ type qconvChain struct {
 type qconvSpec struct{ m, k, stride, pad, group int }
 
 func (c qconvChain) String() string {
-	return fmt.Sprintf("%s/x%v/convs%v/perch=%v/bias=%v/%s", onnxio.DataTypeName(c.adt), c.x, c.convs, c.perChannel, c.bias, c.act)
+	return fmt.Sprintf("%s/x%v/convs%v/perch=%v/bias=%v/%s/pool=%v", onnxio.DataTypeName(c.adt), c.x, c.convs, c.perChannel, c.bias, c.act, c.pool)
 }
 
 func (c qconvChain) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor) {
@@ -236,6 +237,11 @@ func (c qconvChain) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor)
 		if i < len(c.convs)-1 {
 			quant(cur, cur+"_d", 0.01, 120)
 			cur += "_d"
+			if i == 0 && c.pool {
+				b.node("MaxPool", []string{cur}, []string{"pool"}, attrIs("kernel_shape", 2, 2), attrIs("strides", 2, 2))
+				quant("pool", "pool_d", 0.01, 120)
+				cur = "pool_d"
+			}
 		}
 	}
 	quant(cur, "y", 0.02, 130)
