@@ -11,13 +11,16 @@ import (
 
 // Integer convolution and matrix products on the INT8 GEMM kernels
 // (kernels.QGemmU8/QGemmS8). The engine's activations are NCHW; the
-// kernels want pixels × K with K contiguous, so each image and group is
-// unfolded by a byte im2col in pixel-major order (row p = output pixel p,
-// its K = Cg·kh·kw input values in the weight's [Cg][kh][kw] order,
-// padding taps holding the input zero point, which contributes 0), the
-// GEMM writes pixels × channels, and the result is transposed into the
-// NCHW output. The output stage (int32, float32 or requantized
-// uint8/int8, with bias and clamp) runs in the kernel.
+// kernels want pixels × K with K contiguous, so each image is turned NHWC
+// (unless it already is) and, per group, unfolded by a byte im2col in
+// pixel-major order (row p = output pixel p, its K = Cg·kh·kw input values
+// in [kh][kw][Cg] order, the weights reordered to match, padding taps
+// holding the input zero point, which contributes 0), a block of output
+// rows at a time; a 1×1 stride-1 convolution multiplies the NHWC image
+// itself. The GEMM writes pixels × channels: the NHWC output directly, or
+// a buffer transposed into the NCHW output. The output stage (int32,
+// float32 or requantized uint8/int8, with bias and clamp) runs in the
+// kernel. Depthwise convolutions run on their own kernel (qdepthwise.go).
 
 // qbytes returns the bytes of a uint8 or int8 tensor (int8 reinterpreted).
 func qbytes(t *Tensor) []uint8 {
@@ -280,8 +283,9 @@ func packGemmConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWei
 }
 
 // run convolves x (uint8 or int8, zero point za) into o (NCHW, of q.dt).
-// Each image is turned NHWC once; a 1×1 convolution of stride 1 over all
-// channels multiplies it directly, others unfold it (im2colNHWC) per group.
+// Depthwise weights go to runDepthwise. Otherwise each image is turned
+// NHWC once; a 1×1 convolution of stride 1 over all channels multiplies
+// it directly, others unfold it (im2colNHWC) per group.
 func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qconvWeights, q *qout, o *Tensor) error {
 	_, g, oh, ow, err := k.shape(x.Shape, wShape)
 	if err != nil {
