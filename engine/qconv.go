@@ -11,18 +11,21 @@ import (
 
 // Integer convolution and matrix products on the INT8 GEMM kernels
 // (kernels.QGemmU8/QGemmS8). The engine's activations are NCHW; the
-// kernels want pixels × K with K contiguous, so each image and group is
-// unfolded by a byte im2col in pixel-major order (row p = output pixel p,
-// its K = Cg·kh·kw input values in the weight's [Cg][kh][kw] order,
-// padding taps holding the input zero point, which contributes 0), the
-// GEMM writes pixels × channels, and the result is transposed into the
-// NCHW output. The output stage (int32, float32 or requantized
-// uint8/int8, with bias and clamp) runs in the kernel.
+// kernels want pixels × K with K contiguous, so each image is turned NHWC
+// (unless it already is) and, per group, unfolded by a byte im2col in
+// pixel-major order (row p = output pixel p, its K = Cg·kh·kw input values
+// in [kh][kw][Cg] order, the weights reordered to match, padding taps
+// holding the input zero point, which contributes 0), a block of output
+// rows at a time; a 1×1 stride-1 convolution multiplies the NHWC image
+// itself. The GEMM writes pixels × channels: the NHWC output directly, or
+// a buffer transposed into the NCHW output. The output stage (int32,
+// float32 or requantized uint8/int8, with bias and clamp) runs in the
+// kernel. Depthwise convolutions run on their own kernel (qdepthwise.go).
 
 // qbytes returns the bytes of a uint8 or int8 tensor (int8 reinterpreted).
 func qbytes(t *Tensor) []uint8 {
 	if t.Type == onnxio.Int8 {
-		return unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(t.I8))), len(t.I8))
+		return asUint8(t.I8)
 	}
 	return t.U8
 }
@@ -98,19 +101,15 @@ func (q *qout) stage(c0, n int) *kernels.QOutput {
 	return o
 }
 
-// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
-// type) from element off, rows ldc apart (0: n).
-func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
-	n := w.N()
+// stageInto is stage(c0, n) writing rows×n results into dst (of q.dt's
+// element type) from element off, rows ldc apart (0: n).
+func (q *qout) stageInto(c0, n, rows int, dst *Tensor, off, ldc int) *kernels.QOutput {
 	if ldc == 0 {
 		ldc = n
 	}
 	o := q.stage(c0, n)
 	o.Ldc = ldc
-	if m == 0 || n == 0 {
-		return
-	}
-	end := off + (m-1)*ldc + n
+	end := off + (rows-1)*ldc + n
 	switch q.dt {
 	case onnxio.Int32:
 		o.Int32 = dst.I32[off:end]
@@ -121,6 +120,17 @@ func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32
 	case onnxio.Int8:
 		o.Int8 = dst.I8[off:end]
 	}
+	return o
+}
+
+// gemm runs C(m×n) = stage((A - za)·Wᵀ) into dst (of q.dt's element
+// type) from element off, rows ldc apart (0: n).
+func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32, w *kernels.QPackedWeights, c0 int, dst *Tensor, off, ldc int) {
+	n := w.N()
+	if m == 0 || n == 0 {
+		return
+	}
+	o := q.stageInto(c0, n, m, dst, off, ldc)
 	if signed {
 		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, o, rc.threads)
 	} else {
@@ -136,6 +146,14 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 		return
 	}
 	_ = dst[(n-1)*ldd+p-1]
+	switch d := any(dst).(type) {
+	case []uint8:
+		kernels.TransposeBytes(d, ldd, any(src).([]uint8), p, n, 0)
+		return
+	case []int8:
+		kernels.TransposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n, 0)
+		return
+	}
 	for i0 := 0; i0 < p; i0 += bs {
 		i1 := min(i0+bs, p)
 		for j0 := 0; j0 < n; j0 += bs {
@@ -149,6 +167,10 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 			}
 		}
 	}
+}
+
+func asUint8(b []int8) []uint8 {
+	return unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 }
 
 func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
@@ -169,8 +191,8 @@ func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
 type qconv struct {
 	g      convGeom
 	group  int
-	packed []*kernels.QPackedWeights // per group, when the weights are constant
-	bufs   sync.Pool                 // *qconvBufs
+	packed *qconvWeights // when the weights are constant
+	bufs   sync.Pool     // *qconvBufs
 	// inNHWC and outNHWC: the input (output) holds its N×C×H×W values
 	// in N×H×W×C order (between two integer steps, see qdq.go).
 	inNHWC, outNHWC bool
@@ -220,10 +242,26 @@ func (k *qconv) shape(x, w []int) (out []int, g convGeom, oh, ow int, err error)
 	return []int{n, w[0], oh, ow}, g, oh, ow, nil
 }
 
-// packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) per group with
-// zero points zp (nil, one, or M values), each channel's K weights
-// reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
-func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
+// qconvWeights are a convolution's packed weights: per group for the
+// GEMM, or for the depthwise kernel.
+type qconvWeights struct {
+	gemm []*kernels.QPackedWeights
+	dw   *kernels.QDepthwiseWeights
+}
+
+// packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) with zero
+// points zp (nil, one, or M values): for the depthwise kernel when each
+// group has one input channel, else for the GEMM.
+func packConvWeights(w *Tensor, zp []int32, group int) *qconvWeights {
+	if dw := packDepthwise(w, zp, group); dw != nil {
+		return &qconvWeights{dw: dw}
+	}
+	return &qconvWeights{gemm: packGemmConvWeights(w, zp, group)}
+}
+
+// packGemmConvWeights packs W per group for the GEMM, each channel's K
+// weights reordered to [kh][kw][Cg], the order of im2colNHWC's rows.
+func packGemmConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights {
 	m := w.Shape[0]
 	_, cg, kh, kw, _ := as4(w.Shape)
 	kk := cg * kh * kw
@@ -245,13 +283,18 @@ func packConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWeights
 }
 
 // run convolves x (uint8 or int8, zero point za) into o (NCHW, of q.dt).
-// Each image is turned NHWC once; a 1×1 convolution of stride 1 over all
-// channels multiplies it directly, others unfold it (im2colNHWC) per group.
-func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*kernels.QPackedWeights, q *qout, o *Tensor) error {
+// Depthwise weights go to runDepthwise. Otherwise each image is turned
+// NHWC once; a 1×1 convolution of stride 1 over all channels multiplies
+// it directly, others unfold it (im2colNHWC) per group.
+func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qconvWeights, q *qout, o *Tensor) error {
 	_, g, oh, ow, err := k.shape(x.Shape, wShape)
 	if err != nil {
 		return err
 	}
+	if weights.dw != nil {
+		return k.runDepthwise(rc, x, za, weights.dw, g, wShape[0], oh, ow, q, o)
+	}
+	packed := weights.gemm
 	n, c, h, wd, _ := as4(x.Shape)
 	m := wShape[0]
 	mg, cg := m/k.group, c/k.group
@@ -268,19 +311,25 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 	}
 	defer k.bufs.Put(bufs)
 	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
-	// Images go to the GEMM in chunks of about 1 MiB of unfolded rows,
-	// amortising its per-call work over several small images.
-	chunk := max(1, min(n, (1<<20)/max(p*kk, 1)))
+	// The GEMM takes images in chunks of about qconvColBytes of unfolded
+	// rows, amortising its per-call work over several small images; a
+	// larger image is unfolded a block of output rows at a time, so that
+	// its rows are still in cache when the GEMM packs them.
+	chunk := max(1, min(n, qconvColBytes/max(p*kk, 1)))
+	rows := oh // output rows per block
+	if chunk == 1 && !direct {
+		rows = max(1, min(oh, qconvColBytes/max(ow*kk, 1)))
+	}
 	img := c * h * wd
 	if !k.inNHWC {
 		bufs.nhwc = grow(bufs.nhwc, chunk*img)
 	}
 	var col []uint8
 	if !direct {
-		bufs.col = grow(bufs.col, chunk*p*kk)
+		bufs.col = grow(bufs.col, chunk*rows*ow*kk)
 		col = bufs.col
 	}
-	tmpLen := chunk * p * mg
+	tmpLen := chunk * rows * ow * mg
 	if k.post != nil {
 		tmpLen = chunk * p * m
 	}
@@ -300,27 +349,35 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 			})
 		}
 		for gi := 0; gi < k.group; gi++ {
-			a, lda := col, kk
-			if direct {
-				a, lda = nhwc, c
-			} else {
-				parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-					for b := lo; b < hi; b++ {
-						im2colNHWC(col[b*p*kk:(b+1)*p*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oh, ow, byte(za))
+			for oy0 := 0; oy0 < oh; oy0 += rows {
+				// Output rows [oy0, oy1) of the chunk's images (all of
+				// them when nb > 1): pb pixels per image.
+				oy1 := min(oh, oy0+rows)
+				pb := (oy1 - oy0) * ow
+				a, lda := col, kk
+				if direct {
+					a, lda = nhwc, c
+				} else {
+					parallelFor(rc.threads, nb*(oy1-oy0), 1, func(lo, hi int) {
+						for u := lo; u < hi; {
+							b, r := u/(oy1-oy0), u%(oy1-oy0)
+							r1 := min(oy1-oy0, r+hi-u)
+							im2colNHWC(col[(b*pb+r*ow)*kk:(b*pb+r1*ow)*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oy0+r, oy0+r1, ow, byte(za))
+							u += r1 - r
+						}
+					})
+				}
+				switch {
+				case k.post != nil:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, oy0*ow*m+gi*mg, m)
+				case k.outNHWC:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, o, (n0*p+oy0*ow)*m+gi*mg, m)
+				default:
+					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
+					for b := 0; b < nb; b++ {
+						transposeTensor(o, ((n0+b)*m+gi*mg)*p+oy0*ow, p, tmp, b*pb*mg, pb, mg)
 					}
-				})
-			}
-			if k.post != nil {
-				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, gi*mg, m)
-				continue
-			}
-			if k.outNHWC {
-				q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, o, n0*p*m+gi*mg, m)
-				continue
-			}
-			q.gemm(rc, nb*p, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
-			for b := 0; b < nb; b++ {
-				transposeTensor(o, ((n0+b)*m+gi*mg)*p, p, tmp, b*p*mg, p, mg)
+				}
 			}
 		}
 		if k.post != nil {
@@ -334,6 +391,9 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, packed []*ker
 	}
 	return nil
 }
+
+// qconvColBytes bounds the unfolded rows given to one GEMM call.
+const qconvColBytes = 256 << 10
 
 // qpoolPost is a MaxPool fused after an integer convolution.
 type qpoolPost struct {
@@ -375,20 +435,21 @@ func (pp *qpoolPost) apply(x []uint8, signed bool, c, h, w int, o []uint8, ni in
 }
 
 // im2colNHWC unfolds channels [c0, c0+cg) of one NHWC image (h·w pixels
-// of c channels) into col: p rows of K = kh·kw·cg in [ky][kx][ci] order,
-// padding taps set to pad. With all channels and no dilation, the kw taps
-// of a kernel row are one contiguous copy.
-func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad byte) {
+// of c channels) for output rows [oy0, oy1) into col: a row of K =
+// kh·kw·cg in [ky][kx][ci] order per output pixel, padding taps set to
+// pad. With all channels and no dilation, the kw taps of a kernel row are
+// one contiguous copy.
+func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := cg * g.kh * g.kw
 	rowLen := g.kw * cg
 	contiguous := cg == c && g.dw == 1
-	if contiguous && g.sw == 1 {
-		im2colRows(col, x, c, h, w, g, oh, ow, pad)
+	if contiguous {
+		im2colRows(col, x, c, h, w, g, oy0, oy1, ow, pad)
 		return
 	}
-	for oy := 0; oy < oh; oy++ {
+	for oy := oy0; oy < oy1; oy++ {
 		for ox := 0; ox < ow; ox++ {
-			row := col[(oy*ow+ox)*kk : (oy*ow+ox+1)*kk]
+			row := col[((oy-oy0)*ow+ox)*kk : ((oy-oy0)*ow+ox+1)*kk]
 			ix0 := ox*g.sw - g.pl
 			for ky := 0; ky < g.kh; ky++ {
 				seg := row[ky*rowLen : (ky+1)*rowLen]
@@ -431,48 +492,34 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oh, ow int, pad
 	}
 }
 
-// im2colRows is im2colNHWC over all channels with horizontal stride and
-// dilation 1: each input row is laid out once with its padding, and each
-// output pixel's kernel row is one slice of it.
-func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
+// im2colRows is im2colNHWC over all channels with horizontal dilation 1:
+// each input row is laid out once with its padding, and each output
+// pixel's kernel row is one slice of it.
+func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
-	span := (ow + g.kw - 1) * c // input columns -pl .. ow-1-pl+kw-1
-	padded := make([]uint8, span)
-	for oy := 0; oy < oh; oy++ {
+	cols := (ow-1)*g.sw + g.kw // input columns -pl .. cols-1-pl
+	padded := make([]uint8, cols*c)
+	ls := g.sw * c // from one output pixel's slice to the next
+	// Input columns [lo, hi) of padded are in the image.
+	lo := min(g.pl, cols)
+	hi := max(lo, min(cols, g.pl+w))
+	for oy := oy0; oy < oy1; oy++ {
 		for ky := 0; ky < g.kh; ky++ {
 			iy := oy*g.sh - g.pt + ky*g.dh
 			if iy < 0 || iy >= h {
-				for i := range padded {
-					padded[i] = pad
-				}
+				fillBytes(padded, pad)
 			} else {
-				xr := x[iy*w*c : (iy+1)*w*c]
-				if c == 1 {
-					for i := range padded {
-						if ix := i - g.pl; ix >= 0 && ix < w {
-							padded[i] = xr[ix]
-						} else {
-							padded[i] = pad
-						}
-					}
+				fillBytes(padded[:lo*c], pad)
+				if hi > lo {
+					copy(padded[lo*c:hi*c], x[(iy*w+lo-g.pl)*c:(iy*w+hi-g.pl)*c])
 				}
-				for i := 0; c > 1 && i < ow+g.kw-1; i++ {
-					ix := i - g.pl
-					d := padded[i*c : (i+1)*c]
-					if ix < 0 || ix >= w {
-						for j := range d {
-							d[j] = pad
-						}
-					} else {
-						copy(d, xr[ix*c:(ix+1)*c])
-					}
-				}
+				fillBytes(padded[hi*c:], pad)
 			}
-			base := (oy * ow) * kk
+			base := ((oy - oy0) * ow) * kk
 			if rowLen == 3 {
 				for ox := 0; ox < ow; ox++ {
-					src := padded[ox*c : ox*c+3]
+					src := padded[ox*ls : ox*ls+3]
 					o := base + ox*kk + ky*3
 					dst := col[o : o+3]
 					dst[0], dst[1], dst[2] = src[0], src[1], src[2]
@@ -481,7 +528,7 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
 			}
 			if rowLen <= 16 {
 				for ox := 0; ox < ow; ox++ {
-					src := padded[ox*c : ox*c+rowLen]
+					src := padded[ox*ls : ox*ls+rowLen]
 					dst := col[base+ox*kk+ky*rowLen : base+ox*kk+ky*rowLen+rowLen]
 					for i := range dst {
 						dst[i] = src[i]
@@ -491,17 +538,23 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oh, ow int, pad byte) {
 			}
 			switch rowLen {
 			case 48:
-				copy48(col[base+ky*48:], kk, padded, c, ow)
+				copy48(col[base+ky*48:], kk, padded, ls, ow)
 			case 96:
-				copy96(col[base+ky*96:], kk, padded, c, ow)
+				copy96(col[base+ky*96:], kk, padded, ls, ow)
 			case 192:
-				copy192(col[base+ky*192:], kk, padded, c, ow)
+				copy192(col[base+ky*192:], kk, padded, ls, ow)
 			default:
 				for ox := 0; ox < ow; ox++ {
-					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*c:ox*c+rowLen])
+					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*ls:ox*ls+rowLen])
 				}
 			}
 		}
+	}
+}
+
+func fillBytes(b []uint8, v uint8) {
+	for i := range b {
+		b[i] = v
 	}
 }
 
