@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	"github.com/qtool/qtool/internal/testdeps"
+	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
+)
+
+// qgraph builds small QDQ graphs: every value quantized with parameters
+// covering its expected range.
+type qgraph struct {
+	t  *testing.T
+	b  *graphBuilder
+	dt onnxio.DataType
+	n  int
+}
+
+func (q *qgraph) name(p string) string {
+	q.n++
+	return fmt.Sprintf("%s%d", p, q.n)
+}
+
+// scalar adds a float constant of shape [1].
+func (q *qgraph) scalar(v float32) string {
+	n := q.name("c")
+	qinit(q.t, q.b.g, n, NewFloat32([]int{1}, []float32{v}))
+	return n
+}
+
+// params adds a scale and zero point covering [lo, hi].
+func (q *qgraph) params(lo, hi float32) (string, string) {
+	s, z := actParams(lo, hi, q.dt)
+	sn, zn := q.name("s"), q.name("z")
+	qinit(q.t, q.b.g, sn, NewFloat32([]int{}, []float32{s}))
+	qinit(q.t, q.b.g, zn, scalarQ(q.dt, z))
+	return sn, zn
+}
+
+// quant quantizes v for [lo, hi] and returns the quantized value.
+func (q *qgraph) quant(v string, lo, hi float32) (string, [2]string) {
+	sn, zn := q.params(lo, hi)
+	o := q.name("q")
+	q.b.node("QuantizeLinear", []string{v, sn, zn}, []string{o})
+	return o, [2]string{sn, zn}
+}
+
+func (q *qgraph) deq(v string, p [2]string) string {
+	o := q.name("d")
+	q.b.node("DequantizeLinear", []string{v, p[0], p[1]}, []string{o})
+	return o
+}
+
+// qdq quantizes v for [lo, hi] and dequantizes it.
+func (q *qgraph) qdq(v string, lo, hi float32) string {
+	o, p := q.quant(v, lo, hi)
+	return q.deq(o, p)
+}
+
+func (q *qgraph) op(op string, ins []string, attrs ...*pb.AttributeProto) string {
+	o := q.name(op)
+	q.b.node(op, ins, []string{o}, attrs...)
+	return o
+}
+
+func attrFl(name string, v float32) *pb.AttributeProto {
+	return &pb.AttributeProto{Name: &name, F: &v, Type: pb.AttributeProto_FLOAT.Enum()}
+}
+
+// qopCase is one graph around the operators between convolutions: x
+// (and x2) quantized on input, y the dequantized output with step
+// outStep.
+type qopCase struct {
+	name   string
+	shape  []int
+	shape2 []int // second input, or nil
+	lo, hi float32
+	build  func(q *qgraph, x, x2 string) string // returns the float value to quantize as y
+	ylo    float32
+	yhi    float32
+	// floatOps are the operators allowed to stay in float besides the
+	// input QuantizeLinear and output DequantizeLinear nodes.
+	floatOps map[string]bool
+}
+
+func qopCases() []qopCase {
+	nchw := []int{2, 5, 6, 7}
+	return []qopCase{
+		{name: "affine", shape: nchw, lo: -2, hi: 3, ylo: -4, yhi: 6, build: func(q *qgraph, x, _ string) string {
+			// Learnable affine blocks: each operator quantized.
+			m := q.qdq(q.op("Mul", []string{q.scalar(1.7), x}), -4, 6)
+			return q.op("Add", []string{m, q.scalar(-0.3)})
+		}},
+		{name: "hardswish", shape: nchw, lo: -4, hi: 4, ylo: -0.5, yhi: 4, build: func(q *qgraph, x, _ string) string {
+			// x·clip(x+3, 0, 6)/6·c with x+3 quantized, as PP-OCR has it.
+			t := q.qdq(q.op("Add", []string{x, q.scalar(3)}), -1, 7)
+			c := q.op("Clip", []string{t, q.scalar(0), q.scalar(6)})
+			d := q.op("Div", []string{q.op("Mul", []string{x, c}), q.scalar(6)})
+			return q.op("Mul", []string{q.scalar(0.9), d})
+		}},
+		{name: "sigmoid-tanh", shape: nchw, lo: -3, hi: 3, ylo: -1, yhi: 1, build: func(q *qgraph, x, _ string) string {
+			s := q.op("Sigmoid", []string{x})
+			return q.op("Sub", []string{q.op("Tanh", []string{x}), s})
+		}},
+		{name: "hardsigmoid-leaky", shape: nchw, lo: -3, hi: 3, ylo: -0.5, yhi: 1.5, build: func(q *qgraph, x, _ string) string {
+			h := q.op("HardSigmoid", []string{x}, attrFl("alpha", 0.2), attrFl("beta", 0.5))
+			return q.op("Add", []string{h, q.op("LeakyRelu", []string{x}, attrFl("alpha", 0.1))})
+		}},
+		{name: "relu-rescaled", shape: nchw, lo: -1, hi: 2, ylo: 0, yhi: 2.5, build: func(q *qgraph, x, _ string) string {
+			return q.op("Relu", []string{x})
+		}},
+		{name: "add", shape: nchw, shape2: nchw, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Add", []string{x, x2})
+		}},
+		{name: "add-channel", shape: nchw, shape2: []int{2, 5, 1, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Add", []string{x2, x})
+		}},
+		{name: "sub-row", shape: nchw, shape2: []int{7}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Sub", []string{x, x2})
+		}},
+		{name: "mul-column", shape: nchw, shape2: []int{1, 1, 6, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Mul", []string{x, x2})
+		}},
+		{name: "div", shape: []int{3, 1, 8}, shape2: []int{1, 4, 1}, lo: 0.5, hi: 2, ylo: 0, yhi: 4, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Div", []string{x, x2})
+		}},
+		{name: "squeeze-excitation", shape: nchw, shape2: []int{2, 5, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			h := q.op("HardSigmoid", []string{x2}, attrFl("alpha", 1.0/6), attrFl("beta", 0.5))
+			return q.op("Mul", []string{x, h})
+		}},
+		{name: "gap", shape: nchw, lo: -1, hi: 3, ylo: -0.5, yhi: 2, build: func(q *qgraph, x, _ string) string {
+			return q.op("GlobalAveragePool", []string{x})
+		}},
+		{name: "resize", shape: nchw, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, _ string) string {
+			sc := q.name("scales")
+			qinit(q.t, q.b.g, sc, NewFloat32([]int{4}, []float32{1, 1, 2, 2}))
+			return q.op("Resize", []string{x, "", sc}, attrS("mode", "nearest"), attrS("coordinate_transformation_mode", "asymmetric"), attrS("nearest_mode", "floor"))
+		}},
+		{name: "resize-requant", shape: nchw, lo: -1, hi: 3, ylo: -2, yhi: 2, build: func(q *qgraph, x, _ string) string {
+			sc := q.name("scales")
+			qinit(q.t, q.b.g, sc, NewFloat32([]int{4}, []float32{1, 1, 1.5, 0.6}))
+			return q.op("Resize", []string{x, "", sc}, attrS("mode", "nearest"))
+		}},
+		{name: "concat", shape: nchw, shape2: []int{2, 3, 6, 7}, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			// x keeps its parameters (the output's: same range), x2 is
+			// requantized.
+			return q.op("Concat", []string{x, x2, x}, attrI("axis", 1))
+		}},
+		{name: "concat-last", shape: []int{2, 3, 4}, shape2: []int{2, 3, 9}, lo: -2, hi: 1, ylo: -1, yhi: 1, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Concat", []string{x2, x}, attrI("axis", -1))
+		}},
+	}
+}
+
+// build returns the model of case c with activations of type dt, its
+// inputs and the output's quantization step.
+func (c qopCase) model(t *testing.T, dt onnxio.DataType, rng *rand.Rand) (*onnxio.Model, map[string]*Tensor, float32) {
+	b := newGraph()
+	q := &qgraph{t: t, b: b, dt: dt}
+	in := map[string]*Tensor{"x": randRange(rng.Int63(), c.shape, c.lo, c.hi)}
+	b.input("x", onnxio.Float)
+	x := q.qdq("x", c.lo, c.hi)
+	var x2 string
+	if c.shape2 != nil {
+		b.input("x2", onnxio.Float)
+		// A slightly different range, so the parameters differ.
+		in["x2"] = randRange(rng.Int63(), c.shape2, c.lo*0.8, c.hi*1.1)
+		x2 = q.qdq("x2", c.lo*0.8, c.hi*1.1)
+	}
+	y := c.build(q, x, x2)
+	yq, p := q.quant(y, c.ylo, c.yhi)
+	b.node("DequantizeLinear", []string{yq, p[0], p[1]}, []string{"y"})
+	b.output("y", onnxio.Float)
+	s, _ := actParams(c.ylo, c.yhi, dt)
+	return b.model(t, 13), in, s
+}
+
+// TestQOpsExact runs the operators between convolutions in integer and
+// checks them against the float path (bit-identical) and ONNX Runtime
+// (within one quantization step), and that only the input quantization
+// and output dequantization stay in float.
+func TestQOpsExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	dir := t.TempDir()
+	type result struct {
+		label string
+		got   []float32
+		step  float32
+	}
+	var res []result
+	var jobs []testdeps.ORTJob
+	for _, c := range qopCases() {
+		for _, dt := range []onnxio.DataType{onnxio.Uint8, onnxio.Int8} {
+			label := c.name + "/" + onnxio.DataTypeName(dt)
+			m, in, step := c.model(t, dt, rng)
+			s, err := Compile(m, Options{})
+			if err != nil {
+				t.Fatalf("%s: %v", label, err)
+			}
+			for _, p := range s.Precisions() {
+				if p.Precision != "int8" && p.Op != "QuantizeLinear" && p.Op != "DequantizeLinear" {
+					t.Errorf("%s: %s (%s) runs in %s", label, p.Node, p.Op, p.Precision)
+				}
+			}
+			got, err := s.Run(in)
+			if err != nil {
+				t.Fatalf("%s: %v", label, err)
+			}
+			want := run1(t, m, Options{NoInteger: true}, in)
+			g, w := got["y"], want["y"]
+			if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) {
+				t.Fatalf("%s: shape %v, want %v", label, g.Shape, w.Shape)
+			}
+			for i, v := range w.F32 {
+				if g.F32[i] != v {
+					t.Errorf("%s: element %d = %g, float path %g", label, i, g.F32[i], v)
+					break
+				}
+			}
+			path := filepath.Join(dir, fmt.Sprintf("case%d.onnx", len(jobs)))
+			if err := m.Save(path, onnxio.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			var ins []testdeps.ORTTensor
+			for _, name := range []string{"x", "x2"} {
+				if x := in[name]; x != nil {
+					ins = append(ins, testdeps.ORTFloat32(name, x.Shape, x.F32))
+				}
+			}
+			jobs = append(jobs, testdeps.ORTJob{Model: path, Inputs: ins})
+			res = append(res, result{label, g.F32, step})
+		}
+	}
+	for i, r := range testdeps.RunORTBatch(t, jobs) {
+		c := res[i]
+		if r.Err != nil {
+			t.Errorf("%s: ONNX Runtime: %v", c.label, r.Err)
+			continue
+		}
+		want := bytesF32(r.Outputs[0].Data)
+		if len(want) != len(c.got) {
+			t.Errorf("%s: ONNX Runtime gave %d values, we %d", c.label, len(want), len(c.got))
+			continue
+		}
+		off := 0
+		for j, v := range want {
+			d := math.Abs(float64(c.got[j]-v)) / float64(c.step)
+			if d > 1.001 {
+				t.Errorf("%s: element %d = %g, ONNX Runtime %g (%.3g steps)", c.label, j, c.got[j], v, d)
+				break
+			}
+			if d > 0.5 {
+				off++
+			}
+		}
+		t.Logf("%s vs ONNX Runtime: %d/%d one step apart", c.label, off, len(want))
+	}
+}
