@@ -136,7 +136,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		qdq = s.matchQDQ(nodes, consumers, isOut)
 		s.absorbQDQ(qdq, consumers, isOut, absorbed)
 		qops = s.matchQOps(nodes, consumers, isOut, qdq, absorbed)
-		layoutQDQ(qdq, consumers, isOut, absorbed)
+		layoutQDQ(qdq, qops, consumers, isOut, absorbed)
 		fusePoolQDQ(qdq, consumers, isOut, absorbed)
 	}
 	pos := map[*step]int{}

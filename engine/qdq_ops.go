@@ -65,6 +65,10 @@ type qopMatch struct {
 	sy, zy float32
 	// node: the Resize or Concat node (qopResize, qopConcat).
 	node *pb.NodeProto
+	// inNHWC, outNHWC: the inputs (output) are passed between integer
+	// steps channels last (layoutQDQ).
+	inNHWC  []bool
+	outNHWC bool
 }
 
 // qparams are the constant per-tensor parameters of an 8-bit
@@ -665,7 +669,7 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 	case qopTable:
 		k = &qtableK{t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt}
 	case qopBinary:
-		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt}
+		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC}
 	case qopGAP:
 		qk, err := builders["QuantizeLinear"](&nodeCtx{s: s, n: m.q})
 		if err != nil {
@@ -675,7 +679,7 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		for _, in := range m.q.GetInput()[1:] {
 			params = append(params, s.consts[s.id(in)])
 		}
-		k = &qgapK{deq: m.deq, inDT: m.inDT[0], q: qk, params: params}
+		k = &qgapK{deq: m.deq, inDT: m.inDT[0], q: qk, params: params, inNHWC: m.inNHWC[0]}
 	case qopResize:
 		c := &nodeCtx{s: s, n: m.node}
 		rk, err := builders["Resize"](c)
@@ -686,9 +690,14 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		for j := range m.node.GetInput()[1:] {
 			params = append(params, c.constInput(j+1))
 		}
-		k = &qresizeK{float: rk, params: params, t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt}
+		k = &qresizeK{float: rk, params: params, t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt, nhwc: m.outNHWC, axes: c.attr("axes") != nil}
 	case qopConcat:
-		k = &qconcatK{axis: attrInt(m.node, "axis", 0), tables: m.tables, inDT: m.inDT, outDT: m.ydt}
+		k = &qconcatK{axis: attrInt(m.node, "axis", 0), tables: m.tables, inDT: m.inDT, outDT: m.ydt, nhwc: m.outNHWC}
+	}
+	for j, in := range m.inNHWC {
+		if m.kind != qopGAP && in != m.outNHWC {
+			return nil, fmt.Errorf("internal error: input %d of %s channels last %v, its output %v", j, m.op, in, m.outNHWC)
+		}
 	}
 	st := &step{label: label, op: m.op + "+int8", k: k, int8: true, outs: []int{s.id(m.out)}}
 	for _, in := range m.ins {
@@ -734,11 +743,13 @@ func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // qbinaryK is a binary operator of two 8-bit values, broadcast:
-// out = t[a<<8 | b].
+// out = t[a<<8 | b]. With nhwc, the inputs and the output are channels
+// last.
 type qbinaryK struct {
 	t     []byte
 	inDT  [2]onnxio.DataType
 	outDT onnxio.DataType
+	nhwc  bool
 }
 
 func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
@@ -755,9 +766,27 @@ func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
 }
 
 func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
-	a, b, o := qbytes(in[0]), qbytes(in[1]), qbytes(out[0])
+	a, b, o := in[0], in[1], out[0]
+	if k.nhwc {
+		r := len(o.Shape)
+		if len(a.Shape) != r || len(b.Shape) != r {
+			// Broadcast across ranks: in the logical order.
+			lo := newTensor(o.Type, o.Shape)
+			k.apply(rc, channelsFirst(a), channelsFirst(b), lo)
+			toChannelsLast(o, lo)
+			return nil
+		}
+		a, b, o = a.view(chLast(a.Shape)), b.view(chLast(b.Shape)), o.view(chLast(o.Shape))
+	}
+	k.apply(rc, a, b, o)
+	return nil
+}
+
+// apply computes o from a and b, each in the order of its shape.
+func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
+	a, b, o := qbytes(at), qbytes(bt), qbytes(ot)
 	t := (*[1 << 16]byte)(k.t)
-	bcastRowsPar(rc.threads, out[0].Shape, [][]int{in[0].Shape, in[1].Shape}, func(oo int, off []int, n int, inc []int) {
+	bcastRowsPar(rc.threads, ot.Shape, [][]int{at.Shape, bt.Shape}, func(oo int, off []int, n int, inc []int) {
 		d := o[oo : oo+n]
 		switch {
 		case inc[0] == 1 && inc[1] == 1:
@@ -783,7 +812,46 @@ func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 			}
 		}
 	})
-	return nil
+}
+
+// chLast is the channels-last order N×S...×C of a logical N×C×S...
+// shape (the same for fewer than three dimensions).
+func chLast[T any](s []T) []T {
+	if len(s) < 3 {
+		return s
+	}
+	o := append([]T{s[0]}, s[2:]...)
+	return append(o, s[1])
+}
+
+// channelsFirst returns channels-last 8-bit t in its logical order.
+func channelsFirst(t *Tensor) *Tensor {
+	if len(t.Shape) < 3 {
+		return t
+	}
+	o := newTensor(t.Type, t.Shape)
+	n, c := t.Shape[0], t.Shape[1]
+	sp := numel(t.Shape[2:])
+	src, dst := qbytes(t), qbytes(o)
+	for i := 0; i < n; i++ {
+		transposeInto(dst[i*c*sp:], sp, src[i*c*sp:(i+1)*c*sp], sp, c)
+	}
+	return o
+}
+
+// toChannelsLast writes 8-bit src (logical order) into dst channels
+// last.
+func toChannelsLast(dst, src *Tensor) {
+	if len(src.Shape) < 3 {
+		copy(qbytes(dst), qbytes(src))
+		return
+	}
+	n, c := src.Shape[0], src.Shape[1]
+	sp := numel(src.Shape[2:])
+	s, d := qbytes(src), qbytes(dst)
+	for i := 0; i < n; i++ {
+		transposeInto(d[i*c*sp:], c, s[i*c*sp:(i+1)*c*sp], c, sp)
+	}
 }
 
 // qgapK is GlobalAveragePool of 8-bit values, quantized: each plane's
@@ -794,6 +862,7 @@ type qgapK struct {
 	inDT   onnxio.DataType
 	q      kernel
 	params []*Tensor // q's scale and zero point
+	inNHWC bool
 }
 
 func (k *qgapK) infer(in []*Tensor) ([]spec, error) {
@@ -816,6 +885,24 @@ func (k *qgapK) run(rc *runCtx, in, out []*Tensor) error {
 	nc := in[0].Shape[0] * in[0].Shape[1]
 	sp := numel(in[0].Shape[2:])
 	avg := newTensor(onnxio.Float, out[0].Shape)
+	if k.inNHWC && len(in[0].Shape) >= 3 {
+		// Each channel summed in the same order, pixel by pixel.
+		c := in[0].Shape[1]
+		for n := 0; n < in[0].Shape[0]; n++ {
+			acc := avg.F32[n*c : (n+1)*c]
+			clear(acc)
+			for p := 0; p < sp; p++ {
+				for ch, v := range x[(n*sp+p)*c : (n*sp+p+1)*c] {
+					acc[ch] += k.deq[v]
+				}
+			}
+			for ch := range acc {
+				acc[ch] /= float32(sp)
+			}
+		}
+		// The output, N×C×1×…, is the same bytes in both orders.
+		return k.q.run(rc, append([]*Tensor{avg}, k.params...), out)
+	}
 	for p := 0; p < nc; p++ {
 		var s float32
 		for _, v := range x[p*sp : (p+1)*sp] {
@@ -834,6 +921,9 @@ type qresizeK struct {
 	params      []*Tensor // roi, scales, sizes (constants or nil)
 	t           []byte
 	inDT, outDT onnxio.DataType
+	// nhwc: the input and output are channels last; axes: the node has
+	// an axes attribute (then the resize runs in the logical order).
+	nhwc, axes bool
 }
 
 func (k *qresizeK) infer(in []*Tensor) ([]spec, error) {
@@ -848,26 +938,71 @@ func (k *qresizeK) infer(in []*Tensor) ([]spec, error) {
 }
 
 func (k *qresizeK) run(rc *runCtx, in, out []*Tensor) error {
-	x := qbytes(in[0])
-	f := newTensor(onnxio.Float, in[0].Shape)
-	for i, v := range x {
-		f.F32[i] = float32(v)
+	x, o := in[0], out[0]
+	params := k.params
+	if k.nhwc && len(x.Shape) >= 3 {
+		if k.axes {
+			lo := newTensor(o.Type, o.Shape)
+			if err := k.gather(rc, channelsFirst(x), lo, params); err != nil {
+				return err
+			}
+			toChannelsLast(o, lo)
+			k.requant(o)
+			return nil
+		}
+		// The same gathers along each axis, on the channels-last order.
+		r := len(x.Shape)
+		params = make([]*Tensor, len(k.params))
+		for j, p := range k.params {
+			switch {
+			case p == nil || p.Len() == 0:
+				params[j] = p
+			case p.Len() == 2*r: // roi: starts, then ends
+				v := p.floats()
+				params[j] = NewFloat32([]int{2 * r}, append(chLast(v[:r]), chLast(v[r:])...))
+			case p.Type == onnxio.Int64:
+				params[j] = NewInt64([]int{r}, chLast(p.I64))
+			default:
+				params[j] = NewFloat32([]int{r}, chLast(p.floats()))
+			}
+		}
+		x, o = x.view(chLast(x.Shape)), o.view(chLast(o.Shape))
 	}
-	g := newTensor(onnxio.Float, out[0].Shape)
-	if err := k.float.run(rc, append([]*Tensor{f}, k.params...), []*Tensor{g}); err != nil {
+	if err := k.gather(rc, x, o, params); err != nil {
 		return err
 	}
-	o := qbytes(out[0])
-	for i, v := range g.F32 {
-		o[i] = byte(v)
+	k.requant(o)
+	return nil
+}
+
+// gather resizes x into o with the float kernel (nearest: a gather of
+// the values, exact in float32).
+func (k *qresizeK) gather(rc *runCtx, x, o *Tensor, params []*Tensor) error {
+	f := newTensor(onnxio.Float, x.Shape)
+	for i, v := range qbytes(x) {
+		f.F32[i] = float32(v)
 	}
-	if k.t != nil {
-		t := (*[256]byte)(k.t)
-		for i, v := range o {
-			o[i] = t[v]
-		}
+	g := newTensor(onnxio.Float, o.Shape)
+	if err := k.float.run(rc, append([]*Tensor{f}, params...), []*Tensor{g}); err != nil {
+		return err
+	}
+	ob := qbytes(o)
+	for i, v := range g.F32 {
+		ob[i] = byte(v)
 	}
 	return nil
+}
+
+// requant applies the requantization table, if any, to o's bytes.
+func (k *qresizeK) requant(o *Tensor) {
+	if k.t == nil {
+		return
+	}
+	t := (*[256]byte)(k.t)
+	b := qbytes(o)
+	for i, v := range b {
+		b[i] = t[v]
+	}
 }
 
 // qconcatK is Concat of 8-bit values, each requantized by its table
@@ -877,6 +1012,7 @@ type qconcatK struct {
 	tables [][]byte
 	inDT   []onnxio.DataType
 	outDT  onnxio.DataType
+	nhwc   bool // inputs and output channels last
 }
 
 func (k *qconcatK) infer(in []*Tensor) ([]spec, error) {
@@ -910,10 +1046,27 @@ func (k *qconcatK) infer(in []*Tensor) ([]spec, error) {
 }
 
 func (k *qconcatK) run(rc *runCtx, in, out []*Tensor) error {
-	ax, _ := normAxis(k.axis, len(in[0].Shape))
+	r := len(in[0].Shape)
+	ax, _ := normAxis(k.axis, r)
+	oshape := out[0].Shape
+	if k.nhwc && r >= 3 {
+		// The same concatenation on the channels-last order.
+		switch {
+		case ax == 1:
+			ax = r - 1
+		case ax > 1:
+			ax--
+		}
+		oshape = chLast(oshape)
+		views := make([]*Tensor, len(in))
+		for j, t := range in {
+			views[j] = t.view(chLast(t.Shape))
+		}
+		in = views
+	}
 	o := qbytes(out[0])
-	outer := numel(out[0].Shape[:ax])
-	row := numel(out[0].Shape[ax:])
+	outer := numel(oshape[:ax])
+	row := numel(oshape[ax:])
 	at := 0
 	for j, t := range in {
 		x := qbytes(t)
