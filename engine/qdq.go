@@ -498,8 +498,12 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 		}
 		conv[m.x] = conv[m.x] || spatial(m)
 	}
+	logical := map[string]bool{}
 	for _, m := range qops {
 		writes[m.out] = true
+		// A table's constant of rank 3 or more may add dimensions in
+		// front: in the logical order only.
+		logical[m.out] = m.rank > 2
 		if m.kind != qopGAP { // its output, N×C×1×1, is the same bytes in both orders
 			for _, in := range m.ins {
 				union(in, m.out)
@@ -534,7 +538,7 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 		if _, seen := ok[r]; !seen {
 			ok[r] = true
 		}
-		ok[r] = ok[r] && w && readable(v)
+		ok[r] = ok[r] && w && !logical[v] && readable(v)
 		useful[r] = useful[r] || conv[v]
 	}
 	for v := range parent {

@@ -63,6 +63,8 @@ type qopMatch struct {
 	// deq, sy, zy: qopGAP's dequantization table and output parameters.
 	deq    []float32
 	sy, zy float32
+	// rank: the least rank of a table's output (its constants' ranks).
+	rank int
 	// node: the Resize or Concat node (qopResize, qopConcat).
 	node *pb.NodeProto
 	// inNHWC, outNHWC: the inputs (output) are passed between integer
@@ -227,12 +229,16 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 	// roots are the quantized tensors each member's value is computed
 	// from.
 	var roots map[string][]string
-	// inner tells whether QuantizeLinear q of a member's value of one
-	// root is consumed only through DequantizeLinear nodes by members
-	// (then the group goes through it in its tables).
+	// cut are QuantizeLinear nodes whose output is written even though
+	// only members read it (so that the members after it have at most
+	// two roots).
+	cut := map[*pb.NodeProto]bool{}
+	// inner tells whether QuantizeLinear q of a member's value is
+	// consumed only through DequantizeLinear nodes by members (then the
+	// group goes through it in its tables).
 	inner := func(q *pb.NodeProto) bool {
 		v := q.GetOutput()[0]
-		if isOut[v] || len(consumers[v]) == 0 || !elem[producer[q.GetInput()[0]]] || len(roots[q.GetInput()[0]]) != 1 {
+		if cut[q] || isOut[v] || len(consumers[v]) == 0 || !elem[producer[q.GetInput()[0]]] || len(roots[q.GetInput()[0]]) == 0 {
 			return false
 		}
 		for _, d := range consumers[v] {
@@ -290,9 +296,9 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 				}
 			}
 		}
-		// Each member value depends on one or two quantized tensors
-		// (roots); two only for a binary operator whose output is
-		// quantized directly.
+		// Each member value is computed from one or two quantized
+		// tensors (roots), so that a table of 256 or 65536 entries
+		// stands for it.
 		roots = map[string][]string{}
 		var bad []*pb.NodeProto
 		for _, n := range nodes {
@@ -307,22 +313,12 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 					}
 				}
 			}
-			var sides [][]string
 			for _, in := range n.GetInput() {
-				if in == "" || constOf(in) != nil {
-					continue
-				}
-				r := rootsOf(in)
-				sides = append(sides, r)
-				add(r)
-			}
-			ok := len(rs) == 1
-			if len(rs) == 2 {
-				ok = binaryTableOps[n.GetOpType()] && len(sides) == 2 && len(sides[0]) == 1 && len(sides[1]) == 1
-				for _, c := range consumers[n.GetOutput()[0]] {
-					ok = ok && c.GetOpType() == "QuantizeLinear"
+				if in != "" && constOf(in) == nil {
+					add(rootsOf(in))
 				}
 			}
+			ok := len(rs) == 1 || len(rs) == 2
 			if !ok {
 				bad = append(bad, n)
 				continue
@@ -332,8 +328,21 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		if len(bad) == 0 {
 			break
 		}
+		// Too many roots: the quantized values read through inner
+		// QuantizeLinear nodes become roots themselves, or else the
+		// node stays in float.
 		for _, n := range bad {
-			delete(elem, n)
+			cutOne := false
+			for _, in := range n.GetInput() {
+				if p := producer[in]; in != "" && constOf(in) == nil && !elem[p] {
+					if qp := producer[p.GetInput()[0]]; qp != nil && qp.GetOpType() == "QuantizeLinear" && inner(qp) {
+						cut[qp], cutOne = true, true
+					}
+				}
+			}
+			if !cutOne {
+				delete(elem, n)
+			}
 		}
 	}
 	for _, n := range nodes {
@@ -346,30 +355,32 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		if !elem[p] || inner(n) {
 			continue
 		}
-		m := &qopMatch{q: n, out: n.GetOutput()[0], ydt: dt, op: p.GetOpType(), ins: roots[v]}
+		m := &qopMatch{q: n, out: n.GetOutput()[0], ydt: dt, op: p.GetOpType(), ins: roots[v], kind: qopTable}
 		if len(m.ins) == 2 {
-			// In the order of p's inputs.
-			m.ins = []string{rootsOf(p.GetInput()[0])[0], rootsOf(p.GetInput()[1])[0]}
+			m.kind = qopBinary
 		}
 		for _, r := range m.ins {
 			rt, _ := qtype(r)
 			m.inDT = append(m.inDT, rt)
 		}
-		var err error
-		if len(m.ins) == 1 {
-			m.kind = qopTable
-			var t []byte
-			t, err = s.islandTable(v, n, m.ins[0], m.inDT[0], producer)
-			m.tables = [][]byte{t}
-		} else {
-			m.kind = qopBinary
-			m.bin, err = s.binaryTable(p, n, m, producer)
-		}
+		t, err := s.groupTable(n, m, producer)
 		if err != nil {
 			continue // the float path stays
 		}
+		if m.kind == qopTable {
+			m.tables = [][]byte{qbytes(t)}
+		} else {
+			m.bin = qbytes(t)
+		}
 		m.nodes = s.islandNodes(v, elem, producer, inner, nil)
 		m.nodes = append(m.nodes, n)
+		for _, e := range m.nodes {
+			for _, in := range e.GetInput() {
+				if c := constOf(in); c != nil && elem[e] {
+					m.rank = max(m.rank, len(c.Shape))
+				}
+			}
+		}
 		matches[n] = m
 	}
 	// The matched groups' nodes are replaced, and inner QuantizeLinear
@@ -579,55 +590,34 @@ func (s *Session) evalValue(v string, vals map[string]*Tensor, producer map[stri
 	return outs[0], nil
 }
 
-// islandTable is the table of QuantizeLinear q of value v, computed from
-// the quantized root r of type dt.
-func (s *Session) islandTable(v string, q *pb.NodeProto, r string, dt onnxio.DataType, producer map[string]*pb.NodeProto) ([]byte, error) {
-	if !isQ8(dt) {
-		return nil, fmt.Errorf("root %q of unknown type", r)
-	}
-	t, err := s.evalValue(q.GetOutput()[0], map[string]*Tensor{r: allBytes(dt)}, producer)
-	if err != nil {
-		return nil, err
-	}
-	if !isQ8(t.Type) || t.Len() != 256 {
-		return nil, fmt.Errorf("table of %d %s values", t.Len(), onnxio.DataTypeName(t.Type))
-	}
-	return qbytes(t), nil
-}
-
-// binaryTable is the table of QuantizeLinear q of binary node p, whose
-// inputs are computed from the quantized roots m.ins (in p's input
-// order): entry a<<8|b for the root bytes a and b.
-func (s *Session) binaryTable(p, q *pb.NodeProto, m *qopMatch, producer map[string]*pb.NodeProto) ([]byte, error) {
-	in := p.GetInput()
-	side := make([]*Tensor, 2)
+// groupTable is the table of QuantizeLinear q computed from the
+// quantized roots m.ins: the graph's nodes run on every value of the
+// root (256 entries), or every pair of values (entry a<<8|b for the
+// bytes a and b of the first and second root).
+func (s *Session) groupTable(q *pb.NodeProto, m *qopMatch, producer map[string]*pb.NodeProto) (*Tensor, error) {
+	n := 1 << (8 * len(m.ins))
+	seeds := map[string]*Tensor{}
 	for j, r := range m.ins {
 		dt := m.inDT[j]
 		if !isQ8(dt) {
 			return nil, fmt.Errorf("root %q of unknown type", r)
 		}
-		t, err := s.evalValue(in[j], map[string]*Tensor{r: allBytes(dt)}, producer)
-		if err != nil {
-			return nil, err
+		t := newTensor(dt, []int{n})
+		b := qbytes(t)
+		shift := 8 * (len(m.ins) - 1 - j)
+		for i := range b {
+			b[i] = byte(i >> shift)
 		}
-		if t.Type != onnxio.Float || t.Len() != 256 {
-			return nil, fmt.Errorf("side table of %d %s values", t.Len(), onnxio.DataTypeName(t.Type))
-		}
-		side[j] = t
+		seeds[r] = t
 	}
-	// Both sides over all byte pairs.
-	a, b := newTensor(onnxio.Float, []int{1 << 16}), newTensor(onnxio.Float, []int{1 << 16})
-	for i := range a.F32 {
-		a.F32[i], b.F32[i] = side[0].F32[i>>8], side[1].F32[i&255]
-	}
-	t, err := s.evalValue(q.GetOutput()[0], map[string]*Tensor{in[0]: a, in[1]: b}, producer)
+	t, err := s.evalValue(q.GetOutput()[0], seeds, producer)
 	if err != nil {
 		return nil, err
 	}
-	if !isQ8(t.Type) || t.Len() != 1<<16 {
+	if !isQ8(t.Type) || t.Len() != n {
 		return nil, fmt.Errorf("table of %d %s values", t.Len(), onnxio.DataTypeName(t.Type))
 	}
-	return qbytes(t), nil
+	return t, nil
 }
 
 // dequantTable is DequantizeLinear d on every value of type dt.
@@ -667,9 +657,9 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 	var k kernel
 	switch m.kind {
 	case qopTable:
-		k = &qtableK{t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt}
+		k = &qtableK{t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt, rank: m.rank}
 	case qopBinary:
-		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC}
+		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC, rank: m.rank}
 	case qopGAP:
 		qk, err := builders["QuantizeLinear"](&nodeCtx{s: s, n: m.q})
 		if err != nil {
@@ -721,13 +711,27 @@ func checkQ8(what string, in *Tensor, dt onnxio.DataType) error {
 type qtableK struct {
 	t           []byte
 	inDT, outDT onnxio.DataType
+	rank        int // the output's least rank
 }
 
 func (k *qtableK) infer(in []*Tensor) ([]spec, error) {
 	if err := checkQ8("table", in[0], k.inDT); err != nil {
 		return nil, err
 	}
-	return []spec{{k.outDT, in[0].Shape}}, nil
+	sh, err := bcastShape(in[0].Shape, ones(k.rank))
+	if err != nil {
+		return nil, err
+	}
+	return []spec{{k.outDT, sh}}, nil
+}
+
+// ones is the shape of rank r of one element.
+func ones(r int) []int {
+	s := make([]int, r)
+	for i := range s {
+		s[i] = 1
+	}
+	return s
 }
 
 func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
@@ -750,6 +754,7 @@ type qbinaryK struct {
 	inDT  [2]onnxio.DataType
 	outDT onnxio.DataType
 	nhwc  bool
+	rank  int // the output's least rank
 }
 
 func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
@@ -758,7 +763,7 @@ func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
 			return nil, err
 		}
 	}
-	sh, err := bcastShape(in[0].Shape, in[1].Shape)
+	sh, err := bcastShape(in[0].Shape, in[1].Shape, ones(k.rank))
 	if err != nil {
 		return nil, err
 	}
