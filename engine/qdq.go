@@ -35,9 +35,15 @@ import (
 // bytes), and Flatten, Reshape, Squeeze and Unsqueeze (views of the
 // bytes).
 //
-// Quantized values passed only between integer Conv and MaxPool steps
-// are kept in N×H×W×C order (their Tensor still says N×C×H×W), so
-// neither side transposes them; RunObserved shows them in that order.
+// The operators between the convolutions (elementwise groups as byte
+// tables, binary operators of two quantized tensors, GlobalAveragePool,
+// Concat, nearest Resize) run on the quantized values too: see
+// qdq_ops.go.
+//
+// Quantized values passed only between integer steps that take it
+// (Conv, MaxPool and those of qdq_ops.go) are kept in N×H×W×C order
+// (their Tensor still says N×C×H×W), so neither side transposes them;
+// RunObserved shows them in that order.
 //
 // Anything else (other operators, blocked or int4/int16 quantization,
 // per-channel activations) runs as before: simulated quantization in
