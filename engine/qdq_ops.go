@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/qtool/qtool/onnxio"
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
@@ -929,6 +930,15 @@ type qresizeK struct {
 	// nhwc: the input and output are channels last; axes: the node has
 	// an axes attribute (then the resize runs in the logical order).
 	nhwc, axes bool
+	mu         sync.Mutex
+	maps       map[string]*gatherMap // by input shape
+}
+
+// gatherMap is what nearest Resize does to one input shape: output
+// block j (of b elements) is input block idx[j].
+type gatherMap struct {
+	b   int
+	idx []int32
 }
 
 func (k *qresizeK) infer(in []*Tensor) ([]spec, error) {
@@ -980,9 +990,68 @@ func (k *qresizeK) run(rc *runCtx, in, out []*Tensor) error {
 	return nil
 }
 
-// gather resizes x into o with the float kernel (nearest: a gather of
-// the values, exact in float32).
+// gather resizes x into o: a byte gather whose indices the float kernel
+// gives (run once per input shape on the elements' indices, which it
+// moves as it would move their values).
 func (k *qresizeK) gather(rc *runCtx, x, o *Tensor, params []*Tensor) error {
+	key := fmt.Sprint(x.Shape)
+	k.mu.Lock()
+	g := k.maps[key]
+	k.mu.Unlock()
+	if g == nil {
+		if x.Len() > 1<<24 {
+			// Indices past float32's exact integers: the values
+			// themselves go through the float kernel.
+			return k.gatherValues(rc, x, o, params)
+		}
+		f := newTensor(onnxio.Float, x.Shape)
+		for i := range f.F32 {
+			f.F32[i] = float32(i)
+		}
+		r := newTensor(onnxio.Float, o.Shape)
+		if err := k.float.run(rc, append([]*Tensor{f}, params...), []*Tensor{r}); err != nil {
+			return err
+		}
+		// Blocks: the trailing dimensions that are copied whole.
+		b := 1
+		for d := len(x.Shape) - 1; d >= 0 && x.Shape[d] == o.Shape[d]; d-- {
+			if nb := b * x.Shape[d]; contiguousBlocks(r.F32, nb) {
+				b = nb
+			} else {
+				break
+			}
+		}
+		g = &gatherMap{b: b, idx: make([]int32, len(r.F32)/max(b, 1))}
+		for j := range g.idx {
+			g.idx[j] = int32(r.F32[j*b]) / int32(b)
+		}
+		k.mu.Lock()
+		if len(k.maps) >= 8 {
+			clear(k.maps) // input shapes keep changing: bounded
+		}
+		if k.maps == nil {
+			k.maps = map[string]*gatherMap{}
+		}
+		k.maps[key] = g
+		k.mu.Unlock()
+	}
+	xb, ob := qbytes(x), qbytes(o)
+	if g.b == 1 {
+		for j, i := range g.idx {
+			ob[j] = xb[i]
+		}
+		return nil
+	}
+	b := g.b
+	for j, i := range g.idx {
+		copy(ob[j*b:(j+1)*b], xb[int(i)*b:(int(i)+1)*b])
+	}
+	return nil
+}
+
+// gatherValues resizes x into o with the float kernel on the values
+// (exact: nearest Resize only moves them).
+func (k *qresizeK) gatherValues(rc *runCtx, x, o *Tensor, params []*Tensor) error {
 	f := newTensor(onnxio.Float, x.Shape)
 	for i, v := range qbytes(x) {
 		f.F32[i] = float32(v)
@@ -996,6 +1065,26 @@ func (k *qresizeK) gather(rc *runCtx, x, o *Tensor, params []*Tensor) error {
 		ob[i] = byte(v)
 	}
 	return nil
+}
+
+// contiguousBlocks tells whether the element indices idx come in aligned
+// runs of b consecutive values.
+func contiguousBlocks(idx []float32, b int) bool {
+	if len(idx)%b != 0 {
+		return false
+	}
+	for j := 0; j < len(idx); j += b {
+		s := int(idx[j])
+		if s%b != 0 {
+			return false
+		}
+		for i := 1; i < b; i++ {
+			if int(idx[j+i]) != s+i {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // requant applies the requantization table, if any, to o's bytes.

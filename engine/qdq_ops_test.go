@@ -451,3 +451,74 @@ func (q *qgraph) int64s(v ...int64) string {
 	qinit(q.t, q.b.g, n, NewInt64([]int{len(v)}, v))
 	return n
 }
+
+// TestQResizeShapes runs an integer nearest Resize on inputs of changing
+// shapes (its gather indices are kept per shape) and on its fallback for
+// large inputs, against the float path.
+func TestQResizeShapes(t *testing.T) {
+	var c qopCase
+	for _, qc := range qopCases() {
+		if qc.name == "resize-requant" {
+			c = qc
+		}
+	}
+	m, _, _ := c.model(t, onnxio.Uint8, rand.New(rand.NewSource(1)))
+	s, err := Compile(m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := Compile(m, Options{NoInteger: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, shape := range [][]int{{1, 2, 3, 4}, {2, 5, 6, 7}, {1, 2, 3, 4}, {1, 3, 5, 1}} {
+		in := map[string]*Tensor{"x": randRange(int64(i), shape, c.lo, c.hi)}
+		got, err := s.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := sim.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got["y"].Shape) != fmt.Sprint(want["y"].Shape) {
+			t.Fatalf("%v: shape %v, want %v", shape, got["y"].Shape, want["y"].Shape)
+		}
+		for j, v := range want["y"].F32 {
+			if got["y"].F32[j] != v {
+				t.Fatalf("%v: element %d = %g, float path %g", shape, j, got["y"].F32[j], v)
+			}
+		}
+	}
+	// The fallback, on the same input.
+	var k *qresizeK
+	for _, st := range s.steps {
+		if rk, ok := st.k.(*qresizeK); ok {
+			k = rk
+		}
+	}
+	if k == nil {
+		t.Fatal("no integer Resize step")
+	}
+	x := newTensor(onnxio.Uint8, []int{2, 5, 6, 7})
+	for i := range x.U8 {
+		x.U8[i] = uint8(i * 7)
+	}
+	sp, err := k.infer([]*Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newTensor(onnxio.Uint8, sp[0].shape), newTensor(onnxio.Uint8, sp[0].shape)
+	rc := &runCtx{threads: 1}
+	if err := k.gather(rc, x, a, k.params); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.gatherValues(rc, x, b, k.params); err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.U8 {
+		if a.U8[i] != b.U8[i] {
+			t.Fatalf("element %d: gather %d, on the values %d", i, a.U8[i], b.U8[i])
+		}
+	}
+}
