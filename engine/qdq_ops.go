@@ -131,10 +131,9 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		}
 		return p, true
 	}
-	// quant returns the output type of an 8-bit per-tensor
-	// QuantizeLinear not taken by another pattern.
-	quant := func(n *pb.NodeProto) (onnxio.DataType, bool) {
-		if n == nil || n.GetOpType() != "QuantizeLinear" || taken(n) {
+	// qdt returns the output type of an 8-bit per-tensor QuantizeLinear.
+	qdt := func(n *pb.NodeProto) (onnxio.DataType, bool) {
+		if n == nil || n.GetOpType() != "QuantizeLinear" {
 			return 0, false
 		}
 		p, ok := params(n)
@@ -150,30 +149,25 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		}
 		return dt, isQ8(dt)
 	}
+	// quant is qdt of a QuantizeLinear not taken by another pattern.
+	quant := func(n *pb.NodeProto) (onnxio.DataType, bool) {
+		if n == nil || taken(n) {
+			return 0, false
+		}
+		return qdt(n)
+	}
 	// qtype is the type of a computed quantized value, when known at
-	// compile time.
-	var qtype func(v string) (onnxio.DataType, bool)
-	qtype = func(v string) (onnxio.DataType, bool) {
+	// compile time (written by a QuantizeLinear, or a graph input).
+	qtype := func(v string) (onnxio.DataType, bool) {
 		if constOf(v) != nil {
 			return 0, false
 		}
 		if p := producer[v]; p != nil {
-			if p.GetOpType() == "QuantizeLinear" {
-				if _, ok := params(p); !ok {
-					return 0, false
-				}
-				dt := onnxio.DataType(onnxio.Uint8)
-				if in := p.GetInput(); len(in) > 2 && in[2] != "" {
-					dt = constOf(in[2]).Type
-				} else if odt := attrInt(p, "output_dtype", 0); odt != 0 {
-					dt = onnxio.DataType(odt)
-				}
-				return dt, isQ8(dt)
-			}
-			return 0, false
+			return qdt(p)
 		}
+		id, ok := s.ids[v]
 		for _, in := range s.inputs {
-			if s.id(v) == in.id && isQ8(in.dt) {
+			if ok && id == in.id && isQ8(in.dt) {
 				return in.dt, true
 			}
 		}
@@ -207,8 +201,8 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 	elem := map[*pb.NodeProto]bool{}
 	for _, n := range nodes {
 		op := n.GetOpType()
-		if taken(n) || !std(n) || len(n.GetOutput()) != 1 || !(unaryTableOps[op] || binaryTableOps[op]) {
-			continue
+		if taken(n) || !std(n) || len(n.GetOutput()) != 1 || !(unaryTableOps[op] || binaryTableOps[op]) || attrInt(n, "legacy_axis", -1) >= 0 {
+			continue // (opset-6 broadcasting along an axis: in float)
 		}
 		ok, vals := true, 0
 		for j, in := range n.GetInput() {
@@ -346,6 +340,7 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 			}
 		}
 	}
+	keep := map[*pb.NodeProto]bool{} // needed by a group left in float
 	for _, n := range nodes {
 		dt, ok := quant(n)
 		if !ok {
@@ -366,7 +361,11 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		}
 		t, err := s.groupTable(n, m, producer)
 		if err != nil {
-			continue // the float path stays
+			// The float path stays, with every node it needs.
+			for _, e := range s.islandNodes(v, elem, producer, inner, nil) {
+				keep[e] = true
+			}
+			continue
 		}
 		if m.kind == qopTable {
 			m.tables = [][]byte{qbytes(t)}
@@ -388,6 +387,9 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 	// nodes with them.
 	for _, m := range matches {
 		for _, n := range m.nodes[:len(m.nodes)-1] {
+			if keep[n] {
+				continue
+			}
 			if elem[n] {
 				absorbed[n] = true
 				reads[n] = true
