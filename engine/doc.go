@@ -102,7 +102,7 @@
 // Clip, HardSigmoid, Sigmoid..., a decomposed HardSwish, a residual Add,
 // a squeeze-and-excitation gate) as byte tables made by running their
 // float nodes on every input value, so the bytes are the float path's;
-// GlobalAveragePool, Concat and nearest Resize. Quantized values passed
+// GlobalAveragePool, AveragePool, Concat and nearest Resize. Quantized values passed
 // only between such integer steps and the convolutions are kept
 // N×H×W×C (RunObserved sees them in that order).
 // Everything else runs in float: simulated quantization.

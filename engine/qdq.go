@@ -505,7 +505,13 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 		conv[m.x] = conv[m.x] || spatial(m)
 	}
 	logical := map[string]bool{}
+	avgPool := map[*pb.NodeProto]bool{} // reads and writes the logical order
 	for _, m := range qops {
+		if m.kind == qopAvgPool {
+			avgPool[m.node] = true
+			writes[m.out] = false
+			continue
+		}
 		writes[m.out] = true
 		// A table's constant of rank 3 or more may add dimensions in
 		// front: in the logical order only.
@@ -531,7 +537,7 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 					if !spatial(mc) || mc.x != v {
 						return false
 					}
-				} else if !absorbed[c] {
+				} else if !absorbed[c] || avgPool[c] {
 					return false
 				}
 			}

@@ -28,8 +28,9 @@ import (
 //     quantized tensor: a residual Add, the HardSigmoid gate of a
 //     squeeze-and-excitation block times its feature map), broadcast:
 //     a 256×256 table indexed by the two bytes;
-//   - GlobalAveragePool: the dequantized values summed in the float
-//     kernel's order, then quantized;
+//   - GlobalAveragePool and AveragePool: the dequantized values (a
+//     table) averaged as the float kernel does, in its order, then
+//     quantized (AveragePool in the logical order only);
 //   - Concat (each input requantized by a table, a copy when its
 //     parameters are the output's) and nearest Resize (a gather of the
 //     bytes, then a table).
@@ -41,6 +42,7 @@ const (
 	qopTable qopKind = iota
 	qopBinary
 	qopGAP
+	qopAvgPool
 	qopResize
 	qopConcat
 )
@@ -61,9 +63,8 @@ type qopMatch struct {
 	tables [][]byte
 	// bin: out = bin[a<<8 | b] (qopBinary).
 	bin []byte
-	// deq, sy, zy: qopGAP's dequantization table and output parameters.
-	deq    []float32
-	sy, zy float32
+	// deq: the dequantization table of qopGAP and qopAvgPool.
+	deq []float32
 	// rank: the least rank of a table's output (its constants' ranks).
 	rank int
 	// node: the Resize or Concat node (qopResize, qopConcat).
@@ -418,6 +419,8 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		switch op {
 		case "GlobalAveragePool":
 			m.kind = qopGAP
+		case "AveragePool":
+			m.kind = qopAvgPool
 		case "Resize":
 			if attrString(n, "mode", "nearest") != "nearest" || attrString(n, "coordinate_transformation_mode", "") == "tf_crop_and_resize" {
 				continue
@@ -452,10 +455,9 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		for j, d := range dqs {
 			var t []byte
 			var deqT []float32
-			if m.kind == qopGAP {
+			if m.kind == qopGAP || m.kind == qopAvgPool {
 				deqT, err = s.dequantTable(d, m.inDT[j])
 				m.deq = deqT
-				m.sy, m.zy = qp.scale, qp.zp
 				break
 			}
 			dp, _ := params(d)
@@ -663,8 +665,12 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		k = &qtableK{t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt, rank: m.rank}
 	case qopBinary:
 		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC, rank: m.rank}
-	case qopGAP:
+	case qopGAP, qopAvgPool:
 		qk, err := builders["QuantizeLinear"](&nodeCtx{s: s, n: m.q})
+		if err != nil {
+			return nil, err
+		}
+		pk, err := builders[m.node.GetOpType()](&nodeCtx{s: s, n: m.node})
 		if err != nil {
 			return nil, err
 		}
@@ -672,7 +678,7 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		for _, in := range m.q.GetInput()[1:] {
 			params = append(params, s.consts[s.id(in)])
 		}
-		k = &qgapK{deq: m.deq, inDT: m.inDT[0], q: qk, params: params, inNHWC: m.inNHWC[0]}
+		k = &qpoolK{deq: m.deq, inDT: m.inDT[0], pool: pk, q: qk, params: params, gap: m.kind == qopGAP, inNHWC: m.inNHWC[0]}
 	case qopResize:
 		c := &nodeCtx{s: s, n: m.node}
 		rk, err := builders["Resize"](c)
@@ -862,40 +868,38 @@ func toChannelsLast(dst, src *Tensor) {
 	}
 }
 
-// qgapK is GlobalAveragePool of 8-bit values, quantized: each plane's
-// dequantized values summed in float32 in order and divided by their
-// count, as the float kernel does, then QuantizeLinear q.
-type qgapK struct {
+// qpoolK is GlobalAveragePool or AveragePool of 8-bit values, quantized:
+// the dequantized values (a table) averaged by the float kernel, then
+// QuantizeLinear q, as the float path computes them.
+type qpoolK struct {
 	deq    []float32
 	inDT   onnxio.DataType
+	pool   kernel
 	q      kernel
 	params []*Tensor // q's scale and zero point
-	inNHWC bool
+	// gap: GlobalAveragePool, whose input may be channels last (inNHWC);
+	// its output, N×C×1×…, is the same bytes in both orders.
+	gap, inNHWC bool
 }
 
-func (k *qgapK) infer(in []*Tensor) ([]spec, error) {
-	if err := checkQ8("GlobalAveragePool", in[0], k.inDT); err != nil {
+func (k *qpoolK) infer(in []*Tensor) ([]spec, error) {
+	if err := checkQ8("average pooling", in[0], k.inDT); err != nil {
 		return nil, err
 	}
-	sp, err := (&globalPoolK{}).infer([]*Tensor{{Type: onnxio.Float, Shape: in[0].Shape}})
+	sp, err := k.pool.infer([]*Tensor{{Type: onnxio.Float, Shape: in[0].Shape}})
 	if err != nil {
 		return nil, err
 	}
-	qs, err := k.q.infer(append([]*Tensor{{Type: onnxio.Float, Shape: sp[0].shape}}, k.params...))
-	if err != nil {
-		return nil, err
-	}
-	return qs, nil
+	return k.q.infer(append([]*Tensor{{Type: onnxio.Float, Shape: sp[0].shape}}, k.params...))
 }
 
-func (k *qgapK) run(rc *runCtx, in, out []*Tensor) error {
+func (k *qpoolK) run(rc *runCtx, in, out []*Tensor) error {
 	x := qbytes(in[0])
-	nc := in[0].Shape[0] * in[0].Shape[1]
-	sp := numel(in[0].Shape[2:])
 	avg := newTensor(onnxio.Float, out[0].Shape)
-	if k.inNHWC && len(in[0].Shape) >= 3 {
-		// Each channel summed in the same order, pixel by pixel.
-		c := in[0].Shape[1]
+	if k.gap && k.inNHWC && len(in[0].Shape) >= 3 {
+		// Each channel summed in the float kernel's order, pixel by
+		// pixel, and divided by the count as it does.
+		c, sp := in[0].Shape[1], numel(in[0].Shape[2:])
 		for n := 0; n < in[0].Shape[0]; n++ {
 			acc := avg.F32[n*c : (n+1)*c]
 			clear(acc)
@@ -908,15 +912,14 @@ func (k *qgapK) run(rc *runCtx, in, out []*Tensor) error {
 				acc[ch] /= float32(sp)
 			}
 		}
-		// The output, N×C×1×…, is the same bytes in both orders.
-		return k.q.run(rc, append([]*Tensor{avg}, k.params...), out)
-	}
-	for p := 0; p < nc; p++ {
-		var s float32
-		for _, v := range x[p*sp : (p+1)*sp] {
-			s += k.deq[v]
+	} else {
+		f := newTensor(onnxio.Float, in[0].Shape)
+		for i, v := range x {
+			f.F32[i] = k.deq[v]
 		}
-		avg.F32[p] = s / float32(sp)
+		if err := k.pool.run(rc, []*Tensor{f}, []*Tensor{avg}); err != nil {
+			return err
+		}
 	}
 	return k.q.run(rc, append([]*Tensor{avg}, k.params...), out)
 }

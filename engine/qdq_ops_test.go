@@ -146,6 +146,12 @@ func qopCases() []qopCase {
 		{name: "gap", shape: nchw, lo: -1, hi: 3, ylo: -0.5, yhi: 2, build: func(q *qgraph, x, _ string) string {
 			return q.op("GlobalAveragePool", []string{x})
 		}},
+		{name: "averagepool", shape: nchw, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, _ string) string {
+			return q.op("AveragePool", []string{x}, attrIs("kernel_shape", 3, 3), attrIs("strides", 2, 2), attrIs("pads", 1, 1, 1, 1))
+		}},
+		{name: "averagepool-pads-counted", shape: nchw, lo: -1, hi: 3, ylo: -0.5, yhi: 2, build: func(q *qgraph, x, _ string) string {
+			return q.op("AveragePool", []string{x}, attrIs("kernel_shape", 2, 3), attrIs("pads", 1, 0, 0, 1), attrI("count_include_pad", 1))
+		}},
 		{name: "resize", shape: nchw, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, _ string) string {
 			sc := q.name("scales")
 			qinit(q.t, q.b.g, sc, NewFloat32([]int{4}, []float32{1, 1, 2, 2}))
