@@ -528,3 +528,109 @@ func TestQResizeShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestQOpsRandomBroadcast runs binary operators of two quantized tensors
+// of random shapes and broadcast forms (ranks 1 to 4, either side
+// broadcast, the ranks unequal) with random quantization parameters,
+// against the float path (bit-identical) and ONNX Runtime (one step).
+func TestQOpsRandomBroadcast(t *testing.T) {
+	rng := rand.New(rand.NewSource(23))
+	dir := t.TempDir()
+	type result struct {
+		label string
+		got   []float32
+		step  float32
+	}
+	var res []result
+	var jobs []testdeps.ORTJob
+	ops := []string{"Add", "Sub", "Mul", "Div"}
+	for trial := 0; trial < 24; trial++ {
+		r := 1 + rng.Intn(4)
+		full := make([]int, r)
+		for i := range full {
+			full[i] = 1 + rng.Intn(5)
+		}
+		// Each side keeps a suffix of the dimensions, some set to 1.
+		side := func() []int {
+			s := append([]int{}, full[rng.Intn(r):]...)
+			for i := range s {
+				if rng.Intn(3) == 0 {
+					s[i] = 1
+				}
+			}
+			return s
+		}
+		sa, sb := side(), side()
+		if len(sa) < r && len(sb) < r {
+			sa = full
+		}
+		op := ops[rng.Intn(len(ops))]
+		dt := []onnxio.DataType{onnxio.Uint8, onnxio.Int8}[rng.Intn(2)]
+		lo, hi := float32(-1-2*rng.Float64()), float32(0.5+2*rng.Float64())
+		lo2, hi2 := lo, hi
+		if op == "Div" { // keep the divisor away from 0
+			lo2, hi2 = 0.5, 2
+		}
+		c := qopCase{name: fmt.Sprintf("%s%v%v", op, sa, sb), shape: sa, shape2: sb, lo: lo, hi: hi, ylo: -4, yhi: 4}
+		b := newGraph()
+		q := &qgraph{t: t, b: b, dt: dt}
+		in := map[string]*Tensor{"x": randRange(rng.Int63(), sa, lo, hi), "x2": randRange(rng.Int63(), sb, lo2, hi2)}
+		b.input("x", onnxio.Float)
+		b.input("x2", onnxio.Float)
+		y := q.op(op, []string{q.qdq("x", lo, hi), q.qdq("x2", lo2, hi2)})
+		yq, p := q.quant(y, c.ylo, c.yhi)
+		b.node("DequantizeLinear", []string{yq, p[0], p[1]}, []string{"y"})
+		b.output("y", onnxio.Float)
+		m := b.model(t, 13)
+		label := c.name + "/" + onnxio.DataTypeName(dt)
+		s, err := Compile(m, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		for _, pr := range s.Precisions() {
+			if pr.Op == op {
+				t.Errorf("%s: %s runs in float", label, op)
+			}
+		}
+		got, err := s.Run(in)
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		want := run1(t, m, Options{NoInteger: true}, in)
+		if fmt.Sprint(got["y"].Shape) != fmt.Sprint(want["y"].Shape) {
+			t.Fatalf("%s: shape %v, want %v", label, got["y"].Shape, want["y"].Shape)
+		}
+		for i, v := range want["y"].F32 {
+			if got["y"].F32[i] != v {
+				t.Errorf("%s: element %d = %g, float path %g", label, i, got["y"].F32[i], v)
+				break
+			}
+		}
+		path := filepath.Join(dir, fmt.Sprintf("b%d.onnx", trial))
+		if err := m.Save(path, onnxio.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, testdeps.ORTJob{Model: path, Inputs: []testdeps.ORTTensor{
+			testdeps.ORTFloat32("x", sa, in["x"].F32), testdeps.ORTFloat32("x2", sb, in["x2"].F32)}})
+		step, _ := actParams(c.ylo, c.yhi, dt)
+		res = append(res, result{label, got["y"].F32, step})
+	}
+	for i, r := range testdeps.RunORTBatch(t, jobs) {
+		c := res[i]
+		if r.Err != nil {
+			t.Errorf("%s: ONNX Runtime: %v", c.label, r.Err)
+			continue
+		}
+		want := bytesF32(r.Outputs[0].Data)
+		if len(want) != len(c.got) {
+			t.Errorf("%s: ONNX Runtime gave %d values, we %d", c.label, len(want), len(c.got))
+			continue
+		}
+		for j, v := range want {
+			if d := math.Abs(float64(c.got[j]-v)) / float64(c.step); d > 1.001 {
+				t.Errorf("%s: element %d = %g, ONNX Runtime %g (%.3g steps)", c.label, j, c.got[j], v, d)
+				break
+			}
+		}
+	}
+}
