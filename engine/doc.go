@@ -96,8 +96,15 @@
 // no QuantizeLinear follows); a MaxPool right after such a Conv is fused
 // into it. MaxPool, Relu and Clip (a clamp), Flatten, Reshape, Squeeze
 // and Unsqueeze between equal quantization parameters run on the
-// quantized bytes. Quantized values passed only between integer Conv and MaxPool
-// steps are kept N×H×W×C (RunObserved sees them in that order).
+// quantized bytes. So do the operators between convolutions that read
+// 8-bit per-tensor values and end in a QuantizeLinear: elementwise groups
+// of one or two quantized tensors (arithmetic with scalar constants,
+// Clip, HardSigmoid, Sigmoid..., a decomposed HardSwish, a residual Add,
+// a squeeze-and-excitation gate) as byte tables made by running their
+// float nodes on every input value, so the bytes are the float path's;
+// GlobalAveragePool, AveragePool, Concat and nearest Resize. Quantized values passed
+// only between such integer steps and the convolutions are kept
+// N×H×W×C (RunObserved sees them in that order).
 // Everything else runs in float: simulated quantization.
 // Options.NoInteger turns the recognition off. Session.Precisions lists
 // each step with "int8" or "fp32" (for qtool inspect).

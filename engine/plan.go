@@ -131,10 +131,12 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 	s.absorbed = absorbed
 	defer func() { s.absorbed = nil }()
 	var qdq map[*pb.NodeProto]*qdqMatch
+	var qops map[*pb.NodeProto]*qopMatch
 	if !s.opts.NoInteger {
 		qdq = s.matchQDQ(nodes, consumers, isOut)
 		s.absorbQDQ(qdq, consumers, isOut, absorbed)
-		layoutQDQ(qdq, consumers, isOut, absorbed)
+		qops = s.matchQOps(nodes, consumers, isOut, qdq, absorbed)
+		layoutQDQ(qdq, qops, consumers, isOut, absorbed)
 		fusePoolQDQ(qdq, consumers, isOut, absorbed)
 	}
 	pos := map[*step]int{}
@@ -148,6 +150,16 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		label := onnxio.NodeLabel(n, i)
 		c := &nodeCtx{s: s, n: n}
 		last := i
+		if m := qops[n]; m != nil {
+			st, err := s.qopStep(m, label)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("node %s: %w", label, err))
+				continue
+			}
+			pos[st] = i
+			s.steps = append(s.steps, st)
+			continue
+		}
 		if m := qdq[n]; m != nil {
 			st, err := s.qdqStep(c, m, label)
 			if err != nil {

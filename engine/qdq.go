@@ -35,9 +35,15 @@ import (
 // bytes), and Flatten, Reshape, Squeeze and Unsqueeze (views of the
 // bytes).
 //
-// Quantized values passed only between integer Conv and MaxPool steps
-// are kept in N×H×W×C order (their Tensor still says N×C×H×W), so
-// neither side transposes them; RunObserved shows them in that order.
+// The operators between the convolutions (elementwise groups as byte
+// tables, binary operators of two quantized tensors, GlobalAveragePool,
+// Concat, nearest Resize) run on the quantized values too: see
+// qdq_ops.go.
+//
+// Quantized values passed only between integer steps that take it
+// (Conv, MaxPool and those of qdq_ops.go) are kept in N×H×W×C order
+// (their Tensor still says N×C×H×W), so neither side transposes them;
+// RunObserved shows them in that order.
 //
 // Anything else (other operators, blocked or int4/int16 quantization,
 // per-channel activations) runs as before: simulated quantization in
@@ -459,10 +465,15 @@ func (s *Session) absorbQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[strin
 	}
 }
 
-// layoutQDQ chooses NHWC for the quantized values passed only between
-// integer Conv and MaxPool steps (through absorbed DequantizeLinear
-// nodes), so that neither side transposes them.
-func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
+// layoutQDQ chooses N×H×W×C order (channels last) for quantized values
+// passed only between integer steps that take it: Conv and MaxPool, and
+// the operators between them (qopMatch: tables, binary operators,
+// GlobalAveragePool, Resize, Concat). Elementwise steps read and write
+// one order, so their inputs and output are decided together (a group);
+// a group is channels-last when every value in it is written and read
+// only by such steps, and a Conv or MaxPool writes or reads one of them
+// (which is what saves transposes).
+func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
 	spatial := func(m *qdqMatch) bool {
 		if m.pool {
 			ks, _ := (&nodeCtx{n: m.n}).attrInts("kernel_shape")
@@ -470,32 +481,100 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeP
 		}
 		return m.n.GetOpType() == "Conv"
 	}
-	byOut := map[string]*qdqMatch{}
+	parent := map[string]string{}
+	var find func(v string) string
+	find = func(v string) string {
+		p, ok := parent[v]
+		if !ok || p == v {
+			parent[v] = v
+			return v
+		}
+		r := find(p)
+		parent[v] = r
+		return r
+	}
+	union := func(a, b string) { parent[find(a)] = find(b) }
+	// writes: the values an integer step writes, and whether channels
+	// last; conv: the values a Conv or MaxPool writes or reads.
+	writes, conv := map[string]bool{}, map[string]bool{}
 	for _, m := range qdq {
-		if !m.outQ || isOut[m.out] || !spatial(m) || len(consumers[m.out]) == 0 {
+		if m.outQ {
+			writes[m.out] = spatial(m)
+			conv[m.out] = conv[m.out] || spatial(m)
+		}
+		conv[m.x] = conv[m.x] || spatial(m)
+	}
+	logical := map[string]bool{}
+	avgPool := map[*pb.NodeProto]bool{} // reads and writes the logical order
+	for _, m := range qops {
+		if m.kind == qopAvgPool {
+			avgPool[m.node] = true
+			writes[m.out] = false
 			continue
 		}
-		ok := true
-		for _, d := range consumers[m.out] {
+		writes[m.out] = true
+		// A table's constant of rank 3 or more may add dimensions in
+		// front: in the logical order only.
+		logical[m.out] = m.rank > 2
+		if m.kind != qopGAP { // its output, N×C×1×1, is the same bytes in both orders
+			for _, in := range m.ins {
+				union(in, m.out)
+			}
+		}
+	}
+	// readable: every reader of v is an integer step that takes channels
+	// last (through DequantizeLinear nodes absorbed into them).
+	readable := func(v string) bool {
+		if isOut[v] || len(consumers[v]) == 0 {
+			return false
+		}
+		for _, d := range consumers[v] {
 			if !absorbed[d] || d.GetOpType() != "DequantizeLinear" {
-				ok = false
-				break
+				return false
 			}
 			for _, c := range consumers[d.GetOutput()[0]] {
-				if mc := qdq[c]; mc == nil || !spatial(mc) || mc.x != m.out {
-					ok = false
+				if mc := qdq[c]; mc != nil {
+					if !spatial(mc) || mc.x != v {
+						return false
+					}
+				} else if !absorbed[c] || avgPool[c] {
+					return false
 				}
 			}
 		}
-		if ok {
-			m.outNHWC = true
-			byOut[m.out] = m
+		return true
+	}
+	ok, useful := map[string]bool{}, map[string]bool{}
+	for v, w := range writes {
+		r := find(v)
+		if _, seen := ok[r]; !seen {
+			ok[r] = true
+		}
+		ok[r] = ok[r] && w && !logical[v] && readable(v)
+		useful[r] = useful[r] || conv[v]
+	}
+	for v := range parent {
+		if _, w := writes[v]; !w {
+			ok[find(v)] = false // written by a float step
 		}
 	}
-	for _, m := range qdq {
-		if byOut[m.x] != nil {
-			m.inNHWC = true
+	nhwc := func(v string) bool {
+		if _, w := writes[v]; !w {
+			return false
 		}
+		r := find(v)
+		return ok[r] && useful[r]
+	}
+	for _, m := range qdq {
+		m.inNHWC = spatial(m) && nhwc(m.x)
+		m.outNHWC = m.outQ && spatial(m) && nhwc(m.out)
+	}
+	for _, m := range qops {
+		m.inNHWC = make([]bool, len(m.ins))
+		for j, in := range m.ins {
+			m.inNHWC[j] = nhwc(in)
+		}
+		m.outNHWC = nhwc(m.out)
 	}
 }
 

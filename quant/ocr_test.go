@@ -81,6 +81,9 @@ func TestQuantizeOCRModelsORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if sc.name == "int8" {
+				checkIntegerSteps(t, label, res.Model, s, map[string]*engine.Tensor{in: one}, o)
+			}
 			jobs = append(jobs, job{label, o[s.OutputNames()[0]]})
 			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{ortIn}})
 		}
@@ -107,5 +110,46 @@ func TestQuantizeOCRModelsORT(t *testing.T) {
 		if mean > 0.01*maxAbs {
 			t.Errorf("%s: ONNX Runtime and our engine disagree: mean |diff| %.3g, max |out| %.3g", j.label, mean, maxAbs)
 		}
+	}
+}
+
+// checkIntegerSteps checks an int8 QDQ model's run against its float
+// path (simulated quantization, Options.NoInteger), which the integer
+// steps should reproduce up to the convolutions' rounding, and that most
+// steps run in integer.
+func checkIntegerSteps(t *testing.T, label string, m *onnxio.Model, s *engine.Session, in map[string]*engine.Tensor, got map[string]*engine.Tensor) {
+	t.Helper()
+	sim, err := Compile(m, engine.Options{NoInteger: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sim.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := s.OutputNames()[0]
+	g, w := got[name].F32, want[name].F32
+	differ, maxDiff := 0, 0.0
+	for i := range w {
+		if d := math.Abs(float64(g[i] - w[i])); d > 0 {
+			differ++
+			maxDiff = math.Max(maxDiff, d)
+		}
+	}
+	n8 := 0
+	ps := s.Precisions()
+	for _, p := range ps {
+		if p.Precision != "fp32" {
+			n8++
+		}
+	}
+	t.Logf("%s: %d of %d steps in integer (%d steps in the float path); %d/%d outputs differ from the float path, at most by %.3g",
+		label, n8, len(ps), len(sim.Precisions()), differ, len(w), maxDiff)
+	// Both models' outputs are probabilities.
+	if maxDiff > 0.02 {
+		t.Errorf("%s: %d/%d outputs differ from the float path, at most by %.3g", label, differ, len(w), maxDiff)
+	}
+	if n8 < len(ps)*8/10 {
+		t.Errorf("%s: %d of %d steps in integer", label, n8, len(ps))
 	}
 }
