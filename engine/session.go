@@ -442,10 +442,14 @@ func dataLen(t *Tensor) int {
 		return len(t.I64)
 	case onnxio.Int32:
 		return len(t.I32)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		return len(t.U8)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		return len(t.I8)
+	case onnxio.Int16:
+		return len(t.I16)
+	case onnxio.Uint16:
+		return len(t.U16)
 	case onnxio.Bool:
 		return len(t.Bool)
 	}
