@@ -29,10 +29,17 @@ type schemeCase struct {
 
 var ortSchemes = []schemeCase{{"int8", 0}, {"u8s8", 0}, {"w4a8", 0}, {"w4a8", 32}, {"w4a4", 0}, {"dfp16", 0}, {"dfp8", 0}}
 
+// schemePrecision is the precision Session.Precisions reports for the
+// integer steps of each scheme.
+var schemePrecision = map[string]string{"int8": "int8", "u8s8": "int8", "w4a8": "w4a8", "w4a4": "w4a4", "dfp16": "int16", "dfp8": "int8"}
+
 // Every scheme on every fixture: the quantized model (evaluated with our
-// engine) stays within the accuracy target of float on the embedded
-// images, and ONNX Runtime loads and runs the written model with the
-// same predictions and logits close to ours.
+// engine, its Conv and Gemm layers on the integer kernels of the
+// scheme's precision) stays within the accuracy target of float on the
+// embedded images, and ONNX Runtime loads and runs the written model with
+// the same predictions and every logit within one quantization step of
+// ours (the logits are float: a step is their range over the batch /
+// 255, an 8-bit quantization of them).
 func TestQuantizeFixturesORT(t *testing.T) {
 	src := mnist(t)
 	const nORT = 100
@@ -88,6 +95,15 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			nInt := 0
+			for _, p := range qs.Precisions() {
+				if p.Precision == schemePrecision[sc.name] {
+					nInt++
+				}
+			}
+			if nInt < 2 {
+				t.Errorf("%s: %d steps run in %s: %+v", label, nInt, schemePrecision[sc.name], qs.Precisions())
+			}
 			out, err := qs.Run(in)
 			if err != nil {
 				t.Fatal(err)
@@ -127,9 +143,14 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			continue
 		}
 		var maxDiff, maxAbs float64
+		lo, hi := math.Inf(1), math.Inf(-1)
 		for k, v := range got {
 			maxDiff = math.Max(maxDiff, math.Abs(float64(v)-float64(j.ours.F32[k])))
 			maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+			lo, hi = math.Min(lo, float64(v)), math.Max(hi, float64(v))
+		}
+		if step := (hi - lo) / 255; maxDiff > step {
+			t.Errorf("%s: ONNX Runtime and our engine differ by %.3g, more than one step (%.3g) of the logits", j.label, maxDiff, step)
 		}
 		ort := Argmax(engine.NewFloat32(j.ours.Shape, got))
 		ours := Argmax(j.ours)
