@@ -90,12 +90,12 @@ func (m *qdqMatch) bounds() (lo, hi int32) {
 
 // lowbitK is a matched 4-bit or 16-bit Conv, Gemm or MatMul.
 type lowbitK struct {
-	qconv               // geometry, groups and layout (Conv)
-	conv   bool         // Conv (else Gemm or MatMul)
-	gemm   bool         // Gemm: 2-D A
-	prec   string       // w4a8, w4a4, int16
-	wShape []int        // Conv W
-	n, k   int          // output channels (all groups), K per group
+	qconv         // geometry, groups and layout (Conv)
+	conv   bool   // Conv (else Gemm or MatMul)
+	gemm   bool   // Gemm: 2-D A
+	prec   string // w4a8, w4a4, int16
+	wShape []int  // Conv W
+	n, k   int    // output channels (all groups), K per group
 	w4     []*kernels.QPacked4Weights
 	w16    []*kernels.QPacked16Weights
 	za     int32 // activation zero point, as unsigned bytes for w4
