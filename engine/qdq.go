@@ -39,9 +39,11 @@ import (
 // are kept in N×H×W×C order (their Tensor still says N×C×H×W), so
 // neither side transposes them; RunObserved shows them in that order.
 //
-// Anything else (other operators, blocked or int4/int16 quantization,
-// per-channel activations) runs as before: simulated quantization in
-// float. Session.Precisions tells which nodes run in integer.
+// The same patterns with 4-bit or 16-bit types run on the INT4 and INT16
+// kernels (qlowbit.go). Anything else (other operators, per-channel
+// activations) runs as before: simulated quantization in float.
+// Session.Precisions tells which nodes run in integer, and in which
+// precision.
 
 // qdqMatch is one recognised pattern around node n.
 type qdqMatch struct {

@@ -169,8 +169,13 @@ func lowbitOK(m *qdqMatch) bool {
 		return false
 	}
 	if m.prec == "int16" {
-		if m.za != 0 || (m.zw != nil && anyNonZero(&Tensor{Type: onnxio.Int32, Shape: []int{len(m.zw)}, I32: m.zw})) || len(m.sw) != 1 || (m.outQ && m.zy != 0) {
+		if m.za != 0 || len(m.sw) != 1 || (m.outQ && m.zy != 0) {
 			return false
+		}
+		for _, z := range m.zw {
+			if z != 0 {
+				return false
+			}
 		}
 		f := float64(m.sx) * float64(m.sw[0]) * float64(m.alpha)
 		if m.outQ {

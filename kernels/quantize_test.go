@@ -161,3 +161,27 @@ func TestQuantizeLinearBadArgs(t *testing.T) {
 		}()
 	}
 }
+
+// BenchmarkQuantize times QuantizeInt8 and DequantizeInt8 on a 1 MiB
+// activation with each path.
+func BenchmarkQuantize(b *testing.B) {
+	x := quantizeInputs(rand.New(rand.NewPCG(5, 6)), 1<<18, 0.02, 10)
+	q := make([]int8, len(x))
+	old := Quantize.Active()
+	defer Quantize.Set(old)
+	for _, p := range Quantize.SupportedPaths() {
+		Quantize.Set(p)
+		b.Run("q/"+p, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for range b.N {
+				QuantizeInt8(q, x, 0.02, 3, -128, 127)
+			}
+		})
+		b.Run("dq/"+p, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for range b.N {
+				DequantizeInt8(x, q, 0.02, 3)
+			}
+		})
+	}
+}
