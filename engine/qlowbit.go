@@ -196,7 +196,11 @@ func lowbitOK(m *qdqMatch) bool {
 		bk := min(b, cg)
 		return m.wbaxis == 1 && cg%bk == 0 && bk%4 == 0
 	case "Gemm":
-		return b%4 == 0 && m.wbaxis == map[bool]int{true: 1, false: 0}[attrInt(m.n, "transB", 0) != 0]
+		kAxis := 0 // W is K×N, or N×K with transB
+		if attrInt(m.n, "transB", 0) != 0 {
+			kAxis = 1
+		}
+		return b%4 == 0 && m.wbaxis == kAxis
 	case "MatMul":
 		return b%4 == 0 && m.wbaxis == 0
 	}
