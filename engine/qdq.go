@@ -82,6 +82,7 @@ type qdqMatch struct {
 	// (qlowbit.go).
 	xdt  onnxio.DataType
 	prec string
+	w8   bool // 4-bit weights widened to 8 bits: run by the int8 step
 	// wblock, wbaxis and wscale: W's block_size, blocked axis and
 	// scales, for blocked 4-bit weights.
 	wblock, wbaxis int
@@ -534,7 +535,7 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeP
 func fusePoolQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
 	byOut := map[string]*qdqMatch{}
 	for _, m := range qdq {
-		if m.outQ && m.n.GetOpType() == "Conv" && len(m.w.Shape) == 4 && m.prec == "" {
+		if m.outQ && m.n.GetOpType() == "Conv" && len(m.w.Shape) == 4 && (m.prec == "" || m.w8) {
 			byOut[m.out] = m
 		}
 	}
@@ -596,7 +597,7 @@ func nodeName(n *pb.NodeProto) string {
 
 // buildQDQStep makes the integer kernel of a match.
 func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
-	if m.prec != "" {
+	if m.prec != "" && !m.w8 {
 		return s.buildLowbitStep(c, m)
 	}
 	if m.reshape {

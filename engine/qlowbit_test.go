@@ -29,11 +29,12 @@ type lowbitCase struct {
 	bias     string // "", "float", "int32"
 	chain    bool   // two Convs: the first's output stays integer
 	floatOut bool   // no QuantizeLinear after the op
+	dw       bool   // depthwise Conv (group = channels)
 }
 
 func (c lowbitCase) String() string {
-	return fmt.Sprintf("%s x%s w%s b%d pc%v zp%v g%d s%d tB%v relu%v bias%s chain%v fo%v", c.op, onnxio.DataTypeName(c.xdt), onnxio.DataTypeName(c.wdt),
-		c.block, c.perCh, c.wzp, c.group, c.stride, c.transB, c.relu, c.bias, c.chain, c.floatOut)
+	return fmt.Sprintf("%s x%s w%s b%d pc%v zp%v g%d s%d tB%v relu%v bias%s chain%v fo%v dw%v", c.op, onnxio.DataTypeName(c.xdt), onnxio.DataTypeName(c.wdt),
+		c.block, c.perCh, c.wzp, c.group, c.stride, c.transB, c.relu, c.bias, c.chain, c.floatOut, c.dw)
 }
 
 func (c lowbitCase) prec() string {
@@ -79,6 +80,9 @@ func (c lowbitCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor,
 			cin = 2 * c.block
 		}
 		cin *= max(c.group, 1)
+		if c.dw {
+			cin, m, c.group = 12, 12, 12
+		}
 		xShape = []int{2, cin, 7, 6}
 	case "Gemm":
 		xShape = []int{5, 40}
@@ -235,6 +239,12 @@ func TestLowbitQDQORT(t *testing.T) {
 		{op: "Conv", xdt: i16, wdt: i16, relu: true, bias: "int32"},
 		{op: "Conv", xdt: i16, wdt: i16, stride: 2, group: 2, bias: "float", chain: true},
 		{op: "Conv", xdt: i16, wdt: i16, floatOut: true, bias: "float"},
+		// Depthwise: w4a8 on the int8 step (4-bit weights are int8
+		// weights), w4a4 and int16 left in float (steps: 0).
+		{op: "Conv", xdt: u8, wdt: i4, perCh: true, wzp: true, dw: true, relu: true, bias: "int32"},
+		{op: "Conv", xdt: i8, wdt: u4, perCh: true, dw: true, chain: true},
+		{op: "Conv", xdt: i4, wdt: i4, perCh: true, dw: true},
+		{op: "Conv", xdt: i16, wdt: i16, dw: true, bias: "float"},
 		{op: "Gemm", xdt: i16, wdt: i16, transB: true, relu: true, bias: "float"},
 		{op: "MatMul", xdt: i16, wdt: i16},
 	}
@@ -258,7 +268,11 @@ func TestLowbitQDQORT(t *testing.T) {
 				n++
 			}
 		}
-		if want := map[bool]int{false: 1, true: 2}[c.chain]; n != want {
+		want := map[bool]int{false: 1, true: 2}[c.chain]
+		if c.dw && c.prec() != "w4a8" {
+			want = 0
+		}
+		if n != want {
 			t.Errorf("%v: %d steps in %s, want %d: %+v", c, n, c.prec(), want, s.Precisions())
 		}
 		got, err := s.Run(map[string]*Tensor{"x": x})
