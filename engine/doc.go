@@ -102,12 +102,18 @@
 // Clip, HardSigmoid, Sigmoid..., a decomposed HardSwish, a residual Add,
 // a squeeze-and-excitation gate) as byte tables made by running their
 // float nodes on every input value, so the bytes are the float path's;
-// GlobalAveragePool, AveragePool, Concat and nearest Resize. Quantized values passed
-// only between such integer steps and the convolutions are kept
-// N×H×W×C (RunObserved sees them in that order).
-// Everything else runs in float: simulated quantization.
+// GlobalAveragePool, AveragePool, Concat and nearest Resize. Quantized
+// values passed only between such integer steps and the convolutions are
+// kept N×H×W×C (RunObserved sees them in that order).
+// The same Conv/Gemm/MatMul patterns with 4-bit weights (int4/uint4, per
+// tensor, per channel or blocked along the input channels) and 8-bit or
+// 4-bit activations (w4a8, w4a4), or with int16 activations and weights
+// at power-of-two scales (dfp16), run on the 4-bit and 16-bit kernels
+// (qlowbit.go). Everything else runs in float: simulated quantization,
+// QuantizeLinear/DequantizeLinear of every integer type of opset 21.
 // Options.NoInteger turns the recognition off. Session.Precisions lists
-// each step with "int8" or "fp32" (for qtool inspect).
+// each step with "int8", "w4a8", "w4a4", "int16" or "fp32" (for qtool
+// inspect).
 //
 // # Operators (ai.onnx, opsets 6 to 21)
 //

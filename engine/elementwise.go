@@ -115,6 +115,10 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 		return binaryInt(k.op, a.U8, b.U8, o.U8, a.Shape, b.Shape, o.Shape)
 	case onnxio.Int8:
 		return binaryInt(k.op, a.I8, b.I8, o.I8, a.Shape, b.Shape, o.Shape)
+	case onnxio.Int16:
+		return binaryInt(k.op, a.I16, b.I16, o.I16, a.Shape, b.Shape, o.Shape)
+	case onnxio.Uint16:
+		return binaryInt(k.op, a.U16, b.U16, o.U16, a.Shape, b.Shape, o.Shape)
 	default:
 		return fmt.Errorf("%s of %s", k.op, onnxio.DataTypeName(a.Type))
 	}
@@ -228,7 +232,7 @@ func binaryFast(op string, dst, a, b []float32, sb int) bool {
 }
 
 type integer interface {
-	~int64 | ~int32 | ~uint8 | ~int8
+	~int64 | ~int32 | ~uint8 | ~int8 | ~int16 | ~uint16
 }
 
 func binaryInt[T integer](op string, a, b, o []T, as, bs, os []int) error {

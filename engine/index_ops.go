@@ -31,10 +31,14 @@ func setAt(t *Tensor, i int, v float64) {
 		t.I64[i] = int64(v)
 	case onnxio.Int32:
 		t.I32[i] = int32(v)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		t.U8[i] = uint8(v)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		t.I8[i] = int8(v)
+	case onnxio.Int16:
+		t.I16[i] = int16(v)
+	case onnxio.Uint16:
+		t.U16[i] = uint16(v)
 	case onnxio.Bool:
 		t.Bool[i] = v != 0
 	}

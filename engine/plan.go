@@ -201,7 +201,10 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 			}
 			continue
 		}
-		st := &step{label: label, op: n.GetOpType(), k: k, int8: integerOps[n.GetOpType()]}
+		st := &step{label: label, op: n.GetOpType(), k: k}
+		if integerOps[n.GetOpType()] {
+			st.precision = "int8"
+		}
 		for _, in := range n.GetInput() {
 			if in == "" {
 				st.ins = append(st.ins, -1)

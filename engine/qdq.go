@@ -45,9 +45,11 @@ import (
 // (their Tensor still says N×C×H×W), so neither side transposes them;
 // RunObserved shows them in that order.
 //
-// Anything else (other operators, blocked or int4/int16 quantization,
-// per-channel activations) runs as before: simulated quantization in
-// float. Session.Precisions tells which nodes run in integer.
+// The same patterns with 4-bit or 16-bit types run on the INT4 and INT16
+// kernels (qlowbit.go). Anything else (other operators, per-channel
+// activations) runs as before: simulated quantization in float.
+// Session.Precisions tells which nodes run in integer, and in which
+// precision.
 
 // qdqMatch is one recognised pattern around node n.
 type qdqMatch struct {
@@ -81,6 +83,16 @@ type qdqMatch struct {
 	// steps in N×H×W×C order.
 	inNHWC, outNHWC bool
 	poolAfter       *qdqMatch // a MaxPool fused into this Conv
+	// xdt is x's quantized type; prec the precision of a Conv, Gemm or
+	// MatMul: "" for int8 × int8, else "w4a8", "w4a4" or "int16"
+	// (qlowbit.go).
+	xdt  onnxio.DataType
+	prec string
+	w8   bool // 4-bit weights widened to 8 bits: run by the int8 step
+	// wblock, wbaxis and wscale: W's block_size, blocked axis and
+	// scales, for blocked 4-bit weights.
+	wblock, wbaxis int
+	wscale         *Tensor
 }
 
 // matchQDQ finds the patterns in nodes (topologically sorted).
@@ -106,10 +118,12 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 		scale []float32
 		zp    *Tensor
 		axis  int64
+		block int64
+		sc    *Tensor
 	}
 	dqOf := func(v string) *dqInfo {
 		p := producer[v]
-		if p == nil || p.GetOpType() != "DequantizeLinear" || !std(p) || attrInt(p, "block_size", 0) != 0 {
+		if p == nil || p.GetOpType() != "DequantizeLinear" || !std(p) {
 			return nil
 		}
 		in := p.GetInput()
@@ -117,7 +131,7 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 		if sc == nil || sc.Type != onnxio.Float {
 			return nil
 		}
-		d := &dqInfo{n: p, in: in[0], scale: sc.F32, axis: attrInt(p, "axis", 1)}
+		d := &dqInfo{n: p, in: in[0], scale: sc.F32, axis: attrInt(p, "axis", 1), block: attrInt(p, "block_size", 0), sc: sc}
 		if len(in) > 2 && in[2] != "" {
 			if d.zp = constOf(in[2]); d.zp == nil {
 				return nil
@@ -184,7 +198,7 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			}
 			ydt, zy = z.Type, int32(z.at(0))
 		}
-		if !isQ8(ydt) {
+		if !lowbitOutType(m.prec, ydt) {
 			return
 		}
 		m.outQ, m.ydt, m.sy, m.zy = true, ydt, sc.F32[0], zy
@@ -206,14 +220,18 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			continue
 		}
 		x := dqOf(in[0])
-		if x == nil || constOf(x.in) != nil || len(x.scale) != 1 {
+		if x == nil || constOf(x.in) != nil || len(x.scale) != 1 || x.block != 0 {
 			continue
 		}
 		za, ok := scalarZP(x.zp)
-		if !ok || (x.zp != nil && !isQ8(x.zp.Type)) {
+		xdt := onnxio.DataType(onnxio.Uint8)
+		if x.zp != nil {
+			xdt = x.zp.Type
+		}
+		if !ok || !(isQ8(xdt) || xdt == onnxio.Int4 || xdt == onnxio.Uint4 || xdt == onnxio.Int16) {
 			continue
 		}
-		m := &qdqMatch{n: n, xdq: x.n, x: x.in, za: za, sx: x.scale[0], out: n.GetOutput()[0], alpha: 1}
+		m := &qdqMatch{n: n, xdq: x.n, x: x.in, za: za, sx: x.scale[0], out: n.GetOutput()[0], alpha: 1, xdt: xdt}
 		switch op {
 		case "MaxPool":
 			if len(n.GetOutput()) != 1 || attrInt(n, "storage_order", 0) != 0 {
@@ -277,7 +295,10 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			continue
 		}
 		wq := constOf(w.in)
-		if wq == nil || !isQ8(wq.Type) {
+		if wq == nil {
+			continue
+		}
+		if m.prec = lowbitPrec(xdt, wq.Type); m.prec == "-" || (w.block != 0 && m.prec != "w4a8" && m.prec != "w4a4") {
 			continue
 		}
 		// Output channels and the axis they lie on in W's storage.
@@ -308,14 +329,20 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			nOut, chAxis = wq.Shape[1], 1
 			m.w = transposeQ(wq)
 		}
-		if len(w.scale) != 1 {
+		if w.block != 0 {
+			ax, err := normAxis(w.axis, len(wq.Shape))
+			if err != nil || (w.zp != nil && anyNonZero(w.zp)) {
+				continue
+			}
+			m.wblock, m.wbaxis, m.wscale = int(w.block), ax, w.sc
+		} else if len(w.scale) != 1 {
 			ax, err := normAxis(w.axis, len(wq.Shape))
 			if err != nil || ax != chAxis || len(w.scale) != nOut {
 				continue
 			}
 		}
 		m.sw = w.scale
-		if w.zp != nil {
+		if w.zp != nil && w.block == 0 {
 			if w.zp.Type != wq.Type || (w.zp.Len() != 1 && w.zp.Len() != nOut) {
 				continue
 			}
@@ -340,7 +367,7 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 				// quantizer writes it, and as its fused kernels then use
 				// the integers as they are): use the integers; otherwise
 				// requantize the float bias.
-				exact := m.alpha == 1
+				exact := m.alpha == 1 && m.wblock == 0
 				fb := make([]float32, nOut)
 				for c := 0; c < nOut; c++ {
 					bs := bd.scale[min(c, len(bd.scale)-1)]
@@ -358,6 +385,9 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			}
 		}
 		quantizeAfter(m, m.out)
+		if m.prec != "" && !lowbitOK(m) {
+			continue
+		}
 		matches[n] = m
 	}
 	return matches
@@ -384,11 +414,11 @@ func expand(v []float32, n int) []float32 {
 	return out
 }
 
-// transposeQ transposes a 2-D uint8/int8 tensor.
+// transposeQ transposes a 2-D quantized tensor.
 func transposeQ(t *Tensor) *Tensor {
 	r, c := t.Shape[0], t.Shape[1]
 	o := newTensor(t.Type, []int{c, r})
-	transposeInto(qbytes(o), r, qbytes(t), r, c)
+	transposeRaw(rawBytes(o), 0, r, rawBytes(t), 0, r, c, elemBytes(t.Type))
 	return o
 }
 
@@ -584,7 +614,7 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 func fusePoolQDQ(qdq map[*pb.NodeProto]*qdqMatch, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) {
 	byOut := map[string]*qdqMatch{}
 	for _, m := range qdq {
-		if m.outQ && m.n.GetOpType() == "Conv" && len(m.w.Shape) == 4 {
+		if m.outQ && m.n.GetOpType() == "Conv" && len(m.w.Shape) == 4 && (m.prec == "" || m.w8) {
 			byOut[m.out] = m
 		}
 	}
@@ -616,7 +646,11 @@ func (s *Session) qdqStep(c *nodeCtx, m *qdqMatch, label string) (*step, error) 
 	if err != nil {
 		return nil, err
 	}
-	st := &step{label: label, op: c.n.GetOpType() + "+int8", k: k, int8: true, ins: []int{s.id(m.x)}, outs: []int{s.id(m.out)}}
+	prec := m.prec
+	if prec == "" {
+		prec = "int8"
+	}
+	st := &step{label: label, op: c.n.GetOpType() + "+" + prec, k: k, precision: prec, ins: []int{s.id(m.x)}, outs: []int{s.id(m.out)}}
 	if m.reshape {
 		for _, in := range c.n.GetInput()[1:] {
 			if in == "" {
@@ -642,6 +676,9 @@ func nodeName(n *pb.NodeProto) string {
 
 // buildQDQStep makes the integer kernel of a match.
 func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
+	if m.prec != "" && !m.w8 {
+		return s.buildLowbitStep(c, m)
+	}
 	if m.reshape {
 		return builders[c.n.GetOpType()](c)
 	}
@@ -978,12 +1015,13 @@ type NodePrecision struct {
 	// when it has none.
 	Node string
 	// Op is the step's operator, with "+fused" when activations or
-	// normalisations were folded into it, or "+int8" for a QDQ pattern
-	// run in integer.
+	// normalisations were folded into it, or "+" and the precision for a
+	// QDQ pattern run in integer ("Conv+int8", "Conv+w4a8").
 	Op string
-	// Precision is "int8" when the step runs on the integer kernels
-	// (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, and the
-	// recognised QDQ patterns), else "fp32".
+	// Precision is what the step computes in: "int8" on the INT8 kernels
+	// (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger, and int8
+	// QDQ patterns), "w4a8" or "w4a4" on the 4-bit-weight kernels,
+	// "int16" on the 16-bit kernels, else "fp32".
 	Precision string
 	// Nodes lists the graph nodes the step stands for when it is more
 	// than Node (a QDQ pattern: DequantizeLinear, Conv, Relu,
@@ -998,8 +1036,8 @@ func (s *Session) Precisions() []NodePrecision {
 	out := make([]NodePrecision, 0, len(s.steps))
 	for _, st := range s.steps {
 		p := NodePrecision{Node: st.label, Op: st.op, Precision: "fp32", Nodes: st.nodes}
-		if st.int8 {
-			p.Precision = "int8"
+		if st.precision != "" {
+			p.Precision = st.precision
 		}
 		out = append(out, p)
 	}

@@ -698,7 +698,7 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 			return nil, fmt.Errorf("internal error: input %d of %s channels last %v, its output %v", j, m.op, in, m.outNHWC)
 		}
 	}
-	st := &step{label: label, op: m.op + "+int8", k: k, int8: true, outs: []int{s.id(m.out)}}
+	st := &step{label: label, op: m.op + "+int8", k: k, precision: "int8", outs: []int{s.id(m.out)}}
 	for _, in := range m.ins {
 		st.ins = append(st.ins, s.id(in))
 	}

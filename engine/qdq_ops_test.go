@@ -384,7 +384,7 @@ func TestQOpsChannelsLast(t *testing.T) {
 				}
 				nhwc := 0
 				for _, st := range s.steps {
-					if !logical && !st.int8 && st.op != "QuantizeLinear" && st.op != "DequantizeLinear" && st.op != "Reshape" {
+					if !logical && st.precision == "" && st.op != "QuantizeLinear" && st.op != "DequantizeLinear" && st.op != "Reshape" {
 						t.Errorf("%s: %s runs in float", label, st.label)
 					}
 					if k, ok := st.k.(*qdqConvK); ok && (k.inNHWC || k.outNHWC) {

@@ -74,13 +74,13 @@ type ioInfo struct {
 
 // step is one kernel call: a node, or a node with the ones fused into it.
 type step struct {
-	label string
-	op    string
-	ins   []int // value ids, -1 for an absent optional input
-	outs  []int
-	k     kernel
-	int8  bool     // runs on the integer kernels
-	nodes []string // the graph nodes it runs, when more than the one of label
+	label     string
+	op        string
+	ins       []int // value ids, -1 for an absent optional input
+	outs      []int
+	k         kernel
+	precision string   // the integer kernels it runs on ("int8", "w4a8"...), "" for float
+	nodes     []string // the graph nodes it runs, when more than the one of label
 }
 
 // kernel is an operator instance. infer gives the outputs' types and
@@ -442,10 +442,14 @@ func dataLen(t *Tensor) int {
 		return len(t.I64)
 	case onnxio.Int32:
 		return len(t.I32)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		return len(t.U8)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		return len(t.I8)
+	case onnxio.Int16:
+		return len(t.I16)
+	case onnxio.Uint16:
+		return len(t.U16)
 	case onnxio.Bool:
 		return len(t.Bool)
 	}

@@ -51,10 +51,14 @@ func copyElems(dst *Tensor, do int, src *Tensor, so, n int) {
 		copy(dst.I64[do:do+n], src.I64[so:so+n])
 	case onnxio.Int32:
 		copy(dst.I32[do:do+n], src.I32[so:so+n])
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		copy(dst.U8[do:do+n], src.U8[so:so+n])
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		copy(dst.I8[do:do+n], src.I8[so:so+n])
+	case onnxio.Int16:
+		copy(dst.I16[do:do+n], src.I16[so:so+n])
+	case onnxio.Uint16:
+		copy(dst.U16[do:do+n], src.U16[so:so+n])
 	case onnxio.Bool:
 		copy(dst.Bool[do:do+n], src.Bool[so:so+n])
 	}
@@ -85,10 +89,14 @@ func takeIdx(dst, src *Tensor, idx []int) {
 		take(dst.I64, src.I64, idx)
 	case onnxio.Int32:
 		take(dst.I32, src.I32, idx)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		take(dst.U8, src.U8, idx)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		take(dst.I8, src.I8, idx)
+	case onnxio.Int16:
+		take(dst.I16, src.I16, idx)
+	case onnxio.Uint16:
+		take(dst.U16, src.U16, idx)
 	case onnxio.Bool:
 		take(dst.Bool, src.Bool, idx)
 	}

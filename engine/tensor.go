@@ -10,11 +10,12 @@ import (
 
 // Tensor is a dense row-major tensor. Exactly one of the data slices
 // matching Type is set: F32 for FLOAT, I64 for INT64, I32 for INT32, U8
-// for UINT8, I8 for INT8 and Bool for BOOL, the element types the engine
-// handles (float32 for activations and weights, the others for shape,
-// index and mask values, and int8/uint8 for quantized tensors between
-// QuantizeLinear and DequantizeLinear). A scalar has an empty Shape and
-// one element.
+// for UINT8 and UINT4, I8 for INT8 and INT4, I16 for INT16, U16 for
+// UINT16 and Bool for BOOL, the element types the engine handles (float32
+// for activations and weights, the others for shape, index and mask
+// values, and the integer types of quantized tensors between
+// QuantizeLinear and DequantizeLinear). 4-bit values are held one per
+// byte, unpacked. A scalar has an empty Shape and one element.
 type Tensor struct {
 	Type  onnxio.DataType
 	Shape []int
@@ -23,6 +24,8 @@ type Tensor struct {
 	I32   []int32
 	U8    []uint8
 	I8    []int8
+	I16   []int16
+	U16   []uint16
 	Bool  []bool
 }
 
@@ -54,8 +57,7 @@ func NewInt64(shape []int, data []int64) *Tensor {
 // Zeros returns a zeroed tensor of type dt and the given shape, or an
 // error for an element type the engine does not handle.
 func Zeros(dt onnxio.DataType, shape []int) (*Tensor, error) {
-	switch dt {
-	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool:
+	if supportedType(dt) {
 		return newTensor(dt, shape), nil
 	}
 	return nil, fmt.Errorf("engine: element type %s is not supported", onnxio.DataTypeName(dt))
@@ -72,10 +74,14 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 		t.I64 = make([]int64, n)
 	case onnxio.Int32:
 		t.I32 = make([]int32, n)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		t.U8 = make([]uint8, n)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		t.I8 = make([]int8, n)
+	case onnxio.Int16:
+		t.I16 = make([]int16, n)
+	case onnxio.Uint16:
+		t.U16 = make([]uint16, n)
 	case onnxio.Bool:
 		t.Bool = make([]bool, n)
 	default:
@@ -87,7 +93,8 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 // supportedType reports whether the engine holds tensors of dt.
 func supportedType(dt onnxio.DataType) bool {
 	switch dt {
-	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool:
+	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool,
+		onnxio.Int16, onnxio.Uint16, onnxio.Int4, onnxio.Uint4:
 		return true
 	}
 	return false
@@ -137,10 +144,14 @@ func copyData(dst, src *Tensor) {
 		copy(dst.I64, src.I64)
 	case onnxio.Int32:
 		copy(dst.I32, src.I32)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		copy(dst.U8, src.U8)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		copy(dst.I8, src.I8)
+	case onnxio.Int16:
+		copy(dst.I16, src.I16)
+	case onnxio.Uint16:
+		copy(dst.U16, src.U16)
 	case onnxio.Bool:
 		copy(dst.Bool, src.Bool)
 	}
@@ -157,16 +168,10 @@ func (t *Tensor) ints() []int64 {
 			out[i] = int64(v)
 		}
 		return out
-	case onnxio.Uint8:
-		out := make([]int64, len(t.U8))
-		for i, v := range t.U8 {
-			out[i] = int64(v)
-		}
-		return out
-	case onnxio.Int8:
-		out := make([]int64, len(t.I8))
-		for i, v := range t.I8 {
-			out[i] = int64(v)
+	case onnxio.Uint8, onnxio.Int8, onnxio.Int16, onnxio.Uint16, onnxio.Int4, onnxio.Uint4:
+		out := make([]int64, t.Len())
+		for i := range out {
+			out[i] = int64(t.at(i))
 		}
 		return out
 	case onnxio.Float:
@@ -200,10 +205,14 @@ func (t *Tensor) at(i int) float64 {
 		return float64(t.I64[i])
 	case onnxio.Int32:
 		return float64(t.I32[i])
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		return float64(t.U8[i])
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		return float64(t.I8[i])
+	case onnxio.Int16:
+		return float64(t.I16[i])
+	case onnxio.Uint16:
+		return float64(t.U16[i])
 	case onnxio.Bool:
 		if t.Bool[i] {
 			return 1
@@ -215,7 +224,7 @@ func (t *Tensor) at(i int) float64 {
 // hasData reports whether the tensor holds values (plan-time tensors of
 // live values carry only a shape).
 func (t *Tensor) hasData() bool {
-	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.I8 != nil || t.Bool != nil || t.Len() == 0
+	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.I8 != nil || t.I16 != nil || t.U16 != nil || t.Bool != nil || t.Len() == 0
 }
 
 // TensorFromProto decodes an ONNX TensorProto (an initializer or a
@@ -236,10 +245,14 @@ func TensorFromProto(m *onnxio.Model, tp *pb.TensorProto) (*Tensor, error) {
 		t.I64, err = onnxio.Decode[int64](m, tp)
 	case onnxio.Int32:
 		t.I32, err = onnxio.Decode[int32](m, tp)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		t.U8, err = onnxio.Decode[uint8](m, tp)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		t.I8, err = onnxio.Decode[int8](m, tp)
+	case onnxio.Int16:
+		t.I16, err = onnxio.Decode[int16](m, tp)
+	case onnxio.Uint16:
+		t.U16, err = onnxio.Decode[uint16](m, tp)
 	case onnxio.Bool:
 		t.Bool, err = onnxio.Decode[bool](m, tp)
 	default:

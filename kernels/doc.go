@@ -15,6 +15,8 @@
 //     Int16); DFP8 through the int8 family's ShiftRequant.
 //   - binary: PackSigns, NewBinaryConv, NewBinaryGemm, BinaryMaxPool
 //     (Family Binary).
+//   - quantize: QuantizeInt8/Uint8/Int16/Uint16 and DequantizeInt8/...
+//     (per-tensor QuantizeLinear and DequantizeLinear; Family Quantize).
 //
 // Every path of a family gives the same bits as its Go path, so tests
 // compare paths for equality; QTOOL_KERNELS or SetPaths force paths.

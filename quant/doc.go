@@ -70,11 +70,9 @@
 // [ToQOperator] turns int8 groups of a QDQ model into QLinearConv and
 // QLinearMatMul (the QOperator format; other groups stay QDQ).
 //
-// Quantized models run in ONNX Runtime and in the engine. The engine's
-// QuantizeLinear and DequantizeLinear know int8 and uint8 only; [Compile]
-// first rewrites int4/int16/blocked pairs into the same float arithmetic
-// ([Emulate]), so [Accuracy] and [MeasureSQNR] evaluate every scheme
-// with our engine.
+// Quantized models run in ONNX Runtime and in the engine, which runs
+// every scheme natively ([Compile]), so [Accuracy] and [MeasureSQNR]
+// evaluate every scheme with our engine.
 //
 // quant imports calib, engine and onnxio; it must not import binarize,
 // bench or cmd.

@@ -25,10 +25,15 @@ type schemeCase struct {
 
 var ortSchemes = []schemeCase{{"int8", 0}, {"u8s8", 0}, {"w4a8", 0}, {"w4a8", 32}, {"w4a4", 0}, {"dfp16", 0}, {"dfp8", 0}}
 
+// schemePrecision is the precision Session.Precisions reports for the
+// integer steps of each scheme.
+var schemePrecision = map[string]string{"int8": "int8", "u8s8": "int8", "w4a8": "w4a8", "w4a4": "w4a4", "dfp16": "int16", "dfp8": "int8"}
+
 // Every scheme on every fixture: the quantized model (evaluated with our
-// engine) stays within the accuracy target of float on the embedded
-// images, and ONNX Runtime loads and runs the written model with the
-// same predictions (one image may differ) and every logit within one
+// engine, its Conv and Gemm layers on the integer kernels of the
+// scheme's precision) stays within the accuracy target of float on the
+// embedded images, and ONNX Runtime loads and runs the written model with
+// the same predictions (one image may differ) and every logit within one
 // step of ours (see compareLogits; four with 4-bit activations).
 func TestQuantizeFixturesORT(t *testing.T) {
 	src := mnist(t)
@@ -85,6 +90,15 @@ func TestQuantizeFixturesORT(t *testing.T) {
 			qs, err := Compile(res.Model, engine.Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			nInt := 0
+			for _, p := range qs.Precisions() {
+				if p.Precision == schemePrecision[sc.name] {
+					nInt++
+				}
+			}
+			if nInt < 2 {
+				t.Errorf("%s: %d steps run in %s: %+v", label, nInt, schemePrecision[sc.name], qs.Precisions())
 			}
 			out, err := qs.Run(in)
 			if err != nil {
