@@ -257,3 +257,19 @@ func TestInspectPrecisions(t *testing.T) {
 		}
 	}
 }
+
+// PaddleOCR's detector takes any height and width, but only multiples of
+// 32 run: photos of their own sizes fail with a hint to give --resize,
+// and run with it.
+func TestQuantizeDynamicSizeHint(t *testing.T) {
+	det := testdeps.OCRModel(t, "ch_PP-OCRv4_det_infer.onnx")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeImages(t, dir, 2, 50, 30)
+	if _, err := run(t, "quantize", det, "--calib", dir, "-o", "d.onnx"); err == nil || !strings.Contains(err.Error(), "give --resize") {
+		t.Errorf("odd sizes: %v", err)
+	}
+	if rep := quantizeJSON(t, det, "--calib", dir, "--resize", "64x32", "-o", "d.onnx"); rep.CalibItems != 2 {
+		t.Errorf("--resize 64x32: %d items", rep.CalibItems)
+	}
+}

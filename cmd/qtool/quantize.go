@@ -194,7 +194,7 @@ the model and never replaces the input.`,
 			res, err := quant.Quantize(m, src, cfg, quant.Options{Method: meth, Threads: threads,
 				Calib: calib.Config{Quiet: opt.json, SkipBad: skipBad}})
 			if err != nil {
-				return err
+				return resizeHint(err, inputs, pre)
 			}
 			calibItems := src.Len()
 			if res.Calib != nil {
@@ -454,4 +454,18 @@ func printQuantize(w io.Writer, r quantizeReport) error {
 			e.FloatMs, e.QuantMs, e.FloatMs/e.QuantMs, e.Rounds, e.Threads)
 	}
 	return nil
+}
+
+// resizeHint adds to a failed run's error, for a model whose image input
+// has a dynamic height and width fed without --resize, that the images
+// kept their own sizes, which such models often refuse (PaddleOCR's
+// detector wants multiples of 32).
+func resizeHint(err error, inputs []engine.ValueInfo, pre calib.Preprocess) error {
+	if pre.ResizeW > 0 || len(inputs) != 1 || len(inputs[0].Shape) != 4 {
+		return err
+	}
+	if inputs[0].Shape[2] >= 0 {
+		return err // a fixed size (axis 2 is W or H in either layout): images are resized to it
+	}
+	return fmt.Errorf("%w (model input %q has a dynamic height and width, so images kept their own sizes: give --resize WxH, e.g. a multiple of 32 for PaddleOCR's detector)", err, inputs[0].Name)
 }
