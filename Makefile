@@ -34,6 +34,7 @@ unit:
 full:
 	$(GO) test -count=1 -run 'FullSplit' ./engine
 	$(GO) test -count=1 -run 'FullSplit|OCRModels' ./quant
+	$(GO) test -count=1 -run 'OCRDetector' ./cmd/qtool
 
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):
 # once with every feature, once as a Cortex-A53 (no dot product, no i8mm).

@@ -3,12 +3,14 @@ package calib
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -239,4 +241,44 @@ func Indices(s Source) []int {
 		return slices.Clone(s.idx)
 	}
 	return nil
+}
+
+// Readable reads every item of src once (threads at a time, GOMAXPROCS
+// when zero) and returns a source of those that could be read, in src's
+// order, with the errors of the others (each naming its item). It is for
+// data sets with a few bad files (--skip-bad): every later pass over the
+// result (calibration, SQNR, accuracy) then sees the same good items. An
+// error is returned when no item is readable.
+func Readable(src Source, threads int) (Source, []error, error) {
+	n := src.Len()
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	var good []int
+	var bad []error
+	const chunk = 64 // items decoded at once, so memory stays bounded
+	items := make([]Item, chunk)
+	errs := make([]error, chunk)
+	for start := 0; start < n; start += chunk {
+		k := min(chunk, n-start)
+		load(src, start, items[:k], errs[:k], threads)
+		for i := range k {
+			if errs[i] != nil {
+				bad = append(bad, errs[i])
+			} else {
+				good = append(good, start+i)
+			}
+			items[i] = Item{}
+		}
+	}
+	if len(good) == 0 {
+		if len(bad) == 0 {
+			return nil, nil, errors.New("calib: the data set is empty")
+		}
+		return nil, bad, fmt.Errorf("calib: none of the %d items can be read (first: %w)", n, bad[0])
+	}
+	if len(bad) == 0 {
+		return src, nil, nil
+	}
+	return &subset{src: src, idx: good}, bad, nil
 }

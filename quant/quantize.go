@@ -256,7 +256,8 @@ func MeasureSQNR(floatM, quantM *onnxio.Model, layers []Layer, src calib.Source,
 	}
 	sig := make([]float64, len(layers))
 	noise := make([]float64, len(layers))
-	err = batches(src, 50, func(in map[string]*engine.Tensor, _ []int) error {
+	// Small batches bound the memory of the two unfused runs and of ref.
+	err = batches(src, calib.DefaultBatch(src), func(in map[string]*engine.Tensor, _ []int) error {
 		ref := map[string][]float32{}
 		if _, err := fs.RunObserved(in, func(name string, t *engine.Tensor) {
 			if _, ok := want[name]; ok && t.Type == onnxio.Float {

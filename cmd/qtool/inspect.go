@@ -11,7 +11,9 @@ import (
 
 	"github.com/qtool/qtool"
 	"github.com/qtool/qtool/bench"
+	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
+	"github.com/qtool/qtool/quant"
 )
 
 func newInspect(opt *options) *cobra.Command {
@@ -21,7 +23,10 @@ func newInspect(opt *options) *cobra.Command {
 		Short: "Describe a model: inputs, outputs, operators, parameters and MACs per layer",
 		Long: `inspect prints a model's IR version and opsets, its inputs and outputs,
 an operator histogram, parameter count and weight bytes by type, and the
-multiply-accumulates (MACs) of every Conv, ConvTranspose, Gemm and MatMul.
+multiply-accumulates (MACs) of every Conv, ConvTranspose, Gemm and MatMul,
+and the steps qtool's engine compiles the model to with the precision
+each runs in (fp32, or the integer precision of a quantized step), with
+a count of steps per precision.
 
 Symbolic sizes (a dynamic batch, H or W) count as 1 unless --shape gives
 the input's shape, e.g. --shape x=1,3,224,224. With no MODEL it inspects
@@ -42,14 +47,46 @@ the Fashion-MNIST CNN built into qtool.`,
 			if err != nil {
 				return fmt.Errorf("inspect %s: %w", m.Path, err)
 			}
-			if opt.json {
-				return writeJSON(cmd.OutOrStdout(), info)
+			r := inspectReport{ModelInfo: info, Steps: []stepPrecision{}, StepsByPrecision: map[string]int{}}
+			// Compiled as `qtool run` and `quantize --eval` run it: types
+			// the engine lacks are emulated in float, and show as such.
+			if s, err := quant.Compile(m, engine.Options{}); err != nil {
+				r.CompileError = err.Error()
+				fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: the engine cannot run %s, so no precisions are shown: %v\n", m.Path, err)
+			} else {
+				for _, p := range s.Precisions() {
+					r.Steps = append(r.Steps, stepPrecision{Node: p.Node, Op: p.Op, Precision: p.Precision, Nodes: p.Nodes})
+					r.StepsByPrecision[p.Precision]++
+				}
 			}
-			return printInfo(cmd.OutOrStdout(), info)
+			if opt.json {
+				return writeJSON(cmd.OutOrStdout(), r)
+			}
+			return printInfo(cmd.OutOrStdout(), r)
 		},
 	}
 	cmd.Flags().StringArrayVar(&shapeFlags, "shape", nil, "input shape as NAME=D0,D1,... (repeatable)")
 	return cmd
+}
+
+// inspectReport is `qtool inspect --json`: bench.ModelInfo's fields and
+// the compiled steps.
+type inspectReport struct {
+	*bench.ModelInfo
+	// Steps are the engine's compiled steps in execution order.
+	Steps            []stepPrecision `json:"steps"`
+	StepsByPrecision map[string]int  `json:"steps_by_precision"`
+	// CompileError says why the engine could not compile the model (Steps
+	// is then empty).
+	CompileError string `json:"compile_error,omitempty"`
+}
+
+// stepPrecision is engine.NodePrecision with JSON names.
+type stepPrecision struct {
+	Node      string   `json:"node"`
+	Op        string   `json:"op"`
+	Precision string   `json:"precision"`
+	Nodes     []string `json:"nodes,omitempty"`
 }
 
 // loadModel loads the model named on the command line, or the embedded
@@ -90,7 +127,8 @@ func parseShapes(flags []string) (map[string]onnxio.Shape, error) {
 	return out, nil
 }
 
-func printInfo(w io.Writer, info *bench.ModelInfo) error {
+func printInfo(w io.Writer, r inspectReport) error {
+	info := r.ModelInfo
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\t%s\n", info.Path)
 	fmt.Fprintf(tw, "IR version\t%d\n", info.IRVersion)
@@ -144,9 +182,29 @@ func printInfo(w io.Writer, info *bench.ModelInfo) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%v\t%v\t%v\t%s\t%.1f\t\n", l.Name, l.Op, dims(l.Input), dims(l.Weight), dims(l.Output), count(l.MACs), pct)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return nil
+	if len(r.Steps) == 0 {
+		return nil
+	}
+	var precs []string
+	for p := range r.StepsByPrecision {
+		precs = append(precs, p)
+	}
+	sort.Strings(precs)
+	var sum []string
+	for _, p := range precs {
+		sum = append(sum, fmt.Sprintf("%s %d", p, r.StepsByPrecision[p]))
+	}
+	fmt.Fprintf(w, "\nengine steps (%d: %s)\n", len(r.Steps), strings.Join(sum, ", "))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  step\top\tprecision\tnodes")
+	for _, st := range r.Steps {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", st.Node, st.Op, st.Precision, strings.Join(st.Nodes, " "))
+	}
+	return tw.Flush()
 }
 
 func shapeString(s []any) string {

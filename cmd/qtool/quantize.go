@@ -26,28 +26,54 @@ const embeddedData = "builtin"
 
 // quantizeReport is the output of qtool quantize (--json fields).
 type quantizeReport struct {
-	Model       string        `json:"model"`
-	Output      string        `json:"output"`
-	Scheme      string        `json:"scheme"`
-	Format      string        `json:"format"`
-	Method      string        `json:"method"`
-	CalibItems  int           `json:"calib_items"`
+	Model      string `json:"model"`
+	Output     string `json:"output"`
+	Scheme     string `json:"scheme"`
+	Format     string `json:"format"`
+	Method     string `json:"method"`
+	CalibItems int    `json:"calib_items"`
+	Seed       uint64 `json:"seed"`
+	// Skipped counts the unreadable items left out (--skip-bad) of the
+	// calibration and evaluation data.
+	Skipped     int           `json:"skipped_items"`
 	Folded      int           `json:"folded_batchnorm"`
 	Layers      []quant.Layer `json:"layers"`
 	Unsupported []string      `json:"unsupported_ops"`
 	FloatBytes  int64         `json:"float_file_bytes"`
 	QuantBytes  int64         `json:"quant_file_bytes"`
-	EvalItems   int           `json:"eval_items,omitempty"`
-	FloatTop1   *float64      `json:"float_top1,omitempty"`
-	QuantTop1   *float64      `json:"quant_top1,omitempty"`
+	// With --eval, its fields are the report's own.
+	*EvalReport
+}
+
+// EvalReport compares the float and quantized models on the --eval data
+// (exported for encoding/json to fill it as an embedded pointer).
+type EvalReport struct {
+	EvalItems int `json:"eval_items"`
+	// Top-1 accuracies in percent, for labelled data only.
+	FloatTop1 *float64 `json:"float_top1,omitempty"`
+	QuantTop1 *float64 `json:"quant_top1,omitempty"`
+	// Agreement: percent of items whose top-1 class is the same for both
+	// models; OutputSQNR: of the first output against float, in dB.
+	Agreement  float64 `json:"agreement"`
+	OutputSQNR float64 `json:"output_sqnr_db"`
+	// MACs of one item (the first) through the model.
+	MACs int64 `json:"macs"`
+	// Median latency of one item with qtool's engine, float and
+	// quantized, measured alternately in Rounds rounds.
+	FloatMs float64 `json:"float_ms"`
+	QuantMs float64 `json:"quant_ms"`
+	Rounds  int     `json:"latency_rounds"`
+	Threads int     `json:"threads"`
 }
 
 func newQuantize(opt *options) *cobra.Command {
 	var (
 		out, schemeName, calibPath, method, format, evalPath, labels, overrides, firstLast string
 		calibSize, block, threads                                                          int
+		seed                                                                               uint64
 		exclude, opTypes                                                                   []string
-		perTensor                                                                          bool
+		perTensor, skipBad                                                                 bool
+		prep                                                                               prepFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "quantize [MODEL]",
@@ -64,8 +90,18 @@ w4a4 (int4 activations too), dfp16 and dfp8 (dynamic fixed point:
 power-of-two scales, zero point 0, int16 or int8).
 
 It prints a table per weighted layer: precision, weight bytes and the SQNR
-of the layer's output against float on the calibration data; with --eval,
-the float and quantized top-1 accuracy measured with qtool's engine.
+of the layer's output against float on the calibration data. With --eval
+it compares the two models with qtool's engine: top-1 accuracy of each
+(labelled data), the share of items whose top-1 agree, the SQNR of the
+first output, the MACs of one item and the latency of each on one item.
+
+Images are decoded, resized (--resize), center-cropped (--crop) and
+normalised per channel as (pixel - mean) / std with pixels in 0..255
+(--mean, --std; by default values in [0,1]), in the model input's layout
+(--layout) and channel order (--color). A calibration run reads
+--calib-size items chosen with --seed, the same for the same seed; an
+unreadable item is an error naming it unless --skip-bad leaves it out.
+A progress bar shows on a terminal, not with --json.
 
 With no MODEL it quantizes the built-in Fashion-MNIST CNN, and with no
 --calib it calibrates on 200 of the built-in 1000 test images (and
@@ -73,6 +109,7 @@ evaluates on all 1000). The output defaults to MODEL.<scheme>.onnx beside
 the model and never replaces the input.`,
 		Example: `  qtool quantize
   qtool quantize model.onnx --scheme int8 --calib images/ --calib-size 500 --eval test/
+  qtool quantize det.onnx --calib photos/ --resize 640x640 --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375
   qtool quantize model.onnx --scheme w4a8 --block 32 --calib data.npz -o model.w4.onnx`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,6 +119,13 @@ the model and never replaces the input.`,
 			scheme, err := quant.SchemeByName(schemeName)
 			if err != nil {
 				return fmt.Errorf("--scheme: %w", err)
+			}
+			pre, err := prep.preprocess()
+			if err != nil {
+				return err
+			}
+			if calibSize < 0 {
+				return fmt.Errorf("--calib-size %d: want a count of items, or 0 for all", calibSize)
 			}
 			if scheme.IsFloat() {
 				return errors.New("--scheme float quantizes nothing; choose int8, u8s8, w4a8, w4a4, dfp16 or dfp8")
@@ -133,15 +177,28 @@ the model and never replaces the input.`,
 				return fmt.Errorf("%s: %w", m.Path, err)
 			}
 			inputs := fs.Inputs()
-			src, err := openData(calibPath, "", inputs, len(args) == 0)
+			data := calib.Options{Inputs: inputs, Preprocess: pre}
+			src, err := openData(calibPath, "", data, len(args) == 0)
 			if err != nil {
 				return fmt.Errorf("--calib: %w", err)
 			}
-			src = calib.Sample(src, calibSize, 1)
+			src = calib.Sample(src, calibSize, seed)
+			skipped := 0
+			if skipBad {
+				if src, skipped, err = readable(cmd, "--calib", src, threads); err != nil {
+					return err
+				}
+			}
+			// The progress bar goes to standard error when it is a
+			// terminal (not with --json).
 			res, err := quant.Quantize(m, src, cfg, quant.Options{Method: meth, Threads: threads,
-				Calib: calib.Config{Quiet: opt.json, Progress: io.Discard}})
+				Calib: calib.Config{Quiet: opt.json, SkipBad: skipBad}})
 			if err != nil {
-				return err
+				return resizeHint(err, inputs, pre)
+			}
+			calibItems := src.Len()
+			if res.Calib != nil {
+				calibItems, skipped = res.Calib.Items, skipped+res.Calib.Skipped
 			}
 			if err := quant.MeasureSQNR(res.Float, res.Model, res.Layers, src, threads); err != nil {
 				return fmt.Errorf("measuring SQNR: %w", err)
@@ -150,29 +207,31 @@ the model and never replaces the input.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: these operators stay in float: %s\n", strings.Join(res.Plan.Float, ", "))
 			}
 			rep := quantizeReport{Model: m.Path, Output: outPath, Scheme: scheme.Precision(), Format: format, Method: meth.String(),
-				CalibItems: src.Len(), Folded: res.Folded, Layers: res.Layers, Unsupported: res.Plan.Float}
+				CalibItems: calibItems, Seed: seed, Folded: res.Folded, Layers: res.Layers, Unsupported: res.Plan.Float}
 			if rep.Unsupported == nil {
 				rep.Unsupported = []string{}
 			}
 			if evalPath != "" {
-				es, err := openData(evalPath, labels, inputs, true)
+				es, err := openData(evalPath, labels, data, true)
 				if err != nil {
 					return fmt.Errorf("--eval: %w", err)
 				}
-				fa, err := quant.Accuracy(fs, es)
-				if err != nil {
-					return fmt.Errorf("--eval: %w", err)
+				if skipBad {
+					n := 0
+					if es, n, err = readable(cmd, "--eval", es, threads); err != nil {
+						return err
+					}
+					skipped += n
 				}
 				qs, err := quant.Compile(res.Model, engine.Options{Threads: threads})
 				if err != nil {
 					return err
 				}
-				qa, err := quant.Accuracy(qs, es)
-				if err != nil {
+				if rep.EvalReport, err = evaluate(m, fs, qs, es, threads); err != nil {
 					return fmt.Errorf("--eval: %w", err)
 				}
-				rep.EvalItems, rep.FloatTop1, rep.QuantTop1 = es.Len(), &fa, &qa
 			}
+			rep.Skipped = skipped
 			if b, err := m.Marshal(); err == nil {
 				rep.FloatBytes = int64(len(b))
 			}
@@ -199,10 +258,12 @@ the model and never replaces the input.`,
 	f.StringVarP(&out, "output", "o", "", "output model (default MODEL.<scheme>.onnx beside MODEL)")
 	f.StringVar(&schemeName, "scheme", "int8", "int8, u8s8, w4a8, w4a4, dfp16 or dfp8")
 	f.StringVar(&calibPath, "calib", "", "calibration data: image folder, .npy/.npz, IDX file or TensorProto folder (default: the built-in images, for the built-in model)")
-	f.IntVar(&calibSize, "calib-size", 200, "calibrate on this many items sampled with a fixed seed (0: all)")
+	f.IntVar(&calibSize, "calib-size", 200, "calibrate on this many items sampled with --seed (0: all)")
+	f.Uint64Var(&seed, "seed", 1, "seed of the --calib-size sample: the same seed picks the same items")
+	f.BoolVar(&skipBad, "skip-bad", false, "leave out unreadable items of --calib and --eval data (counted in the report) instead of failing")
 	f.StringVar(&method, "method", "minmax", "calibration method: minmax, percentile, entropy or mse")
 	f.StringVar(&format, "format", "qdq", "output format: qdq (QuantizeLinear/DequantizeLinear around float operators) or qop (QLinearConv, QLinearMatMul; 8-bit schemes; Gemm and other groups stay QDQ)")
-	f.StringVar(&evalPath, "eval", "", "labelled data to measure top-1 accuracy of the float and quantized models on ("+embeddedData+": the built-in 1000 Fashion-MNIST test images)")
+	f.StringVar(&evalPath, "eval", "", "data to compare the float and quantized models on (top-1 accuracy when labelled, agreement, output SQNR, latency; "+embeddedData+": the built-in 1000 Fashion-MNIST test images)")
 	f.StringVar(&labels, "labels", "", "labels for --eval data that carries none (.npy of integers)")
 	f.IntVar(&block, "block", 0, "4-bit weights in blocks of 32, 64 or 128 along the input channels (default per channel)")
 	f.BoolVar(&perTensor, "per-tensor", false, "one scale per weight tensor instead of per output channel")
@@ -211,6 +272,7 @@ the model and never replaces the input.`,
 	f.StringVar(&firstLast, "first-last", "", "scheme of the first and last weighted layers, or float (default: int8 for 4-bit schemes, else --scheme)")
 	f.StringVar(&overrides, "overrides", "", `JSON file of per-node and per-tensor schemes: {"nodes": {NAME: SCHEME}, "tensors": {NAME: SCHEME}}`)
 	f.IntVar(&threads, "threads", 0, "engine threads (0: all cores)")
+	prep.register(cmd)
 	return cmd
 }
 
@@ -265,16 +327,16 @@ func calibMethod(name string) (calib.Method, error) {
 
 // openData opens a data set for the model's inputs; "" or "builtin" for
 // the built-in model means the embedded Fashion-MNIST subset.
-func openData(path, labels string, inputs []engine.ValueInfo, builtinOK bool) (calib.Source, error) {
+func openData(path, labels string, opts calib.Options, builtinOK bool) (calib.Source, error) {
 	if path == "" && !builtinOK {
 		return nil, errors.New("calibration data is needed for a model of your own: give --calib DATA (an image folder, .npy/.npz, IDX or TensorProto folder)")
 	}
 	var src calib.Source
 	var err error
 	if path == "" || path == embeddedData {
-		src, err = builtinImages(inputs)
+		src, err = builtinImages(opts)
 	} else {
-		src, err = calib.Open(path, calib.Options{Inputs: inputs})
+		src, err = calib.Open(path, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -320,7 +382,7 @@ func (l *labelled) Item(i int) (calib.Item, error) {
 	return it, nil
 }
 
-func builtinImages(inputs []engine.ValueInfo) (calib.Source, error) {
+func builtinImages(opts calib.Options) (calib.Source, error) {
 	read := func(n string) (*calib.IDX, error) {
 		b, err := qtool.Fixtures.ReadFile("testdata/fashion-mnist/" + n)
 		if err != nil {
@@ -336,13 +398,20 @@ func builtinImages(inputs []engine.ValueInfo) (calib.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return calib.NewIDX("built-in fashion-mnist", im, lb, calib.Options{Inputs: inputs})
+	return calib.NewIDX("built-in fashion-mnist", im, lb, opts)
 }
 
 // jsonSafe replaces infinite SQNRs (no error at all) by a large number
 // JSON can hold.
 func jsonSafe(r quantizeReport) quantizeReport {
 	r.Layers = append([]quant.Layer(nil), r.Layers...)
+	if r.EvalReport != nil {
+		e := *r.EvalReport
+		if math.IsInf(e.OutputSQNR, 1) || math.IsNaN(e.OutputSQNR) {
+			e.OutputSQNR = 999
+		}
+		r.EvalReport = &e
+	}
 	for i := range r.Layers {
 		if math.IsInf(r.Layers[i].SQNR, 1) || math.IsNaN(r.Layers[i].SQNR) {
 			r.Layers[i].SQNR = 999
@@ -370,8 +439,33 @@ func printQuantize(w io.Writer, r quantizeReport) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "file size    %d -> %d bytes\n", r.FloatBytes, r.QuantBytes)
-	if r.FloatTop1 != nil {
-		fmt.Fprintf(w, "top-1        float %.2f %%, quantized %.2f %% (%+.2f points) on %d items\n", *r.FloatTop1, *r.QuantTop1, *r.QuantTop1-*r.FloatTop1, r.EvalItems)
+	if r.Skipped > 0 {
+		fmt.Fprintf(w, "skipped      %d unreadable items\n", r.Skipped)
+	}
+	if e := r.EvalReport; e != nil {
+		fmt.Fprintf(w, "eval         %d items\n", e.EvalItems)
+		if e.FloatTop1 != nil {
+			fmt.Fprintf(w, "top-1        float %.2f %%, quantized %.2f %% (%+.2f points)\n", *e.FloatTop1, *e.QuantTop1, *e.QuantTop1-*e.FloatTop1)
+		}
+		fmt.Fprintf(w, "agreement    %.2f %% of items have the same top-1\n", e.Agreement)
+		fmt.Fprintf(w, "output SQNR  %.1f dB\n", e.OutputSQNR)
+		fmt.Fprintf(w, "MACs         %s per item\n", count(e.MACs))
+		fmt.Fprintf(w, "latency      float %.3f ms, quantized %.3f ms (%.2fx) per item, median of %d, %d threads\n",
+			e.FloatMs, e.QuantMs, e.FloatMs/e.QuantMs, e.Rounds, e.Threads)
 	}
 	return nil
+}
+
+// resizeHint adds to a failed run's error, for a model whose image input
+// has a dynamic height and width fed without --resize, that the images
+// kept their own sizes, which such models often refuse (PaddleOCR's
+// detector wants multiples of 32).
+func resizeHint(err error, inputs []engine.ValueInfo, pre calib.Preprocess) error {
+	if pre.ResizeW > 0 || len(inputs) != 1 || len(inputs[0].Shape) != 4 {
+		return err
+	}
+	if inputs[0].Shape[2] >= 0 {
+		return err // a fixed size (axis 2 is W or H in either layout): images are resized to it
+	}
+	return fmt.Errorf("%w (model input %q has a dynamic height and width, so images kept their own sizes: give --resize WxH, e.g. a multiple of 32 for PaddleOCR's detector)", err, inputs[0].Name)
 }

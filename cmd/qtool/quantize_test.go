@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,15 @@ func TestQuantizeDefaults(t *testing.T) {
 	if d := *rep.FloatTop1 - *rep.QuantTop1; d > 0.3 {
 		t.Errorf("int8 top-1 %.2f vs float %.2f", *rep.QuantTop1, *rep.FloatTop1)
 	}
+	// Where the two agree they are both right or both wrong, so the
+	// accuracies differ by at most the disagreement; int8 keeps nearly
+	// every prediction. The MACs are inspect's hand-checked count.
+	if rep.Agreement < 98 || rep.Agreement > 100 || math.Abs(*rep.FloatTop1-*rep.QuantTop1) > 100-rep.Agreement+1e-9 {
+		t.Errorf("agreement %.2f %% with top-1 %.2f and %.2f", rep.Agreement, *rep.FloatTop1, *rep.QuantTop1)
+	}
+	if rep.OutputSQNR < 20 || rep.MACs != inspect(t).MACs || rep.FloatMs <= 0 || rep.QuantMs <= 0 || rep.Rounds < 3 || rep.Seed != 1 || rep.Skipped != 0 {
+		t.Errorf("eval %+v seed %d skipped %d", *rep.EvalReport, rep.Seed, rep.Skipped)
+	}
 	for _, l := range rep.Layers {
 		if l.Precision != "w8a8" || l.SQNR < 20 || (l.FloatBytes > 5000 && l.WeightBytes*3 > l.FloatBytes) {
 			t.Errorf("layer %+v", l)
@@ -60,7 +70,7 @@ func TestQuantizeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"dfp16", "SQNR", "/classifier/classifier.1/Gemm", "top-1", "file size"} {
+	for _, want := range []string{"dfp16", "SQNR", "/classifier/classifier.1/Gemm", "top-1", "file size", "agreement", "output SQNR", "MACs", "latency"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text output lacks %q:\n%s", want, txt)
 		}
@@ -162,7 +172,7 @@ func TestQuantizeSelection(t *testing.T) {
 func TestQuantizeNPYAndLabels(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	src, err := builtinImages([]engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}})
+	src, err := builtinImages(calib.Options{Inputs: []engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +204,17 @@ func TestQuantizeNPYAndLabels(t *testing.T) {
 	if rep.CalibItems != n || rep.EvalItems != n || rep.QuantTop1 == nil || *rep.FloatTop1 < 80 {
 		t.Errorf("report %+v", rep)
 	}
-	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy"); err == nil || !strings.Contains(err.Error(), "label") {
-		t.Errorf("eval without labels: %v", err)
+	// Without labels: agreement and output SQNR, no accuracy.
+	out, err = run(t, "quantize", fixture("mobilenet.onnx"), "-o", "m.onnx", "--calib", "x.npy", "--eval", "x.npy", "--json")
+	if err != nil {
+		t.Fatalf("eval without labels: %v", err)
+	}
+	rep = quantizeReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.EvalReport == nil || rep.EvalItems != n || rep.FloatTop1 != nil || rep.Agreement < 80 || rep.OutputSQNR < 10 {
+		t.Errorf("eval without labels: %s", out)
 	}
 	if err := os.WriteFile("bad.json", []byte(`{"nodes": {"/stem/stem.0/Conv": "int3"}}`), 0o644); err != nil {
 		t.Fatal(err)

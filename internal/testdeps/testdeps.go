@@ -1,6 +1,7 @@
 // Package testdeps finds the reference data and tools qtool's tests
 // compare against (the ONNX conformance data, Fashion-MNIST, ONNX Runtime,
-// the PaddleOCR models), installed by scripts/setup-test-deps.sh.
+// the PaddleOCR models, sample photos), installed by
+// scripts/setup-test-deps.sh.
 //
 // Under CI (CI=true) a missing dependency fails the test, so a broken
 // install can never pass as a skipped test; elsewhere the test is skipped
@@ -83,4 +84,27 @@ func ORTRunner(t testing.TB) (node, script string) {
 		missing(t, "node", "apt-get install nodejs")
 	}
 	return node, filepath.Join(Root(), "internal", "testdeps", "ortbatch.js")
+}
+
+// SamplePhotos are the natural photos of scikit-image's sample data the
+// set-up script copies into SampleImages' folder: 23 PNG and JPEG files,
+// gray and color, from 102x102 to 1411x1411 pixels.
+var SamplePhotos = []string{
+	"astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "coffee.png", "coins.png",
+	"color.png", "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "logo.png",
+	"moon.png", "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg", "rocket.jpg",
+	"text.png", "clock_motion.png", "microaneurysms.png",
+}
+
+// SampleImages returns the folder holding SamplePhotos (.cache/skimage),
+// real photos for calibration, from Debian's python3-skimage package file.
+func SampleImages(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(Cache(), "skimage")
+	for _, f := range SamplePhotos {
+		if fi, err := os.Stat(filepath.Join(d, f)); err != nil || fi.Size() == 0 {
+			missing(t, "scikit-image sample photo "+f, setup)
+		}
+	}
+	return d
 }
