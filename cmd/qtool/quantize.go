@@ -36,7 +36,7 @@ type quantizeReport struct {
 	// Skipped counts the unreadable items left out (--skip-bad) of the
 	// calibration and evaluation data.
 	Skipped     int           `json:"skipped_items"`
-	Folded      int           `json:"folded_batchnorm"`
+	Folded      int           `json:"folded_nodes"`
 	Layers      []quant.Layer `json:"layers"`
 	Unsupported []string      `json:"unsupported_ops"`
 	FloatBytes  int64         `json:"float_file_bytes"`
@@ -423,7 +423,7 @@ func jsonSafe(r quantizeReport) quantizeReport {
 func printQuantize(w io.Writer, r quantizeReport) error {
 	fmt.Fprintf(w, "model        %s\n", r.Model)
 	fmt.Fprintf(w, "output       %s\n", r.Output)
-	fmt.Fprintf(w, "scheme       %s (%s, %s calibration on %d items, %d BatchNormalization folded)\n", r.Scheme, r.Format, r.Method, r.CalibItems, r.Folded)
+	fmt.Fprintf(w, "scheme       %s (%s, %s calibration on %d items, %d nodes folded into convolutions)\n", r.Scheme, r.Format, r.Method, r.CalibItems, r.Folded)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "layer\top\tprecision\tfp32 bytes\tbytes\tSQNR dB\t")
