@@ -34,7 +34,7 @@ var schemePrecision = map[string]string{"int8": "int8", "u8s8": "int8", "w4a8": 
 // scheme's precision) stays within the accuracy target of float on the
 // embedded images, and ONNX Runtime loads and runs the written model with
 // the same predictions (one image may differ) and every logit within one
-// step of ours (see compareLogits; four with 4-bit activations).
+// step of ours (see compareLogits).
 func TestQuantizeFixturesORT(t *testing.T) {
 	src := mnist(t)
 	const nORT = 100
@@ -43,7 +43,6 @@ func TestQuantizeFixturesORT(t *testing.T) {
 		label string
 		path  string
 		ours  *engine.Tensor
-		steps float64 // largest difference allowed, in output steps
 	}
 	var jobs []job
 	var ortJobs []testdeps.ORTJob
@@ -97,24 +96,17 @@ func TestQuantizeFixturesORT(t *testing.T) {
 					nInt++
 				}
 			}
-			if nInt < 2 {
+			// The first and last layers of 4-bit schemes are int8, and
+			// cnn's w4a4 keeps the tensors next to its MaxPools float
+			// (see MakePlan): one w4a4 layer is left there.
+			if nInt < 1 || (nInt < 2 && label != "cnn w4a4") {
 				t.Errorf("%s: %d steps run in %s: %+v", label, nInt, schemePrecision[sc.name], qs.Precisions())
 			}
 			out, err := qs.Run(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// With 4-bit activations one step is a fifteenth of a range:
-			// a convolution output on a rounding boundary (ONNX Runtime
-			// sums dequantized int4 values in float, in another order)
-			// flips a step, which later layers amplify (mobilenet: 3 of
-			// 156 800 values in its 14th activation, 2.8 steps at the
-			// logits).
-			steps := 1.0
-			if s.Act == onnxio.Int4 {
-				steps = 4
-			}
-			jobs = append(jobs, job{label, p, out["logits"], steps})
+			jobs = append(jobs, job{label, p, out["logits"]})
 			ortJobs = append(ortJobs, testdeps.ORTJob{Model: p, Inputs: []testdeps.ORTTensor{ortIn}})
 			if s.Weight == onnxio.Int8 && !s.PowerOfTwo {
 				// The QOperator form of the same model.
@@ -127,7 +119,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 				if err := qm.Save(pq, onnxio.SaveOptions{}); err != nil {
 					t.Fatal(err)
 				}
-				jobs = append(jobs, job{label + " qop", pq, out["logits"], 1})
+				jobs = append(jobs, job{label + " qop", pq, out["logits"]})
 				ortJobs = append(ortJobs, testdeps.ORTJob{Model: pq, Inputs: []testdeps.ORTTensor{ortIn}})
 			}
 		}
@@ -146,8 +138,8 @@ func TestQuantizeFixturesORT(t *testing.T) {
 		}
 		a := compareLogits(got, j.ours.F32, j.ours.Shape[len(j.ours.Shape)-1])
 		t.Logf("%-22s ORT vs ours: %s", j.label, a)
-		if a.maxDiff > j.steps*a.step || a.same < a.n-1 {
-			t.Errorf("%s: ONNX Runtime and our engine disagree: %s (allowed: %g steps)", j.label, a, j.steps)
+		if a.over > 0 || a.same < a.n-1 {
+			t.Errorf("%s: ONNX Runtime and our engine disagree: %s", j.label, a)
 		}
 	}
 }
