@@ -326,12 +326,7 @@ func (s *Session) fuseChain(n *pb.NodeProto, consumers map[string][]*pb.NodeProt
 		return c
 	}
 	single := func() *pb.NodeProto { return singleOf(cur) }
-	constOf := func(name string) *Tensor {
-		if id, ok := s.ids[name]; ok {
-			return s.consts[id]
-		}
-		return nil
-	}
+	constOf := s.constOf
 	if n.GetOpType() == "MatMul" {
 		// MatMul by a constant K×N matrix, then Add of a constant bias of
 		// N values: the bias goes to the epilogue's column bias.

@@ -95,20 +95,29 @@ type qdqMatch struct {
 	wscale         *Tensor
 }
 
-// matchQDQ finds the patterns in nodes (topologically sorted).
-func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) map[*pb.NodeProto]*qdqMatch {
-	producer := map[string]*pb.NodeProto{}
+// producers maps each output of nodes to its node.
+func producers(nodes []*pb.NodeProto) map[string]*pb.NodeProto {
+	p := map[string]*pb.NodeProto{}
 	for _, n := range nodes {
 		for _, o := range n.GetOutput() {
-			producer[o] = n
+			p[o] = n
 		}
 	}
-	constOf := func(name string) *Tensor {
-		if id, ok := s.ids[name]; ok {
-			return s.consts[id]
-		}
-		return nil
+	return p
+}
+
+// constOf is the constant named name, or nil.
+func (s *Session) constOf(name string) *Tensor {
+	if id, ok := s.ids[name]; ok {
+		return s.consts[id]
 	}
+	return nil
+}
+
+// matchQDQ finds the patterns in nodes (topologically sorted).
+func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool) map[*pb.NodeProto]*qdqMatch {
+	producer := producers(nodes)
+	constOf := s.constOf
 	std := func(n *pb.NodeProto) bool { d := n.GetDomain(); return d == "" || d == "ai.onnx" }
 	// dq returns the DequantizeLinear producing v, its input, scales and
 	// zero points (constants), or nil.

@@ -22,28 +22,7 @@ import (
 // qinit adds an initializer of any element type the engine holds.
 func qinit(t testing.TB, g *pb.GraphProto, name string, v *Tensor) {
 	t.Helper()
-	dims := make([]int64, len(v.Shape))
-	for i, d := range v.Shape {
-		dims[i] = int64(d)
-	}
-	var tp *pb.TensorProto
-	var err error
-	switch v.Type {
-	case onnxio.Float:
-		tp, err = onnxio.NewTensor(name, onnxio.Float, dims, v.F32)
-	case onnxio.Int8:
-		tp, err = onnxio.NewTensor(name, onnxio.Int8, dims, v.I8)
-	case onnxio.Uint8:
-		tp, err = onnxio.NewTensor(name, onnxio.Uint8, dims, v.U8)
-	case onnxio.Int32:
-		tp, err = onnxio.NewTensor(name, onnxio.Int32, dims, v.I32)
-	default:
-		tp, err = onnxio.NewTensor(name, onnxio.Int64, dims, v.I64)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Initializer = append(g.Initializer, tp)
+	g.Initializer = append(g.Initializer, tensorProto(t, name, v))
 }
 
 func scalarQ(dt onnxio.DataType, v int32) *Tensor {

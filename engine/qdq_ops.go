@@ -97,18 +97,8 @@ var binaryTableOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div
 // QuantizeLinear and marks the nodes they replace as absorbed.
 func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool,
 	qdq map[*pb.NodeProto]*qdqMatch, absorbed map[*pb.NodeProto]bool) map[*pb.NodeProto]*qopMatch {
-	producer := map[string]*pb.NodeProto{}
-	for _, n := range nodes {
-		for _, o := range n.GetOutput() {
-			producer[o] = n
-		}
-	}
-	constOf := func(name string) *Tensor {
-		if id, ok := s.ids[name]; ok {
-			return s.consts[id]
-		}
-		return nil
-	}
+	producer := producers(nodes)
+	constOf := s.constOf
 	taken := func(n *pb.NodeProto) bool { return absorbed[n] || qdq[n] != nil }
 	std := func(n *pb.NodeProto) bool { d := n.GetDomain(); return d == "" || d == "ai.onnx" }
 	// params reads the per-tensor 8-bit parameters of a QuantizeLinear or
