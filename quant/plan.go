@@ -13,14 +13,15 @@ import (
 )
 
 // WeightedOps are the operators whose weights (a constant second input)
-// are quantized: Conv, Gemm and MatMul. A Gemm or MatMul whose second input
-// is computed is quantized too, with both inputs as activations.
-var WeightedOps = []string{"Conv", "Gemm", "MatMul"}
+// are quantized: Conv, ConvTranspose, Gemm and MatMul. A Gemm or MatMul
+// whose second input is computed is quantized too, with both inputs as
+// activations.
+var WeightedOps = []string{"Conv", "ConvTranspose", "Gemm", "MatMul"}
 
 // DefaultOpTypes are the operators quantized by default: the weighted ones
 // and those ONNX Runtime's QDQ quantizer also wraps so that integer
 // kernels can run them directly (Add, pooling, Concat).
-var DefaultOpTypes = []string{"Conv", "Gemm", "MatMul", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat"}
+var DefaultOpTypes = []string{"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat"}
 
 // fusableActs are activations that stay between a weighted op and its
 // output QuantizeLinear (DQ -> Conv -> Relu -> Q), as ONNX Runtime's QDQ

@@ -53,8 +53,8 @@ func initializers(g *pb.GraphProto) map[string]*pb.TensorProto {
 	return out
 }
 
-// FoldAffine folds, into the Conv before it, each per-output-channel
-// affine map of a Conv's output read by nothing else, and whose
+// FoldAffine folds, into the Conv or ConvTranspose before it, each
+// per-output-channel affine map of its output read by nothing else, and whose
 // parameters are initializers: an inference-mode BatchNormalization
 // (scale γ/√(σ²+ε), shift β - μ·scale), and Mul, Add, Sub or Div by a
 // constant of one value per channel or one for all (PaddleOCR's
@@ -82,7 +82,7 @@ func FoldAffine(m *onnxio.Model) (int, error) {
 			}
 			x := ""
 			for _, in := range n.GetInput() {
-				if p, ok := ix.Producer[in]; ok && g.GetNode()[p].GetOpType() == "Conv" && !drop[p] {
+				if p, ok := ix.Producer[in]; ok && (g.GetNode()[p].GetOpType() == "Conv" || g.GetNode()[p].GetOpType() == "ConvTranspose") && !drop[p] {
 					x = in
 					break
 				}
@@ -95,10 +95,31 @@ func FoldAffine(m *onnxio.Model) (int, error) {
 				continue
 			}
 			wt := inits[conv.GetInput()[1]]
-			if wt == nil || len(wt.GetDims()) < 3 || wt.GetDims()[0] == 0 {
+			if wt == nil || len(wt.GetDims()) < 3 || wt.GetDims()[0] == 0 || wt.GetDims()[1] == 0 {
 				continue
 			}
-			mch := int(wt.GetDims()[0])
+			// The output channel of weight element i: Conv [M, C/g, ...]
+			// its first index; ConvTranspose [C, M/g, ...] group·M/g
+			// plus its second index.
+			dims := wt.GetDims()
+			mch := int(dims[0])
+			inner := 1
+			for _, d := range dims[2:] {
+				inner *= int(d)
+			}
+			chOf := func(i int) int { return i / (inner * int(dims[1])) }
+			if conv.GetOpType() == "ConvTranspose" {
+				groups := 1
+				if a := attr(conv, "group"); a != nil {
+					groups = int(a.GetI())
+				}
+				if groups < 1 || dims[0]%int64(groups) != 0 || dims[1] == 0 {
+					continue
+				}
+				mg, cg := int(dims[1]), int(dims[0])/groups
+				mch = mg * groups
+				chOf = func(i int) int { return i/(inner*mg*cg)*mg + i/inner%mg }
+			}
 			scale, shift, err := affineOf(m, n, x, mch, len(wt.GetDims()), inits)
 			if err != nil {
 				return folded, fmt.Errorf("quant: fold %s into %s: %w", n.GetName(), conv.GetName(), err)
@@ -120,13 +141,12 @@ func FoldAffine(m *onnxio.Model) (int, error) {
 					continue
 				}
 			}
-			inner := len(w) / mch
 			nw := make([]float32, len(w))
 			nb := make([]float32, mch)
+			for i, v := range w {
+				nw[i] = float32(float64(v) * scale[chOf(i)])
+			}
 			for c := range mch {
-				for j := range inner {
-					nw[c*inner+j] = float32(float64(w[c*inner+j]) * scale[c])
-				}
 				nb[c] = float32(float64(b[c])*scale[c] + shift[c])
 			}
 			suffix := "_fold"

@@ -138,8 +138,20 @@ func TestFoldAffine(t *testing.T) {
 	node("Conv", []string{"x", "w"}, "c3")
 	node("Mul", []string{"c3", "s"}, "m3")
 	node("Add", []string{"c3", "m3"}, "y3") // c3 read twice
+	// ConvTranspose: the output channel is the weight's axis 1 (per group).
+	init("wt", []int64{3, 4, 3, 3})
+	init("wt2", []int64{4, 3, 2, 2})
+	init("a6", []int64{1, 6, 1, 1})
+	init("b6", []int64{6})
+	node("ConvTranspose", []string{"x", "wt"}, "t1")
+	node("BatchNormalization", []string{"t1", "gamma", "beta", "mean", "var"}, "y4")
+	node("ConvTranspose", []string{"y1", "wt2", "b6"}, "t2")
+	g.Node[len(g.Node)-1].Attribute = []*pb.AttributeProto{
+		{Name: proto.String("group"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(2)},
+		{Name: proto.String("strides"), Type: pb.AttributeProto_INTS.Enum(), Ints: []int64{2, 2}}}
+	node("Mul", []string{"t2", "a6"}, "y5")
 	g.Input = []*pb.ValueInfoProto{vi("x", 2, 3, 8, 6)}
-	g.Output = []*pb.ValueInfoProto{vi("y1"), vi("y2"), vi("y3")}
+	g.Output = []*pb.ValueInfoProto{vi("y1"), vi("y2"), vi("y3"), vi("y4"), vi("y5")}
 	m := &onnxio.Model{Proto: &pb.ModelProto{IrVersion: proto.Int64(8), Graph: g,
 		OpsetImport: []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(13)}}}}
 	p := clone(m)
@@ -151,7 +163,7 @@ func TestFoldAffine(t *testing.T) {
 	for _, nd := range p.Graph().GetNode() {
 		ops = append(ops, nd.GetOpType())
 	}
-	if n != 5 || strings.Join(ops, " ") != "Conv Mul Conv Sub Conv Mul Add" {
+	if n != 7 || strings.Join(ops, " ") != "Conv Mul Conv Sub Conv Mul Add ConvTranspose ConvTranspose" {
 		t.Errorf("folded %d, left %v", n, ops)
 	}
 	x := engine.NewFloat32([]int{2, 3, 8, 6}, vals(2*3*8*6))
@@ -167,7 +179,7 @@ func TestFoldAffine(t *testing.T) {
 		return o
 	}
 	a, b := run(m), run(p)
-	for _, k := range []string{"y1", "y2", "y3"} {
+	for _, k := range []string{"y1", "y2", "y3", "y4", "y5"} {
 		for i, v := range a[k].F32 {
 			if d := math.Abs(float64(v - b[k].F32[i])); d > 1e-5*(1+math.Abs(float64(v))) {
 				t.Fatalf("%s[%d]: folded %g, unfolded %g", k, i, b[k].F32[i], v)

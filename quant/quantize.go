@@ -311,7 +311,9 @@ func inputMeans(s *engine.Session, m *onnxio.Model, plan *Plan, src calib.Source
 	axes := map[string]int{} // tensor -> channel axis (-1: last)
 	inits := initializers(m.Graph())
 	for n, sc := range plan.Nodes {
-		if onnxio.ElemBits(sc.Weight) > 4 || !isWeightedOp(n.GetOpType()) || len(n.GetInput()) < 3 || inits[n.GetInput()[1]] == nil {
+		// No bias correction for ConvTranspose (biasCorrection: an
+		// output sums a varying number of taps).
+		if onnxio.ElemBits(sc.Weight) > 4 || !isWeightedOp(n.GetOpType()) || n.GetOpType() == "ConvTranspose" || len(n.GetInput()) < 3 || inits[n.GetInput()[1]] == nil {
 			continue
 		}
 		if n.GetOpType() == "Gemm" {

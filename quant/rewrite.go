@@ -48,10 +48,14 @@ func ActParams(r calib.Range, s Scheme) Params {
 
 // WeightAxes returns, for the weight of a weighted node with dims, the
 // output-channel axis (per-channel scales) and the input-channel axis
-// (blocks): Conv [M, C/g, kH, kW] 0 and 1; Gemm [N, K] with transB 0 and
-// 1, [K, N] 1 and 0; MatMul [..., K, N] rank-1 and rank-2.
+// (blocks): Conv [M, C/g, kH, kW] 0 and 1; ConvTranspose [C, M/g, kH,
+// kW] 1 and 0 (per-channel scales then hold M/g values, shared by the
+// groups, as DequantizeLinear's axis allows); Gemm [N, K] with transB 0
+// and 1, [K, N] 1 and 0; MatMul [..., K, N] rank-1 and rank-2.
 func WeightAxes(n *pb.NodeProto, rank int) (out, in int) {
 	switch n.GetOpType() {
+	case "ConvTranspose":
+		return 1, 0
 	case "Gemm":
 		if a := attr(n, "transB"); a != nil && a.GetI() != 0 {
 			return 0, 1
@@ -433,7 +437,7 @@ func bypassClips(nodes []*pb.NodeProto, r *rewriter, ix *onnxio.Index, g *pb.Gra
 	return kept
 }
 
-func isWeightedOp(op string) bool { return op == "Conv" || op == "Gemm" || op == "MatMul" }
+func isWeightedOp(op string) bool { return slices.Contains(WeightedOps, op) }
 
 // actQDQ makes the QuantizeLinear and DequantizeLinear of activation t.
 func (r *rewriter) actQDQ(t string) ([]*pb.NodeProto, error) {
