@@ -292,7 +292,7 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			m.reshape = true
 			matches[n] = m
 			continue
-		case "Conv", "Gemm", "MatMul":
+		case "Conv", "ConvTranspose", "Gemm", "MatMul":
 		default:
 			continue
 		}
@@ -318,6 +318,16 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 				continue
 			}
 			nOut, chAxis = wq.Shape[0], 0
+			m.w = wq
+		case "ConvTranspose":
+			// 2-D with 8-bit types only (qconvtranspose.go); W is
+			// [C][M/g][kh][kw], its per-channel parameters M/g values
+			// shared by the groups.
+			grp := int(attrInt(n, "group", 1))
+			if m.prec != "" || len(wq.Shape) != 4 || grp < 1 || wq.Shape[0]%grp != 0 {
+				continue
+			}
+			nOut, chAxis = wq.Shape[1]*grp, 1
 			m.w = wq
 		case "Gemm":
 			if len(wq.Shape) != 2 || attrInt(n, "transA", 0) != 0 {
@@ -346,16 +356,16 @@ func (s *Session) matchQDQ(nodes []*pb.NodeProto, consumers map[string][]*pb.Nod
 			m.wblock, m.wbaxis, m.wscale = int(w.block), ax, w.sc
 		} else if len(w.scale) != 1 {
 			ax, err := normAxis(w.axis, len(wq.Shape))
-			if err != nil || ax != chAxis || len(w.scale) != nOut {
+			if err != nil || ax != chAxis || (len(w.scale) != nOut && len(w.scale) != wq.Shape[chAxis]) {
 				continue
 			}
 		}
-		m.sw = w.scale
+		m.sw = groupTile(w.scale, nOut)
 		if w.zp != nil && w.block == 0 {
-			if w.zp.Type != wq.Type || (w.zp.Len() != 1 && w.zp.Len() != nOut) {
+			if w.zp.Type != wq.Type || (w.zp.Len() != 1 && w.zp.Len() != nOut && w.zp.Len() != wq.Shape[chAxis]) {
 				continue
 			}
-			m.zw = zeroPoints(w.zp)
+			m.zw = groupTile(zeroPoints(w.zp), nOut)
 		}
 		// Bias: Conv input 2, Gemm C (1-D of N, or scalar), MatMul none here.
 		if len(in) > 2 && in[2] != "" {
@@ -419,6 +429,20 @@ func expand(v []float32, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = v[0]
+	}
+	return out
+}
+
+// groupTile returns per-channel values v (one, or n/g for each of g
+// groups, as ConvTranspose's weights hold them) as n values; one value
+// stays one.
+func groupTile[T any](v []T, n int) []T {
+	if len(v) <= 1 || len(v) == n {
+		return v
+	}
+	out := make([]T, n)
+	for c := range out {
+		out[c] = v[c%len(v)]
 	}
 	return out
 }
@@ -518,7 +542,7 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 			ks, _ := (&nodeCtx{n: m.n}).attrInts("kernel_shape")
 			return len(ks) <= 2
 		}
-		return m.n.GetOpType() == "Conv"
+		return m.n.GetOpType() == "Conv" || m.n.GetOpType() == "ConvTranspose"
 	}
 	parent := map[string]string{}
 	var find func(v string) string
@@ -544,11 +568,15 @@ func layoutQDQ(qdq map[*pb.NodeProto]*qdqMatch, qops map[*pb.NodeProto]*qopMatch
 		conv[m.x] = conv[m.x] || spatial(m)
 	}
 	logical := map[string]bool{}
-	avgPool := map[*pb.NodeProto]bool{} // reads and writes the logical order
+	avgPool := map[*pb.NodeProto]bool{} // reads and writes the logical order (also float tables)
 	for _, m := range qops {
 		if m.kind == qopAvgPool {
 			avgPool[m.node] = true
 			writes[m.out] = false
+			continue
+		}
+		if m.kind == qopFloatTable { // a float graph output
+			avgPool[m.node] = true
 			continue
 		}
 		writes[m.out] = true
@@ -705,16 +733,23 @@ func (s *Session) buildQDQStep(c *nodeCtx, m *qdqMatch) (kernel, error) {
 		}
 		return &qdqPoolK{float: k, inNHWC: m.inNHWC, outNHWC: m.outNHWC}, nil
 	}
-	var n int
-	switch c.n.GetOpType() {
-	case "Conv":
-		n = m.w.Shape[0]
-	default:
-		n = m.w.Shape[0] // N×K after transposition
+	n := m.w.Shape[0] // Conv M, Gemm/MatMul N×K after transposition
+	if c.n.GetOpType() == "ConvTranspose" {
+		n = m.w.Shape[1] * int(c.attrInt("group", 1))
 	}
 	q, err := m.stage(n)
 	if err != nil {
 		return nil, err
+	}
+	if c.n.GetOpType() == "ConvTranspose" {
+		g, err := readGeom(c)
+		if err != nil {
+			return nil, err
+		}
+		ct := convTK{g: g, group: int(c.attrInt("group", 1))}
+		ct.outPad, _ = c.attrInts("output_padding")
+		ct.outShape, _ = c.attrInts("output_shape")
+		return newQConvT(ct, m.w, m.zw, m.za, q, m.inNHWC, m.outNHWC)
 	}
 	if c.n.GetOpType() == "Conv" {
 		g, err := readGeom(c)

@@ -34,6 +34,11 @@ import (
 //   - Concat (each input requantized by a table, a copy when its
 //     parameters are the output's) and nearest Resize (a gather of the
 //     bytes, then a table).
+//
+// One pattern ends in float instead: a single elementwise node between
+// a DequantizeLinear and a graph output (the Sigmoid of a detection
+// head) is a table of 256 float32 values (qopFloatTable), made the same
+// way.
 
 // qopKind is the form of a qopMatch.
 type qopKind int
@@ -45,6 +50,7 @@ const (
 	qopAvgPool
 	qopResize
 	qopConcat
+	qopFloatTable
 )
 
 // qopMatch is one integer step for the operators between convolutions,
@@ -468,6 +474,46 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 		reads[n] = true
 	}
 
+	// A single elementwise node from a DequantizeLinear to a graph
+	// output: a float table (no QuantizeLinear ends it).
+	for _, n := range nodes {
+		op := n.GetOpType()
+		if taken(n) || absorbed[n] || !std(n) || len(n.GetOutput()) != 1 || !isOut[n.GetOutput()[0]] || !(unaryTableOps[op] || binaryTableOps[op]) || attrInt(n, "legacy_axis", -1) >= 0 {
+			continue
+		}
+		var d *pb.NodeProto
+		var dt onnxio.DataType
+		ok, rank := true, 0
+		for j, in := range n.GetInput() {
+			if in == "" {
+				continue
+			}
+			if t := constOf(in); t != nil {
+				ok = ok && t.Type == onnxio.Float && t.Len() == 1
+				rank = max(rank, len(t.Shape))
+				continue
+			}
+			p := producer[in]
+			pdt, isDQ := deq(p)
+			if d != nil || !isDQ || (j > 0 && unaryTableOps[op]) {
+				ok = false
+				break
+			}
+			d, dt = p, pdt
+		}
+		if !ok || d == nil {
+			continue
+		}
+		root := d.GetInput()[0]
+		t, err := s.evalValue(n.GetOutput()[0], map[string]*Tensor{root: allBytes(dt)}, producer)
+		if err != nil || t.Type != onnxio.Float || t.Len() != 256 {
+			continue
+		}
+		matches[n] = &qopMatch{kind: qopFloatTable, op: op, out: n.GetOutput()[0], ins: []string{root}, inDT: []onnxio.DataType{dt},
+			nodes: []*pb.NodeProto{d, n}, ydt: onnxio.Float, deq: t.F32, rank: rank, node: n}
+		reads[n] = true
+	}
+
 	// A DequantizeLinear read only by matched nodes goes (its quantized
 	// input is read directly).
 	for _, n := range nodes {
@@ -680,6 +726,8 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 			params = append(params, c.constInput(j+1))
 		}
 		k = &qresizeK{float: rk, params: params, t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt, nhwc: m.outNHWC, axes: c.attr("axes") != nil}
+	case qopFloatTable:
+		k = &qftableK{t: m.deq, inDT: m.inDT[0], rank: m.rank}
 	case qopConcat:
 		k = &qconcatK{axis: attrInt(m.node, "axis", 0), tables: m.tables, inDT: m.inDT, outDT: m.ydt, nhwc: m.outNHWC}
 	}
@@ -737,6 +785,37 @@ func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
 	x, o := qbytes(in[0]), qbytes(out[0])
 	t := (*[256]byte)(k.t)
 	parallelFor(rc.threads, len(x), 1<<15, func(lo, hi int) {
+		d := o[lo:hi]
+		for i, v := range x[lo:hi] {
+			d[i] = t[v]
+		}
+	})
+	return nil
+}
+
+// qftableK is a table of 8-bit values to float32: out = t[in], in the
+// logical order.
+type qftableK struct {
+	t    []float32
+	inDT onnxio.DataType
+	rank int // the output's least rank
+}
+
+func (k *qftableK) infer(in []*Tensor) ([]spec, error) {
+	if err := checkQ8("table", in[0], k.inDT); err != nil {
+		return nil, err
+	}
+	sh, err := bcastShape(in[0].Shape, ones(k.rank))
+	if err != nil {
+		return nil, err
+	}
+	return []spec{{onnxio.Float, sh}}, nil
+}
+
+func (k *qftableK) run(rc *runCtx, in, out []*Tensor) error {
+	x, o := qbytes(in[0]), out[0].F32
+	t := (*[256]float32)(k.t)
+	parallelFor(rc.threads, len(x), 1<<14, func(lo, hi int) {
 		d := o[lo:hi]
 		for i, v := range x[lo:hi] {
 			d[i] = t[v]

@@ -337,6 +337,15 @@ func TestQOpsChannelsLast(t *testing.T) {
 			cat := q.qdq(q.op("Concat", []string{u, c}, attrI("axis", 1)), -3, 3)
 			return q.conv(cat, 14, 5, 3, 1, rng)
 		}},
+		{"convtranspose", func(q *qgraph, x string, rng *rand.Rand) string {
+			// A detection head's upsampling (kernel = stride: the plain
+			// scatter) and an overlapping one (col2im), between
+			// channels-last values.
+			a := q.qdq(q.conv(x, 4, 8, 3, 1, rng), -3, 3)
+			u := q.qdq(q.op("Relu", []string{q.convT(a, 8, 6, 2, 2, 0, 0, rng)}), 0, 3)
+			v := q.qdq(q.convT(u, 6, 4, 3, 2, 1, 1, rng), -3, 3)
+			return q.conv(v, 4, 5, 3, 2, rng)
+		}},
 		{"broadcast-ranks", func(q *qgraph, x string, rng *rand.Rand) string {
 			// A 1-D convolution's 1×8×8 output broadcast against a 2-D
 			// one's 2×8×8×8: the ranks differ.
@@ -388,6 +397,9 @@ func TestQOpsChannelsLast(t *testing.T) {
 						t.Errorf("%s: %s runs in float", label, st.label)
 					}
 					if k, ok := st.k.(*qdqConvK); ok && (k.inNHWC || k.outNHWC) {
+						nhwc++
+					}
+					if k, ok := st.k.(*qdqConvTK); ok && (k.inNHWC || k.outNHWC) {
 						nhwc++
 					}
 				}

@@ -14,7 +14,7 @@ import (
 
 // qdqCase is one small hand-built QDQ graph around a Conv, Gemm or MatMul.
 type qdqCase struct {
-	op         string // Conv, Gemm, MatMul
+	op         string // Conv, ConvTranspose, Gemm, MatMul
 	adt        onnxio.DataType
 	perChannel bool
 	group      int
@@ -24,6 +24,9 @@ type qdqCase struct {
 	outQ       bool
 	bias       string // "", float, int32
 	transB     bool
+	kernel     int // ConvTranspose: kernel size (default 3)
+	outPad     int // ConvTranspose: output_padding
+	outCh      int // ConvTranspose: output channels (default 12)
 }
 
 func (c qdqCase) String() string {
@@ -54,6 +57,15 @@ func (c qdqCase) String() string {
 	if c.transB {
 		s += "/transB"
 	}
+	if c.kernel > 0 {
+		s += fmt.Sprintf("/k%d", c.kernel)
+	}
+	if c.outPad > 0 {
+		s += "/outpad"
+	}
+	if c.outCh > 0 {
+		s += fmt.Sprintf("/m%d", c.outCh)
+	}
 	return s
 }
 
@@ -73,6 +85,14 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 		}
 		xShape = []int{2, cin, 9, 7}
 		wShape = []int{m, cin / max(c.group, 1), 3, 3}
+	case "ConvTranspose":
+		// W is [C][M/g][k][k]: per-channel scales on axis 1 hold M/g.
+		cin, k := 6*max(c.group, 1), max(c.kernel, 3)
+		if c.outCh > 0 {
+			m = c.outCh
+		}
+		xShape = []int{2, cin, 9, 7}
+		wShape = []int{cin, m / max(c.group, 1), k, k}
 	case "Gemm":
 		xShape = []int{5, 20}
 		wShape = []int{m, 20}
@@ -99,12 +119,12 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 		wq.I8[i] = int8(rng.Intn(255) - 127)
 	}
 	chAxis := 0
-	if (c.op == "Gemm" && !c.transB) || c.op == "MatMul" {
+	if (c.op == "Gemm" && !c.transB) || c.op == "MatMul" || c.op == "ConvTranspose" {
 		chAxis = 1
 	}
 	nsw := 1
 	if c.perChannel {
-		nsw = m
+		nsw = wShape[chAxis]
 	}
 	sw := make([]float32, nsw)
 	for i := range sw {
@@ -112,8 +132,8 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 	}
 	qinit(t, g, "wq", wq)
 	if c.perChannel {
-		qinit(t, g, "sw", NewFloat32([]int{m}, sw))
-		qinit(t, g, "zw", newTensor(onnxio.Int8, []int{m}))
+		qinit(t, g, "sw", NewFloat32([]int{nsw}, sw))
+		qinit(t, g, "zw", newTensor(onnxio.Int8, []int{nsw}))
 	} else {
 		qinit(t, g, "sw", NewFloat32([]int{}, sw))
 		qinit(t, g, "zw", newTensor(onnxio.Int8, []int{}))
@@ -130,7 +150,7 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 		bs := make([]float32, m)
 		for i := range bq.I32 {
 			bq.I32[i] = int32(rng.Intn(2001) - 1000)
-			bs[i] = sx * sw[min(i, len(sw)-1)]
+			bs[i] = sx * sw[i%len(sw)]
 		}
 		qinit(t, g, "bq", bq)
 		qinit(t, g, "bs", NewFloat32([]int{m}, bs))
@@ -142,6 +162,12 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 	case "Conv":
 		s, p := int64(max(c.stride, 1)), int64(c.pad)
 		attrs = append(attrs, attrIs("strides", s, s), attrIs("pads", p, p, p, p), attrI("group", int64(max(c.group, 1))))
+	case "ConvTranspose":
+		s, p := int64(max(c.stride, 1)), int64(c.pad)
+		attrs = append(attrs, attrIs("strides", s, s), attrIs("pads", p, p, p, p), attrI("group", int64(max(c.group, 1))))
+		if c.outPad > 0 {
+			attrs = append(attrs, attrIs("output_padding", int64(c.outPad), int64(c.outPad)))
+		}
 	case "Gemm":
 		if c.transB {
 			attrs = append(attrs, attrI("transB", 1))
@@ -193,7 +219,12 @@ func TestQDQPatternsORT(t *testing.T) {
 			qdqCase{op: "MatMul", adt: adt, perChannel: false, act: "Relu", outQ: true},
 		)
 	}
-	rng := rand.New(rand.NewSource(7))
+	runQDQCases(t, cases, rand.New(rand.NewSource(7)))
+}
+
+// runQDQCases builds and runs cases, checking each (one int8 step)
+// against simulated quantization and ONNX Runtime.
+func runQDQCases(t *testing.T, cases []qdqCase, rng *rand.Rand) {
 	var jobs []testdeps.ORTJob
 	type built struct {
 		got, sim []float32
