@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/qtool/qtool/internal/testdeps"
@@ -32,6 +33,7 @@ func TestQConvTransposeORT(t *testing.T) {
 			qdqCase{op: "ConvTranspose", adt: adt, perChannel: true, kernel: 3, stride: 2, group: 2, outQ: true},
 			qdqCase{op: "ConvTranspose", adt: adt, perChannel: true, kernel: 2, stride: 1, group: 2, outQ: false, bias: "int32"},
 			qdqCase{op: "ConvTranspose", adt: adt, perChannel: false, kernel: 2, stride: 2, pad: 1, outQ: true, bias: "int32"},
+			qdqCase{op: "ConvTranspose", adt: adt, perChannel: true, kernel: 3, stride: 2, dilation: 2, pad: 1, outQ: true, bias: "float"},
 		)
 	}
 	runQDQCases(t, cases, rand.New(rand.NewSource(11)))
@@ -41,8 +43,8 @@ func TestQConvTransposeORT(t *testing.T) {
 // on the quantization grid, a float output without bias, against a
 // ConvTranspose computed in int64 from the quantized values, scaled the
 // way the output stage documents (float32(acc)·float32(sx·sw)): equal
-// bit for bit, on the plain and the col2im paths, with groups, padding
-// and output_padding.
+// bit for bit, on the plain and the col2im paths, with groups, padding,
+// output_padding and dilation.
 func TestQConvTransposeExact(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for _, adt := range []onnxio.DataType{onnxio.Uint8, onnxio.Int8} {
@@ -52,6 +54,7 @@ func TestQConvTransposeExact(t *testing.T) {
 			{op: "ConvTranspose", adt: adt, perChannel: true, kernel: 3, stride: 2, pad: 1, outPad: 1, group: 2},
 			{op: "ConvTranspose", adt: adt, kernel: 2, stride: 2, pad: 1},
 			{op: "ConvTranspose", adt: adt, kernel: 3, stride: 1},
+			{op: "ConvTranspose", adt: adt, perChannel: true, kernel: 3, stride: 2, dilation: 2, pad: 2, group: 2},
 		} {
 			m, x, _ := c.build(t, rng)
 			sx, zx, lo := float32(3.0/255), int32(-20), int32(-128)
@@ -95,10 +98,10 @@ func TestQConvTransposeExact(t *testing.T) {
 			}
 			y := got["y"]
 			n, cin, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-			grp, k, st, p := max(c.group, 1), max(c.kernel, 3), max(c.stride, 1), c.pad
+			grp, k, st, p, dl := max(c.group, 1), max(c.kernel, 3), max(c.stride, 1), c.pad, max(c.dilation, 1)
 			mout, oh, ow := y.Shape[1], y.Shape[2], y.Shape[3]
 			mg, cg := mout/grp, cin/grp
-			if oh != st*(h-1)+c.outPad+k-2*p || ow != st*(w-1)+c.outPad+k-2*p {
+			if oh != st*(h-1)+c.outPad+(k-1)*dl+1-2*p || ow != st*(w-1)+c.outPad+(k-1)*dl+1-2*p {
 				t.Fatalf("%v: output %v", c, y.Shape)
 			}
 			acc := make([]int64, n*mout*oh*ow)
@@ -111,7 +114,7 @@ func TestQConvTransposeExact(t *testing.T) {
 							for mo := 0; mo < mg; mo++ {
 								for ky := 0; ky < k; ky++ {
 									for kx := 0; kx < k; kx++ {
-										oy, ox := iy*st-p+ky, ix*st-p+kx
+										oy, ox := iy*st-p+ky*dl, ix*st-p+kx*dl
 										if oy < 0 || oy >= oh || ox < 0 || ox >= ow {
 											continue
 										}
@@ -211,5 +214,62 @@ func TestQFloatTable(t *testing.T) {
 				t.Errorf("%s: relative error %.3g against ONNX Runtime", label, e)
 			}
 		}
+	}
+}
+
+// BenchmarkQConvTransposeDet times the PP-OCRv4 detector head's two
+// ConvTranspose (2×2, stride 2, at 320×320; int8 NHWC in, NCHW out, one
+// thread) in integer and, for comparison, the float kernel.
+func BenchmarkQConvTransposeDet(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		x    []int
+		m    int
+	}{
+		{"24to24", []int{1, 24, 80, 80}, 24},
+		{"24to1", []int{1, 24, 160, 160}, 1},
+	} {
+		rng := rand.New(rand.NewSource(1))
+		x := newTensor(onnxio.Int8, c.x)
+		for i := range x.I8 {
+			x.I8[i] = int8(rng.Intn(256) - 128)
+		}
+		w := newTensor(onnxio.Int8, []int{c.x[1], c.m, 2, 2})
+		for i := range w.I8 {
+			w.I8[i] = int8(rng.Intn(255) - 127)
+		}
+		ct := convTK{g: convGeom{kh: 2, kw: 2, sh: 2, sw: 2, dh: 1, dw: 1}, group: 1}
+		rc := &runCtx{threads: 1}
+		b.Run(c.name+"/int8", func(b *testing.B) {
+			q := &qout{dt: onnxio.Int8, scale: slices.Repeat([]float32{0.001}, c.m), bias: make([]int32, c.m), zp: -3}
+			k, err := newQConvT(ct, w, nil, 5, q, true, false) // input channels last, as between integer steps
+			if err != nil {
+				b.Fatal(err)
+			}
+			sp, err := k.infer([]*Tensor{x})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := newTensor(onnxio.Int8, sp[0].shape)
+			for b.Loop() {
+				if err := k.run(rc, []*Tensor{x}, []*Tensor{o}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/fp32", func(b *testing.B) {
+			xf, wf := randRange(1, c.x, -1, 1), randRange(2, w.Shape, -1, 1)
+			k := ct
+			sp, err := k.infer([]*Tensor{xf, wf})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := newTensor(onnxio.Float, sp[0].shape)
+			for b.Loop() {
+				if err := k.run(rc, []*Tensor{xf, wf}, []*Tensor{o}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

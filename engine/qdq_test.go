@@ -27,6 +27,7 @@ type qdqCase struct {
 	kernel     int // ConvTranspose: kernel size (default 3)
 	outPad     int // ConvTranspose: output_padding
 	outCh      int // ConvTranspose: output channels (default 12)
+	dilation   int // ConvTranspose: dilations (default 1)
 }
 
 func (c qdqCase) String() string {
@@ -65,6 +66,9 @@ func (c qdqCase) String() string {
 	}
 	if c.outCh > 0 {
 		s += fmt.Sprintf("/m%d", c.outCh)
+	}
+	if c.dilation > 1 {
+		s += fmt.Sprintf("/d%d", c.dilation)
 	}
 	return s
 }
@@ -167,6 +171,9 @@ func (c qdqCase) build(t *testing.T, rng *rand.Rand) (*onnxio.Model, *Tensor, fl
 		attrs = append(attrs, attrIs("strides", s, s), attrIs("pads", p, p, p, p), attrI("group", int64(max(c.group, 1))))
 		if c.outPad > 0 {
 			attrs = append(attrs, attrIs("output_padding", int64(c.outPad), int64(c.outPad)))
+		}
+		if c.dilation > 1 {
+			attrs = append(attrs, attrIs("dilations", int64(c.dilation), int64(c.dilation)))
 		}
 	case "Gemm":
 		if c.transB {
