@@ -216,17 +216,25 @@ func scatterPlain(dst *Tensor, off int, src *Tensor, h, w, kh, kw, mg, m int) {
 func scatterPlainT[T any](dst, src []T, h, w, kh, kw, mg, m int) {
 	ow := w * kw
 	row := kh * kw * mg
+	run := kw * mg // one output row's values from one input pixel and ky
 	for iy := 0; iy < h; iy++ {
-		for ix := 0; ix < w; ix++ {
-			s := src[(iy*w+ix)*row : (iy*w+ix+1)*row]
-			for ky := 0; ky < kh; ky++ {
-				d := ((iy*kh+ky)*ow + ix*kw) * m
-				if mg == m {
-					copy(dst[d:d+kw*m], s[ky*kw*mg:(ky+1)*kw*mg])
-					continue
+		for ky := 0; ky < kh; ky++ {
+			d := dst[(iy*kh+ky)*ow*m : (iy*kh+ky+1)*ow*m]
+			s := src[iy*w*row+ky*run:]
+			switch {
+			case mg == m && run == 2: // one channel, 2 taps (an upsampling head)
+				for ix := 0; ix < w; ix++ {
+					d[2*ix], d[2*ix+1] = s[ix*row], s[ix*row+1]
 				}
-				for kx := 0; kx < kw; kx++ {
-					copy(dst[d+kx*m:d+kx*m+mg], s[(ky*kw+kx)*mg:(ky*kw+kx+1)*mg])
+			case mg == m:
+				for ix := 0; ix < w; ix++ {
+					copy(d[ix*run:(ix+1)*run], s[ix*row:ix*row+run])
+				}
+			default:
+				for ix := 0; ix < w; ix++ {
+					for kx := 0; kx < kw; kx++ {
+						copy(d[(ix*kw+kx)*m:(ix*kw+kx)*m+mg], s[ix*row+kx*mg:ix*row+(kx+1)*mg])
+					}
 				}
 			}
 		}
