@@ -54,7 +54,8 @@ const (
 )
 
 // qopMatch is one integer step for the operators between convolutions,
-// ending in the QuantizeLinear q (which writes out).
+// ending in the QuantizeLinear q (which writes out; nil for
+// qopFloatTable, which ends in its node's float output).
 type qopMatch struct {
 	kind  qopKind
 	op    string // the main operator, for labels
@@ -69,7 +70,8 @@ type qopMatch struct {
 	tables [][]byte
 	// bin: out = bin[a<<8 | b] (qopBinary).
 	bin []byte
-	// deq: the dequantization table of qopGAP and qopAvgPool.
+	// deq: the dequantization table of qopGAP and qopAvgPool; the
+	// float table of qopFloatTable.
 	deq []float32
 	// rank: the least rank of a table's output (its constants' ranks).
 	rank int
