@@ -86,8 +86,9 @@
 // Runtime does.
 //
 // QDQ models (ONNX Runtime's quantizer, qtool's rewriter) are recognised
-// at Compile: DequantizeLinear -> Conv/Gemm/MatMul [-> Relu/Clip] [->
-// QuantizeLinear], with uint8/int8 activations per tensor and constant
+// at Compile: DequantizeLinear -> Conv/ConvTranspose/Gemm/MatMul [->
+// Relu/Clip] [-> QuantizeLinear] (2-D ConvTranspose with 8-bit types,
+// on the GEMM and an exact int32 col2im), with uint8/int8 activations per tensor and constant
 // int8/uint8 weights per tensor or per output channel (bias float, or
 // int32 behind a DequantizeLinear), runs as one integer step: the
 // quantized input goes straight to the GEMM, the bias is quantized to
@@ -102,7 +103,9 @@
 // Clip, HardSigmoid, Sigmoid..., a decomposed HardSwish, a residual Add,
 // a squeeze-and-excitation gate) as byte tables made by running their
 // float nodes on every input value, so the bytes are the float path's;
-// GlobalAveragePool, AveragePool, Concat and nearest Resize. Quantized
+// GlobalAveragePool, AveragePool, Concat and nearest Resize; one
+// elementwise node between a DequantizeLinear and a graph output (a
+// detection head's Sigmoid) is a table of 256 floats. Quantized
 // values passed only between such integer steps and the convolutions are
 // kept N×H×W×C (RunObserved sees them in that order).
 // The same Conv/Gemm/MatMul patterns with 4-bit weights (int4/uint4, per

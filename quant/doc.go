@@ -30,8 +30,8 @@
 //
 //   - [Prepare]: Constant nodes to initializers, Identity of
 //     initializers bypassed, BatchNormalization and constant
-//     per-channel Mul/Add/Sub/Div folded into the Conv before it
-//     ([FoldAffine]), opset raised to what the scheme needs
+//     per-channel Mul/Add/Sub/Div folded into the Conv or
+//     ConvTranspose before it ([FoldAffine]), opset raised to what the scheme needs
 //     ([Scheme.Opset]: 13 for per-channel int8, 21 for int4, int16 and
 //     blocked), IR version raised to match.
 //   - [MakePlan]: which nodes and tensors to quantize ([Config]:
@@ -47,15 +47,15 @@
 // It follows ONNX Runtime's QDQ quantizer, so the engine can find
 // DQ -> op -> Q groups to run in integer kernels:
 //
-//   - Quantized operators (by default Conv, Gemm, MatMul, Add, MaxPool,
-//     AveragePool, GlobalAveragePool, Concat) have a DequantizeLinear on
+//   - Quantized operators (by default Conv, ConvTranspose, Gemm, MatMul,
+//     Add, MaxPool, AveragePool, GlobalAveragePool, Concat) have a DequantizeLinear on
 //     each input: a QuantizeLinear/DequantizeLinear pair after each float
 //     activation they read or write, one pair per tensor shared by all
 //     readers, all of which read the DequantizeLinear's output.
 //   - Weights are stored quantized with a DequantizeLinear (axis for
 //     per-channel, axis and block_size for blocks); biases int32 with
 //     their DequantizeLinear.
-//   - A Relu or Clip that alone reads a Conv/Gemm/MatMul output stays
+//   - A Relu or Clip that alone reads a weighted operator's output stays
 //     between the operator and the QuantizeLinear (DQ -> Conv -> Relu ->
 //     Q), ready to be fused into the kernel's epilogue; the pair goes on
 //     the activation's output.
