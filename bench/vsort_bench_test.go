@@ -42,6 +42,9 @@ func BenchmarkVsORT(b *testing.B) {
 		{"mobilenet/b64", models + "mobilenet.onnx", 64, nil, false},
 		{"ppocr-det/320", testdeps.OCRModel(b, "ch_PP-OCRv4_det_infer.onnx"), 1, det, false},
 		{"ppocr-cls/48x192", testdeps.OCRModel(b, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), 1, cls, false},
+		{"cnn-int8/b64", models + "cnn.onnx", 64, nil, true},
+		{"resnet-int8/b64", models + "resnet.onnx", 64, nil, true},
+		{"mobilenet-int8/b64", models + "mobilenet.onnx", 64, nil, true},
 		{"ppocr-det-int8/320", testdeps.OCRModel(b, "ch_PP-OCRv4_det_infer.onnx"), 1, det, true},
 		{"ppocr-cls-int8/48x192", testdeps.OCRModel(b, "ch_ppocr_mobile_v2.0_cls_infer.onnx"), 1, cls, true},
 	}

@@ -665,6 +665,9 @@ func (k *convTK) infer(in []*Tensor) ([]spec, error) {
 	if len(in) < 2 || in[0] == nil || in[1] == nil || in[0].Type != onnxio.Float || len(in[0].Shape) != len(in[1].Shape) {
 		return nil, fmt.Errorf("ConvTranspose needs float X and W of one rank")
 	}
+	if m := in[1].Shape[1] * k.group; len(in) > 2 && in[2] != nil && (in[2].Type != onnxio.Float || in[2].Len() != m) {
+		return nil, fmt.Errorf("ConvTranspose bias %s%v for %d output channels: want float32[%d]", onnxio.DataTypeName(in[2].Type), in[2].Shape, m, m)
+	}
 	if len(in[0].Shape) == 5 || k.g.wide {
 		_, out, err := k.geometryND(in[0].Shape, in[1].Shape)
 		if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -391,4 +392,26 @@ func TestEinsum(t *testing.T) {
 	check("diag", []int{2, 3}, diag)
 	check("tr", []int{2, 4, 3}, tr)
 	check("sum", []int{3}, sum)
+}
+
+// A ConvTranspose bias of the wrong length is an error naming it, fused
+// or not.
+func TestConvTransposeBadBias(t *testing.T) {
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	b.init(t, "w", randRange(1, []int{4, 3, 2, 2}, -1, 1))
+	b.init(t, "b", randRange(2, []int{5}, -1, 1))
+	b.node("ConvTranspose", []string{"x", "w", "b"}, []string{"y"}, attrIs("strides", 2, 2))
+	m := b.model(t, 13)
+	in := map[string]*Tensor{"x": randRange(4, []int{1, 4, 3, 5}, -1, 1)}
+	for _, o := range []Options{{}, {NoFusion: true}} {
+		s, err := Compile(m, o)
+		if err == nil {
+			_, err = s.Run(in)
+		}
+		if err == nil || !strings.Contains(err.Error(), "bias") || strings.Contains(err.Error(), "internal error") {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
 }
