@@ -1,0 +1,25 @@
+//go:build !purego && (amd64 || arm64)
+
+package kernels
+
+// lookupKernel is a path's Lookup8 kernel, which takes n a multiple of
+// mult.
+type lookupKernel struct {
+	f    func(dst, src *uint8, n int, tab *[256]uint8)
+	mult int
+}
+
+// lookupAsm runs the active path's kernel on the longest multiple of its
+// step of src and returns how many bytes it did.
+func lookupAsm(dst, src []uint8, tab *[256]uint8) int {
+	k := lookupPaths[Lookup.activeIndex()]
+	if k.f == nil {
+		return 0
+	}
+	n := len(src) / k.mult * k.mult
+	if n == 0 {
+		return 0
+	}
+	k.f(&dst[0], &src[0], n, tab)
+	return n
+}
