@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
@@ -737,10 +738,7 @@ func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
 	x, o := qbytes(in[0]), qbytes(out[0])
 	t := (*[256]byte)(k.t)
 	parallelFor(rc.threads, len(x), 1<<15, func(lo, hi int) {
-		d := o[lo:hi]
-		for i, v := range x[lo:hi] {
-			d[i] = t[v]
-		}
+		kernels.Lookup8(o[lo:hi], x[lo:hi], t)
 	})
 	return nil
 }
@@ -754,6 +752,10 @@ type qbinaryK struct {
 	outDT onnxio.DataType
 	nhwc  bool
 	rank  int // the output's least rank
+	// byB is t transposed, entry b<<8 | a, made on first need: its row
+	// b is the table of a for a fixed b.
+	byBOnce sync.Once
+	byB     []byte
 }
 
 func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
@@ -799,23 +801,30 @@ func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 				d[i] = t[uint16(x[i])<<8|uint16(y[i])]
 			}
 		case inc[0] == 1 && inc[1] == 0:
-			x, y := a[off[0]:off[0]+n], uint16(b[off[1]])
-			for i := range d {
-				d[i] = t[uint16(x[i])<<8|y]
-			}
+			// b fixed: a row of the transposed table.
+			kernels.Lookup8(d, a[off[0]:off[0]+n], (*[256]byte)(k.tableByB()[int(b[off[1]])<<8:]))
 		case inc[0] == 0 && inc[1] == 1:
-			// One row of the table: a fixed.
-			row := (*[256]byte)(t[int(a[off[0]])<<8:])
-			y := b[off[1] : off[1]+n]
-			for i := range d {
-				d[i] = row[y[i]]
-			}
+			// a fixed: one row of the table.
+			kernels.Lookup8(d, b[off[1]:off[1]+n], (*[256]byte)(t[int(a[off[0]])<<8:]))
 		default:
 			for i := range d {
 				d[i] = t[uint16(a[off[0]+i*inc[0]])<<8|uint16(b[off[1]+i*inc[1]])]
 			}
 		}
 	})
+}
+
+// tableByB returns k.byB, making it on first use.
+func (k *qbinaryK) tableByB() []byte {
+	k.byBOnce.Do(func() {
+		k.byB = make([]byte, 1<<16)
+		for a := range 256 {
+			for b := range 256 {
+				k.byB[b<<8|a] = k.t[a<<8|b]
+			}
+		}
+	})
+	return k.byB
 }
 
 // chLast is the channels-last order N×S...×C of a logical N×C×S...
@@ -1087,11 +1096,8 @@ func (k *qresizeK) requant(o *Tensor) {
 	if k.t == nil {
 		return
 	}
-	t := (*[256]byte)(k.t)
 	b := qbytes(o)
-	for i, v := range b {
-		b[i] = t[v]
-	}
+	kernels.Lookup8(b, b, (*[256]byte)(k.t))
 }
 
 // qconcatK is Concat of 8-bit values, each requantized by its table
@@ -1166,10 +1172,7 @@ func (k *qconcatK) run(rc *runCtx, in, out []*Tensor) error {
 				copy(d, src)
 				continue
 			}
-			tab := (*[256]byte)(k.tables[j])
-			for i, v := range src {
-				d[i] = tab[v]
-			}
+			kernels.Lookup8(d, src, (*[256]byte)(k.tables[j]))
 		}
 		at += blk
 	}

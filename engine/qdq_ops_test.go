@@ -133,6 +133,15 @@ func qopCases() []qopCase {
 			h := q.op("HardSigmoid", []string{x2}, attrFl("alpha", 1.0/6), attrFl("beta", 0.5))
 			return q.op("Mul", []string{x, h})
 		}},
+		// Planes of 99 values: the vector byte-table kernels' full steps and
+		// tails, b fixed (a row of the transposed table) and a fixed.
+		{name: "squeeze-excitation-plane", shape: []int{2, 4, 9, 11}, shape2: []int{2, 4, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			h := q.op("HardSigmoid", []string{x2}, attrFl("alpha", 1.0/6), attrFl("beta", 0.5))
+			return q.op("Mul", []string{x, h})
+		}},
+		{name: "sub-channel-plane", shape: []int{2, 4, 9, 11}, shape2: []int{2, 4, 1, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Sub", []string{x2, x})
+		}},
 		{name: "two-roots-chain", shape: nchw, shape2: []int{2, 5, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			// Both roots meet, then more arithmetic before the output.
 			m := q.op("Mul", []string{x, q.op("Sigmoid", []string{x2})})
