@@ -64,8 +64,10 @@ type qopMatch struct {
 	tables [][]byte
 	// bin: out = bin[a<<8 | b] (qopBinary).
 	bin []byte
-	// deq: the dequantization table of qopGAP and qopAvgPool.
-	deq []float32
+	// deq: the dequantization table of qopGAP and qopAvgPool, and the
+	// parameters of the DequantizeLinear it comes from.
+	deq  []float32
+	deqP qparams
 	// rank: the least rank of a table's output (its constants' ranks).
 	rank int
 	// node: the Resize or Concat node (qopResize, qopConcat).
@@ -449,6 +451,7 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 			if m.kind == qopGAP || m.kind == qopAvgPool {
 				deqT, err = s.dequantTable(d, m.inDT[j])
 				m.deq = deqT
+				m.deqP, _ = params(d)
 				break
 			}
 			dp, _ := params(d)
@@ -669,7 +672,9 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		for _, in := range m.q.GetInput()[1:] {
 			params = append(params, s.consts[s.id(in)])
 		}
-		k = &qpoolK{deq: m.deq, inDT: m.inDT[0], pool: pk, q: qk, params: params, gap: m.kind == qopGAP, inNHWC: m.inNHWC[0]}
+		pool := &qpoolK{deq: m.deq, inDT: m.inDT[0], pool: pk, q: qk, params: params, gap: m.kind == qopGAP, inNHWC: m.inNHWC[0]}
+		pool.vecDeq = pool.dequantizes(m.deqP.scale, int32(m.deqP.zp))
+		k = pool
 	case qopResize:
 		c := &nodeCtx{s: s, n: m.node}
 		rk, err := builders["Resize"](c)
@@ -879,6 +884,43 @@ type qpoolK struct {
 	// gap: GlobalAveragePool, whose input may be channels last (inNHWC);
 	// its output, N×C×1×…, is the same bytes in both orders.
 	gap, inNHWC bool
+	// vecDeq: kernels.Dequantize with scale and zp gives deq (then the
+	// channels-last sums dequantize and add whole rows in vectors).
+	vecDeq bool
+	scale  float32
+	zp     int32
+}
+
+// dequantizes sets the parameters of the vector dequantization and
+// reports whether it gives k.deq bit for bit.
+func (k *qpoolK) dequantizes(scale float32, zp int32) bool {
+	k.scale, k.zp = scale, zp
+	lo, hi := int32(0), int32(255)
+	if k.inDT == onnxio.Int8 {
+		lo, hi = -128, 127
+	}
+	if k.inDT != onnxio.Int8 && k.inDT != onnxio.Uint8 || len(k.deq) != 256 || zp < lo || zp > hi {
+		return false
+	}
+	all := allBytes(k.inDT)
+	f := make([]float32, 256)
+	k.dequant(f, all, 0)
+	for i, v := range f {
+		if math.Float32bits(v) != math.Float32bits(k.deq[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// dequant writes the dequantized values of x's elements from off on
+// into dst.
+func (k *qpoolK) dequant(dst []float32, x *Tensor, off int) {
+	if k.inDT == onnxio.Int8 {
+		kernels.DequantizeInt8(dst, x.I8[off:off+len(dst)], k.scale, k.zp)
+	} else {
+		kernels.DequantizeUint8(dst, x.U8[off:off+len(dst)], k.scale, k.zp)
+	}
 }
 
 func (k *qpoolK) infer(in []*Tensor) ([]spec, error) {
@@ -899,12 +941,30 @@ func (k *qpoolK) run(rc *runCtx, in, out []*Tensor) error {
 		// Each channel summed in the float kernel's order, pixel by
 		// pixel, and divided by the count as it does.
 		c, sp := in[0].Shape[1], numel(in[0].Shape[2:])
+		deq := (*[256]float32)(k.deq)
+		var rows []float32 // dequantized pixels, a block at a time
+		if k.vecDeq {
+			rows = make([]float32, c*max(1, min(sp, 4096/max(c, 1))))
+		}
 		for n := 0; n < in[0].Shape[0]; n++ {
 			acc := avg.F32[n*c : (n+1)*c]
 			clear(acc)
-			for p := 0; p < sp; p++ {
-				for ch, v := range x[(n*sp+p)*c : (n*sp+p+1)*c] {
-					acc[ch] += k.deq[v]
+			if k.vecDeq {
+				for p := 0; p < sp; {
+					b := min(sp-p, len(rows)/c)
+					k.dequant(rows[:b*c], in[0], (n*sp+p)*c)
+					for r := range b {
+						kernels.Elementwise(kernels.ElemAdd, acc, acc, rows[r*c:(r+1)*c])
+					}
+					p += b
+				}
+			} else {
+				for p := 0; p < sp; p++ {
+					row := x[(n*sp+p)*c : (n*sp+p+1)*c]
+					acc := acc[:len(row)]
+					for ch, v := range row {
+						acc[ch] += deq[v]
+					}
 				}
 			}
 			for ch := range acc {

@@ -410,6 +410,31 @@ func TestQOpsChannelsLast(t *testing.T) {
 				ys[v] = out["y"]
 				if v == 0 {
 					m0 = m
+					// Average pooling with the table, not vector
+					// dequantization: the same bytes.
+					var pools []*qpoolK
+					for _, st := range s.steps {
+						if k, ok := st.k.(*qpoolK); ok && k.vecDeq {
+							k.vecDeq = false
+							pools = append(pools, k)
+						}
+					}
+					if len(pools) > 0 {
+						vec := append([]float32(nil), out["y"].F32...)
+						o2, err := s.Run(map[string]*Tensor{"x": x})
+						if err != nil {
+							t.Fatalf("%s: %v", label, err)
+						}
+						for i, w := range vec {
+							if o2["y"].F32[i] != w {
+								t.Errorf("%s: element %d = %g pooling with the table, %g with vectors", label, i, o2["y"].F32[i], w)
+								break
+							}
+						}
+					}
+					for _, k := range pools {
+						k.vecDeq = true
+					}
 				}
 			}
 			for i, w := range ys[1].F32 {
