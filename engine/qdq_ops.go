@@ -944,7 +944,7 @@ func (k *qpoolK) run(rc *runCtx, in, out []*Tensor) error {
 		deq := (*[256]float32)(k.deq)
 		var rows []float32 // dequantized pixels, a block at a time
 		if k.vecDeq {
-			rows = make([]float32, c*max(1, min(sp, 4096/max(c, 1))))
+			rows = rc.buf(c * max(1, min(sp, 4096/max(c, 1))))
 		}
 		for n := 0; n < in[0].Shape[0]; n++ {
 			acc := avg.F32[n*c : (n+1)*c]
