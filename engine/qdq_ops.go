@@ -801,10 +801,7 @@ func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 		d := o[oo : oo+n]
 		switch {
 		case inc[0] == 1 && inc[1] == 1:
-			x, y := a[off[0]:off[0]+n], b[off[1]:off[1]+n]
-			for i := range d {
-				d[i] = t[uint16(x[i])<<8|uint16(y[i])]
-			}
+			kernels.Lookup8x2(d, a[off[0]:off[0]+n], b[off[1]:off[1]+n], t)
 		case inc[0] == 1 && inc[1] == 0:
 			// b fixed: a row of the transposed table.
 			kernels.Lookup8(d, a[off[0]:off[0]+n], (*[256]byte)(k.tableByB()[int(b[off[1]])<<8:]))

@@ -301,3 +301,77 @@ lookup8_avx2_one:
 lookup8_avx2_done:
 	VZEROUPPER
 	RET
+
+// func lookup8x2_avx512(dst, a, b *uint8, n int, tab *[1 << 16]uint8)
+TEXT ·lookup8x2_avx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ tab+32(FP), AX
+	MOVL $3, DX
+	VMOVD DX, X7
+	VPBROADCASTD X7, Z7
+lookup8x2_avx512_loop:
+	TESTQ CX, CX
+	JZ lookup8x2_avx512_done
+	VPMOVZXBD (SI), Z1
+	VPMOVZXBD (BX), Z2
+	VPSLLD $8, Z1, Z1
+	VPORD Z2, Z1, Z1
+	VPANDD Z7, Z1, Z2
+	VPSLLD $3, Z2, Z2
+	VPSRLD $2, Z1, Z1
+	KXNORW K1, K1, K1
+	VPXORD Z3, Z3, Z3
+	VPGATHERDD (AX)(Z1*4), K1, Z3
+	VPSRLVD Z2, Z3, Z3
+	VPMOVDB Z3, (DI)
+	ADDQ $16, SI
+	ADDQ $16, BX
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP lookup8x2_avx512_loop
+lookup8x2_avx512_done:
+	VZEROUPPER
+	RET
+
+// func lookup8x2_avx2(dst, a, b *uint8, n int, tab *[1 << 16]uint8)
+TEXT ·lookup8x2_avx2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ tab+32(FP), AX
+	MOVL $3, DX
+	VMOVD DX, X7
+	VPBROADCASTD X7, Y7
+	MOVL $0x0c080400, DX
+	VMOVD DX, X9
+	VPBROADCASTD X9, Y9
+lookup8x2_avx2_loop:
+	TESTQ CX, CX
+	JZ lookup8x2_avx2_done
+	VPMOVZXBD (SI), Y1
+	VPMOVZXBD (BX), Y2
+	VPSLLD $8, Y1, Y1
+	VPOR Y2, Y1, Y1
+	VPAND Y7, Y1, Y2
+	VPSLLD $3, Y2, Y2
+	VPSRLD $2, Y1, Y1
+	VPCMPEQD Y8, Y8, Y8
+	VPXOR Y3, Y3, Y3
+	VPGATHERDD Y8, (AX)(Y1*4), Y3
+	VPSRLVD Y2, Y3, Y3
+	VPSHUFB Y9, Y3, Y3
+	VEXTRACTI128 $1, Y3, X4
+	VPUNPCKLDQ X4, X3, X3
+	VMOVQ X3, (DI)
+	ADDQ $8, SI
+	ADDQ $8, BX
+	ADDQ $8, DI
+	SUBQ $8, CX
+	JMP lookup8x2_avx2_loop
+lookup8x2_avx2_done:
+	VZEROUPPER
+	RET

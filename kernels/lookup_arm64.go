@@ -15,6 +15,6 @@ func lookup8_neon(dst, src *uint8, n int, tab *[256]uint8)
 var lookupPaths = func() []lookupKernel {
 	Lookup.support("neon", cpu.ARM64.HasASIMD, "needs ASIMD")
 	k := make([]lookupKernel, len(Lookup.paths))
-	k[Lookup.index("neon")] = lookupKernel{lookup8_neon, 16}
+	k[Lookup.index("neon")] = lookupKernel{f: lookup8_neon, mult: 16}
 	return k
 }()

@@ -48,13 +48,57 @@ func TestLookup8Paths(t *testing.T) {
 	})
 }
 
-func TestLookup8BadArgs(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic for lengths 2 and 3")
+// Every path gives tab[a[i]<<8 | b[i]] likewise, the table's first and
+// last entries included.
+func TestLookup8x2Paths(t *testing.T) {
+	withFamilyPath(t, Lookup, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		tab := new([1 << 16]uint8)
+		for i := range tab {
+			tab[i] = uint8(r.Uint32())
 		}
-	}()
-	Lookup8(make([]uint8, 2), make([]uint8, 3), new([256]uint8))
+		for n := 0; n <= 300; n++ {
+			off := r.IntN(64)
+			a, b := make([]uint8, off+n), make([]uint8, off+n)
+			for i := range a {
+				a[i], b[i] = uint8(r.Uint32()), uint8(r.Uint32())
+				if r.IntN(8) == 0 { // the table's ends
+					a[i], b[i] = 255*uint8(r.IntN(2)), 255*uint8(r.IntN(2))
+				}
+			}
+			a, b = a[off:], b[off:]
+			full, dst := withGuards(n+off, uint8(0xA5))
+			dst = dst[off:]
+			Lookup8x2(dst, a, b, tab)
+			for i := range a {
+				if want := tab[int(a[i])<<8|int(b[i])]; dst[i] != want {
+					t.Fatalf("n %d offset %d: dst[%d] = %d, want tab[%d<<8|%d] = %d", n, off, i, dst[i], a[i], b[i], want)
+				}
+			}
+			checkGuards(t, fmt.Sprintf("n %d", n), full, uint8(0xA5))
+			for i := 0; i < off; i++ {
+				if full[guardWords+i] != 0xA5 {
+					t.Fatalf("n %d offset %d: byte %d before dst overwritten", n, off, i)
+				}
+			}
+		}
+	})
+}
+
+func TestLookupBadArgs(t *testing.T) {
+	for _, f := range []func(){
+		func() { Lookup8(make([]uint8, 2), make([]uint8, 3), new([256]uint8)) },
+		func() { Lookup8x2(make([]uint8, 2), make([]uint8, 2), make([]uint8, 3), new([1 << 16]uint8)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		}()
+	}
 }
 
 // BenchmarkLookup8 times each path on runs of the lengths the engine
@@ -79,6 +123,23 @@ func BenchmarkLookup8(b *testing.B) {
 				b.SetBytes(int64(n))
 				for range b.N {
 					Lookup8(dst, src, &tab)
+				}
+			})
+		}
+		big := new([1 << 16]uint8)
+		for i := range big {
+			big[i] = uint8(r.Uint32())
+		}
+		src2 := make([]uint8, n)
+		for i := range src2 {
+			src2[i] = uint8(r.Uint32())
+		}
+		for _, p := range Lookup.SupportedPaths() {
+			Lookup.Set(p)
+			b.Run(fmt.Sprintf("x2/%d/%s", n, p), func(b *testing.B) {
+				b.SetBytes(int64(n))
+				for range b.N {
+					Lookup8x2(dst, src, src2, big)
 				}
 			})
 		}
