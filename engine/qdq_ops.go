@@ -797,6 +797,9 @@ func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 	a, b, o := qbytes(at), qbytes(bt), qbytes(ot)
 	t := (*[1 << 16]byte)(k.t)
+	if k.applyRepeated(rc, a, b, o, ot.Shape, [][]int{at.Shape, bt.Shape}) {
+		return
+	}
 	bcastRowsPar(rc.threads, ot.Shape, [][]int{at.Shape, bt.Shape}, func(oo int, off []int, n int, inc []int) {
 		d := o[oo : oo+n]
 		switch {
@@ -814,6 +817,63 @@ func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 			}
 		}
 	})
+}
+
+// applyRepeated computes o when one operand's row of C values repeats
+// down blocks of rows that the other operand fills (the channels-last
+// squeeze-excitation gate a[N,H,W,C]·b[N,1,1,C]), for rows shorter than
+// 1024: the repeated row is laid out many times in a buffer so that one
+// Lookup8x2 call covers about 4 KB instead of one row. It reports false,
+// doing nothing, for other shapes.
+func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishapes [][]int) bool {
+	shape, st := bcastPrep(oshape, ishapes)
+	r := len(shape)
+	if r < 2 || shape[r-1] >= 1024 {
+		return false
+	}
+	c, p := shape[r-1], shape[r-2]
+	rep := -1 // the operand whose row repeats
+	for j := range 2 {
+		if st[j][r-1] == 1 && st[j][r-2] == 0 && st[1-j][r-1] == 1 && st[1-j][r-2] == c {
+			rep = j
+		}
+	}
+	if rep < 0 {
+		return false
+	}
+	rows := max(1, 4096/c)
+	chunks := (p + rows - 1) / rows
+	// Blocks of p rows: the merged shape without its last dimension.
+	bshape := append(append([]int{}, shape[:r-2]...), p)
+	bst := [][]int{append(append([]int{}, st[0][:r-2]...), st[0][r-2]), append(append([]int{}, st[1][:r-2]...), st[1][r-2])}
+	t := (*[1 << 16]byte)(k.t)
+	src := [2][]byte{a, b}
+	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
+		buf := make([]byte, rows*c)
+		filled := -1
+		for task := lo; task < hi; task++ {
+			blk, ch := task/chunks, task%chunks
+			bcastWalk(bshape, bst, blk, blk+1, func(oo int, off []int, _ int, _ []int) {
+				if filled != blk {
+					row := src[rep][off[rep] : off[rep]+c]
+					for i := range rows {
+						copy(buf[i*c:], row)
+					}
+					filled = blk
+				}
+				p0, p1 := ch*rows, min(p, (ch+1)*rows)
+				n := (p1 - p0) * c
+				other := src[1-rep][off[1-rep]+p0*c : off[1-rep]+p0*c+n]
+				d := o[(oo+p0)*c : (oo+p0)*c+n]
+				if rep == 1 {
+					kernels.Lookup8x2(d, other, buf[:n], t)
+				} else {
+					kernels.Lookup8x2(d, buf[:n], other, t)
+				}
+			})
+		}
+	})
+	return true
 }
 
 // tableByB returns k.byB, making it on first use.

@@ -123,6 +123,9 @@ func qopCases() []qopCase {
 		{name: "sub-row", shape: nchw, shape2: []int{7}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			return q.op("Sub", []string{x, x2})
 		}},
+		{name: "sub-row-first", shape: nchw, shape2: []int{7}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Sub", []string{x2, x})
+		}},
 		{name: "mul-column", shape: nchw, shape2: []int{1, 1, 6, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			return q.op("Mul", []string{x, x2})
 		}},
