@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"encoding/binary"
+	"bytes"
+	"crypto/subtle"
 	"fmt"
 
 	"github.com/qtool/qtool/kernels"
@@ -131,22 +132,24 @@ func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 				}
 			}
 		}
+	case nhwc && signed:
+		flipSigns(dst[:c*hw], src[:c*hw])
 	case nhwc:
-		xorBytes(dst[:c*hw], src[:c*hw], flip)
+		copy(dst[:c*hw], src[:c*hw])
 	default:
 		kernels.TransposeBytes(dst, c, src[:c*hw], c, hw, flip)
 	}
 }
 
-// xorBytes sets dst to src with each byte XORed with x, eight at a time.
-func xorBytes(dst, src []uint8, x uint8) {
-	dst = dst[:len(src)]
-	f := uint64(x) * 0x0101010101010101
-	n := len(src) &^ 7
-	for i := 0; i < n; i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^f)
-	}
-	for i := n; i < len(src); i++ {
-		dst[i] = src[i] ^ x
+// signBits is 0x80 repeated: flipSigns' operand.
+var signBits = bytes.Repeat([]byte{0x80}, 4096)
+
+// flipSigns sets dst to src with each byte's top bit flipped (int8 to
+// uint8: x ^ 0x80 = x + 128) by the standard library's vector XOR.
+func flipSigns(dst, src []uint8) {
+	for len(src) > 0 {
+		n := min(len(src), len(signBits))
+		subtle.XORBytes(dst[:n], src[:n], signBits[:n])
+		dst, src = dst[n:], src[n:]
 	}
 }

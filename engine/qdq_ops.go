@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
@@ -70,9 +71,11 @@ type qopMatch struct {
 	tables [][]byte
 	// bin: out = bin[a<<8 | b] (qopBinary).
 	bin []byte
-	// deq: the dequantization table of qopGAP and qopAvgPool; the
-	// float table of qopFloatTable.
-	deq []float32
+	// deq: the dequantization table of qopGAP and qopAvgPool, and the
+	// parameters of the DequantizeLinear it comes from; the float table
+	// of qopFloatTable.
+	deq  []float32
+	deqP qparams
 	// rank: the least rank of a table's output (its constants' ranks).
 	rank int
 	// node: the Resize or Concat node (qopResize, qopConcat).
@@ -456,6 +459,7 @@ func (s *Session) matchQOps(nodes []*pb.NodeProto, consumers map[string][]*pb.No
 			if m.kind == qopGAP || m.kind == qopAvgPool {
 				deqT, err = s.dequantTable(d, m.inDT[j])
 				m.deq = deqT
+				m.deqP, _ = params(d)
 				break
 			}
 			dp, _ := params(d)
@@ -716,7 +720,9 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 		for _, in := range m.q.GetInput()[1:] {
 			params = append(params, s.consts[s.id(in)])
 		}
-		k = &qpoolK{deq: m.deq, inDT: m.inDT[0], pool: pk, q: qk, params: params, gap: m.kind == qopGAP, inNHWC: m.inNHWC[0]}
+		pool := &qpoolK{deq: m.deq, inDT: m.inDT[0], pool: pk, q: qk, params: params, gap: m.kind == qopGAP, inNHWC: m.inNHWC[0]}
+		pool.vecDeq = pool.dequantizes(m.deqP.scale, int32(m.deqP.zp))
+		k = pool
 	case qopResize:
 		c := &nodeCtx{s: s, n: m.node}
 		rk, err := builders["Resize"](c)
@@ -787,10 +793,7 @@ func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
 	x, o := qbytes(in[0]), qbytes(out[0])
 	t := (*[256]byte)(k.t)
 	parallelFor(rc.threads, len(x), 1<<15, func(lo, hi int) {
-		d := o[lo:hi]
-		for i, v := range x[lo:hi] {
-			d[i] = t[v]
-		}
+		kernels.Lookup8(o[lo:hi], x[lo:hi], t)
 	})
 	return nil
 }
@@ -835,6 +838,10 @@ type qbinaryK struct {
 	outDT onnxio.DataType
 	nhwc  bool
 	rank  int // the output's least rank
+	// byB is t transposed, entry b<<8 | a, made on first need: its row
+	// b is the table of a for a fixed b.
+	byBOnce sync.Once
+	byB     []byte
 }
 
 func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
@@ -871,32 +878,96 @@ func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 	a, b, o := qbytes(at), qbytes(bt), qbytes(ot)
 	t := (*[1 << 16]byte)(k.t)
+	if k.applyRepeated(rc, a, b, o, ot.Shape, [][]int{at.Shape, bt.Shape}) {
+		return
+	}
 	bcastRowsPar(rc.threads, ot.Shape, [][]int{at.Shape, bt.Shape}, func(oo int, off []int, n int, inc []int) {
 		d := o[oo : oo+n]
 		switch {
 		case inc[0] == 1 && inc[1] == 1:
-			x, y := a[off[0]:off[0]+n], b[off[1]:off[1]+n]
-			for i := range d {
-				d[i] = t[uint16(x[i])<<8|uint16(y[i])]
-			}
+			kernels.Lookup8x2(d, a[off[0]:off[0]+n], b[off[1]:off[1]+n], t)
 		case inc[0] == 1 && inc[1] == 0:
-			x, y := a[off[0]:off[0]+n], uint16(b[off[1]])
-			for i := range d {
-				d[i] = t[uint16(x[i])<<8|y]
-			}
+			// b fixed: a row of the transposed table.
+			kernels.Lookup8(d, a[off[0]:off[0]+n], (*[256]byte)(k.tableByB()[int(b[off[1]])<<8:]))
 		case inc[0] == 0 && inc[1] == 1:
-			// One row of the table: a fixed.
-			row := (*[256]byte)(t[int(a[off[0]])<<8:])
-			y := b[off[1] : off[1]+n]
-			for i := range d {
-				d[i] = row[y[i]]
-			}
+			// a fixed: one row of the table.
+			kernels.Lookup8(d, b[off[1]:off[1]+n], (*[256]byte)(t[int(a[off[0]])<<8:]))
 		default:
 			for i := range d {
 				d[i] = t[uint16(a[off[0]+i*inc[0]])<<8|uint16(b[off[1]+i*inc[1]])]
 			}
 		}
 	})
+}
+
+// applyRepeated computes o when one operand's row of C values repeats
+// down blocks of rows that the other operand fills (the channels-last
+// squeeze-excitation gate a[N,H,W,C]·b[N,1,1,C]), for rows shorter than
+// 1024: the repeated row is laid out many times in a buffer so that one
+// Lookup8x2 call covers about 4 KB instead of one row. It reports false,
+// doing nothing, for other shapes.
+func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishapes [][]int) bool {
+	shape, st := bcastPrep(oshape, ishapes)
+	r := len(shape)
+	if r < 2 || shape[r-1] >= 1024 {
+		return false
+	}
+	c, p := shape[r-1], shape[r-2]
+	rep := -1 // the operand whose row repeats
+	for j := range 2 {
+		if st[j][r-1] == 1 && st[j][r-2] == 0 && st[1-j][r-1] == 1 && st[1-j][r-2] == c {
+			rep = j
+		}
+	}
+	if rep < 0 {
+		return false
+	}
+	rows := max(1, 4096/c)
+	chunks := (p + rows - 1) / rows
+	// Blocks of p rows: the merged shape without its last dimension.
+	bshape := append(append([]int{}, shape[:r-2]...), p)
+	bst := [][]int{append(append([]int{}, st[0][:r-2]...), st[0][r-2]), append(append([]int{}, st[1][:r-2]...), st[1][r-2])}
+	t := (*[1 << 16]byte)(k.t)
+	src := [2][]byte{a, b}
+	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
+		buf := make([]byte, rows*c)
+		filled := -1
+		for task := lo; task < hi; task++ {
+			blk, ch := task/chunks, task%chunks
+			bcastWalk(bshape, bst, blk, blk+1, func(oo int, off []int, _ int, _ []int) {
+				if filled != blk {
+					row := src[rep][off[rep] : off[rep]+c]
+					for i := range rows {
+						copy(buf[i*c:], row)
+					}
+					filled = blk
+				}
+				p0, p1 := ch*rows, min(p, (ch+1)*rows)
+				n := (p1 - p0) * c
+				other := src[1-rep][off[1-rep]+p0*c : off[1-rep]+p0*c+n]
+				d := o[(oo+p0)*c : (oo+p0)*c+n]
+				if rep == 1 {
+					kernels.Lookup8x2(d, other, buf[:n], t)
+				} else {
+					kernels.Lookup8x2(d, buf[:n], other, t)
+				}
+			})
+		}
+	})
+	return true
+}
+
+// tableByB returns k.byB, making it on first use.
+func (k *qbinaryK) tableByB() []byte {
+	k.byBOnce.Do(func() {
+		k.byB = make([]byte, 1<<16)
+		for a := range 256 {
+			for b := range 256 {
+				k.byB[b<<8|a] = k.t[a<<8|b]
+			}
+		}
+	})
+	return k.byB
 }
 
 // chLast is the channels-last order N×S...×C of a logical N×C×S...
@@ -951,6 +1022,43 @@ type qpoolK struct {
 	// gap: GlobalAveragePool, whose input may be channels last (inNHWC);
 	// its output, N×C×1×…, is the same bytes in both orders.
 	gap, inNHWC bool
+	// vecDeq: kernels.Dequantize with scale and zp gives deq (then the
+	// channels-last sums dequantize and add whole rows in vectors).
+	vecDeq bool
+	scale  float32
+	zp     int32
+}
+
+// dequantizes sets the parameters of the vector dequantization and
+// reports whether it gives k.deq bit for bit.
+func (k *qpoolK) dequantizes(scale float32, zp int32) bool {
+	k.scale, k.zp = scale, zp
+	lo, hi := int32(0), int32(255)
+	if k.inDT == onnxio.Int8 {
+		lo, hi = -128, 127
+	}
+	if k.inDT != onnxio.Int8 && k.inDT != onnxio.Uint8 || len(k.deq) != 256 || zp < lo || zp > hi {
+		return false
+	}
+	all := allBytes(k.inDT)
+	f := make([]float32, 256)
+	k.dequant(f, all, 0)
+	for i, v := range f {
+		if math.Float32bits(v) != math.Float32bits(k.deq[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// dequant writes the dequantized values of x's elements from off on
+// into dst.
+func (k *qpoolK) dequant(dst []float32, x *Tensor, off int) {
+	if k.inDT == onnxio.Int8 {
+		kernels.DequantizeInt8(dst, x.I8[off:off+len(dst)], k.scale, k.zp)
+	} else {
+		kernels.DequantizeUint8(dst, x.U8[off:off+len(dst)], k.scale, k.zp)
+	}
 }
 
 func (k *qpoolK) infer(in []*Tensor) ([]spec, error) {
@@ -971,12 +1079,30 @@ func (k *qpoolK) run(rc *runCtx, in, out []*Tensor) error {
 		// Each channel summed in the float kernel's order, pixel by
 		// pixel, and divided by the count as it does.
 		c, sp := in[0].Shape[1], numel(in[0].Shape[2:])
+		deq := (*[256]float32)(k.deq)
+		var rows []float32 // dequantized pixels, a block at a time
+		if k.vecDeq {
+			rows = rc.buf(c * max(1, min(sp, 4096/max(c, 1))))
+		}
 		for n := 0; n < in[0].Shape[0]; n++ {
 			acc := avg.F32[n*c : (n+1)*c]
 			clear(acc)
-			for p := 0; p < sp; p++ {
-				for ch, v := range x[(n*sp+p)*c : (n*sp+p+1)*c] {
-					acc[ch] += k.deq[v]
+			if k.vecDeq {
+				for p := 0; p < sp; {
+					b := min(sp-p, len(rows)/c)
+					k.dequant(rows[:b*c], in[0], (n*sp+p)*c)
+					for r := range b {
+						kernels.Elementwise(kernels.ElemAdd, acc, acc, rows[r*c:(r+1)*c])
+					}
+					p += b
+				}
+			} else {
+				for p := 0; p < sp; p++ {
+					row := x[(n*sp+p)*c : (n*sp+p+1)*c]
+					acc := acc[:len(row)]
+					for ch, v := range row {
+						acc[ch] += deq[v]
+					}
 				}
 			}
 			for ch := range acc {
@@ -1168,11 +1294,8 @@ func (k *qresizeK) requant(o *Tensor) {
 	if k.t == nil {
 		return
 	}
-	t := (*[256]byte)(k.t)
 	b := qbytes(o)
-	for i, v := range b {
-		b[i] = t[v]
-	}
+	kernels.Lookup8(b, b, (*[256]byte)(k.t))
 }
 
 // qconcatK is Concat of 8-bit values, each requantized by its table
@@ -1247,10 +1370,7 @@ func (k *qconcatK) run(rc *runCtx, in, out []*Tensor) error {
 				copy(d, src)
 				continue
 			}
-			tab := (*[256]byte)(k.tables[j])
-			for i, v := range src {
-				d[i] = tab[v]
-			}
+			kernels.Lookup8(d, src, (*[256]byte)(k.tables[j]))
 		}
 		at += blk
 	}

@@ -123,6 +123,9 @@ func qopCases() []qopCase {
 		{name: "sub-row", shape: nchw, shape2: []int{7}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			return q.op("Sub", []string{x, x2})
 		}},
+		{name: "sub-row-first", shape: nchw, shape2: []int{7}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Sub", []string{x2, x})
+		}},
 		{name: "mul-column", shape: nchw, shape2: []int{1, 1, 6, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			return q.op("Mul", []string{x, x2})
 		}},
@@ -132,6 +135,15 @@ func qopCases() []qopCase {
 		{name: "squeeze-excitation", shape: nchw, shape2: []int{2, 5, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			h := q.op("HardSigmoid", []string{x2}, attrFl("alpha", 1.0/6), attrFl("beta", 0.5))
 			return q.op("Mul", []string{x, h})
+		}},
+		// Planes of 99 values: the vector byte-table kernels' full steps and
+		// tails, b fixed (a row of the transposed table) and a fixed.
+		{name: "squeeze-excitation-plane", shape: []int{2, 4, 9, 11}, shape2: []int{2, 4, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			h := q.op("HardSigmoid", []string{x2}, attrFl("alpha", 1.0/6), attrFl("beta", 0.5))
+			return q.op("Mul", []string{x, h})
+		}},
+		{name: "sub-channel-plane", shape: []int{2, 4, 9, 11}, shape2: []int{2, 4, 1, 1}, lo: -2, hi: 2, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
+			return q.op("Sub", []string{x2, x})
 		}},
 		{name: "two-roots-chain", shape: nchw, shape2: []int{2, 5, 1, 1}, lo: -3, hi: 3, ylo: -3, yhi: 3, build: func(q *qgraph, x, x2 string) string {
 			// Both roots meet, then more arithmetic before the output.
@@ -413,6 +425,31 @@ func TestQOpsChannelsLast(t *testing.T) {
 				ys[v] = out["y"]
 				if v == 0 {
 					m0 = m
+					// Average pooling with the table, not vector
+					// dequantization: the same bytes.
+					var pools []*qpoolK
+					for _, st := range s.steps {
+						if k, ok := st.k.(*qpoolK); ok && k.vecDeq {
+							k.vecDeq = false
+							pools = append(pools, k)
+						}
+					}
+					if len(pools) > 0 {
+						vec := append([]float32(nil), out["y"].F32...)
+						o2, err := s.Run(map[string]*Tensor{"x": x})
+						if err != nil {
+							t.Fatalf("%s: %v", label, err)
+						}
+						for i, w := range vec {
+							if o2["y"].F32[i] != w {
+								t.Errorf("%s: element %d = %g pooling with the table, %g with vectors", label, i, o2["y"].F32[i], w)
+								break
+							}
+						}
+					}
+					for _, k := range pools {
+						k.vecDeq = true
+					}
 				}
 			}
 			for i, w := range ys[1].F32 {

@@ -17,6 +17,8 @@
 //     (Family Binary).
 //   - quantize: QuantizeInt8/Uint8/Int16/Uint16 and DequantizeInt8/...
 //     (per-tensor QuantizeLinear and DequantizeLinear; Family Quantize).
+//   - lookup: Lookup8 (a 256-entry byte table over a run of bytes, the
+//     integer form of elementwise operators; Family Lookup).
 //
 // Every path of a family gives the same bits as its Go path, so tests
 // compare paths for equality; QTOOL_KERNELS or SetPaths force paths.
