@@ -431,7 +431,7 @@ func outStage(name, reg string, w, mode int) {
 			p("VPACKSSWB Y1, Y1, Y1")
 			p("VEXTRACTI128 $1, Y1, X0")
 			p("VPUNPCKLDQ X0, X1, X1")
-			p("MOVQ X1, (DI)(AX*1)")
+			p("VMOVQ X1, (DI)(AX*1)")
 		}
 	case stageBits:
 		p("%s (R12)(AX*4), %s0", mov, reg)

@@ -594,11 +594,11 @@ func (g *gen) ymmGroup(k ymmW4, hi bool) {
 
 func (g *gen) ymmConsts(k ymmW4) {
 	g.p("MOVL $0x0F0F0F0F, AX")
-	g.p("MOVQ AX, X%d", k.mask())
+	g.p("VMOVQ AX, X%d", k.mask())
 	g.p("VPBROADCASTD X%d, Y%d", k.mask(), k.mask())
 	if k.isa == "avx2" {
 		g.p("MOVL $0x00010001, AX")
-		g.p("MOVQ AX, X%d", k.ones())
+		g.p("VMOVQ AX, X%d", k.ones())
 		g.p("VPBROADCASTD X%d, Y%d", k.ones(), k.ones())
 	}
 }
