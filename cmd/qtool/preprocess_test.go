@@ -116,7 +116,7 @@ func TestQuantizePreprocessFlags(t *testing.T) {
 func TestQuantizeSeed(t *testing.T) {
 	t.Chdir(t.TempDir())
 	model := func(seed string) []byte {
-		rep := quantizeJSON(t, "--calib-size", "20", "--seed", seed, "-o", "s"+seed+".onnx")
+		rep := quantizeJSON(t, "--calib", "builtin", "--calib-size", "20", "--seed", seed, "-o", "s"+seed+".onnx")
 		if rep.CalibItems != 20 || rep.Seed == 1 {
 			t.Errorf("seed %s: %d items", seed, rep.CalibItems)
 		}
@@ -199,7 +199,7 @@ func TestQuantizeFlagErrors(t *testing.T) {
 // progress bar, and --json output is the report alone.
 func TestQuantizeNoProgressBar(t *testing.T) {
 	dir := t.TempDir()
-	cmd := testdeps.SelfCommand(t, "qtool", "quantize", "--json", "--calib-size", "50", "-o", filepath.Join(dir, "m.onnx"))
+	cmd := testdeps.SelfCommand(t, "qtool", "quantize", "--json", "--calib", "builtin", "--calib-size", "50", "-o", filepath.Join(dir, "m.onnx"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -215,7 +215,7 @@ func TestQuantizeNoProgressBar(t *testing.T) {
 // integer kernels. The summary counts the steps.
 func TestInspectPrecisions(t *testing.T) {
 	t.Chdir(t.TempDir())
-	if _, err := run(t, "quantize", "--calib-size", "20", "-o", "q.onnx"); err != nil {
+	if _, err := run(t, "quantize", "--calib", "builtin", "--calib-size", "20", "-o", "q.onnx"); err != nil {
 		t.Fatal(err)
 	}
 	type report struct {

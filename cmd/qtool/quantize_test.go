@@ -149,7 +149,7 @@ func TestQuantizeSelection(t *testing.T) {
 	if err := os.WriteFile(ov, []byte(`{"nodes": {"/features/features.3/Conv": "dfp16"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(t, "quantize", "--json", "--calib-size", "50", "--first-last", "float",
+	out, err := run(t, "quantize", "--json", "--calib", "builtin", "--calib-size", "50", "--first-last", "float",
 		"--exclude", "/features/features.7/Conv", "--overrides", ov)
 	if err != nil {
 		t.Fatal(err)
