@@ -39,8 +39,8 @@ full:
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):
 # once with every feature, once as a Cortex-A53 (no dot product, no i8mm).
 arm64:
-	GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static ./...
-	GOARCH=arm64 $(GO) test -count=1 -exec 'qemu-aarch64-static -cpu cortex-a53' ./kernels
+	GOARCH=arm64 $(GO) test -count=1 -timeout 30m -exec qemu-aarch64-static ./...
+	GOARCH=arm64 $(GO) test -count=1 -timeout 30m -exec 'qemu-aarch64-static -cpu cortex-a53' ./kernels
 
 # Budgets are execution counts (about 10-20 s each here), not durations:
 # Go 1.26's fuzz coordinator can report "context deadline exceeded" when a
