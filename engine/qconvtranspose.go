@@ -271,29 +271,25 @@ func col2im(acc, col []int32, h, w, oh, ow int, g convGeom, mg int) {
 	}
 }
 
+// channelValue is channel c's value of a per-channel parameter of none
+// (0), one or one per channel.
+func channelValue[T int32 | float32](v []T, c int) T {
+	switch len(v) {
+	case 0:
+		return 0
+	case 1:
+		return v[0]
+	}
+	return v[c]
+}
+
 // finish is the output stage of channels [c0, c0+len(acc)) on int32
 // accumulators (without bias), written into dst from element off: the
 // same operations, in the same float32 rounding, as the GEMM kernels'
 // (kernels.QOutput).
 func (q *qout) finish(acc []int32, c0 int, dst *Tensor, off int) {
-	at := func(v []int32, j int) int32 {
-		switch len(v) {
-		case 0:
-			return 0
-		case 1:
-			return v[0]
-		}
-		return v[c0+j]
-	}
-	atF := func(v []float32, j int) float32 {
-		switch len(v) {
-		case 0:
-			return 0
-		case 1:
-			return v[0]
-		}
-		return v[c0+j]
-	}
+	at := func(v []int32, j int) int32 { return channelValue(v, c0+j) }
+	atF := func(v []float32, j int) float32 { return channelValue(v, c0+j) }
 	switch q.dt {
 	case onnxio.Int32:
 		for j, v := range acc {
