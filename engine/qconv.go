@@ -208,6 +208,19 @@ type qconvBufs struct {
 	tmp       *Tensor
 }
 
+// byteScratch holds byte buffers for the scratch of one call on one
+// thread (scratchBytes): per-call allocations would be most of a small
+// model's garbage, and their collection a visible share of its time.
+var byteScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// scratchBytes returns a pooled buffer of n bytes (unspecified contents)
+// and its handle, for byteScratch.Put when done.
+func scratchBytes(n int) (*[]byte, []byte) {
+	bp := byteScratch.Get().(*[]byte)
+	*bp = grow(*bp, n)
+	return bp, *bp
+}
+
 func grow(b []uint8, n int) []uint8 {
 	if cap(b) < n {
 		return make([]uint8, n)
@@ -508,7 +521,8 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
 	cols := (ow-1)*g.sw + g.kw // input columns -pl .. cols-1-pl
-	padded := make([]uint8, cols*c)
+	bp, padded := scratchBytes(cols * c)
+	defer byteScratch.Put(bp)
 	ls := g.sw * c // from one output pixel's slice to the next
 	// Input columns [lo, hi) of padded are in the image.
 	lo := min(g.pl, cols)

@@ -930,10 +930,8 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 	t := (*[1 << 16]byte)(k.t)
 	src := [2][]byte{a, b}
 	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
-		bp := repeatBufs.Get().(*[]byte)
-		defer repeatBufs.Put(bp)
-		*bp = grow(*bp, rows*c)
-		buf := *bp
+		bp, buf := scratchBytes(rows * c)
+		defer byteScratch.Put(bp)
 		filled := -1
 		for task := lo; task < hi; task++ {
 			blk, ch := task/chunks, task%chunks
@@ -959,10 +957,6 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 	})
 	return true
 }
-
-// repeatBufs holds applyRepeated's buffers of a repeated row, one per
-// thread: a per-call allocation would be most of a small model's garbage.
-var repeatBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // tableByB returns k.byB, making it on first use.
 func (k *qbinaryK) tableByB() []byte {
