@@ -752,6 +752,12 @@ func parallelFor(threads, n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
+	parallelParts(parts, n, fn)
+}
+
+// parallelParts is parallelFor's split into parts > 1 chunks, apart so
+// that the one-chunk path allocates none of its goroutine state.
+func parallelParts(parts, n int, fn func(lo, hi int)) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failed any // a worker's panic, re-raised on the caller's goroutine

@@ -908,8 +908,19 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 		ar.scratch = rc.scratch
 		p.arenas.Put(ar)
 	}()
+	// One allocation for every step's input and output lists.
+	nio := 0
+	for _, st := range p.live {
+		nio += len(st.ins) + len(st.outs)
+	}
+	io := make([]*Tensor, nio)
+	take := func(n int) []*Tensor {
+		l := io[:n:n]
+		io = io[n:]
+		return l
+	}
 	for i, st := range p.live {
-		ins := make([]*Tensor, len(st.ins))
+		ins := take(len(st.ins))
 		for j, id := range st.ins {
 			if id >= 0 {
 				ins[j] = vals[id]
@@ -930,7 +941,7 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 			}
 			continue
 		}
-		outs := make([]*Tensor, len(st.outs))
+		outs := take(len(st.outs))
 		for j, id := range st.outs {
 			var sp *Tensor
 			if id >= 0 {

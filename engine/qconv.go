@@ -208,6 +208,19 @@ type qconvBufs struct {
 	tmp       *Tensor
 }
 
+// byteScratch holds byte buffers for the scratch of one call on one
+// thread (scratchBytes): per-call allocations would be most of a small
+// model's garbage, and their collection a visible share of its time.
+var byteScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// scratchBytes returns a pooled buffer of n bytes (unspecified contents)
+// and its handle, for byteScratch.Put when done.
+func scratchBytes(n int) (*[]byte, []byte) {
+	bp := byteScratch.Get().(*[]byte)
+	*bp = grow(*bp, n)
+	return bp, *bp
+}
+
 func grow(b []uint8, n int) []uint8 {
 	if cap(b) < n {
 		return make([]uint8, n)
@@ -217,29 +230,38 @@ func grow(b []uint8, n int) []uint8 {
 
 // qconvShape checks X and W and returns the output shape and geometry.
 func (k *qconv) shape(x, w []int) (out []int, g convGeom, oh, ow int, err error) {
+	if g, oh, ow, err = k.geom(x, w); err != nil {
+		return nil, g, 0, 0, err
+	}
+	if len(x) == 3 {
+		return []int{x[0], w[0], ow}, g, oh, ow, nil
+	}
+	return []int{x[0], w[0], oh, ow}, g, oh, ow, nil
+}
+
+// geom is shape without the output shape, which the steps that run
+// need not allocate.
+func (k *qconv) geom(x, w []int) (g convGeom, oh, ow int, err error) {
 	if len(w) != len(x) {
-		return nil, g, 0, 0, fmt.Errorf("X %v and W %v differ in rank", x, w)
+		return g, 0, 0, fmt.Errorf("X %v and W %v differ in rank", x, w)
 	}
 	if len(x) != 3 && len(x) != 4 || k.g.wide {
-		return nil, g, 0, 0, unsupported("integer convolution of rank %d (only 1-D and 2-D)", len(x))
+		return g, 0, 0, unsupported("integer convolution of rank %d (only 1-D and 2-D)", len(x))
 	}
-	n, c, h, wd, _ := as4(x)
+	_, c, h, wd, _ := as4(x)
 	_, cg, kh, kw, _ := as4(w)
 	if cg*k.group != c || w[0]%k.group != 0 {
-		return nil, g, 0, 0, fmt.Errorf("%d input channels, weight %v in %d groups", c, w, k.group)
+		return g, 0, 0, fmt.Errorf("%d input channels, weight %v in %d groups", c, w, k.group)
 	}
 	g = k.g
 	if g.kh == 0 {
 		g.kh, g.kw = kh, kw
 	}
 	if g.kh != kh || g.kw != kw {
-		return nil, g, 0, 0, fmt.Errorf("kernel_shape %dx%d, weight %v", g.kh, g.kw, w)
+		return g, 0, 0, fmt.Errorf("kernel_shape %dx%d, weight %v", g.kh, g.kw, w)
 	}
 	g, oh, ow = g.forInput(h, wd, false)
-	if len(x) == 3 {
-		return []int{n, w[0], ow}, g, oh, ow, nil
-	}
-	return []int{n, w[0], oh, ow}, g, oh, ow, nil
+	return g, oh, ow, nil
 }
 
 // qconvWeights are a convolution's packed weights: per group for the
@@ -287,7 +309,7 @@ func packGemmConvWeights(w *Tensor, zp []int32, group int) []*kernels.QPackedWei
 // NHWC once; a 1×1 convolution of stride 1 over all channels multiplies
 // it directly, others unfold it (im2colNHWC) per group.
 func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qconvWeights, q *qout, o *Tensor) error {
-	_, g, oh, ow, err := k.shape(x.Shape, wShape)
+	g, oh, ow, err := k.geom(x.Shape, wShape)
 	if err != nil {
 		return err
 	}
@@ -499,7 +521,8 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
 	cols := (ow-1)*g.sw + g.kw // input columns -pl .. cols-1-pl
-	padded := make([]uint8, cols*c)
+	bp, padded := scratchBytes(cols * c)
+	defer byteScratch.Put(bp)
 	ls := g.sw * c // from one output pixel's slice to the next
 	// Input columns [lo, hi) of padded are in the image.
 	lo := min(g.pl, cols)

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
@@ -918,11 +920,20 @@ func (k *qdqPoolK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // maxPool2x2QNHWC is maxPoolQNHWC for 2×2 windows of stride 2 without
-// padding.
+// padding, eight channels at a time in 64-bit words (maxU8x8): the
+// engine's byte loop was most of a small model's pooling time. int8
+// values are compared as uint8 with their sign bits flipped.
 func maxPool2x2QNHWC[T uint8 | int8](x, o []T, n, c, h, w, oh, ow int) {
+	var flip uint64
+	if _, ok := any(x).([]int8); ok {
+		flip = swarHigh
+	}
+	fb := byte(flip)
+	xb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+	ob := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
 	for ni := 0; ni < n; ni++ {
-		xi := x[ni*h*w*c : (ni+1)*h*w*c]
-		oi := o[ni*oh*ow*c : (ni+1)*oh*ow*c]
+		xi := xb[ni*h*w*c : (ni+1)*h*w*c]
+		oi := ob[ni*oh*ow*c : (ni+1)*oh*ow*c]
 		for oy := 0; oy < oh; oy++ {
 			r0 := xi[2*oy*w*c : (2*oy+1)*w*c]
 			r1 := xi[(2*oy+1)*w*c : (2*oy+2)*w*c]
@@ -931,12 +942,32 @@ func maxPool2x2QNHWC[T uint8 | int8](x, o []T, n, c, h, w, oh, ow int) {
 				a, b := r0[2*ox*c:(2*ox+1)*c], r0[(2*ox+1)*c:(2*ox+2)*c]
 				e, f := r1[2*ox*c:(2*ox+1)*c], r1[(2*ox+1)*c:(2*ox+2)*c]
 				a, b, e, f = a[:len(d)], b[:len(d)], e[:len(d)], f[:len(d)]
-				for i := range d {
-					d[i] = max(max(a[i], b[i]), max(e[i], f[i]))
+				i := 0
+				for ; i+8 <= len(d); i += 8 {
+					le := binary.LittleEndian
+					m := maxU8x8(maxU8x8(le.Uint64(a[i:])^flip, le.Uint64(b[i:])^flip), maxU8x8(le.Uint64(e[i:])^flip, le.Uint64(f[i:])^flip))
+					le.PutUint64(d[i:], m^flip)
+				}
+				for ; i < len(d); i++ {
+					d[i] = max(max(a[i]^fb, b[i]^fb), max(e[i]^fb, f[i]^fb)) ^ fb
 				}
 			}
 		}
 	}
+}
+
+// swarHigh is the top bit of each byte of a word.
+const swarHigh = 0x8080808080808080
+
+// maxU8x8 is the bytewise unsigned maximum of a and b. Subtracting b's
+// low 7 bits from a's with the top bit set cannot borrow across bytes,
+// and leaves each byte's top bit set where a's low bits are >= b's;
+// the top bits themselves decide where they differ.
+func maxU8x8(a, b uint64) uint64 {
+	lo := (a | swarHigh) - (b &^ swarHigh)
+	ge := (a&^b | ^(a^b)&lo) & swarHigh
+	m := (ge >> 7) * 0xFF
+	return a&m | b&^m
 }
 
 // maxPoolQNHWC max-pools n NHWC images of c channels (padding taps are

@@ -930,7 +930,8 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 	t := (*[1 << 16]byte)(k.t)
 	src := [2][]byte{a, b}
 	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
-		buf := make([]byte, rows*c)
+		bp, buf := scratchBytes(rows * c)
+		defer byteScratch.Put(bp)
 		filled := -1
 		for task := lo; task < hi; task++ {
 			blk, ch := task/chunks, task%chunks

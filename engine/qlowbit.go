@@ -526,7 +526,7 @@ func (k *lowbitK) run(rc *runCtx, in, out []*Tensor) error {
 // convolution of stride 1 over all channels), the GEMM's pixels ×
 // channels transposed into NCHW unless the output stays NHWC.
 func (k *lowbitK) runConv(rc *runCtx, bufs *lowbitBufs, x, o *Tensor) error {
-	_, g, oh, ow, err := k.shape(x.Shape, k.wShape)
+	g, oh, ow, err := k.geom(x.Shape, k.wShape)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,11 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 		return
 	}
 	st := newQoutStage(oh*ow, C, dw.kh*dw.kw, int32(za), dw.colSum, nil, out)
-	zrow := make([]uint8, C)
+	defer st.release()
+	zb := qdwPool.Get().(*qdwBuf)
+	defer qdwPool.Put(zb)
+	zb.zrow = grow8(zb.zrow, C)
+	zrow := zb.zrow
 	for i := range zrow {
 		zrow[i] = za
 	}
@@ -119,9 +123,14 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 		oxHi = oxLo
 	}
 	run := func(y0, y1 int) {
-		ptrs := make([]unsafe.Pointer, taps)
-		strides := make([]int, taps)
-		acc := make([]int32, ow*C)
+		b := qdwPool.Get().(*qdwBuf)
+		defer b.put(taps)
+		if cap(b.ptrs) < taps {
+			b.ptrs, b.strides = make([]unsafe.Pointer, taps), make([]int, taps)
+		}
+		ptrs, strides := b.ptrs[:taps], b.strides[:taps]
+		b.acc = growInt32(b.acc, ow*C)
+		acc := b.acc
 		segment := func(oy, ox0, ox1 int) {
 			for ky := 0; ky < dw.kh; ky++ {
 				iy := oy*g.StrideH - g.PadTop + ky*g.DilationH
@@ -161,6 +170,32 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 		go func() { defer wg.Done(); run(y0, y1) }()
 	}
 	wg.Wait()
+}
+
+// qdwBuf is the scratch of a QDepthwiseConvU8 call (zrow) or of one of
+// its threads (the rest), pooled: small models make many short calls.
+type qdwBuf struct {
+	zrow    []uint8
+	ptrs    []unsafe.Pointer
+	strides []int
+	acc     []int32
+}
+
+var qdwPool = sync.Pool{New: func() any { return new(qdwBuf) }}
+
+// put returns b to the pool, dropping the pointers into the caller's
+// input so the pool does not keep it alive.
+func (b *qdwBuf) put(taps int) {
+	clear(b.ptrs[:taps])
+	qdwPool.Put(b)
+}
+
+// grow8 returns b resized to n, reallocated only when too small.
+func grow8(b []uint8, n int) []uint8 {
+	if cap(b) < n {
+		return make([]uint8, n)
+	}
+	return b[:n]
 }
 
 // qdwRow computes npix output pixels' C int32 sums: acc[p*C+c] = init[c]

@@ -23,6 +23,8 @@ TEXT ·qdwRow_avx512vnni(SB), NOSPLIT, $0-64
 
 vpixel:
 	MOVQ npix+24(FP), AX
+	CMPQ AX, $4
+	JGE quad
 	TESTQ AX, AX
 	JLE vexit
 	XORQ R12, R12
@@ -93,6 +95,87 @@ vadv:
 vexit:
 	VZEROUPPER
 	RET
+
+	// Four pixels at a time, one accumulator each: a pixel's taps are a
+	// chain of dependent VPDPWSSDs, so independent pixels hide its latency.
+quad:
+	XORQ R12, R12
+
+qblock:
+	MOVQ R8, CX
+	SUBQ R12, CX
+	JLE qdone
+	MOVL $0xFFFF, AX
+	CMPQ CX, $16
+	JGE qsetmask
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+
+qsetmask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	VMOVDQA64 Z0, Z5
+	VMOVDQA64 Z0, Z6
+	VMOVDQA64 Z0, Z7
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+qtap:
+	MOVQ strides+8(FP), CX
+	MOVQ (CX)(R13*8), CX
+	MOVQ (BX)(R13*8), SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z1
+	VPDPWSSD.Z (AX), Z1, K1, Z0
+	ADDQ CX, SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z2
+	VPDPWSSD.Z (AX), Z2, K1, Z5
+	ADDQ CX, SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z3
+	VPDPWSSD.Z (AX), Z3, K1, Z6
+	ADDQ CX, SI
+	VPMOVZXBD.Z (SI)(R12*1), K1, Z4
+	VPDPWSSD.Z (AX), Z4, K1, Z7
+	ADDQ R11, AX
+	INCQ R13
+	CMPQ R13, R9
+	JLT qtap
+	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	LEAQ (DI)(R11*1), SI
+	VMOVDQU32 Z5, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z6, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z7, K1, (SI)(R12*4)
+	ADDQ $16, R12
+	JMP qblock
+
+qdone:
+	// Next pixels, if any: every tap pointer moves by four strides; else
+	// to the last pixel, by three (as the one-pixel loop leaves them).
+	MOVQ strides+8(FP), AX
+	XORQ R13, R13
+	SUBQ $4, npix+24(FP)
+	JLE qlast
+
+qadv:
+	MOVQ (AX)(R13*8), CX
+	SHLQ $2, CX
+	ADDQ CX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT qadv
+	LEAQ (DI)(R11*4), DI
+	JMP vpixel
+
+qlast:
+	MOVQ (AX)(R13*8), CX
+	LEAQ (CX)(CX*2), CX
+	ADDQ CX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT qlast
+	JMP vexit
 
 // func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 //

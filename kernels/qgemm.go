@@ -415,8 +415,9 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 		flip, za = !flip, za-128
 	}
 	st := newQoutStage(m, n, k, za, w.colSum, w.zp, out)
+	defer st.release()
 	if st.zp != nil {
-		st.rowSum = make([]int32, m)
+		st.rowSum = growInt32(st.rowSum, m)
 		x := byte(0)
 		if flip {
 			x = 0x80
@@ -443,7 +444,8 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 // newQoutStage validates out for an m×n result of K-long sums and folds
 // the per-column terms; colSum and zp may be nil (no za or zw terms).
 func newQoutStage(m, n, k int, za int32, colSum, zp []int32, out *QOutput) *qoutStage {
-	st := &qoutStage{QOutput: out, zp: zp}
+	st := qoutStagePool.Get().(*qoutStage)
+	*st = qoutStage{QOutput: out, zp: zp, colCorr: st.colCorr, rowSum: st.rowSum}
 	set := 0
 	need := 0
 	switch {
@@ -518,7 +520,8 @@ func newQoutStage(m, n, k int, za int32, colSum, zp []int32, out *QOutput) *qout
 		st.flo, st.fhi = float32(st.lo-out.ZeroPoint), float32(st.hi-out.ZeroPoint)
 	}
 	// Padded so the last panel's microkernel reads init within bounds.
-	st.colCorr = make([]int32, n+maxNR)
+	st.colCorr = growInt32(st.colCorr, n+maxNR)
+	clear(st.colCorr[n:])
 	K := int32(k)
 	for j := range st.colCorr[:n] {
 		var c int32
@@ -534,6 +537,27 @@ func newQoutStage(m, n, k int, za int32, colSum, zp []int32, out *QOutput) *qout
 		st.colCorr[j] = c
 	}
 	return st
+}
+
+// qoutStagePool recycles output stages and their per-column buffers:
+// small models run many short calls, whose allocations would otherwise
+// set the pace of garbage collection.
+var qoutStagePool = sync.Pool{New: func() any { return new(qoutStage) }}
+
+// release returns st to the pool once its call is over (a stage not
+// released is simply collected).
+func (st *qoutStage) release() {
+	st.QOutput, st.zp = nil, nil
+	qoutStagePool.Put(st)
+}
+
+// growInt32 returns b resized to n, reallocated only when too small; its
+// contents are unspecified.
+func growInt32(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
 }
 
 // roundMagic rounds a float32 of magnitude below 2^22 to the nearest
