@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -551,11 +552,7 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 			}
 			if rowLen <= 16 {
 				for ox := 0; ox < ow; ox++ {
-					src := padded[ox*ls : ox*ls+rowLen]
-					dst := col[base+ox*kk+ky*rowLen : base+ox*kk+ky*rowLen+rowLen]
-					for i := range dst {
-						dst[i] = src[i]
-					}
+					copySmall(col[base+ox*kk+ky*rowLen:base+ox*kk+ky*rowLen+rowLen], padded[ox*ls:ox*ls+rowLen])
 				}
 				continue
 			}
@@ -571,6 +568,28 @@ func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad b
 					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*ls:ox*ls+rowLen])
 				}
 			}
+		}
+	}
+}
+
+// copySmall copies len(dst) <= 16 bytes from src as two overlapping word
+// moves (a memmove call or a byte loop costs several times more on the
+// short kernel rows of a first convolution).
+func copySmall(dst, src []uint8) {
+	n := len(dst)
+	src = src[:n]
+	switch {
+	case n >= 8:
+		a, b := binary.LittleEndian.Uint64(src), binary.LittleEndian.Uint64(src[n-8:])
+		binary.LittleEndian.PutUint64(dst, a)
+		binary.LittleEndian.PutUint64(dst[n-8:], b)
+	case n >= 4:
+		a, b := binary.LittleEndian.Uint32(src), binary.LittleEndian.Uint32(src[n-4:])
+		binary.LittleEndian.PutUint32(dst, a)
+		binary.LittleEndian.PutUint32(dst[n-4:], b)
+	default:
+		for i := range dst {
+			dst[i] = src[i]
 		}
 	}
 }

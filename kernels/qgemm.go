@@ -989,17 +989,27 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 		return
 	}
 	full := k / 4
-	// Quads of rows, 16 groups at a time, through the SIMD transpose
-	// where there is one; the rest in Go.
-	gsimd, rsimd := 0, 0
-	if qpackA4Asm != nil && !qrequantNoAsm && full >= qpackA4Chunk && rows >= 4 {
-		chunks := full / qpackA4Chunk
-		for q := 0; q+4 <= rows; q += 4 {
-			qpackA4Asm(unsafe.Add(d0, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
+	// Quads of rows through the SIMD transposes where there are some:
+	// chunks of qpackA4Chunk groups, then the rest of the whole groups; the
+	// other rows in Go.
+	rsimd := 0
+	if qpackA4SmallAsm != nil && !qrequantNoAsm && full > 0 && rows >= 4 {
+		rsimd = rows / 4 * 4
+		for q := 0; q < rsimd; q += 4 {
+			g0 := 0
+			if full >= qpackA4Chunk {
+				chunks := full / qpackA4Chunk
+				qpackA4Asm(unsafe.Add(d0, q*4), mr*4, srcs[q], srcs[q+1], srcs[q+2], srcs[q+3], chunks, x32)
+				g0 = chunks * qpackA4Chunk
+			}
+			if g0 < full {
+				off := uintptr(g0) * 4
+				qpackA4SmallAsm(unsafe.Add(d0, g0*mr*4+q*4), mr*4, unsafe.Add(srcs[q], off), unsafe.Add(srcs[q+1], off),
+					unsafe.Add(srcs[q+2], off), unsafe.Add(srcs[q+3], off), full-g0, x32)
+			}
 		}
-		gsimd, rsimd = chunks*qpackA4Chunk, rows/4*4
 	}
-	for g := 0; g < gsimd; g++ {
+	for g := 0; g < full; g++ {
 		off := uintptr(g) * 4
 		dg := unsafe.Add(d0, g*mr*4)
 		for i := rsimd; i < rows; i++ {
@@ -1009,18 +1019,7 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 			*(*uint32)(unsafe.Add(dg, i*4)) = 0
 		}
 	}
-	o = gsimd * mr * 4
-	for g := gsimd; g < full; g++ {
-		off := uintptr(g) * 4
-		for i := 0; i < rows; i++ {
-			*(*uint32)(unsafe.Add(d0, o)) = *(*uint32)(unsafe.Add(srcs[i], off)) ^ x32
-			o += 4
-		}
-		for i := rows; i < mr; i++ {
-			*(*uint32)(unsafe.Add(d0, o)) = 0
-			o += 4
-		}
-	}
+	o = full * mr * 4
 	if full < groups {
 		for i := 0; i < mr; i++ {
 			var v uint32
@@ -1038,6 +1037,11 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 // qpackA4Asm, where set, packs 4 rows (src0..src3) × qpackA4Chunk·chunks groups of
 // 4 bytes (XOR x) into dst[g*stride + i*4] (a 4×4 dword transpose).
 var qpackA4Asm func(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)
+
+// qpackA4SmallAsm, where set, packs 4 rows × groups groups (any number)
+// as qpackA4Asm does, reading only those groups' bytes; it is set wherever
+// qpackA4Asm is.
+var qpackA4SmallAsm func(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, groups int, x uint32)
 
 // qpackA4Chunk is the number of groups per chunk of qpackA4Asm (16 for
 // AVX-512, 8 for AVX2).

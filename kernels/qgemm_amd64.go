@@ -85,6 +85,12 @@ func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32
 //go:noescape
 func qfloatRow_avx512(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
 
+// qpackA4Small_avx packs four rows of A, any number of groups, with
+// 128-bit vectors (see qpackA4SmallAsm).
+//
+//go:noescape
+func qpackA4Small_avx(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, groups int, x uint32)
+
 // qpackA4_avx512 packs four rows of A into c4 groups (see qpackA4Asm),
 // AVX512F.
 //
@@ -128,6 +134,7 @@ var int8Registered = func() bool {
 	if avx2 {
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8
+		qpackA4SmallAsm = qpackA4Small_avx
 		qdwRowAsm, qdwRowAsmStep = qdwRow_avx2, 8
 	}
 	if avx2 && x.HasAVX512F {

@@ -1001,7 +1001,7 @@ func TestQPackASIMD(t *testing.T) {
 	defer func() { qrequantNoAsm = false }()
 	r := rand.New(rand.NewPCG(25, 26))
 	for _, mr := range []int{4, 6, 12, 14, 16} {
-		for _, k := range []int{63, 64, 65, 130, 257, 1000} {
+		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 27, 28, 33, 40, 63, 64, 65, 68, 130, 257, 1000} {
 			for rows := 1; rows <= mr; rows++ {
 				lda := k + r.IntN(5)
 				a := make([]uint8, (rows-1)*lda+k)
@@ -1011,12 +1011,16 @@ func TestQPackASIMD(t *testing.T) {
 				flip := r.IntN(2) == 0
 				groups := (k + 3) / 4
 				j := &qjob{k: k, a: a, lda: lda, flip: flip, uk: &qkernel{mr: mr, nr: 8}, w: &QPackedWeights{groups: groups}}
-				want := make([]byte, groups*mr*4)
-				got := make([]byte, groups*mr*4)
+				// Guard bytes past the panel catch stray stores.
+				want := make([]byte, groups*mr*4+64)
+				got := make([]byte, groups*mr*4+64)
+				for i := range want {
+					want[i], got[i] = 0xA5, 0xA5
+				}
 				qrequantNoAsm = true
-				j.packA(want, 0, rows)
+				j.packA(want[:groups*mr*4], 0, rows)
 				qrequantNoAsm = false
-				j.packA(got, 0, rows)
+				j.packA(got[:groups*mr*4], 0, rows)
 				if !slices.Equal(got, want) {
 					t.Fatalf("mr %d k %d rows %d flip %v: SIMD packing differs", mr, k, rows, flip)
 				}

@@ -129,3 +129,92 @@ loop2:
 	JNZ loop2
 	VZEROUPPER
 	RET
+
+// func qpackA4Small_avx(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, groups int, x uint32)
+//
+// qpackA4_avx512's transpose on 128-bit vectors for any groups >= 1: four
+// groups at a time, then two, then one, each load reading only the groups
+// it packs (rows of a few groups end right there).
+TEXT ·qpackA4Small_avx(SB), NOSPLIT, $0-60
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), R8
+	MOVQ src0+16(FP), SI
+	MOVQ src1+24(FP), R9
+	MOVQ src2+32(FP), R10
+	MOVQ src3+40(FP), R11
+	MOVQ groups+48(FP), CX
+	MOVL x+56(FP), AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, X15
+
+small4:
+	CMPQ CX, $4
+	JLT small2
+	VPXOR (SI), X15, X0
+	VPXOR (R9), X15, X1
+	VPXOR (R10), X15, X2
+	VPXOR (R11), X15, X3
+	VPUNPCKLDQ X1, X0, X4
+	VPUNPCKHDQ X1, X0, X5
+	VPUNPCKLDQ X3, X2, X6
+	VPUNPCKHDQ X3, X2, X7
+	VPUNPCKLQDQ X6, X4, X0
+	VPUNPCKHQDQ X6, X4, X1
+	VPUNPCKLQDQ X7, X5, X2
+	VPUNPCKHQDQ X7, X5, X3
+	VMOVDQU X0, (DI)
+	ADDQ R8, DI
+	VMOVDQU X1, (DI)
+	ADDQ R8, DI
+	VMOVDQU X2, (DI)
+	ADDQ R8, DI
+	VMOVDQU X3, (DI)
+	ADDQ R8, DI
+	ADDQ $16, SI
+	ADDQ $16, R9
+	ADDQ $16, R10
+	ADDQ $16, R11
+	SUBQ $4, CX
+	JMP small4
+
+small2:
+	CMPQ CX, $2
+	JLT small1
+	VMOVQ (SI), X0
+	VMOVQ (R9), X1
+	VMOVQ (R10), X2
+	VMOVQ (R11), X3
+	VPXOR X15, X0, X0
+	VPXOR X15, X1, X1
+	VPXOR X15, X2, X2
+	VPXOR X15, X3, X3
+	VPUNPCKLDQ X1, X0, X4
+	VPUNPCKLDQ X3, X2, X6
+	VPUNPCKLQDQ X6, X4, X0
+	VPUNPCKHQDQ X6, X4, X1
+	VMOVDQU X0, (DI)
+	ADDQ R8, DI
+	VMOVDQU X1, (DI)
+	ADDQ R8, DI
+	ADDQ $8, SI
+	ADDQ $8, R9
+	ADDQ $8, R10
+	ADDQ $8, R11
+	SUBQ $2, CX
+
+small1:
+	TESTQ CX, CX
+	JZ smalldone
+	VMOVD (SI), X0
+	VMOVD (R9), X1
+	VMOVD (R10), X2
+	VMOVD (R11), X3
+	VPUNPCKLDQ X1, X0, X4
+	VPUNPCKLDQ X3, X2, X6
+	VPUNPCKLQDQ X6, X4, X0
+	VPXOR X15, X0, X0
+	VMOVDQU X0, (DI)
+
+smalldone:
+	VZEROUPPER
+	RET

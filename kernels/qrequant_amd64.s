@@ -6,9 +6,10 @@
 //
 // dst[x] = byte(int32(round_half_even(min(max(float32(src[x])·scale[x or 0], flo), fhi))) + zp)
 // in exactly qoutStage.apply's float32 operations: VCVTDQ2PS, VMULPS,
-// VMAXPS, VMINPS, then + and - 1.5·2^23 (VADDPS, VSUBPS) to round, and a
-// truncating conversion of the now integral value. VPMOVDB keeps the low
-// byte, right for uint8 and int8 alike since the value is in range.
+// VMAXPS, VMINPS, then a conversion rounding half to even by its embedded
+// rounding mode (whatever MXCSR says), which equals the Go path's + and -
+// 1.5·2^23 on these clamped values. VPMOVDB keeps the low byte, right for
+// uint8 and int8 alike since the value is in range.
 TEXT ·qrequantRow_avx512(SB), NOSPLIT, $0-52
 	MOVQ src+0(FP), SI
 	MOVQ dst+8(FP), DI
@@ -20,8 +21,6 @@ TEXT ·qrequantRow_avx512(SB), NOSPLIT, $0-52
 	VBROADCASTSS fhi+44(FP), Z2
 	MOVL zp+48(FP), AX
 	VPBROADCASTD AX, Z3
-	MOVL $0x4B400000, AX
-	VPBROADCASTD AX, Z4
 	VBROADCASTSS (DX), Z5
 
 loop:
@@ -36,9 +35,7 @@ mul:
 	VMULPS Z5, Z0, Z0
 	VMAXPS Z1, Z0, Z0
 	VMINPS Z2, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VSUBPS Z4, Z0, Z0
-	VCVTTPS2DQ Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
 	VPADDD Z3, Z0, Z0
 	VPMOVDB Z0, (DI)
 	ADDQ $64, SI
@@ -64,9 +61,7 @@ mul1:
 	VMULPS Z5, Z0, Z0
 	VMAXPS Z1, Z0, Z0
 	VMINPS Z2, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VSUBPS Z4, Z0, Z0
-	VCVTTPS2DQ Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
 	VPADDD Z3, Z0, Z0
 	VPMOVDB Z0, K1, (DI)
 
@@ -346,8 +341,6 @@ TEXT ·qrequantTile_avx512(SB), NOSPLIT, $0-76
 	VBROADCASTSS fhi+68(FP), Z2
 	MOVL zp+72(FP), AX
 	VPBROADCASTD AX, Z3
-	MOVL $0x4B400000, AX
-	VPBROADCASTD AX, Z4
 	VBROADCASTSS (R12), Z5
 	TESTQ R11, R11
 	JLE tdone
@@ -370,9 +363,7 @@ tmul:
 	VMULPS Z5, Z0, Z0
 	VMAXPS Z1, Z0, Z0
 	VMINPS Z2, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VSUBPS Z4, Z0, Z0
-	VCVTTPS2DQ Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
 	VPADDD Z3, Z0, Z0
 	VPMOVDB Z0, (DI)
 	ADDQ $64, SI
@@ -398,9 +389,7 @@ tmul1:
 	VMULPS Z5, Z0, Z0
 	VMAXPS Z1, Z0, Z0
 	VMINPS Z2, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VSUBPS Z4, Z0, Z0
-	VCVTTPS2DQ Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
 	VPADDD Z3, Z0, Z0
 	VPMOVDB Z0, K1, (DI)
 
