@@ -309,3 +309,239 @@ aadv:
 aexit:
 	VZEROUPPER
 	RET
+
+// func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
+//
+// The quad form of qdwRow (see qdwQuadAsm): for each of npix output
+// pixels and each 16-channel block, acc = init + Σ over kernel rows ky and
+// quads q of VPDPBUSD(Q, wq): Q the kernel row's quad row at pixel·sws +
+// 16·C·q bytes (four uint8 columns of a channel per dword), wq the four
+// int8 taps (c channels of a quad row or acc pixel; wq rows wstride int32
+// apart). Four pixels at a time, one accumulator each; every rows[ky]
+// moves on to the next pixels, never past the last one.
+TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-80
+	MOVQ rows+0(FP), BX
+	MOVQ kh+8(FP), R9
+	MOVQ sws+24(FP), R15
+	MOVQ wq+40(FP), DX
+	MOVQ c+48(FP), R8
+	MOVQ init+64(FP), R10
+	MOVQ acc+72(FP), DI
+	MOVQ R8, R11
+	SHLQ $2, R11
+	LEAQ (R15)(R15*2), CX
+	SHLQ $2, wstride+56(FP)
+
+qpix:
+	MOVQ npix+32(FP), AX
+	CMPQ AX, $4
+	JLT one
+	XORQ R12, R12
+
+qblk:
+	MOVQ R8, AX
+	SUBQ R12, AX
+	JLE qnext
+	CMPQ AX, $16
+	JGE qfull
+	MOVQ AX, R13
+	MOVL $1, AX
+	SHLXL R13, AX, AX
+	DECL AX
+	JMP qmask
+
+qfull:
+	MOVL $0xFFFF, AX
+
+qmask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	VMOVDQA64 Z0, Z1
+	VMOVDQA64 Z0, Z2
+	VMOVDQA64 Z0, Z3
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+qky:
+	MOVQ (BX)(R13*8), SI
+	LEAQ (SI)(R12*4), SI
+	MOVQ nq+16(FP), R14
+
+qq:
+	VMOVDQU32.Z (AX), K1, Z8
+	VMOVDQU32.Z (SI), K1, Z4
+	VPDPBUSD Z8, Z4, Z0
+	VMOVDQU32.Z (SI)(R15*1), K1, Z5
+	VPDPBUSD Z8, Z5, Z1
+	VMOVDQU32.Z (SI)(R15*2), K1, Z6
+	VPDPBUSD Z8, Z6, Z2
+	VMOVDQU32.Z (SI)(CX*1), K1, Z7
+	VPDPBUSD Z8, Z7, Z3
+	ADDQ wstride+56(FP), AX
+	LEAQ (SI)(R11*4), SI
+	DECQ R14
+	JNZ qq
+	INCQ R13
+	CMPQ R13, R9
+	JLT qky
+	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	LEAQ (DI)(R11*1), SI
+	VMOVDQU32 Z1, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z2, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z3, K1, (SI)(R12*4)
+	ADDQ $16, R12
+	JMP qblk
+
+qnext:
+	// The pointers never move past the last pixel (they are Go pointers).
+	SUBQ $4, npix+32(FP)
+	JLE qexit
+	MOVQ R15, AX
+	SHLQ $2, AX
+	XORQ R13, R13
+
+qadv:
+	ADDQ AX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT qadv
+	LEAQ (DI)(R11*4), DI
+	JMP qpix
+
+one:
+	TESTQ AX, AX
+	JLE qexit
+	XORQ R12, R12
+
+oblk:
+	MOVQ R8, AX
+	SUBQ R12, AX
+	JLE onext
+	CMPQ AX, $16
+	JGE ofull
+	MOVQ AX, R13
+	MOVL $1, AX
+	SHLXL R13, AX, AX
+	DECL AX
+	JMP omask
+
+ofull:
+	MOVL $0xFFFF, AX
+
+omask:
+	KMOVW AX, K1
+	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+oky:
+	MOVQ (BX)(R13*8), SI
+	LEAQ (SI)(R12*4), SI
+	MOVQ nq+16(FP), R14
+
+oq:
+	VMOVDQU32.Z (AX), K1, Z8
+	VMOVDQU32.Z (SI), K1, Z4
+	VPDPBUSD Z8, Z4, Z0
+	ADDQ wstride+56(FP), AX
+	LEAQ (SI)(R11*4), SI
+	DECQ R14
+	JNZ oq
+	INCQ R13
+	CMPQ R13, R9
+	JLT oky
+	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	ADDQ $16, R12
+	JMP oblk
+
+onext:
+	DECQ npix+32(FP)
+	JLE qexit
+	XORQ R13, R13
+
+oadv:
+	ADDQ R15, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT oadv
+	ADDQ R11, DI
+	JMP qpix
+
+qexit:
+	VZEROUPPER
+	RET
+
+// func qdwQuadBuild_avx512(dst *int32, segs *qdwSeg, c, off int)
+//
+// dst[j*c+ch] = x[j][ch] | x[j+1][ch]<<8 | x[j+2][ch]<<16 | x[j+3][ch]<<24
+// for ch < c, where x runs through the columns of the three segments
+// (segs[k]: n columns of bytes, the first at p + off, stride apart) and j
+// through all but its last three: per 16-channel block, each quad is the
+// previous one shifted down a byte with the next column's byte on top,
+// stored from the fourth column on.
+TEXT ·qdwQuadBuild_avx512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ c+16(FP), R8
+	MOVQ off+24(FP), R10
+	MOVQ R8, R11
+	SHLQ $2, R11
+	XORQ R12, R12
+
+bblk:
+	MOVQ R8, AX
+	SUBQ R12, AX
+	JLE bdone
+	CMPQ AX, $16
+	JGE bfull
+	MOVQ AX, CX
+	MOVL $1, AX
+	SHLXL CX, AX, AX
+	DECL AX
+	JMP bmask
+
+bfull:
+	MOVL $0xFFFF, AX
+
+bmask:
+	KMOVW AX, K1
+	LEAQ (R10)(R12*1), R13
+	LEAQ (DI)(R12*4), DX
+	VPXORD Z0, Z0, Z0
+	MOVQ $-3, R14
+	MOVQ segs+8(FP), R9
+	MOVQ $3, R15
+
+bseg:
+	MOVQ 0(R9), BX
+	MOVQ 8(R9), AX
+	MOVQ 16(R9), CX
+
+bcol:
+	TESTQ CX, CX
+	JZ bsegdone
+	VPMOVZXBD.Z (BX)(R13*1), K1, Z1
+	VPSRLD $8, Z0, Z0
+	VPSLLD $24, Z1, Z1
+	VPORD Z1, Z0, Z0
+	INCQ R14
+	JLE bskip
+	VMOVDQU32 Z0, K1, (DX)
+	ADDQ R11, DX
+
+bskip:
+	ADDQ AX, BX
+	DECQ CX
+	JMP bcol
+
+bsegdone:
+	ADDQ $24, R9
+	DECQ R15
+	JNZ bseg
+	ADDQ $16, R12
+	JMP bblk
+
+bdone:
+	VZEROUPPER
+	RET

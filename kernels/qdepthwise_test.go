@@ -46,9 +46,9 @@ func TestQDepthwiseConv(t *testing.T) {
 	defer func() { qrequantNoAsm = false }()
 	for _, noAsm := range []bool{false, true} {
 		qrequantNoAsm = noAsm
-		for it := 0; it < 300; it++ {
-			C := []int{1, 3, 16, 17, 40, 70}[r.IntN(6)]
-			ks := [][2]int{{3, 3}, {5, 5}, {1, 1}, {3, 1}, {2, 3}}[r.IntN(5)]
+		for it := 0; it < 600; it++ {
+			C := []int{1, 3, 16, 17, 40, 70, 88, 200}[r.IntN(8)]
+			ks := [][2]int{{3, 3}, {5, 5}, {1, 1}, {3, 1}, {2, 3}, {7, 7}, {1, 9}, {3, 5}}[r.IntN(8)]
 			kh, kw := ks[0], ks[1]
 			inH, inW := 1+r.IntN(12), 1+r.IntN(12)
 			g := QConvGeom{StrideH: 1 + r.IntN(2), StrideW: 1 + r.IntN(2),
@@ -95,27 +95,42 @@ func TestQDepthwiseConv(t *testing.T) {
 	}
 }
 
+// BenchmarkQDepthwiseConv runs both forms where the quad one is built
+// (form=pointer drops the quad weights), side by side.
 func BenchmarkQDepthwiseConv(b *testing.B) {
-	for _, s := range []struct{ h, c, k, stride int }{{56, 144, 3, 1}, {112, 32, 3, 1}, {28, 192, 5, 2}} {
-		b.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d", s.h, s.h, s.c, s.k, s.stride), func(b *testing.B) {
-			r := rand.New(rand.NewPCG(1, 1))
-			in := make([]uint8, s.h*s.h*s.c)
-			for i := range in {
-				in[i] = uint8(r.Uint32())
+	for _, s := range []struct{ h, w, c, k, stride int }{
+		{56, 56, 144, 3, 1}, {112, 112, 32, 3, 1}, {28, 28, 192, 5, 2},
+		{3, 96, 88, 5, 1}, {2, 96, 200, 5, 1}, {6, 96, 32, 5, 2}, // the PP-OCR classifier's
+	} {
+		r := rand.New(rand.NewPCG(1, 1))
+		in := make([]uint8, s.h*s.w*s.c)
+		for i := range in {
+			in[i] = uint8(r.Uint32())
+		}
+		w := make([]int8, s.c*s.k*s.k)
+		for i := range w {
+			w[i] = int8(r.Uint32())
+		}
+		quad := PackDepthwiseInt8(s.c, s.k, s.k, w)
+		pointer := *quad
+		pointer.wq = nil
+		g := QConvGeom{StrideH: s.stride, StrideW: s.stride, PadTop: s.k / 2, PadLeft: s.k / 2, PadBottom: s.k / 2, PadRight: s.k / 2}
+		oh, ow := g.OutSize(s.h, s.w, s.k, s.k)
+		out := &QOutput{Uint8: make([]uint8, oh*ow*s.c), Ldc: s.c, Scale: []float32{1e-3}, ZeroPoint: 128}
+		for _, form := range []struct {
+			name string
+			dw   *QDepthwiseWeights
+		}{{"pointer", &pointer}, {"quad", quad}} {
+			if form.name == "quad" && quad.wq == nil {
+				continue
 			}
-			w := make([]int8, s.c*s.k*s.k)
-			for i := range w {
-				w[i] = int8(r.Uint32())
-			}
-			dw := PackDepthwiseInt8(s.c, s.k, s.k, w)
-			g := QConvGeom{StrideH: s.stride, StrideW: s.stride, PadTop: s.k / 2, PadLeft: s.k / 2, PadBottom: s.k / 2, PadRight: s.k / 2}
-			oh, ow := g.OutSize(s.h, s.h, s.k, s.k)
-			out := &QOutput{Uint8: make([]uint8, oh*ow*s.c), Ldc: s.c, Scale: []float32{1e-3}, ZeroPoint: 128}
-			for b.Loop() {
-				QDepthwiseConvU8(in, s.h, s.h, 128, dw, g, out, 1)
-			}
-			b.ReportMetric(2*float64(oh*ow*s.c*s.k*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
-		})
+			b.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d/form=%s", s.h, s.w, s.c, s.k, s.stride, form.name), func(b *testing.B) {
+				for b.Loop() {
+					QDepthwiseConvU8(in, s.h, s.w, 128, form.dw, g, out, 1)
+				}
+				b.ReportMetric(2*float64(oh*ow*s.c*s.k*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+		}
 	}
 }
 

@@ -69,6 +69,15 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
+// qdwQuad_avx512vnni and qdwQuadBuild_avx512 are qdwQuadAsm and
+// qdwQuadBuildAsm.
+//
+//go:noescape
+func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
+
+//go:noescape
+func qdwQuadBuild_avx512(dst *int32, segs *qdwSeg, c, off int)
+
 // qdwRow_avx512vnni and qdwRow_avx512 are qdwRow (depthwise, a row
 // segment of output pixels) with VPDPWSSD (AVX512-VNNI) or VPMULLD
 // (AVX512F).
@@ -147,6 +156,9 @@ var int8Registered = func() bool {
 		qdwRowAsm = qdwRow_avx512
 		if avx512 && x.HasAVX512VNNI {
 			qdwRowAsm = qdwRow_avx512vnni
+			if x.HasBMI2 {
+				qdwQuadAsm, qdwQuadBuildAsm = qdwQuad_avx512vnni, qdwQuadBuild_avx512
+			}
 		}
 	}
 	Int8.support("avx2", avx2, "needs AVX2")
