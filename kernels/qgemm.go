@@ -1021,9 +1021,16 @@ func (j *qjob) packA(dst []byte, r0, rows int) {
 	}
 	o = full * mr * 4
 	if full < groups {
+		// The last, partial group: one 4-byte load, masked, where the
+		// bytes after the row are still in A (the next row's).
+		mask := uint32(1)<<(8*(k-full*4)) - 1
 		for i := 0; i < mr; i++ {
 			var v uint32
-			if i < rows {
+			switch {
+			case i >= rows:
+			case (r0+i)*j.lda+full*4+4 <= len(j.a):
+				v = (*(*uint32)(unsafe.Add(srcs[i], full*4)) ^ x32) & mask
+			default:
 				for t := 0; full*4+t < k; t++ {
 					v |= uint32(*(*byte)(unsafe.Add(srcs[i], full*4+t))^x) << (8 * t)
 				}
