@@ -310,6 +310,10 @@ aexit:
 	VZEROUPPER
 	RET
 
+// MASK16 sets K1 to the low min(n, 16) lanes (n is clamped; t is
+// scratch).
+#define MASK16(n, t) MOVL $16, t; CMPQ n, t; CMOVQGT t, n; MOVL $0xFFFF, t; BZHIL n, t, t; KMOVW t, K1
+
 // func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
 //
 // The quad form of qdwRow (see qdwQuadAsm): for each of npix output
@@ -342,19 +346,7 @@ qblk:
 	MOVQ R8, AX
 	SUBQ R12, AX
 	JLE qnext
-	CMPQ AX, $16
-	JGE qfull
-	MOVQ AX, R13
-	MOVL $1, AX
-	SHLXL R13, AX, AX
-	DECL AX
-	JMP qmask
-
-qfull:
-	MOVL $0xFFFF, AX
-
-qmask:
-	KMOVW AX, K1
+	MASK16(AX, R13)
 	VMOVDQU32.Z (R10)(R12*4), K1, Z0
 	VMOVDQA64 Z0, Z1
 	VMOVDQA64 Z0, Z2
@@ -419,19 +411,7 @@ oblk:
 	MOVQ R8, AX
 	SUBQ R12, AX
 	JLE onext
-	CMPQ AX, $16
-	JGE ofull
-	MOVQ AX, R13
-	MOVL $1, AX
-	SHLXL R13, AX, AX
-	DECL AX
-	JMP omask
-
-ofull:
-	MOVL $0xFFFF, AX
-
-omask:
-	KMOVW AX, K1
+	MASK16(AX, R13)
 	VMOVDQU32.Z (R10)(R12*4), K1, Z0
 	LEAQ (DX)(R12*4), AX
 	XORQ R13, R13
@@ -493,19 +473,7 @@ bblk:
 	MOVQ R8, AX
 	SUBQ R12, AX
 	JLE bdone
-	CMPQ AX, $16
-	JGE bfull
-	MOVQ AX, CX
-	MOVL $1, AX
-	SHLXL CX, AX, AX
-	DECL AX
-	JMP bmask
-
-bfull:
-	MOVL $0xFFFF, AX
-
-bmask:
-	KMOVW AX, K1
+	MASK16(AX, CX)
 	LEAQ (R10)(R12*1), R13
 	LEAQ (DI)(R12*4), DX
 	VPXORD Z0, Z0, Z0
