@@ -2,6 +2,10 @@
 
 #include "textflag.h"
 
+// STORE4 stores four pixels' accumulators (masked by K1) at DI + R12*4,
+// pixels R11 bytes apart (SI is scratch).
+#define STORE4(a, b, c, d) VMOVDQU32 a, K1, (DI)(R12*4); LEAQ (DI)(R11*1), SI; VMOVDQU32 b, K1, (SI)(R12*4); ADDQ R11, SI; VMOVDQU32 c, K1, (SI)(R12*4); ADDQ R11, SI; VMOVDQU32 d, K1, (SI)(R12*4)
+
 // For each of npix output pixels p: acc[p*c+ch] = init[ch] +
 // Σ_t x_t[ch]·w[t*c+ch], x_t = ptrs[t] (c uint8), after which every
 // ptrs[t] moves by strides[t] bytes. 16 channels per vector, the last block
@@ -140,13 +144,7 @@ qtap:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qtap
-	VMOVDQU32 Z0, K1, (DI)(R12*4)
-	LEAQ (DI)(R11*1), SI
-	VMOVDQU32 Z5, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z6, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z7, K1, (SI)(R12*4)
+	STORE4(Z0, Z5, Z6, Z7)
 	ADDQ $16, R12
 	JMP qblock
 
@@ -376,13 +374,7 @@ qq:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qky
-	VMOVDQU32 Z0, K1, (DI)(R12*4)
-	LEAQ (DI)(R11*1), SI
-	VMOVDQU32 Z1, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z2, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z3, K1, (SI)(R12*4)
+	STORE4(Z0, Z1, Z2, Z3)
 	ADDQ $16, R12
 	JMP qblk
 
