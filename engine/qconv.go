@@ -154,6 +154,9 @@ func transposeInto[T any](dst []T, ldd int, src []T, p, n int) {
 	case []int8:
 		kernels.TransposeBytes(asUint8(d), ldd, asUint8(any(src).([]int8)), p, n, 0)
 		return
+	case []float32:
+		kernels.TransposeFloat32(d, ldd, any(src).([]float32), p, n)
+		return
 	}
 	for i0 := 0; i0 < p; i0 += bs {
 		i1 := min(i0+bs, p)

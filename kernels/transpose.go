@@ -54,6 +54,41 @@ func TransposeBytes(dst []byte, ldd int, src []byte, p, n int, flip byte) {
 	}
 }
 
+// TransposeFloat32 is TransposeBytes for float32 without the flip: src is
+// p rows of n values, and dst[j*ldd+i] = src[i*n+j] (dst rows ldd >= p
+// apart; values between them are not touched). It converts between NCHW
+// and NHWC (p channels of n pixels, or the reverse).
+func TransposeFloat32(dst []float32, ldd int, src []float32, p, n int) {
+	if p <= 0 || n <= 0 {
+		return
+	}
+	if ldd < p || len(src) < p*n || len(dst) < (n-1)*ldd+p {
+		panic(fmt.Sprintf("kernels: TransposeFloat32: %d×%d into rows %d apart: src %d, dst %d values", p, n, ldd, len(src), len(dst)))
+	}
+	const tile = 128 // columns whose destination rows stay in cache
+	p8 := p &^ 7
+	for j0 := 0; j0 < n; j0 += tile {
+		j1 := min(n, j0+tile)
+		for i := 0; i < p8; i += 8 {
+			j := j0
+			if nb := (j1 - j0) / 8; nb > 0 && transposeStripF32Asm(dst[j0*ldd+i:], ldd, src[i*n+j0:], n, nb) {
+				j += nb * 8
+			}
+			for ; j < j1; j++ {
+				d := dst[j*ldd+i : j*ldd+i+8]
+				for r := range d {
+					d[r] = src[(i+r)*n+j]
+				}
+			}
+		}
+	}
+	for i := p8; i < p; i++ {
+		for j, v := range src[i*n : i*n+n] {
+			dst[j*ldd+i] = v
+		}
+	}
+}
+
 // transpose8x8 writes the 8×8 bytes at src (rows ls apart) transposed to
 // dst (rows ld apart), each byte XORed with flip. Word r holds row r, its
 // byte k column k; the rows swap their upper 4 bytes with the lower 4 of

@@ -7,6 +7,9 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func transposeStrip8x16AVX(dst *byte, ld int, src *byte, ls, nblk int, flip *[16]byte)
 
+//go:noescape
+func transposeStrip8x8F32AVX(dst *float32, ld int, src *float32, ls, nblk int)
+
 var transposeAVX = cpu.X86.HasAVX
 
 // transposeStripAsm transposes nblk blocks of 8 rows × 16 columns (src
@@ -19,5 +22,17 @@ func transposeStripAsm(dst []byte, ld int, src []byte, ls, nblk int, flip *[16]b
 	_ = src[7*ls+nblk*16-1]
 	_ = dst[(nblk*16-1)*ld+7]
 	transposeStrip8x16AVX(&dst[0], ld, &src[0], ls, nblk, flip)
+	return true
+}
+
+// transposeStripF32Asm is transposeStripAsm for float32 blocks of 8 rows
+// × 8 columns.
+func transposeStripF32Asm(dst []float32, ld int, src []float32, ls, nblk int) bool {
+	if !transposeAVX || ActivePath() == PathGeneric {
+		return false
+	}
+	_ = src[7*ls+nblk*8-1]
+	_ = dst[(nblk*8-1)*ld+7]
+	transposeStrip8x8F32AVX(&dst[0], ld, &src[0], ls, nblk)
 	return true
 }

@@ -96,3 +96,70 @@ block:
 	DECQ CX
 	JNZ block
 	RET
+
+// func transposeStrip8x8F32AVX(dst *float32, ld int, src *float32, ls, nblk int)
+//
+// For each of nblk blocks: the 8 rows × 8 float32 at src (rows ls floats
+// apart) go to dst as 8 rows × 8 (rows ld floats apart); then src moves 8
+// floats on and dst 8 rows down. Unpacking row pairs, then shuffling pair
+// pairs, leaves each 128-bit half a column's quarter; VPERM2F128 joins them.
+TEXT ·transposeStrip8x8F32AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R12
+	SHLQ $2, R12
+	MOVQ src+16(FP), SI
+	MOVQ ls+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nblk+32(FP), CX
+	LEAQ (R8)(R8*2), R9    // 3 source rows
+	LEAQ (R12)(R12*2), R13 // 3 destination rows
+
+fblock:
+	LEAQ (SI)(R8*4), R10
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (SI)(R9*1), Y3
+	VMOVUPS (R10), Y4
+	VMOVUPS (R10)(R8*1), Y5
+	VMOVUPS (R10)(R8*2), Y6
+	VMOVUPS (R10)(R9*1), Y7
+	VUNPCKLPS Y1, Y0, Y8  // r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5]
+	VUNPCKHPS Y1, Y0, Y9  // r0[2] r1[2] r0[3] r1[3] | ...
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0 // r0[0] r1[0] r2[0] r3[0] | col 4
+	VSHUFPS $0xEE, Y10, Y8, Y1 // col 1 | col 5
+	VSHUFPS $0x44, Y11, Y9, Y2 // col 2 | col 6
+	VSHUFPS $0xEE, Y11, Y9, Y3 // col 3 | col 7
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	LEAQ (DI)(R12*4), R10
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R12*1)
+	VMOVUPS Y10, (DI)(R12*2)
+	VMOVUPS Y11, (DI)(R13*1)
+	VMOVUPS Y12, (R10)
+	VMOVUPS Y13, (R10)(R12*1)
+	VMOVUPS Y14, (R10)(R12*2)
+	VMOVUPS Y15, (R10)(R13*1)
+	ADDQ $32, SI
+	LEAQ (R10)(R12*4), DI
+	DECQ CX
+	JNZ fblock
+	VZEROUPPER
+	RET

@@ -6,3 +6,8 @@ package kernels
 func transposeStripAsm(dst []byte, ld int, src []byte, ls, nblk int, flip *[16]byte) bool {
 	return false
 }
+
+// transposeStripF32Asm has no assembly here: TransposeFloat32 runs in Go.
+func transposeStripF32Asm(dst []float32, ld int, src []float32, ls, nblk int) bool {
+	return false
+}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -40,6 +41,59 @@ func TestTransposeBytes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TransposeFloat32 likewise (values compared as bits, NaN payloads too).
+func TestTransposeFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	sizes := []int{1, 3, 7, 8, 9, 15, 16, 17, 64, 127, 128, 129, 196, 300}
+	for trial := 0; trial < 300; trial++ {
+		p, n := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
+		ldd := p + r.IntN(3)
+		src := make([]float32, p*n)
+		for i := range src {
+			src[i] = math.Float32frombits(r.Uint32())
+		}
+		guard := math.Float32frombits(0x7FC0A5A5)
+		want := make([]float32, (n-1)*ldd+p)
+		for i := range want {
+			want[i] = guard
+		}
+		for i := 0; i < p; i++ {
+			for j := 0; j < n; j++ {
+				want[j*ldd+i] = src[i*n+j]
+			}
+		}
+		for _, path := range SupportedPaths() {
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = guard
+			}
+			withPath(t, path, func() { TransposeFloat32(got, ldd, src, p, n) })
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v %d×%d ldd %d: value %d = %#x, want %#x", path, p, n, ldd, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkTransposeFloat32(b *testing.B) {
+	// The binary blocks' activations: 64 channels of 14×14 pixels.
+	p, n := 64, 196
+	src := make([]float32, p*n)
+	dst := make([]float32, p*n)
+	for _, path := range SupportedPaths() {
+		b.Run(path.String(), func(b *testing.B) {
+			withPath(b, path, func() {
+				b.SetBytes(int64(4 * p * n))
+				for b.Loop() {
+					TransposeFloat32(dst, p, src, p, n)
+				}
+			})
+		})
 	}
 }
 
