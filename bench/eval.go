@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
@@ -278,12 +277,21 @@ func Evaluate(sessions []*engine.Session, names []string, src calib.Source, opt 
 	r := &EvalReport{}
 	for start := 0; start < n; start += batch {
 		end := min(n, start+batch)
-		in, labels, err := readBatch(src, start, end, opt.Threads)
+		in, own, err := calib.ReadBatch(src, start, end, opt.Threads)
 		if err != nil {
 			return nil, err
 		}
+		var labels Labels
 		if opt.Labels != nil {
 			labels = opt.Labels[start:end]
+		} else {
+			labels = make(Labels, len(own))
+			for i, l := range own {
+				labels[i] = []int{}
+				if l >= 0 {
+					labels[i] = []int{l}
+				}
+			}
 		}
 		var first []int
 		for k, s := range sessions {
@@ -352,59 +360,6 @@ func Evaluate(sessions []*engine.Session, names []string, src calib.Source, opt 
 		r.Models = append(r.Models, e)
 	}
 	return r, nil
-}
-
-// readBatch reads items [start, end) of src on up to threads goroutines
-// and stacks each input along a new first axis.
-func readBatch(src calib.Source, start, end, threads int) (map[string]*engine.Tensor, Labels, error) {
-	items := make([]calib.Item, end-start)
-	errs := make([]error, end-start)
-	if threads <= 0 {
-		threads = 4
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(threads, end-start) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				items[i], errs[i] = src.Item(start + i)
-			}
-		}()
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
-	}
-	labels := make(Labels, len(items))
-	for i, it := range items {
-		labels[i] = []int{}
-		if it.Label >= 0 {
-			labels[i] = []int{it.Label}
-		}
-	}
-	in := map[string]*engine.Tensor{}
-	for name, t0 := range items[0].Inputs {
-		if t0.Type != onnxio.Float {
-			return nil, nil, fmt.Errorf("input %q is %s; only float32 inputs are batched", name, onnxio.DataTypeName(t0.Type))
-		}
-		per := t0.Len()
-		data := make([]float32, 0, per*len(items))
-		for i, it := range items {
-			t := it.Inputs[name]
-			if t == nil || t.Len() != per {
-				return nil, nil, fmt.Errorf("%s: input %q differs in shape from item %s's; give --resize or evaluate items of one shape", src.Name(start+i), name, src.Name(start))
-			}
-			data = append(data, t.F32...)
-		}
-		in[name] = engine.NewFloat32(append([]int{len(items)}, t0.Shape...), data)
-	}
-	return in, labels, nil
 }
 
 // topK returns the indices of the k largest scores, best first (the
