@@ -24,12 +24,11 @@ type CostOptions struct {
 	Seed    uint64                  // for the random inputs
 }
 
-// CostRow is one engine step of a model, or the run's overhead: what it
+// CostRow is one engine step of a model, or the rest of a run: what it
 // computes and what it took.
 type CostRow struct {
 	// Step is the step's index in engine.Session.Precisions; -1 for the
-	// overhead row (plan lookup, output copies: the run's time outside
-	// every step).
+	// rest of the run (below) and the total.
 	Step      int      `json:"step"`
 	Name      string   `json:"name"`
 	Op        string   `json:"op"`
@@ -64,9 +63,12 @@ type CostReport struct {
 	Threads int              `json:"threads"`
 	Runs    int              `json:"runs"`
 	Rows    []CostRow        `json:"rows"`
-	// Total sums the rows; its Ms (the medians of every step plus the
-	// median overhead) is within noise of WallMs, the median time of a
-	// whole profiled run.
+	// Total sums the rows. The last row, "(rest of the run)", holds the
+	// median time of a whole profiled run, WallMs, less the steps'
+	// medians (plan lookup, output copies, and the difference between
+	// the median of a sum and the sum of medians), so that Total.Ms is
+	// WallMs (unless the steps' medians add up to more, when the rest
+	// is 0).
 	Total  CostRow `json:"total"`
 	WallMs float64 `json:"wall_ms"`
 }
@@ -120,7 +122,7 @@ func Cost(m *onnxio.Model, opt CostOptions) (*CostReport, error) {
 		}
 	}
 	var runs [][]engine.StepTime
-	var overhead, wall []time.Duration
+	var wall []time.Duration
 	for range opt.Runs {
 		t := time.Now()
 		_, prof, err := s.RunProfiled(inputs)
@@ -131,12 +133,8 @@ func Cost(m *onnxio.Model, opt CostOptions) (*CostReport, error) {
 		if len(runs) > 0 && len(prof) != len(runs[0]) {
 			return nil, fmt.Errorf("profiled runs executed %d and %d steps", len(runs[0]), len(prof))
 		}
-		var sum time.Duration
-		for _, st := range prof {
-			sum += st.Time
-		}
 		runs = append(runs, prof)
-		wall, overhead = append(wall, d), append(overhead, d-sum)
+		wall = append(wall, d)
 	}
 	r := &CostReport{Model: m.Path, Inputs: shapes, Threads: opt.Threads, Runs: opt.Runs, WallMs: medianMs(wall),
 		Total: CostRow{Step: -1, Name: "total"}}
@@ -166,7 +164,11 @@ func Cost(m *onnxio.Model, opt CostOptions) (*CostReport, error) {
 		row.Ms = medianMs(ts)
 		r.Rows = append(r.Rows, row)
 	}
-	r.Rows = append(r.Rows, CostRow{Step: -1, Name: "(run overhead)", Ms: medianMs(overhead)})
+	var steps float64
+	for _, row := range r.Rows {
+		steps += row.Ms
+	}
+	r.Rows = append(r.Rows, CostRow{Step: -1, Name: "(rest of the run)", Ms: max(0, r.WallMs-steps)})
 	for _, row := range r.Rows {
 		r.Total.MACs += row.MACs
 		r.Total.BitOps += row.BitOps

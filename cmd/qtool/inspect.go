@@ -38,8 +38,10 @@ step the engine runs: MACs, bit-operations (MACs × weight bits ×
 activation bits in the precision the step runs: 32×32 for fp32, 8×8 for
 int8, 4×8 for w4a8, 4×4 for w4a4, 16×16 for int16, 1×1 for binary),
 the stored bytes of the layer's weights, the activation bytes it reads
-and writes, and its median time. A last row holds the run's time
-outside the steps, so that the times add up to a whole run's.
+and writes, and its median time. A last row holds the rest of a
+run's median time (plan lookup, output copies, and the difference
+between the median of a sum and the sum of medians), so that the times
+add up to a whole run's.
 
 Symbolic sizes (a dynamic batch, H or W) count as 1 unless --shape gives
 the input's shape, e.g. --shape x=1,3,224,224. With no MODEL it inspects
@@ -114,8 +116,8 @@ func printCost(w io.Writer, r *bench.CostReport) error {
 		if r.Total.Ms > 0 {
 			pct = 100 * row.Ms / r.Total.Ms
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.1f\t\n", row.Name, row.Op, row.Precision, count(row.MACs), bits,
-			count(row.BitOps), count(row.WeightBytes), count(row.ActBytes), row.Ms, pct)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.1f\t\n", row.Name, row.Op, row.Precision, short(row.MACs), bits,
+			short(row.BitOps), short(row.WeightBytes), short(row.ActBytes), row.Ms, pct)
 	}
 	for _, row := range r.Rows {
 		line(row)
@@ -260,6 +262,21 @@ func printInfo(w io.Writer, r inspectReport) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", st.Node, st.Op, st.Precision, strings.Join(st.Nodes, " "))
 	}
 	return tw.Flush()
+}
+
+// short writes n with three significant digits and a k, M or G suffix
+// (exact below 10,000).
+func short(n int64) string {
+	f := float64(n)
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.3g G", f/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.3g M", f/1e6)
+	case n >= 1e4:
+		return fmt.Sprintf("%.3g k", f/1e3)
+	}
+	return fmt.Sprint(n)
 }
 
 func shapeString(s []any) string {
