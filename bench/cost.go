@@ -251,14 +251,20 @@ func layerCosts(m *onnxio.Model, inputs map[string]*engine.Tensor, threads int) 
 	stored := storedBytes(m)
 	macs, weights = map[*pb.NodeProto]int64{}, map[*pb.NodeProto]int64{}
 	for i, n := range m.Graph().GetNode() {
-		if !countsMACs(n) {
+		var err error
+		switch d := n.GetDomain(); {
+		case (d == "" || d == "ai.onnx") && macOps[n.GetOpType()]:
+			var l Layer
+			l, err = layerMACs(n, types)
+			macs[n] = l.MACs
+		case d == binaryDomain && (n.GetOpType() == "BinaryConv" || n.GetOpType() == "BinaryGemm"):
+			macs[n], err = binaryMACs(n, types)
+		default:
 			continue
 		}
-		l, err := layerMACs(n, types)
 		if err != nil {
 			return nil, nil, fmt.Errorf("node %s: %w", onnxio.NodeLabel(n, i), err)
 		}
-		macs[n] = l.MACs
 		seen := map[string]bool{}
 		for j, in := range n.GetInput() {
 			if j > 0 && in != "" { // input 0 is the activation
@@ -341,4 +347,87 @@ func (c *constSources) of(v string, seen map[string]bool) int64 {
 		}
 	}
 	return sum
+}
+
+// binaryDomain is the domain of qtool's binary operators, BinaryConv and
+// BinaryGemm, whose MACs are ±1 products (1-bit × 1-bit).
+const binaryDomain = "ai.qtool"
+
+// binaryMACs counts a BinaryConv's or BinaryGemm's multiply-accumulates
+// from its attributes and the shapes of its input, float or packed bits,
+// and of its packed weights (the operators' spec is in the README).
+func binaryMACs(n *pb.NodeProto, types map[string]onnxio.ValueType) (int64, error) {
+	shape := func(i int) ([]int64, onnxio.DataType, error) {
+		if i >= len(n.GetInput()) {
+			return nil, 0, fmt.Errorf("has %d inputs, needs %d", len(n.GetInput()), i+1)
+		}
+		t := types[n.GetInput()[i]]
+		s, known := t.Shape.Ints()
+		if !t.RankKnown || !known {
+			return nil, 0, fmt.Errorf("shape of input %q is unknown (%v)", n.GetInput()[i], t)
+		}
+		return s, t.Elem, nil
+	}
+	xs, xt, err := shape(0)
+	if err != nil {
+		return 0, err
+	}
+	ws, _, err := shape(1)
+	if err != nil {
+		return 0, err
+	}
+	return countBinary(n, xs, ws, xt == onnxio.Uint64)
+}
+
+// countBinary is binaryMACs given the shapes of X and W and whether X is
+// packed bits ([N, H, W, words]) rather than float NCHW.
+func countBinary(n *pb.NodeProto, xs, ws []int64, packed bool) (int64, error) {
+	if n.GetOpType() == "BinaryGemm" {
+		k := attrInt(n, "in_features")
+		if len(xs) != 2 || len(ws) != 2 || k <= 0 {
+			return 0, fmt.Errorf("BinaryGemm wants A of rank 2, W of rank 2 and in_features > 0; has A %v, W %v, in_features %d", xs, ws, k)
+		}
+		return xs[0] * ws[0] * k, nil
+	}
+	c, group := attrInt(n, "in_channels"), attrInt(n, "group")
+	if group == 0 {
+		group = 1
+	}
+	if len(xs) != 4 || len(ws) != 4 || c <= 0 || group < 0 || c%group != 0 {
+		return 0, fmt.Errorf("BinaryConv wants X and W of rank 4 and in_channels > 0 divisible by group; has X %v, W %v, in_channels %d, group %d", xs, ws, c, group)
+	}
+	h, w := xs[2], xs[3] // float X is NCHW
+	if packed {
+		h, w = xs[1], xs[2] // packed bits are N×H×W×words
+	}
+	ints := func(name string, def int64, k int) []int64 {
+		v := attrInts(n, name)
+		if v == nil {
+			v = make([]int64, k)
+			for i := range v {
+				v[i] = def
+			}
+		}
+		return v
+	}
+	kh, kw := ws[1], ws[2]
+	strides, dil, pads := ints("strides", 1, 2), ints("dilations", 1, 2), ints("pads", 0, 4)
+	if len(strides) != 2 || len(dil) != 2 || len(pads) != 4 || strides[0] <= 0 || strides[1] <= 0 {
+		return 0, fmt.Errorf("BinaryConv strides %v, dilations %v, pads %v: want 2, 2 and 4 values, strides above 0", strides, dil, pads)
+	}
+	oh := (h+pads[0]+pads[2]-dil[0]*(kh-1)-1)/strides[0] + 1
+	ow := (w+pads[1]+pads[3]-dil[1]*(kw-1)-1)/strides[1] + 1
+	if oh <= 0 || ow <= 0 {
+		return 0, fmt.Errorf("BinaryConv output would be %dx%d", oh, ow)
+	}
+	return xs[0] * ws[0] * oh * ow * (c / group) * kh * kw, nil
+}
+
+func attrInts(n *pb.NodeProto, name string) []int64 {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			return a.GetInts()
+		}
+	}
+	return nil
 }

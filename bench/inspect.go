@@ -57,21 +57,6 @@ var macOps = map[string]bool{
 	"ConvInteger": true, "QLinearConv": true, "MatMulInteger": true, "QLinearMatMul": true,
 }
 
-// binaryDomain is the domain of qtool's binary operators, BinaryConv and
-// BinaryGemm, whose MACs are ±1 products.
-const binaryDomain = "ai.qtool"
-
-// countsMACs reports whether inspect counts n's MACs.
-func countsMACs(n *pb.NodeProto) bool {
-	switch n.GetDomain() {
-	case "", "ai.onnx":
-		return macOps[n.GetOpType()]
-	case binaryDomain:
-		return n.GetOpType() == "BinaryConv" || n.GetOpType() == "BinaryGemm"
-	}
-	return false
-}
-
 // Inspect describes m. shapes fixes the sizes of graph inputs by name;
 // any symbolic size left is taken as 1.
 func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error) {
@@ -153,7 +138,7 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 		return nil, err
 	}
 	for i, n := range g.GetNode() {
-		if !countsMACs(n) {
+		if !macOps[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx") {
 			continue
 		}
 		l, err := layerMACs(n, types)
@@ -230,11 +215,6 @@ func layerMACs(n *pb.NodeProto, types map[string]onnxio.ValueType) (Layer, error
 	if err != nil {
 		return l, err
 	}
-	if n.GetDomain() == binaryDomain {
-		l.Input, l.Weight = xs, ws
-		l.MACs, l.Output, err = binaryMACs(n, xs, ws, types[n.GetInput()[x]].Elem == onnxio.Uint64)
-		return l, err
-	}
 	out, ok := types[n.GetOutput()[0]]
 	ys, known := out.Shape.Ints()
 	if !ok || !out.RankKnown || !known {
@@ -302,60 +282,4 @@ func (info *ModelInfo) SortedOps() []string {
 		return ops[i] < ops[j]
 	})
 	return ops
-}
-
-// binaryMACs counts a BinaryConv's or BinaryGemm's ±1 multiply-accumulates
-// from its attributes and the shapes of its input x, float or packed
-// bits (packed), and packed weights w (see the operators' spec in the
-// README). It returns the output's logical shape ([N, M, OH, OW] or
-// [M, N]) too, which shape inference does not know.
-func binaryMACs(n *pb.NodeProto, xs, ws []int64, packed bool) (int64, []int64, error) {
-	if n.GetOpType() == "BinaryGemm" {
-		k := attrInt(n, "in_features")
-		if len(xs) != 2 || len(ws) != 2 || k <= 0 {
-			return 0, nil, fmt.Errorf("BinaryGemm wants A of rank 2, W of rank 2 and in_features > 0; has A %v, W %v, in_features %d", xs, ws, k)
-		}
-		return xs[0] * ws[0] * k, []int64{xs[0], ws[0]}, nil
-	}
-	c, group := attrInt(n, "in_channels"), attrInt(n, "group")
-	if group == 0 {
-		group = 1
-	}
-	if len(xs) != 4 || len(ws) != 4 || c <= 0 || group < 0 || c%group != 0 {
-		return 0, nil, fmt.Errorf("BinaryConv wants X and W of rank 4 and in_channels > 0 divisible by group; has X %v, W %v, in_channels %d, group %d", xs, ws, c, group)
-	}
-	h, w := xs[2], xs[3] // float X is NCHW
-	if packed {
-		h, w = xs[1], xs[2] // packed bits are N×H×W×words
-	}
-	ints := func(name string, def int64, k int) []int64 {
-		v := attrInts(n, name)
-		if v == nil {
-			v = make([]int64, k)
-			for i := range v {
-				v[i] = def
-			}
-		}
-		return v
-	}
-	kh, kw := ws[1], ws[2]
-	strides, dil, pads := ints("strides", 1, 2), ints("dilations", 1, 2), ints("pads", 0, 4)
-	if len(strides) != 2 || len(dil) != 2 || len(pads) != 4 || strides[0] <= 0 || strides[1] <= 0 {
-		return 0, nil, fmt.Errorf("BinaryConv strides %v, dilations %v, pads %v: want 2, 2 and 4 values, strides above 0", strides, dil, pads)
-	}
-	oh := (h+pads[0]+pads[2]-dil[0]*(kh-1)-1)/strides[0] + 1
-	ow := (w+pads[1]+pads[3]-dil[1]*(kw-1)-1)/strides[1] + 1
-	if oh <= 0 || ow <= 0 {
-		return 0, nil, fmt.Errorf("BinaryConv output would be %dx%d", oh, ow)
-	}
-	return xs[0] * ws[0] * oh * ow * (c / group) * kh * kw, []int64{xs[0], ws[0], oh, ow}, nil
-}
-
-func attrInts(n *pb.NodeProto, name string) []int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetInts()
-		}
-	}
-	return nil
 }
