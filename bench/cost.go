@@ -257,7 +257,7 @@ func layerCosts(m *onnxio.Model, inputs map[string]*engine.Tensor, threads int) 
 			var l Layer
 			l, err = layerMACs(n, types)
 			macs[n] = l.MACs
-		case d == binaryDomain && (n.GetOpType() == "BinaryConv" || n.GetOpType() == "BinaryGemm"):
+		case d == qtoolDomain && (n.GetOpType() == "BinaryConv" || n.GetOpType() == "BinaryGemm"):
 			macs[n], err = binaryMACs(n, types)
 		default:
 			continue
@@ -349,9 +349,9 @@ func (c *constSources) of(v string, seen map[string]bool) int64 {
 	return sum
 }
 
-// binaryDomain is the domain of qtool's binary operators, BinaryConv and
+// qtoolDomain is the domain of qtool's binary operators, BinaryConv and
 // BinaryGemm, whose MACs are ±1 products (1-bit × 1-bit).
-const binaryDomain = "ai.qtool"
+const qtoolDomain = "ai.qtool"
 
 // binaryMACs counts a BinaryConv's or BinaryGemm's multiply-accumulates
 // from its attributes and the shapes of its input, float or packed bits,
