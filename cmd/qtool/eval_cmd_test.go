@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qtool/qtool/internal/testdeps"
 )
 
 // TestEvalCommand: `qtool eval` on the built-in model and images gives
@@ -57,5 +60,33 @@ func TestEvalCommand(t *testing.T) {
 	}
 	if _, err := run(t, "eval", fixture("cnn.onnx")); err == nil || !strings.Contains(err.Error(), "--data") {
 		t.Errorf("a model without --data: %v", err)
+	}
+}
+
+// The progress bar draws on a terminal only (a character device, as
+// /dev/null is), never with --json: a qtool process whose standard
+// error is a pipe writes nothing there.
+func TestEvalProgress(t *testing.T) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if progress(devNull, false, 10, "x") == nil || progress(devNull, true, 10, "x") != nil || progress(file, false, 10, "x") != nil {
+		t.Error("a bar on a character device only, and not when quiet")
+	}
+	cmd := testdeps.SelfCommand(t, "qtool", "eval", "--limit", "100")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if stderr.Len() != 0 || !strings.Contains(stdout.String(), "100 items") {
+		t.Errorf("stderr %q, stdout %q", stderr.String(), stdout.String())
 	}
 }
