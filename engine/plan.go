@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/qtool/qtool/kernels"
@@ -892,7 +893,9 @@ func (p *plan) memoryPlan(s *Session) {
 	}
 }
 
-func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map[string]*Tensor, error) {
+// run executes the plan; observe, when not nil, sees every computed
+// value, and prof, when not nil, gets a StepTime per step.
+func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer, prof *profile) (map[string]*Tensor, error) {
 	vals := make([]*Tensor, len(p.vals))
 	for id, k := range p.known {
 		if k {
@@ -919,7 +922,14 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 		io = io[n:]
 		return l
 	}
+	if prof != nil {
+		prof.start(s, len(p.live))
+	}
+	var t0 time.Time
 	for i, st := range p.live {
+		if prof != nil {
+			t0 = time.Now()
+		}
 		ins := take(len(st.ins))
 		for j, id := range st.ins {
 			if id >= 0 {
@@ -930,6 +940,9 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 			outs, err := evalStepSafe(rc, st, ins)
 			if err != nil {
 				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
+			}
+			if prof != nil {
+				prof.add(p, st, time.Since(t0), false, ins, outs)
 			}
 			for j, id := range st.outs {
 				if id >= 0 {
@@ -972,6 +985,9 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 				return nil, fmt.Errorf("engine: node %s: %w", st.label, err)
 			}
 		}
+		if prof != nil {
+			prof.add(p, st, time.Since(t0), p.alias[i], ins, outs)
+		}
 		for j, id := range st.outs {
 			if id >= 0 {
 				vals[id] = outs[j]
@@ -990,4 +1006,38 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer) (map
 		res[o.name] = t
 	}
 	return res, nil
+}
+
+// start readies prof for a run of n steps of s.
+func (prof *profile) start(s *Session, n int) {
+	prof.index = make(map[*step]int, len(s.steps))
+	for i, st := range s.steps {
+		prof.index[st] = i
+	}
+	prof.steps = make([]StepTime, 0, n)
+}
+
+// add records step st's time d and the bytes it moved (none when view,
+// its output being its input reshaped).
+func (prof *profile) add(p *plan, st *step, d time.Duration, view bool, ins, outs []*Tensor) {
+	t := StepTime{NodePrecision: st.precisionInfo(), Step: prof.index[st], Time: d}
+	if !view {
+		for j, id := range st.ins {
+			if id >= 0 && !p.known[id] {
+				t.InBytes += storageBytes(ins[j])
+			}
+		}
+		for _, o := range outs {
+			t.OutBytes += storageBytes(o)
+		}
+	}
+	prof.steps = append(prof.steps, t)
+}
+
+// storageBytes is the memory t's values take in the engine.
+func storageBytes(t *Tensor) int64 {
+	if t == nil {
+		return 0
+	}
+	return int64(t.Len()) * int64(max(onnxio.ElemBits(t.Type), 8)/8)
 }

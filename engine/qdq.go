@@ -1110,11 +1110,15 @@ type NodePrecision struct {
 func (s *Session) Precisions() []NodePrecision {
 	out := make([]NodePrecision, 0, len(s.steps))
 	for _, st := range s.steps {
-		p := NodePrecision{Node: st.label, Op: st.op, Precision: "fp32", Nodes: st.nodes}
-		if st.precision != "" {
-			p.Precision = st.precision
-		}
-		out = append(out, p)
+		out = append(out, st.precisionInfo())
 	}
 	return out
+}
+
+func (st *step) precisionInfo() NodePrecision {
+	p := NodePrecision{Node: st.label, Op: st.op, Precision: "fp32", Nodes: st.nodes}
+	if st.precision != "" {
+		p.Precision = st.precision
+	}
+	return p
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -392,6 +393,49 @@ type Observer func(name string, t *Tensor)
 // computes, in execution order, on the calling goroutine: calibration
 // uses it to see activation ranges.
 func (s *Session) RunObserved(inputs map[string]*Tensor, observe Observer) (out map[string]*Tensor, err error) {
+	return s.run(inputs, observe, nil)
+}
+
+// StepTime is one step of a profiled run: which step (as Precisions
+// lists it), how long its kernel took, and the bytes of activations it
+// read and wrote.
+type StepTime struct {
+	NodePrecision
+	// Step is the step's index in Precisions.
+	Step int
+	// Time is the wall time of the step's kernel call, including the
+	// allocation of its outputs when they do not live in reused buffers.
+	Time time.Duration
+	// InBytes and OutBytes are the storage bytes of the step's inputs
+	// computed at run time (graph inputs and earlier steps' outputs, not
+	// weights or other constants) and of its outputs, in the types the
+	// step reads and writes (int8 steps move a byte per value, 4-bit
+	// values take a byte each too). A step that only reshapes its input
+	// into a view moves nothing and counts 0.
+	InBytes, OutBytes int64
+}
+
+// RunProfiled is Run measuring each step: it returns, with the outputs,
+// one StepTime per step the run executed, in execution order. Steps
+// whose values are all known when the plan is built (shape computations,
+// constant folding) do not run and are not listed. The per-step clock
+// reads cost a little; Run and RunObserved make none.
+func (s *Session) RunProfiled(inputs map[string]*Tensor) (map[string]*Tensor, []StepTime, error) {
+	prof := &profile{}
+	out, err := s.run(inputs, nil, prof)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, prof.steps, nil
+}
+
+// profile collects a RunProfiled's step times.
+type profile struct {
+	index map[*step]int // step -> position in s.steps
+	steps []StepTime
+}
+
+func (s *Session) run(inputs map[string]*Tensor, observe Observer, prof *profile) (out map[string]*Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("engine: internal error: %v", r)
@@ -431,7 +475,7 @@ func (s *Session) RunObserved(inputs map[string]*Tensor, observe Observer) (out 
 	if err != nil {
 		return nil, err
 	}
-	return p.run(s, inputs, observe)
+	return p.run(s, inputs, observe, prof)
 }
 
 func dataLen(t *Tensor) int {

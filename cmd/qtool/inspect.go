@@ -17,7 +17,11 @@ import (
 )
 
 func newInspect(opt *options) *cobra.Command {
-	var shapeFlags []string
+	var (
+		shapeFlags []string
+		cost       bool
+		co         bench.CostOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "inspect [MODEL]",
 		Short: "Describe a model: inputs, outputs, operators, parameters and MACs per layer",
@@ -28,11 +32,23 @@ and the steps qtool's engine compiles the model to with the precision
 each runs in (fp32, or the integer precision of a quantized step), with
 a count of steps per precision.
 
+With --cost it runs the model instead (--runs profiled runs on seeded
+random inputs, after --warmup untimed ones) and prints the cost of every
+step the engine runs: MACs, bit-operations (MACs × weight bits ×
+activation bits in the precision the step runs: 32×32 for fp32, 8×8 for
+int8, 4×8 for w4a8, 4×4 for w4a4, 16×16 for int16, 1×1 for binary),
+the stored bytes of the layer's weights, the activation bytes it reads
+and writes, and its median time. A last row holds the rest of a
+run's median time (plan lookup, output copies, and the difference
+between the median of a sum and the sum of medians), so that the times
+add up to a whole run's.
+
 Symbolic sizes (a dynamic batch, H or W) count as 1 unless --shape gives
 the input's shape, e.g. --shape x=1,3,224,224. With no MODEL it inspects
 the Fashion-MNIST CNN built into qtool.`,
 		Example: `  qtool inspect model.onnx
-  qtool inspect --shape x=1,3,640,640 --json det.onnx`,
+  qtool inspect --shape x=1,3,640,640 --json det.onnx
+  qtool inspect --cost model.int8.onnx --runs 50`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			shapes, err := parseShapes(shapeFlags)
@@ -42,6 +58,17 @@ the Fashion-MNIST CNN built into qtool.`,
 			m, err := loadModel(args)
 			if err != nil {
 				return err
+			}
+			if cost {
+				co.Shapes = shapes
+				r, err := bench.Cost(m, co)
+				if err != nil {
+					return fmt.Errorf("inspect --cost %s: %w", m.Path, err)
+				}
+				if opt.json {
+					return writeJSON(cmd.OutOrStdout(), r)
+				}
+				return printCost(cmd.OutOrStdout(), r)
 			}
 			info, err := bench.Inspect(m, shapes)
 			if err != nil {
@@ -66,7 +93,37 @@ the Fashion-MNIST CNN built into qtool.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&shapeFlags, "shape", nil, "input shape as NAME=D0,D1,... (repeatable)")
+	cmd.Flags().BoolVar(&cost, "cost", false, "run the model and print each step's MACs, bit-operations, weight and activation bytes and measured time")
+	cmd.Flags().IntVar(&co.Runs, "runs", 20, "with --cost: profiled runs the times are medians of")
+	cmd.Flags().IntVar(&co.Warmup, "warmup", 3, "with --cost: untimed runs first")
+	cmd.Flags().IntVar(&co.Batch, "batch", 1, "with --cost: size of a symbolic first (batch) dimension")
+	cmd.Flags().IntVar(&co.Threads, "threads", 0, "with --cost: engine threads (default GOMAXPROCS)")
 	return cmd
+}
+
+func printCost(w io.Writer, r *bench.CostReport) error {
+	fmt.Fprintf(w, "model    %s\n", r.Model)
+	fmt.Fprintf(w, "inputs   %s\n", shapesString(toInt64(r.Inputs)))
+	fmt.Fprintf(w, "time     median of %d profiled runs, %d threads; a whole run %.3f ms\n\n", r.Runs, r.Threads, r.WallMs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\top\tprecision\tMACs\tbits\tbit-ops\tweight bytes\tact bytes\tms\t%\t")
+	line := func(row bench.CostRow) {
+		bits := "-"
+		if row.WeightBits > 0 {
+			bits = fmt.Sprintf("%dx%d", row.WeightBits, row.ActBits)
+		}
+		pct := 0.0
+		if r.Total.Ms > 0 {
+			pct = 100 * row.Ms / r.Total.Ms
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.1f\t\n", row.Name, row.Op, row.Precision, short(row.MACs), bits,
+			short(row.BitOps), short(row.WeightBytes), short(row.ActBytes), row.Ms, pct)
+	}
+	for _, row := range r.Rows {
+		line(row)
+	}
+	line(r.Total)
+	return tw.Flush()
 }
 
 // inspectReport is `qtool inspect --json`: bench.ModelInfo's fields and
@@ -205,6 +262,21 @@ func printInfo(w io.Writer, r inspectReport) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", st.Node, st.Op, st.Precision, strings.Join(st.Nodes, " "))
 	}
 	return tw.Flush()
+}
+
+// short writes n with three significant digits and a k, M or G suffix
+// (exact below 10,000).
+func short(n int64) string {
+	f := float64(n)
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.3g G", f/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.3g M", f/1e6)
+	case n >= 1e4:
+		return fmt.Sprintf("%.3g k", f/1e3)
+	}
+	return fmt.Sprint(n)
 }
 
 func shapeString(s []any) string {
