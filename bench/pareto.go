@@ -27,8 +27,8 @@ type Point struct {
 	LatencyMs float64 `json:"latency_ms"`
 }
 
-// Cost picks one cost of a Point.
-type Cost struct {
+// Measure picks one cost of a Point.
+type Measure struct {
 	Name  string // axis label
 	Of    func(Point) float64
 	Log   bool // a log axis (costs spanning orders of magnitude)
@@ -37,8 +37,8 @@ type Cost struct {
 
 // The costs a sweep charts.
 var (
-	CostBitOps  = Cost{Name: "bit-operations per item (MACs × weight bits × activation bits)", Of: func(p Point) float64 { return p.BitOps }, Log: true, Short: "bitops"}
-	CostLatency = Cost{Name: "measured latency per item (ms)", Of: func(p Point) float64 { return p.LatencyMs }, Short: "latency"}
+	CostBitOps  = Measure{Name: "bit-operations per item (MACs × weight bits × activation bits)", Of: func(p Point) float64 { return p.BitOps }, Log: true, Short: "bitops"}
+	CostLatency = Measure{Name: "measured latency per item (ms)", Of: func(p Point) float64 { return p.LatencyMs }, Short: "latency"}
 )
 
 // ParetoFront returns the indices of the points no other point dominates
@@ -83,7 +83,7 @@ func ParetoFront(pts []Point, cost func(Point) float64) []int {
 // WriteChart draws accuracy against cost for pts, the Pareto front joined
 // by a line, each point labelled, and saves it as path + ".svg" and
 // path + ".png".
-func WriteChart(path, title string, pts []Point, cost Cost) error {
+func WriteChart(path, title string, pts []Point, cost Measure) error {
 	if len(pts) == 0 {
 		return errors.New("bench: chart: no points")
 	}

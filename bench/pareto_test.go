@@ -57,7 +57,7 @@ func TestWriteChart(t *testing.T) {
 		{Label: "w4a4", Top1: 92.9, BitOps: 4.8e6 * 16, LatencyMs: 0.6},
 	}
 	dir := t.TempDir()
-	for _, cost := range []Cost{CostBitOps, CostLatency} {
+	for _, cost := range []Measure{CostBitOps, CostLatency} {
 		path := filepath.Join(dir, "sub", "cnn-"+cost.Short)
 		if err := WriteChart(path, "cnn", pts, cost); err != nil {
 			t.Fatal(err)
