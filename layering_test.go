@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"calib":         {"engine", "onnxio", "onnxio/onnxpb", "kernels"},
 	"quant":         {"calib", "engine", "onnxio", "onnxio/onnxpb", "kernels"},
 	"binarize":      {"quant", "calib", "engine", "onnxio", "onnxio/onnxpb", "kernels"},
-	"bench":         {"binarize", "quant", "calib", "engine", "onnxio", "onnxio/onnxpb", "kernels"},
+	"bench":         {"binarize", "quant", "calib", "engine", "onnxio", "onnxio/onnxpb", "kernels", "internal/ort"},
 	"cmd/qtool":     {"", "bench", "binarize", "quant", "calib", "engine", "onnxio", "onnxio/onnxpb", "kernels"},
 }
 

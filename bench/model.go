@@ -8,38 +8,97 @@ import (
 	"time"
 
 	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/ort"
 	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 )
 
-// ModelOptions says how BenchModel runs a model.
+// ModelOptions says how BenchModels runs models.
 type ModelOptions struct {
 	Batch   int                     // size for a symbolic first dimension; default 1
 	Shapes  map[string]onnxio.Shape // full input shapes by name, overriding Batch
-	Threads int                     // engine threads; 0 means GOMAXPROCS
-	Warmup  int                     // untimed runs first; default 3
-	Runs    int                     // timed runs; default 20
+	Threads int                     // engine (and ONNX Runtime intra-op) threads; 0 means GOMAXPROCS
+	Warmup  int                     // untimed runs of each first; default 3
+	Runs    int                     // timed runs of each; default 20
 	Seed    uint64                  // for the random inputs
+	// ORT, when set, is the path of a libonnxruntime shared library: every
+	// model then also runs through ONNX Runtime, on the same inputs and in
+	// the same alternation (needs a build with -tags ort).
+	ORT string
 }
 
-// ModelResult is `qtool bench MODEL --json`. Latencies are per Run call.
+// ModelReport is `qtool bench MODEL... --json`: where and how the models
+// ran, and one result per model and runtime.
+type ModelReport struct {
+	Machine Machine          `json:"machine"`
+	Threads int              `json:"threads"`
+	Batch   int              `json:"batch"` // largest first dimension of the inputs
+	Warmup  int              `json:"warmup"`
+	Runs    int              `json:"runs"`
+	Seed    uint64           `json:"seed"`
+	Inputs  map[string][]int `json:"inputs"`
+	// ORTVersion is the ONNX Runtime library's version when --ort ran it.
+	ORTVersion string        `json:"ort_version,omitempty"`
+	Results    []ModelResult `json:"results"`
+}
+
+// ModelResult is one model on one runtime. Latencies are per run, in
+// milliseconds; p50 is the upper median.
 type ModelResult struct {
-	Model      string           `json:"model"`
-	Inputs     map[string][]int `json:"inputs"`
-	Threads    int              `json:"threads"`
-	Runs       int              `json:"runs"`
-	MinMs      float64          `json:"min_ms"`
-	P50Ms      float64          `json:"p50_ms"`
-	P90Ms      float64          `json:"p90_ms"`
-	MaxMs      float64          `json:"max_ms"`
-	Throughput float64          `json:"items_per_s"` // batch items per second at the median latency
-	KernelPath string           `json:"kernel_path"`
-	CPU        string           `json:"cpu"`
-	GoVersion  string           `json:"go"`
+	Model      string  `json:"model"`
+	Runtime    string  `json:"runtime"` // "qtool" or "onnxruntime"
+	MinMs      float64 `json:"min_ms"`
+	P50Ms      float64 `json:"p50_ms"`
+	P90Ms      float64 `json:"p90_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	Throughput float64 `json:"items_per_s"` // batch items per second at the median latency
+	// MedianRatio and BestRatio are P50Ms and MinMs over the first
+	// result's: below 1 is faster than the first model.
+	MedianRatio float64 `json:"median_ratio"`
+	BestRatio   float64 `json:"best_ratio"`
 }
 
-// BenchModel compiles m once and times Run on seeded random inputs.
-func BenchModel(m *onnxio.Model, opt ModelOptions) (*ModelResult, error) {
+// Machine says where a benchmark ran, so that runs on different machines
+// compare: the CPU and its features, the kernel path dispatch chose for
+// each family, and the Go build.
+type Machine struct {
+	CPU        kernels.CPU       `json:"cpu"`
+	Kernels    map[string]string `json:"kernels"`
+	Go         string            `json:"go"`
+	OS         string            `json:"goos"`
+	Arch       string            `json:"goarch"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	// Qtool is qtool's version; the command fills it in.
+	Qtool string `json:"qtool,omitempty"`
+}
+
+// ThisMachine describes the machine this process runs on.
+func ThisMachine() Machine {
+	return Machine{
+		CPU:        kernels.DetectCPU(),
+		Kernels:    kernels.ActivePaths(),
+		Go:         runtime.Version(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+}
+
+// contender is one model on one runtime, as BenchModels times it.
+type contender struct {
+	model, runtime string
+	run            func() error
+}
+
+// BenchModels compiles every model once and times them side by side on
+// the same seeded random inputs (made for the first model; the others
+// must take the same inputs): after warm-up, one run of each in turn, so
+// that drift in the machine's speed hits all alike. With opt.ORT each
+// model also runs through ONNX Runtime, right after its qtool run.
+func BenchModels(models []*onnxio.Model, opt ModelOptions) (*ModelReport, error) {
+	if len(models) == 0 {
+		return nil, fmt.Errorf("no model to benchmark")
+	}
 	if opt.Batch <= 0 {
 		opt.Batch = 1
 	}
@@ -55,50 +114,131 @@ func BenchModel(m *onnxio.Model, opt ModelOptions) (*ModelResult, error) {
 	if opt.Threads <= 0 {
 		opt.Threads = runtime.GOMAXPROCS(0)
 	}
-	s, err := engine.Compile(m, engine.Options{Threads: opt.Threads})
-	if err != nil {
-		return nil, err
+	sessions := make([]*engine.Session, len(models))
+	for i, m := range models {
+		s, err := engine.Compile(m, engine.Options{Threads: opt.Threads})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Path, err)
+		}
+		sessions[i] = s
 	}
-	inputs, shapes, err := RandomInputs(s, opt.Batch, opt.Shapes, opt.Seed)
+	inputs, shapes, err := RandomInputs(sessions[0], opt.Batch, opt.Shapes, opt.Seed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", models[0].Path, err)
 	}
-	for i := 0; i < opt.Warmup; i++ {
-		if _, err := s.Run(inputs); err != nil {
+	for i, s := range sessions[1:] {
+		if err := sameInputs(models[0].Path, models[i+1].Path, s, inputs); err != nil {
 			return nil, err
 		}
 	}
-	lat := make([]time.Duration, opt.Runs)
-	for i := range lat {
-		t := time.Now()
-		if _, err := s.Run(inputs); err != nil {
-			return nil, err
-		}
-		lat[i] = time.Since(t)
-	}
-	slices.Sort(lat)
-	ms := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	batch := 1
+	r := &ModelReport{Machine: ThisMachine(), Threads: opt.Threads, Batch: 1, Warmup: opt.Warmup, Runs: opt.Runs,
+		Seed: opt.Seed, Inputs: shapes}
 	for _, sh := range shapes {
 		if len(sh) > 0 {
-			batch = max(batch, sh[0])
+			r.Batch = max(r.Batch, sh[0])
 		}
 	}
-	return &ModelResult{
-		Model:      m.Path,
-		Inputs:     shapes,
-		Threads:    opt.Threads,
-		Runs:       opt.Runs,
-		MinMs:      ms(lat[0]),
-		P50Ms:      ms(pct(0.5)),
-		P90Ms:      ms(pct(0.9)),
-		MaxMs:      ms(lat[len(lat)-1]),
-		Throughput: float64(batch) / pct(0.5).Seconds(),
-		KernelPath: kernels.ActivePath().String(),
-		CPU:        kernels.DetectCPU().Brand,
-		GoVersion:  runtime.Version(),
-	}, nil
+	var ortRuns []*ort.Session
+	if opt.ORT != "" {
+		ortRuns, r.ORTVersion, err = ortSessions(opt.ORT, models, sessions[0], inputs, opt.Threads)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, s := range ortRuns {
+				s.Close()
+			}
+		}()
+	}
+	var cs []contender
+	for i, m := range models {
+		s := sessions[i]
+		cs = append(cs, contender{model: m.Path, runtime: "qtool", run: func() error {
+			_, err := s.Run(inputs)
+			return err
+		}})
+		if ortRuns != nil {
+			cs = append(cs, contender{model: m.Path, runtime: "onnxruntime", run: ortRuns[i].Run})
+		}
+	}
+	start := time.Now()
+	lat, err := alternate(cs, opt.Warmup, opt.Runs, func() time.Duration { return time.Since(start) })
+	if err != nil {
+		return nil, err
+	}
+	r.Results = summarize(cs, lat, r.Batch)
+	return r, nil
+}
+
+// sameInputs checks that the session s of model path takes the inputs
+// made for the first model: the same names, element types and sizes.
+func sameInputs(first, path string, s *engine.Session, inputs map[string]*engine.Tensor) error {
+	var want, got []string
+	for name := range inputs {
+		want = append(want, name)
+	}
+	for _, vi := range s.Inputs() {
+		got = append(got, vi.Name)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(want, got) {
+		return fmt.Errorf("%s takes inputs %v, but the first model %s takes %v: models benchmarked together run on the same inputs, so their input names must match", path, got, first, want)
+	}
+	for _, vi := range s.Inputs() {
+		t := inputs[vi.Name]
+		fits := vi.Type == t.Type && (vi.Shape == nil || len(vi.Shape) == len(t.Shape))
+		for i := 0; fits && vi.Shape != nil && i < len(vi.Shape); i++ {
+			fits = vi.Shape[i] < 0 || vi.Shape[i] == t.Shape[i]
+		}
+		if !fits {
+			return fmt.Errorf("%s: input %q is %s%v, but the first model %s gets %s%v: models benchmarked together run on the same inputs",
+				path, vi.Name, onnxio.DataTypeName(vi.Type), vi.Shape, first, onnxio.DataTypeName(t.Type), t.Shape)
+		}
+	}
+	return nil
+}
+
+// alternate runs every contender warmup times untimed and then runs times
+// timed, one run of each in turn (A B C A B C ...), and returns each one's
+// run times. now reads a monotonic clock.
+func alternate(cs []contender, warmup, runs int, now func() time.Duration) ([][]time.Duration, error) {
+	lat := make([][]time.Duration, len(cs))
+	for round := 0; round < warmup+runs; round++ {
+		for i, c := range cs {
+			t := now()
+			if err := c.run(); err != nil {
+				return nil, fmt.Errorf("%s (%s): %w", c.model, c.runtime, err)
+			}
+			if round >= warmup {
+				lat[i] = append(lat[i], now()-t)
+			}
+		}
+	}
+	return lat, nil
+}
+
+// summarize turns run times into results, with ratios to the first
+// contender's.
+func summarize(cs []contender, lat [][]time.Duration, batch int) []ModelResult {
+	ms := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+	out := make([]ModelResult, len(cs))
+	for i, c := range cs {
+		l := slices.Sorted(slices.Values(lat[i]))
+		pct := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
+		out[i] = ModelResult{
+			Model:      c.model,
+			Runtime:    c.runtime,
+			MinMs:      ms(l[0]),
+			P50Ms:      ms(pct(0.5)),
+			P90Ms:      ms(pct(0.9)),
+			MaxMs:      ms(l[len(l)-1]),
+			Throughput: float64(batch) / pct(0.5).Seconds(),
+		}
+		out[i].MedianRatio = out[i].P50Ms / out[0].P50Ms
+		out[i].BestRatio = out[i].MinMs / out[0].MinMs
+	}
+	return out
 }
 
 // RandomInputs makes seeded inputs for every input of s: floats uniform

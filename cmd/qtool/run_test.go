@@ -85,38 +85,3 @@ func TestRunInputErrors(t *testing.T) {
 		t.Errorf("%v %s", err, outJSON)
 	}
 }
-
-func TestBenchModelCommand(t *testing.T) {
-	out, err := run(t, "bench", "--runs", "3", "--warmup", "1", "--batch", "2", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct {
-		MinMs, P50Ms, P90Ms, MaxMs float64
-		Inputs                     map[string][]int
-		KernelPath                 string `json:"kernel_path"`
-	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatal(err)
-	}
-	var raw map[string]any
-	json.Unmarshal([]byte(out), &raw)
-	for _, k := range []string{"p50_ms", "p90_ms", "min_ms", "max_ms", "items_per_s", "kernel_path", "cpu"} {
-		if _, ok := raw[k]; !ok {
-			t.Errorf("JSON lacks %s: %s", k, out)
-		}
-	}
-	if !(raw["min_ms"].(float64) > 0 && raw["min_ms"].(float64) <= raw["p50_ms"].(float64) && raw["p50_ms"].(float64) <= raw["max_ms"].(float64)) ||
-		!reflect.DeepEqual(r.Inputs["input"], []int{2, 1, 28, 28}) {
-		t.Errorf("%s", out)
-	}
-	for _, args := range [][]string{
-		{"bench", "--shape", "x=1,3,H,W", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx")},
-		{"bench", testdeps.OCRModel(t, "ch_ppocr_mobile_v2.0_cls_infer.onnx")},
-		{"bench", "--kernels", fixture("cnn.onnx")},
-	} {
-		if _, err := run(t, args...); err == nil {
-			t.Errorf("%v: no error", args)
-		}
-	}
-}

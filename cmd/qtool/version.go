@@ -17,14 +17,23 @@ type versionInfo struct {
 	Arch     string `json:"arch"`
 }
 
+// version, when set at link time (make dist: -ldflags "-X main.version=..."
+// from git describe), overrides the module version: builds that the go
+// command does not stamp from git (-buildvcs=false, or a tree without
+// .git) still say what they are.
+var version string
+
 func buildVersion() versionInfo {
 	v := versionInfo{Version: "(devel)", Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 	bi, ok := debug.ReadBuildInfo()
+	if ok && bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	if version != "" {
+		v.Version = version
+	}
 	if !ok {
 		return v
-	}
-	if bi.Main.Version != "" {
-		v.Version = bi.Main.Version
 	}
 	for _, s := range bi.Settings {
 		switch s.Key {

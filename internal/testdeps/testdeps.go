@@ -86,6 +86,21 @@ func ORTRunner(t testing.TB) (node, script string) {
 	return node, filepath.Join(Root(), "internal", "testdeps", "ortbatch.js")
 }
 
+// ORTLibrary returns the path of ONNX Runtime's shared library in the
+// onnxruntime-node package (linux/amd64), for tests of the binding that
+// `qtool bench --ort` loads, or skips/fails if it is missing.
+func ORTLibrary(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(Cache(), "npm", "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", "x64", "libonnxruntime.so.1")
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skipf("onnxruntime-node holds no ONNX Runtime library for %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	if _, err := os.Stat(p); err != nil {
+		missing(t, "onnxruntime-node", setup)
+	}
+	return p
+}
+
 // SamplePhotos are the natural photos of scikit-image's sample data the
 // set-up script copies into SampleImages' folder: 23 PNG and JPEG files,
 // gray and color, from 102x102 to 1411x1411 pixels.
