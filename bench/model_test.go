@@ -84,7 +84,8 @@ func TestAlternateError(t *testing.T) {
 	}
 }
 
-func fixtureModel(t *testing.T, name string) *onnxio.Model {
+// fixtureFile loads a fixture from its file (Path set, as ONNX Runtime needs).
+func fixtureFile(t *testing.T, name string) *onnxio.Model {
 	t.Helper()
 	m, err := onnxio.Load(filepath.Join(testdeps.Root(), "testdata", "models", name))
 	if err != nil {
@@ -97,7 +98,7 @@ func fixtureModel(t *testing.T, name string) *onnxio.Model {
 // reference of the ratios, and the machine described as this process
 // sees it.
 func TestBenchModelsReport(t *testing.T) {
-	cnn, mob := fixtureModel(t, "cnn.onnx"), fixtureModel(t, "mobilenet.onnx")
+	cnn, mob := fixtureFile(t, "cnn.onnx"), fixtureFile(t, "mobilenet.onnx")
 	r, err := BenchModels([]*onnxio.Model{cnn, mob}, ModelOptions{Batch: 2, Threads: 1, Warmup: 1, Runs: 5, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func reluModel(t *testing.T, name string, c int) *onnxio.Model {
 
 // Models that cannot share inputs are refused, naming both and the input.
 func TestBenchModelsInputMismatch(t *testing.T) {
-	cnn := fixtureModel(t, "cnn.onnx")
+	cnn := fixtureFile(t, "cnn.onnx")
 	for _, c := range []struct {
 		other *onnxio.Model
 		want  []string

@@ -17,7 +17,7 @@ import (
 // its outputs match the engine's on them.
 func TestBenchModelsORT(t *testing.T) {
 	lib := testdeps.ORTLibrary(t)
-	models := []*onnxio.Model{fixtureModel(t, "cnn.onnx"), fixtureModel(t, "resnet.onnx")}
+	models := []*onnxio.Model{fixtureFile(t, "cnn.onnx"), fixtureFile(t, "resnet.onnx")}
 	r, err := BenchModels(models, ModelOptions{Batch: 3, Threads: 1, Warmup: 1, Runs: 3, ORT: lib})
 	if err != nil {
 		t.Fatal(err)
