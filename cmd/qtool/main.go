@@ -53,7 +53,7 @@ compute cost.`,
 		}
 		return nil
 	}
-	root.AddCommand(newInspect(opt), newRun(opt), newBench(opt), newCPU(opt), newVersion(opt), newQuantize(opt), newEval(opt))
+	root.AddCommand(newInspect(opt), newRun(opt), newBench(opt), newCPU(opt), newVersion(opt), newQuantize(opt), newEval(opt), newSweep(opt))
 	return root
 }
 
