@@ -88,7 +88,7 @@ func WriteChart(path, title string, pts []Point, cost Measure) error {
 		return errors.New("bench: chart: no points")
 	}
 	p := plot.New()
-	p.Title.Text = title + " (dashed: the Pareto front)"
+	p.Title.Text = title + " (red: the Pareto front)"
 	p.X.Label.Text = cost.Name
 	p.Y.Label.Text = "top-1 accuracy (%)"
 	if cost.Log {
@@ -119,13 +119,22 @@ func WriteChart(path, title string, pts []Point, cost Measure) error {
 	for _, i := range ParetoFront(pts, cost.Of) {
 		front = append(front, plotter.XY{X: cost.Of(pts[i]), Y: pts[i].Top1})
 	}
+	red := color.RGBA{R: 210, G: 60, B: 40, A: 255}
 	line, err := plotter.NewLine(front)
 	if err != nil {
 		return err
 	}
-	line.LineStyle.Color = color.RGBA{R: 210, G: 60, B: 40, A: 255}
+	line.LineStyle.Color = red
 	line.LineStyle.Width = vg.Points(1.5)
 	line.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	// The front's points in red over the others (a front of one point
+	// has no line to show it).
+	fs, err := plotter.NewScatter(front)
+	if err != nil {
+		return err
+	}
+	fs.GlyphStyle = sc.GlyphStyle
+	fs.GlyphStyle.Color = red
 	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: labels})
 	if err != nil {
 		return err
@@ -134,7 +143,7 @@ func WriteChart(path, title string, pts []Point, cost Measure) error {
 		lb.TextStyle[i].XAlign = draw.XLeft
 		lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(2)}
 	}
-	p.Add(plotter.NewGrid(), line, sc, lb)
+	p.Add(plotter.NewGrid(), line, sc, fs, lb)
 	// Room for the labels at the ends of both axes.
 	p.X.Max *= 1.6
 	if !cost.Log {
