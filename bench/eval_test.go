@@ -79,7 +79,7 @@ func reference(t *testing.T, s *engine.Session, src calib.Source, valid Labels, 
 func TestEvaluate(t *testing.T) {
 	const n = 300
 	src := fashionMNIST(t)
-	fs, err := engine.Compile(fixtureModel(t, "cnn"), engine.Options{})
+	fs, err := engine.Compile(embeddedModel(t, "cnn"), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
