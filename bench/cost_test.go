@@ -16,7 +16,7 @@ import (
 	"github.com/qtool/qtool/quant"
 )
 
-func fixtureModel(t testing.TB, name string) *onnxio.Model {
+func embeddedModel(t testing.TB, name string) *onnxio.Model {
 	t.Helper()
 	b, err := qtool.Fixtures.ReadFile("testdata/models/" + name + ".onnx")
 	if err != nil {
@@ -57,7 +57,7 @@ func quantized(t testing.TB, scheme string) *onnxio.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := quant.Quantize(fixtureModel(t, "cnn"), calib.Sample(fashionMNIST(t), 100, 1), quant.Config{Scheme: s},
+	res, err := quant.Quantize(embeddedModel(t, "cnn"), calib.Sample(fashionMNIST(t), 100, 1), quant.Config{Scheme: s},
 		quant.Options{Calib: calib.Config{Quiet: true, BatchSize: 50}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func (l cnnLayer) weights() int64 { return int64(l.m * l.c * max(l.k*l.k, 1)) }
 // activation bytes, and times that add up to the total.
 func TestCostCNN(t *testing.T) {
 	for _, scheme := range []string{"fp32", "int8", "w4a8"} {
-		m := fixtureModel(t, "cnn")
+		m := embeddedModel(t, "cnn")
 		if scheme != "fp32" {
 			m = quantized(t, scheme)
 		}
@@ -228,7 +228,7 @@ func TestBinaryMACs(t *testing.T) {
 // of their own in the report, with their MACs, and the caller's model
 // is left as it was.
 func TestCostNamelessNodes(t *testing.T) {
-	m := fixtureModel(t, "cnn")
+	m := embeddedModel(t, "cnn")
 	nodes := m.Graph().GetNode()
 	for i, n := range nodes {
 		switch {

@@ -79,7 +79,7 @@ func reference(t *testing.T, s *engine.Session, src calib.Source, valid Labels, 
 func TestEvaluate(t *testing.T) {
 	const n = 300
 	src := fashionMNIST(t)
-	fs, err := engine.Compile(fixtureModel(t, "cnn"), engine.Options{})
+	fs, err := engine.Compile(embeddedModel(t, "cnn"), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +177,26 @@ func TestEvaluate(t *testing.T) {
 			}
 		}
 	}
+	// Unlabelled data: agreement only.
+	r, err := Evaluate([]*engine.Session{fs, qs}, []string{"float", "int8"}, unlabelled{src}, EvalOptions{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Labelled != 0 || r.Models[1].Top1 != nil || r.Models[1].PerClass != nil || r.Models[1].Agreement < 90 {
+		t.Errorf("unlabelled: %+v", r)
+	}
 	if _, err := Evaluate([]*engine.Session{fs}, []string{"float"}, src, EvalOptions{Labels: own[:999]}); err == nil || !strings.Contains(err.Error(), "999") {
 		t.Errorf("999 labels for 1000 items: %v", err)
 	}
+}
+
+// unlabelled is a source with its labels removed.
+type unlabelled struct{ calib.Source }
+
+func (u unlabelled) Item(i int) (calib.Item, error) {
+	it, err := u.Source.Item(i)
+	it.Label = -1
+	return it, err
 }
 
 // limitN is the first n items of a source.

@@ -1115,6 +1115,7 @@ func (s *Session) Precisions() []NodePrecision {
 	return out
 }
 
+// precisionInfo is how st runs, as Precisions and RunProfiled report it.
 func (st *step) precisionInfo() NodePrecision {
 	p := NodePrecision{Node: st.label, Op: st.op, Precision: "fp32", Nodes: st.nodes}
 	if st.precision != "" {
