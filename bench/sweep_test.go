@@ -22,7 +22,7 @@ func TestSweep(t *testing.T) {
 	data := fashionMNIST(t)
 	eval := calib.Sample(data, 300, 2)
 	dir := t.TempDir()
-	rep, err := Sweep(fixtureModel(t, "cnn"), "cnn", SweepOptions{Schemes: []string{"fp32", "int8", "w4a8"},
+	rep, err := Sweep(embeddedModel(t, "cnn"), "cnn", SweepOptions{Schemes: []string{"fp32", "int8", "w4a8"},
 		Calib: calib.Sample(data, 50, 1), Eval: eval, Runs: 3, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestSweep(t *testing.T) {
 	}
 	// A scheme listed twice, and an unknown one, are errors.
 	for _, bad := range [][]string{{"int8", "int8"}, {"fp32", "int3"}} {
-		if _, err := Sweep(fixtureModel(t, "cnn"), "cnn", SweepOptions{Schemes: bad, Calib: calib.Sample(data, 10, 1), Eval: eval, Runs: 1, Dir: dir}); err == nil {
+		if _, err := Sweep(embeddedModel(t, "cnn"), "cnn", SweepOptions{Schemes: bad, Calib: calib.Sample(data, 10, 1), Eval: eval, Runs: 1, Dir: dir}); err == nil {
 			t.Errorf("schemes %v: no error", bad)
 		}
 	}
