@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -190,7 +191,7 @@ func packWeights(w []float32, m, cg, kh, kw int) []uint64 {
 	return out
 }
 
-func initU64(t *testing.T, b *graphBuilder, name string, shape []int, v []uint64) {
+func initU64(t testing.TB, b *graphBuilder, name string, shape []int, v []uint64) {
 	t.Helper()
 	dims := make([]int64, len(shape))
 	for i, d := range shape {
@@ -205,7 +206,7 @@ func initU64(t *testing.T, b *graphBuilder, name string, shape []int, v []uint64
 
 // addNode adds l as node name (domain ai.qtool) from input x to output y,
 // with its initializers prefixed by name.
-func (l *binLayer) addNode(t *testing.T, b *graphBuilder, name, x, y string) {
+func (l *binLayer) addNode(t testing.TB, b *graphBuilder, name, x, y string) {
 	bc := l.bc
 	group := max(bc.group, 1)
 	cg := bc.c / group
@@ -241,7 +242,7 @@ func attrF32(name string, v float32) *pb.AttributeProto {
 }
 
 // binModel is b's model importing opset 21 and ai.qtool version 1.
-func binModel(t *testing.T, b *graphBuilder) *onnxio.Model {
+func binModel(t testing.TB, b *graphBuilder) *onnxio.Model {
 	t.Helper()
 	m := b.model(t, 21)
 	m.Proto.OpsetImport = append(m.Proto.OpsetImport, &pb.OperatorSetIdProto{Domain: proto.String("ai.qtool"), Version: proto.Int64(1)})
@@ -446,6 +447,258 @@ func TestBinaryGemm(t *testing.T) {
 					checkOutput(t, fmt.Sprintf("%s %v packed=%v", path, bc, pk), bc, res["y"], want)
 				})
 			}
+		}
+	}
+}
+
+// addFloatEquivalent adds l as the standard ONNX graph a converter
+// rewrites into a BinaryConv: Sign(x - threshold) (Sign(x) without
+// thresholds), a float Conv with ±1 weights and zero padding, then Mul by
+// the multiplier and Add of the bias.
+func (l *binLayer) addFloatEquivalent(t testing.TB, b *graphBuilder, x, y string) {
+	bc := l.bc
+	in := x
+	if l.thr != nil {
+		b.init(t, "f_thr", NewFloat32([]int{1, bc.c, 1, 1}, l.thr))
+		b.node("Sub", []string{x, "f_thr"}, []string{"f_centred"})
+		in = "f_centred"
+	}
+	b.node("Sign", []string{in}, []string{"f_sign"})
+	b.init(t, "f_W", NewFloat32([]int{bc.m, bc.c / bc.group, bc.kh, bc.kw}, l.w))
+	b.node("Conv", []string{"f_sign", "f_W"}, []string{"f_d"}, attrIs("kernel_shape", int64(bc.kh), int64(bc.kw)),
+		attrIs("strides", int64(bc.sh), int64(bc.sw)), attrIs("dilations", int64(bc.dh), int64(bc.dw)),
+		attrIs("pads", int64(bc.pads[0]), int64(bc.pads[1]), int64(bc.pads[2]), int64(bc.pads[3])), attrI("group", int64(bc.group)))
+	b.init(t, "f_mult", NewFloat32([]int{1, bc.m, 1, 1}, l.mult))
+	b.init(t, "f_bias", NewFloat32([]int{1, bc.m, 1, 1}, l.bias))
+	b.node("Mul", []string{"f_d", "f_mult"}, []string{"f_scaled"})
+	b.node("Add", []string{"f_scaled", "f_bias"}, []string{y})
+}
+
+// TestBinaryConvMatchesSignConv checks the equivalence the converter
+// relies on: the engine's own float Sign/Conv/Mul/Add graph (unfused, so
+// the same two roundings after the exact ±1 sums) gives BinaryConv's
+// float output, on inputs never exactly at a threshold.
+func TestBinaryConvMatchesSignConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, bc := range []binCase{
+		{n: 2, c: 65, h: 9, w: 7, m: 33, kh: 3, kw: 3, sh: 1, sw: 2, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float", thr: true},
+		{n: 1, c: 130, h: 6, w: 6, m: 64, kh: 5, kw: 5, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{2, 2, 2, 2}, group: 2, out: "float", thr: true},
+		{n: 3, c: 1, h: 5, w: 8, m: 8, kh: 3, kw: 1, sh: 2, sw: 1, dh: 2, dw: 1, pads: [4]int{2, 0, 1, 0}, group: 1, out: "float", thr: true},
+	} {
+		l := newBinLayer(r, bc)
+		x := make([]float32, bc.n*bc.c*bc.h*bc.w)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		run := func(add func(b *graphBuilder)) *Tensor {
+			b := newGraph()
+			b.input("x", onnxio.Float)
+			b.output("y", onnxio.Float)
+			add(b)
+			return run1(t, binModel(t, b), Options{NoFusion: true}, map[string]*Tensor{"x": NewFloat32([]int{bc.n, bc.c, bc.h, bc.w}, x)})["y"]
+		}
+		got := run(func(b *graphBuilder) { l.addNode(t, b, "bconv", "x", "y") })
+		want := run(func(b *graphBuilder) { l.addFloatEquivalent(t, b, "x", "y") })
+		if !sameShape(got.Shape, want.Shape) {
+			t.Fatalf("%v: shape %v, float graph %v", bc, got.Shape, want.Shape)
+		}
+		for i := range want.F32 {
+			if got.F32[i] != want.F32[i] { // == : the float graph may give -0
+				t.Fatalf("%v: output %d = %v, float graph %v", bc, i, got.F32[i], want.F32[i])
+			}
+		}
+	}
+}
+
+// TestBinaryBadModels checks that malformed binary nodes and unknown
+// operators of other domains are errors naming the node, not panics or
+// silent runs of a default-domain op.
+func TestBinaryBadModels(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	bc := binCase{n: 1, c: 70, h: 5, w: 5, m: 8, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float", thr: true}
+	l := newBinLayer(r, bc)
+	node := func(b *graphBuilder) *pb.NodeProto { return b.g.Node[len(b.g.Node)-1] }
+	setAttr := func(n *pb.NodeProto, a *pb.AttributeProto) {
+		for i, o := range n.Attribute {
+			if o.GetName() == a.GetName() {
+				n.Attribute[i] = a
+				return
+			}
+		}
+		n.Attribute = append(n.Attribute, a)
+	}
+	dropAttr := func(n *pb.NodeProto, name string) {
+		for i, o := range n.Attribute {
+			if o.GetName() == name {
+				n.Attribute = append(n.Attribute[:i], n.Attribute[i+1:]...)
+				return
+			}
+		}
+	}
+	replaceInit := func(b *graphBuilder, name string, tp *pb.TensorProto) {
+		for i, o := range b.g.Initializer {
+			if o.GetName() == name {
+				b.g.Initializer[i] = tp
+			}
+		}
+	}
+	u64 := func(name string, dims []int64, n int, v uint64) *pb.TensorProto {
+		d := make([]uint64, n)
+		for i := range d {
+			d[i] = v
+		}
+		tp, err := onnxio.NewTensor(name, onnxio.Uint64, dims, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	f32 := func(name string, n int) *pb.TensorProto {
+		tp, err := onnxio.NewTensor(name, onnxio.Float, []int64{int64(n)}, make([]float32, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	cases := []struct {
+		name  string
+		edit  func(b *graphBuilder, m *onnxio.Model)
+		xc    int // input channels given to Run (0: bc.c)
+		wants []string
+	}{
+		{"W word count", func(b *graphBuilder, _ *onnxio.Model) {
+			replaceInit(b, "bconv_W", u64("bconv_W", []int64{8, 3, 3, 1}, 72, 0))
+		}, 0, []string{"W has shape", "2 words"}},
+		{"W unused bits", func(b *graphBuilder, _ *onnxio.Model) {
+			replaceInit(b, "bconv_W", u64("bconv_W", []int64{8, 3, 3, 2}, 144, 1<<63))
+		}, 0, []string{"W:", "past channel 70"}},
+		{"W float", func(b *graphBuilder, _ *onnxio.Model) { replaceInit(b, "bconv_W", f32("bconv_W", 8)) }, 0, []string{"W", "uint64"}},
+		{"multiplier length", func(b *graphBuilder, _ *onnxio.Model) { replaceInit(b, "bconv_mult", f32("bconv_mult", 7)) }, 0, []string{"multiplier has shape [7]", "want [8]"}},
+		{"bias length", func(b *graphBuilder, _ *onnxio.Model) { replaceInit(b, "bconv_bias", f32("bconv_bias", 9)) }, 0, []string{"bias has shape [9]"}},
+		{"threshold length", func(b *graphBuilder, _ *onnxio.Model) { replaceInit(b, "bconv_thr", f32("bconv_thr", 3)) }, 0, []string{"threshold has shape [3]", "want [70]"}},
+		{"missing in_channels", func(b *graphBuilder, _ *onnxio.Model) { dropAttr(node(b), "in_channels") }, 0, []string{"in_channels is required"}},
+		{"auto_pad", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrS("auto_pad", "SAME_UPPER")) }, 0, []string{"auto_pad \"SAME_UPPER\""}},
+		{"output", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrS("output", "half")) }, 0, []string{"output \"half\""}},
+		{"pad_value", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrI("pad_value", 2)) }, 0, []string{"pad_value 2"}},
+		{"kernel_shape", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrIs("kernel_shape", 5, 5)) }, 0, []string{"kernel_shape [5 5] differs"}},
+		{"pads", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrIs("pads", 1, 1)) }, 0, []string{"pads has 2 values"}},
+		{"group", func(b *graphBuilder, _ *onnxio.Model) { setAttr(node(b), attrI("group", 3)) }, 0, []string{"group 3"}},
+		{"NaN multiplier", func(b *graphBuilder, _ *onnxio.Model) {
+			tp, _ := onnxio.NewTensor("bconv_mult", onnxio.Float, []int64{8}, []float32{1, 1, float32(math.NaN()), 1, 1, 1, 1, 1})
+			replaceInit(b, "bconv_mult", tp)
+		}, 0, []string{"multiplier NaN"}},
+		{"clip", func(b *graphBuilder, _ *onnxio.Model) {
+			setAttr(node(b), attrF32("clip_min", 3))
+			setAttr(node(b), attrF32("clip_max", 1))
+		}, 0, []string{"clamp [3, 1]"}},
+		{"X channels", nil, 64, []string{"64 channels, in_channels is 70"}},
+		{"unknown ai.qtool op", func(b *graphBuilder, _ *onnxio.Model) { node(b).OpType = proto.String("BinaryPool") }, 0,
+			[]string{"\"bconv\" (BinaryPool)", "BinaryPool not supported in domain \"ai.qtool\"", "ai.qtool.BinaryPool"}},
+		{"other domain", func(b *graphBuilder, _ *onnxio.Model) {
+			n := node(b)
+			n.OpType, n.Domain = proto.String("Conv"), proto.String("com.microsoft")
+		}, 0, []string{"\"bconv\" (Conv)", "Conv not supported in domain \"com.microsoft\"", "com.microsoft.Conv"}},
+		{"no ai.qtool import", func(_ *graphBuilder, m *onnxio.Model) { m.Proto.OpsetImport = m.Proto.OpsetImport[:1] }, 0,
+			[]string{"\"bconv\" (BinaryConv)", "does not import opset ai.qtool"}},
+		{"ai.qtool version 2", func(_ *graphBuilder, m *onnxio.Model) { m.Proto.OpsetImport[1].Version = proto.Int64(2) }, 0,
+			[]string{"\"bconv\" (BinaryConv)", "version 2; the engine implements version 1"}},
+	}
+	for _, tc := range cases {
+		b := newGraph()
+		b.input("x", onnxio.Float)
+		b.output("y", onnxio.Float)
+		l.addNode(t, b, "bconv", "x", "y")
+		m := binModel(t, b)
+		if tc.edit != nil {
+			tc.edit(b, m)
+		}
+		s, err := Compile(m, Options{})
+		if err == nil {
+			c := bc.c
+			if tc.xc != 0 {
+				c = tc.xc
+			}
+			_, err = s.Run(map[string]*Tensor{"x": NewFloat32([]int{1, c, 5, 5}, nil)})
+		}
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		t.Logf("%s: %v", tc.name, err)
+		for _, w := range append(tc.wants, "bconv") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+// TestBinaryPackedInputChecks checks packed inputs: unused bits set, a
+// threshold with packed input, and a wrong word count are errors.
+func TestBinaryPackedInputChecks(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, tc := range []struct {
+		thr   bool
+		words int
+		bit   uint64
+		want  string
+	}{
+		{false, 2, 1 << 40, "bits set past channel 70"},
+		{true, 2, 0, "threshold applies to float input only"},
+		{false, 1, 0, "want [N, H, W, 2] for in_channels 70"},
+	} {
+		l := newBinLayer(r, binCase{n: 1, c: 70, h: 4, w: 4, m: 8, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float", thr: tc.thr})
+		b := newGraph()
+		b.input("x", onnxio.Uint64)
+		b.output("y", onnxio.Float)
+		l.addNode(t, b, "bconv", "x", "y")
+		s, err := Compile(binModel(t, b), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]uint64, 16*tc.words)
+		x[len(x)-1] = tc.bit
+		_, err = s.Run(map[string]*Tensor{"x": {Type: onnxio.Uint64, Shape: []int{1, 4, 4, tc.words}, U64: x}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bconv") {
+			t.Errorf("error %v, want one naming bconv and saying %q", err, tc.want)
+		}
+	}
+}
+
+// BenchmarkBinaryConv compares a 64->64 3×3 BinaryConv at 14×14 (float
+// input and output, as a drop-in for the float layers) with the float
+// Sign/Conv/Mul/Add graph it replaces (fused as the engine runs it).
+func BenchmarkBinaryConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{1, 64} {
+		bc := binCase{n: n, c: 64, h: 14, w: 14, m: 64, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float"}
+		l := newBinLayer(r, bc)
+		x := NewFloat32([]int{n, 64, 14, 14}, randBinInput(r, n*64*14*14))
+		for _, kind := range []string{"binary", "float"} {
+			b.Run(fmt.Sprintf("batch%d/%s", n, kind), func(b *testing.B) {
+				g := newGraph()
+				g.input("x", onnxio.Float)
+				g.output("y", onnxio.Float)
+				if kind == "binary" {
+					l.addNode(b, g, "bconv", "x", "y")
+				} else {
+					l.addFloatEquivalent(b, g, "x", "y")
+				}
+				s, err := Compile(binModel(b, g), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				in := map[string]*Tensor{"x": x}
+				if _, err := s.Run(in); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := s.Run(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
