@@ -137,7 +137,9 @@ func (l *binLayer) reference(x []float32) []float32 {
 							}
 						}
 					}
-					v := d*l.mult[m] + l.bias[m] + 0 // two roundings; -0 -> +0
+					// Two roundings (the conversion keeps arm64 from fusing them into
+					// one FMA); -0 -> +0.
+					v := float32(d*l.mult[m]) + l.bias[m] + 0
 					if bc.clip {
 						v = min(max(v, l.lo), l.hi)
 					}
