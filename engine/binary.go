@@ -377,7 +377,6 @@ func (k *binOpK) run(rc *runCtx, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
-	wc := kernels.BitWords(k.inC)
 	if x.Type == onnxio.Uint64 {
 		if err := checkUnusedBits(x.U64, k.inC); err != nil {
 			return fmt.Errorf("packed input: %w", err)
@@ -393,42 +392,56 @@ func (k *binOpK) run(rc *runCtx, in, out []*Tensor) error {
 	parallelFor(rc.threads, n, grain, func(lo, hi int) {
 		wk := pl.Get().(*binaryWorker)
 		defer pl.Put(wk)
-		b := hi - lo
-		var src []uint64
-		if x.Type == onnxio.Uint64 {
-			src = x.U64[lo*hw*wc : hi*hw*wc]
-		} else {
-			wk.bits = kernels.PackSignsNCHW(wk.bits, x.F32[lo*k.inC*hw:hi*k.inC*hw], b, k.inC, hw, k.thr)
-			src = wk.bits
-		}
 		oh, ow := wk.conv.OutputSize()
 		op := oh * ow
-		per := k.m * op
-		switch k.out {
-		case binOutBits:
-			wo := kernels.BitWords(k.m)
-			wk.conv.RunBits(y.U64[lo*op*wo:hi*op*wo], src, b)
-		case binOutFloat:
-			dst := y.F32[lo*per : hi*per]
-			if op == 1 {
-				wk.conv.RunF32(dst, src, b)
-				return
-			}
-			wk.f32 = grow(wk.f32, b*per)
-			wk.conv.RunF32(wk.f32, src, b)
-			nhwcToNCHW(dst, wk.f32, b, op, k.m)
-		case binOutInt8:
-			dst := y.I8[lo*per : hi*per]
-			if op == 1 {
-				wk.conv.RunInt8(dst, src, b)
-				return
-			}
-			wk.i8 = grow(wk.i8, b*per)
-			wk.conv.RunInt8(wk.i8, src, b)
-			nhwcToNCHW(dst, wk.i8, b, op, k.m)
+		// Chunks of images whose intermediate buffers stay in cache.
+		step := max(1, binaryChunkElems/max(k.m*op, k.inC*hw))
+		for c0 := lo; c0 < hi; c0 += step {
+			k.runChunk(wk, x, y, c0, min(c0+step, hi), hw, op)
 		}
 	})
 	return nil
+}
+
+// binaryChunkElems bounds the input or output elements of the images one
+// worker packs, convolves and transposes at a time (256 KiB of float32).
+const binaryChunkElems = 64 << 10
+
+// runChunk computes images (or rows) [lo, hi) of x into y.
+func (k *binOpK) runChunk(wk *binaryWorker, x, y *Tensor, lo, hi, hw, op int) {
+	b := hi - lo
+	wc := kernels.BitWords(k.inC)
+	var src []uint64
+	if x.Type == onnxio.Uint64 {
+		src = x.U64[lo*hw*wc : hi*hw*wc]
+	} else {
+		wk.bits = kernels.PackSignsNCHW(wk.bits, x.F32[lo*k.inC*hw:hi*k.inC*hw], b, k.inC, hw, k.thr)
+		src = wk.bits
+	}
+	per := k.m * op
+	switch k.out {
+	case binOutBits:
+		wo := kernels.BitWords(k.m)
+		wk.conv.RunBits(y.U64[lo*op*wo:hi*op*wo], src, b)
+	case binOutFloat:
+		dst := y.F32[lo*per : hi*per]
+		if op == 1 {
+			wk.conv.RunF32(dst, src, b)
+			return
+		}
+		wk.f32 = grow(wk.f32, b*per)
+		wk.conv.RunF32(wk.f32, src, b)
+		nhwcToNCHW(dst, wk.f32, b, op, k.m)
+	case binOutInt8:
+		dst := y.I8[lo*per : hi*per]
+		if op == 1 {
+			wk.conv.RunInt8(dst, src, b)
+			return
+		}
+		wk.i8 = grow(wk.i8, b*per)
+		wk.conv.RunInt8(wk.i8, src, b)
+		nhwcToNCHW(dst, wk.i8, b, op, k.m)
+	}
 }
 
 // nhwcToNCHW transposes batch images of pixels×channels into channels×
