@@ -172,7 +172,7 @@ func buildBinOp(c *nodeCtx, gemm bool) (kernel, error) {
 // readGeometry reads BinaryConv's window attributes, checking them
 // against W's shape [M, kH, kW, words].
 func (k *binOpK) readGeometry(c *nodeCtx, wShape []int) error {
-	if ap := c.attrString("auto_pad", "NOTSET"); ap != "NOTSET" {
+	if ap := c.attrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" {
 		return fmt.Errorf("auto_pad %q is not supported (give explicit pads)", ap)
 	}
 	if len(wShape) != 4 {
