@@ -30,6 +30,8 @@ const (
 	binOutBits
 )
 
+// binOpK is a BinaryConv or BinaryGemm node: its constant operands, and
+// the kernels' planned convolutions per input size.
 type binOpK struct {
 	gemm   bool
 	inC    int // in_channels (in_features)
@@ -328,7 +330,7 @@ func (k *binOpK) workers(h, w int) (*sync.Pool, error) {
 
 func (k *binOpK) infer(in []*Tensor) ([]spec, error) {
 	if len(in) < 1 || in[0] == nil {
-		return nil, fmt.Errorf("input X is required")
+		return nil, fmt.Errorf("input 0 (X or A) is required")
 	}
 	x := in[0]
 	n, h, w, err := k.dims(x)
