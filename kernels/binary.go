@@ -142,6 +142,69 @@ func PackSigns(dst []uint64, x []float32, pixels, channels int) []uint64 {
 	return dst
 }
 
+// PackSignsNCHW packs batch images of channels planes of pixels float32
+// values each (NCHW) into channels-last sign bits, batch×pixels×
+// BitWords(channels) words, and returns them; dst is reused when large
+// enough. The bit of channel c is 1 (the value -1) where x < thr[c]; nil
+// thr means all 0 (then it is PackSigns of the transposed image). NaN
+// packs as 0 (+1).
+func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr []float32) []uint64 {
+	wc := BitWords(channels)
+	if len(x) < batch*channels*pixels || thr != nil && len(thr) < channels {
+		panic(fmt.Sprintf("kernels: PackSignsNCHW: %d values and %d thresholds for %d×%d×%d", len(x), len(thr), batch, channels, pixels))
+	}
+	if cap(dst) < batch*pixels*wc {
+		dst = make([]uint64, batch*pixels*wc)
+	}
+	dst = dst[:batch*pixels*wc]
+	for n := 0; n < batch; n++ {
+		img := x[n*channels*pixels : (n+1)*channels*pixels]
+		out := dst[n*pixels*wc : (n+1)*pixels*wc]
+		for w := 0; w < wc; w++ {
+			c0 := w * 64
+			cn := min(64, channels-c0)
+			// Eight pixels' words at a time, built in registers from
+			// eight consecutive values of each channel's plane.
+			p := 0
+			for ; p+8 <= pixels; p += 8 {
+				var a0, a1, a2, a3, a4, a5, a6, a7 uint64
+				for c := 0; c < cn; c++ {
+					var t float32
+					if thr != nil {
+						t = thr[c0+c]
+					}
+					r := img[(c0+c)*pixels+p:]
+					r = r[:8]
+					a0 |= boolBit(r[0] < t) << c
+					a1 |= boolBit(r[1] < t) << c
+					a2 |= boolBit(r[2] < t) << c
+					a3 |= boolBit(r[3] < t) << c
+					a4 |= boolBit(r[4] < t) << c
+					a5 |= boolBit(r[5] < t) << c
+					a6 |= boolBit(r[6] < t) << c
+					a7 |= boolBit(r[7] < t) << c
+				}
+				o := out[p*wc+w:]
+				_ = o[7*wc]
+				o[0], o[wc], o[2*wc], o[3*wc] = a0, a1, a2, a3
+				o[4*wc], o[5*wc], o[6*wc], o[7*wc] = a4, a5, a6, a7
+			}
+			for ; p < pixels; p++ {
+				var a uint64
+				for c := 0; c < cn; c++ {
+					var t float32
+					if thr != nil {
+						t = thr[c0+c]
+					}
+					a |= boolBit(img[(c0+c)*pixels+p] < t) << c
+				}
+				out[p*wc+w] = a
+			}
+		}
+	}
+	return dst
+}
+
 // UnpackSigns writes ±1 for each packed bit (1 -> -1, 0 -> +1):
 // pixels×channels values, channels-last.
 func UnpackSigns(dst []float32, src []uint64, pixels, channels int) {
@@ -371,6 +434,14 @@ func NewBinaryConv(p BinaryConvParams, weights []float32) (*BinaryConv, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Clone returns a BinaryConv sharing c's packed weights and output stage
+// with buffers of its own, to run on another goroutine than c.
+func (c *BinaryConv) Clone() *BinaryConv {
+	d := *c
+	d.runBuf = nil
+	return &d
 }
 
 // OutputSize is the output height and width.
