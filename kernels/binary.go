@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -85,6 +87,9 @@ type binaryImpl struct {
 	// pack packs words×64 floats into words words (see PackSigns), words
 	// >= 1; nil means the Go loop.
 	pack func(dst *uint64, x *float32, words int)
+	// packT packs pixels×wc·64 channels-last floats against per-channel
+	// thresholds (bit: x < thr), pixels, wc >= 1; nil means the Go loop.
+	packT func(dst *uint64, x, thr *float32, pixels, wc int)
 	// peak runs the path's register-only XOR+POPCNT+ADD loop for iters
 	// iterations and returns the operations done (a bit multiply-accumulate
 	// counts as two); nil for the generic path.
@@ -157,6 +162,24 @@ func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr [
 		dst = make([]uint64, batch*pixels*wc)
 	}
 	dst = dst[:batch*pixels*wc]
+	if packT := binaryActive().packT; packT != nil && channels%64 == 0 && pixels > 0 {
+		// Whole words of channels: each image transposed to channels-last
+		// (TransposeFloat32), then compared a vector at a time.
+		s := packScratch.Get().(*[]float32)
+		defer packScratch.Put(s)
+		buf := slices.Grow((*s)[:0], channels*pixels+channels)[:channels*pixels+channels]
+		*s = buf
+		t := buf[channels*pixels:]
+		copy(t, thr)
+		if thr == nil {
+			clear(t)
+		}
+		for n := 0; n < batch; n++ {
+			TransposeFloat32(buf, channels, x[n*channels*pixels:(n+1)*channels*pixels], channels, pixels)
+			packT(&dst[n*pixels*wc], &buf[0], &t[0], pixels, wc)
+		}
+		return dst
+	}
 	for n := 0; n < batch; n++ {
 		img := x[n*channels*pixels : (n+1)*channels*pixels]
 		out := dst[n*pixels*wc : (n+1)*pixels*wc]
@@ -204,6 +227,10 @@ func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr [
 	}
 	return dst
 }
+
+// packScratch holds PackSignsNCHW's channels-last copy of an image and
+// its thresholds.
+var packScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // UnpackSigns writes ±1 for each packed bit (1 -> -1, 0 -> +1):
 // pixels×channels values, channels-last.

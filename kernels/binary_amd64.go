@@ -66,6 +66,14 @@ func packSigns_avx512(dst *uint64, x *float32, words int)
 //go:noescape
 func packSigns_avx2(dst *uint64, x *float32, words int)
 
+// Threshold sign packers (see binaryImpl.packT).
+
+//go:noescape
+func packSignsT_avx512(dst *uint64, x, thr *float32, pixels, wc int)
+
+//go:noescape
+func packSignsT_avx2(dst *uint64, x, thr *float32, pixels, wc int)
+
 // Measured on the Sapphire Rapids-class Xeon (qtool bench --kernels,
 // single thread, best of 9 rounds, register-only XOR+POPCNT+ADD ceilings
 // in the same run): bgemm_6x32_avx512vpopcnt 2458 GOPS of a 2452 ceiling,
@@ -89,6 +97,7 @@ var binaryRegistered = func() bool {
 			outI8:   outI8Vector(boutI8_avx512, 16),
 			outBits: outBitsVector(boutBits_avx512, 16),
 			pack:    packSigns_avx512,
+			packT:   packSignsT_avx512,
 			peak:    func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
 		}
 	}
@@ -99,6 +108,7 @@ var binaryRegistered = func() bool {
 			outI8:   outI8Vector(boutI8_avx2, 8),
 			outBits: outBitsVector(boutBits_avx2, 8),
 			pack:    packSigns_avx2,
+			packT:   packSignsT_avx2,
 			peak:    func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
 		}
 	}

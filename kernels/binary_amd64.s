@@ -1281,3 +1281,75 @@ ps2:
 	JNZ ps2
 	VZEROUPPER
 	RET
+
+// func packSignsT_avx512(dst *uint64, x, thr *float32, pixels, wc int)
+//
+// PackSigns against per-channel thresholds: for each of pixels pixels of
+// wc·64 channels (x channels-last), bit c of word w is x[c] < thr[c]
+// (t > x, ordered: NaN gives 0).
+TEXT ·packSignsT_avx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ pixels+24(FP), CX
+
+pt512pix:
+	MOVQ thr+16(FP), DX
+	MOVQ wc+32(FP), BX
+
+pt512w:
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	VCMPPS $0x1e, 0(SI), Z0, K1
+	VCMPPS $0x1e, 64(SI), Z1, K2
+	VCMPPS $0x1e, 128(SI), Z2, K3
+	VCMPPS $0x1e, 192(SI), Z3, K4
+	KMOVW K1, 0(DI)
+	KMOVW K2, 2(DI)
+	KMOVW K3, 4(DI)
+	KMOVW K4, 6(DI)
+	ADDQ $256, SI
+	ADDQ $256, DX
+	ADDQ $8, DI
+	DECQ BX
+	JNZ pt512w
+	DECQ CX
+	JNZ pt512pix
+	VZEROUPPER
+	RET
+
+// func packSignsT_avx2(dst *uint64, x, thr *float32, pixels, wc int)
+//
+// packSignsT_avx512 on 8 lanes: a byte of the word per compare.
+TEXT ·packSignsT_avx2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ pixels+24(FP), CX
+
+pt2pix:
+	MOVQ thr+16(FP), DX
+	MOVQ wc+32(FP), BX
+
+pt2w:
+	XORQ R8, R8
+	XORQ R9, R9
+
+pt2b:
+	VMOVUPS (DX)(R8*4), Y0
+	VCMPPS $0x1e, (SI)(R8*4), Y0, Y1
+	VMOVMSKPS Y1, AX
+	MOVB AX, (DI)(R9*1)
+	ADDQ $8, R8
+	INCQ R9
+	CMPQ R9, $8
+	JLT pt2b
+	ADDQ $256, SI
+	ADDQ $256, DX
+	ADDQ $8, DI
+	DECQ BX
+	JNZ pt2w
+	DECQ CX
+	JNZ pt2pix
+	VZEROUPPER
+	RET

@@ -243,11 +243,15 @@ func TestPackSigns(t *testing.T) {
 }
 
 func TestPackSignsNCHW(t *testing.T) {
+	withFamilyPath(t, Binary, testPackSignsNCHW)
+}
+
+func testPackSignsNCHW(t *testing.T) {
 	nan := float32(math.NaN())
 	vals := []float32{1, -1, 0, float32(math.Copysign(0, -1)), nan, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45, -3, 0.5, 0.25}
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, c := range append(binaryChannels, 128, 130) {
-		for _, pixels := range []int{1, 5, 16} {
+		for _, pixels := range []int{1, 5, 16, 196} {
 			const batch = 2
 			x := make([]float32, batch*c*pixels)
 			for i := range x {
