@@ -21,14 +21,25 @@ func TransposeBytes(dst []byte, ldd int, src []byte, p, n int, flip byte) {
 	if ldd < p || len(src) < p*n || len(dst) < (n-1)*ldd+p {
 		panic(fmt.Sprintf("kernels: TransposeBytes: %d×%d into rows %d apart: src %d, dst %d bytes", p, n, ldd, len(src), len(dst)))
 	}
-	// Columns in tiles whose destination rows stay in cache from one strip
-	// of 8 source rows to the next.
-	const tile = 256
-	p8 := p &^ 7
 	var f16 [16]byte // flip for the assembly
 	for i := range f16 {
 		f16[i] = flip
 	}
+	j0 := 0
+	if p == 3 && ldd == 3 && n >= 16 && transposeP3Asm(dst, src, n, n/16, &f16) {
+		// Three planes (an RGB image) to pixel triples, 16 pixels a step.
+		j0 = n &^ 15
+	}
+	if p == 3 && ldd == 3 {
+		for j := j0; j < n; j++ {
+			dst[3*j], dst[3*j+1], dst[3*j+2] = src[j]^flip, src[n+j]^flip, src[2*n+j]^flip
+		}
+		return
+	}
+	// Columns in tiles whose destination rows stay in cache from one strip
+	// of 8 source rows to the next.
+	const tile = 256
+	p8 := p &^ 7
 	for j0 := 0; j0 < n; j0 += tile {
 		j1 := min(n, j0+tile)
 		for i := 0; i < p8; i += 8 {

@@ -163,3 +163,82 @@ fblock:
 	JNZ fblock
 	VZEROUPPER
 	RET
+
+// Shuffle masks of transposeP3AVX: for output vector o (16 of the 48
+// bytes of 16 pixels) and plane c, the source byte of each output byte
+// (0x80: zero). Mask (o*3+c) is at 16*(o*3+c).
+DATA p3mask<>+0(SB)/8, $0x8002808001808000
+DATA p3mask<>+8(SB)/8, $0x0580800480800380
+DATA p3mask<>+16(SB)/8, $0x0280800180800080
+DATA p3mask<>+24(SB)/8, $0x8080048080038080
+DATA p3mask<>+32(SB)/8, $0x8080018080008080
+DATA p3mask<>+40(SB)/8, $0x8004808003808002
+DATA p3mask<>+48(SB)/8, $0x8080078080068080
+DATA p3mask<>+56(SB)/8, $0x800a808009808008
+DATA p3mask<>+64(SB)/8, $0x8007808006808005
+DATA p3mask<>+72(SB)/8, $0x0a80800980800880
+DATA p3mask<>+80(SB)/8, $0x0780800680800580
+DATA p3mask<>+88(SB)/8, $0x8080098080088080
+DATA p3mask<>+96(SB)/8, $0x0d80800c80800b80
+DATA p3mask<>+104(SB)/8, $0x80800f80800e8080
+DATA p3mask<>+112(SB)/8, $0x80800c80800b8080
+DATA p3mask<>+120(SB)/8, $0x800f80800e80800d
+DATA p3mask<>+128(SB)/8, $0x800c80800b80800a
+DATA p3mask<>+136(SB)/8, $0x0f80800e80800d80
+GLOBL p3mask<>(SB), RODATA|NOPTR, $144
+
+// func transposeP3AVX(dst *byte, src *byte, n, nblk int, flip *[16]byte)
+//
+// Three planes of n bytes (at src, src+n, src+2n: an RGB image in NCHW) to
+// pixel triples (NHWC), nblk blocks of 16 pixels, each byte XORed with
+// flip[0]: per block three loads and, for each 16 output bytes, one
+// VPSHUFB of each plane ORed together.
+TEXT ·transposeP3AVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), R8
+	MOVQ nblk+24(FP), CX
+	MOVQ flip+32(FP), R11
+	VMOVDQU (R11), X15
+	LEAQ p3mask<>(SB), R10
+	VMOVDQU 0(R10), X6
+	VMOVDQU 16(R10), X7
+	VMOVDQU 32(R10), X8
+	VMOVDQU 48(R10), X9
+	VMOVDQU 64(R10), X10
+	VMOVDQU 80(R10), X11
+	VMOVDQU 96(R10), X12
+	VMOVDQU 112(R10), X13
+	VMOVDQU 128(R10), X14
+
+p3loop:
+	VMOVDQU (SI), X0
+	VMOVDQU (SI)(R8*1), X1
+	VMOVDQU (SI)(R8*2), X2
+	VPSHUFB X6, X0, X3
+	VPSHUFB X7, X1, X4
+	VPOR X4, X3, X3
+	VPSHUFB X8, X2, X4
+	VPOR X4, X3, X3
+	VPXOR X15, X3, X3
+	VMOVDQU X3, (DI)
+	VPSHUFB X9, X0, X3
+	VPSHUFB X10, X1, X4
+	VPOR X4, X3, X3
+	VPSHUFB X11, X2, X4
+	VPOR X4, X3, X3
+	VPXOR X15, X3, X3
+	VMOVDQU X3, 16(DI)
+	VPSHUFB X12, X0, X3
+	VPSHUFB X13, X1, X4
+	VPOR X4, X3, X3
+	VPSHUFB X14, X2, X4
+	VPOR X4, X3, X3
+	VPXOR X15, X3, X3
+	VMOVDQU X3, 32(DI)
+	ADDQ $16, SI
+	ADDQ $48, DI
+	DECQ CX
+	JNZ p3loop
+	VZEROUPPER
+	RET

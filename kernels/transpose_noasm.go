@@ -11,3 +11,8 @@ func transposeStripAsm(dst []byte, ld int, src []byte, ls, nblk int, flip *[16]b
 func transposeStripF32Asm(dst []float32, ld int, src []float32, ls, nblk int) bool {
 	return false
 }
+
+// transposeP3Asm has no assembly here.
+func transposeP3Asm(dst []byte, src []byte, n, nblk int, flip *[16]byte) bool {
+	return false
+}

@@ -15,6 +15,9 @@ func TestTransposeBytes(t *testing.T) {
 	for trial := 0; trial < 300; trial++ {
 		p, n := sizes[r.IntN(len(sizes))], sizes[r.IntN(len(sizes))]
 		ldd := p + r.IntN(3)
+		if trial%4 == 0 {
+			p, ldd = 3, 3 // the RGB planes path
+		}
 		flip := []byte{0, 0x80}[r.IntN(2)]
 		src := make([]byte, p*n)
 		for i := range src {
@@ -98,18 +101,23 @@ func BenchmarkTransposeFloat32(b *testing.B) {
 }
 
 func BenchmarkTransposeBytes(b *testing.B) {
-	// A convolution output's shape: 40×40 pixels of 96 channels.
-	p, n := 1600, 96
-	src := make([]byte, p*n)
-	dst := make([]byte, p*n)
-	for _, path := range SupportedPaths() {
-		b.Run(path.String(), func(b *testing.B) {
-			withPath(b, path, func() {
-				b.SetBytes(int64(p * n))
-				for b.Loop() {
-					TransposeBytes(dst, p, src, p, n, 0)
-				}
+	// A convolution output's shape (40×40 pixels of 96 channels), and an
+	// RGB image's planes to pixels (48×192).
+	for _, s := range []struct {
+		name string
+		p, n int
+	}{{"1600x96", 1600, 96}, {"rgb", 3, 48 * 192}} {
+		src := make([]byte, s.p*s.n)
+		dst := make([]byte, s.p*s.n)
+		for _, path := range SupportedPaths() {
+			b.Run(s.name+"/"+path.String(), func(b *testing.B) {
+				withPath(b, path, func() {
+					b.SetBytes(int64(s.p * s.n))
+					for b.Loop() {
+						TransposeBytes(dst, s.p, src, s.p, s.n, 0)
+					}
+				})
 			})
-		})
+		}
 	}
 }
