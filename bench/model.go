@@ -114,6 +114,13 @@ func BenchModels(models []*onnxio.Model, opt ModelOptions) (*ModelReport, error)
 	if opt.Threads <= 0 {
 		opt.Threads = runtime.GOMAXPROCS(0)
 	}
+	var lib *ort.Library
+	if opt.ORT != "" {
+		var err error
+		if lib, err = ort.Open(opt.ORT); err != nil {
+			return nil, err
+		}
+	}
 	sessions := make([]*engine.Session, len(models))
 	for i, m := range models {
 		s, err := engine.Compile(m, engine.Options{Threads: opt.Threads})
@@ -139,9 +146,9 @@ func BenchModels(models []*onnxio.Model, opt ModelOptions) (*ModelReport, error)
 		}
 	}
 	var ortRuns []*ort.Session
-	if opt.ORT != "" {
-		ortRuns, r.ORTVersion, err = ortSessions(opt.ORT, models, sessions[0], inputs, opt.Threads)
-		if err != nil {
+	if lib != nil {
+		r.ORTVersion = lib.Version()
+		if ortRuns, err = ortSessions(lib, models, sessions[0], inputs, opt.Threads); err != nil {
 			return nil, err
 		}
 		defer func() {

@@ -11,28 +11,23 @@ import (
 	"github.com/qtool/qtool/onnxio"
 )
 
-// ortSessions loads ONNX Runtime from lib and compiles each model with it
-// (threads intra-op threads), bound to inputs, which first's session
-// takes. It returns the library's version too.
-func ortSessions(lib string, models []*onnxio.Model, first *engine.Session, inputs map[string]*engine.Tensor, threads int) ([]*ort.Session, string, error) {
-	l, err := ort.Open(lib)
-	if err != nil {
-		return nil, "", err
-	}
+// ortSessions compiles each model with ONNX Runtime l (threads intra-op
+// threads), bound to inputs, which first's session takes.
+func ortSessions(l *ort.Library, models []*onnxio.Model, first *engine.Session, inputs map[string]*engine.Tensor, threads int) ([]*ort.Session, error) {
 	var in []ort.Tensor
 	for _, vi := range first.Inputs() {
 		t, err := ort.FromEngine(vi.Name, inputs[vi.Name])
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		in = append(in, t)
 	}
 	var sessions []*ort.Session
-	fail := func(err error) ([]*ort.Session, string, error) {
+	fail := func(err error) ([]*ort.Session, error) {
 		for _, s := range sessions {
 			s.Close()
 		}
-		return nil, "", err
+		return nil, err
 	}
 	for _, m := range models {
 		// From the file when there is one, so that external data resolves;
@@ -52,5 +47,5 @@ func ortSessions(lib string, models []*onnxio.Model, first *engine.Session, inpu
 			return fail(fmt.Errorf("%s: %w", m.Path, err))
 		}
 	}
-	return sessions, l.Version(), nil
+	return sessions, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/ort"
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
 )
@@ -43,7 +44,11 @@ func TestBenchModelsORT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessions, _, err := ortSessions(lib, models[i:i+1], s, inputs, 1)
+		l, err := ort.Open(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions, err := ortSessions(l, models[i:i+1], s, inputs, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
