@@ -33,7 +33,10 @@ positive "$p50" || fail "bench p50_ms is '$p50'"
 $emu "$bin" bench --kernels --shapes 64x64x64 --time 1ms --rounds 1 >kernels.txt || fail "bench --kernels failed"
 grep -q fp32 kernels.txt || fail "bench --kernels printed no fp32 row"
 
-# After merging branch eval, enable:
-# $emu "$bin" eval --json >eval.json || fail "eval failed"
+# The built-in CNN on the first 50 built-in test images (pure Go on armv7
+# takes about a second an image under qemu).
+$emu "$bin" eval --limit 50 --json >eval.json || fail "eval failed"
+top1=$(field eval.json top1)
+awk -v x="$top1" 'BEGIN { exit !(x >= 80 && x <= 100) }' || fail "eval top1 is '$top1'"
 
-echo "edge-check: $bin on $arch: bench p50 $p50 ms under $emu (correctness only), kernels ok"
+echo "edge-check: $bin on $arch: bench p50 $p50 ms under $emu (correctness only), kernels ok, eval top-1 $top1 % on 50 images"
