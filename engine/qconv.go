@@ -409,9 +409,10 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 		}
 		if k.post != nil {
 			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-				var scratch []uint8
+				bp := byteScratch.Get().(*[]byte)
+				defer byteScratch.Put(bp)
 				for b := lo; b < hi; b++ {
-					k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, &scratch)
+					k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, bp)
 				}
 			})
 		}

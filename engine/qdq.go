@@ -1008,6 +1008,13 @@ func maxPoolQNHWC[T uint8 | int8](x, o []T, n, c, h, w int, g convGeom, oh, ow i
 
 // maxPool2x2Q is maxPoolQ for 2×2 windows of stride 2 without padding.
 func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
+	var flip uint64
+	if _, ok := any(x).([]int8); ok {
+		flip = swarHigh
+	}
+	le := binary.LittleEndian
+	xb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+	ob := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
 	for pl := 0; pl < planes; pl++ {
 		xp := x[pl*h*w : (pl+1)*h*w]
 		op := o[pl*oh*ow : (pl+1)*oh*ow]
@@ -1015,11 +1022,35 @@ func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
 			r0 := xp[2*oy*w : 2*oy*w+2*ow]
 			r1 := xp[(2*oy+1)*w : (2*oy+1)*w+2*ow]
 			d := op[oy*ow : (oy+1)*ow]
-			for ox := range d {
-				d[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+			if ow < 4 {
+				for ox := range d {
+					d[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+				}
+				continue
+			}
+			// Four outputs a step from 64-bit words: the two rows' bytes,
+			// then each even byte against the odd one after it (in 16-bit
+			// lanes), gathered into four bytes; the last step overlaps the
+			// one before when ow is not a multiple of four.
+			b0 := xb[pl*h*w+2*oy*w : pl*h*w+2*oy*w+2*ow]
+			b1 := xb[pl*h*w+(2*oy+1)*w : pl*h*w+(2*oy+1)*w+2*ow]
+			db := ob[pl*oh*ow+oy*ow : pl*oh*ow+(oy+1)*ow]
+			for ox := 0; ox < ow; ox += 4 {
+				ox = min(ox, ow-4)
+				m := pairMax(maxU8x8(le.Uint64(b0[2*ox:])^flip, le.Uint64(b1[2*ox:])^flip))
+				le.PutUint32(db[ox:], uint32(m^flip))
 			}
 		}
 	}
+}
+
+// pairMax returns, in its low four bytes, the larger (unsigned) of bytes
+// 2i and 2i+1 of v for i < 4.
+func pairMax(v uint64) uint64 {
+	const even = 0x00FF00FF00FF00FF
+	m := maxU8x8(v&even, v>>8&even) // lane maxima in the low bytes
+	m = (m | m>>8) & 0x0000FFFF0000FFFF
+	return (m | m>>16) & 0xFFFFFFFF
 }
 
 // maxPoolQ max-pools planes of h×w values into oh×ow (padding taps are

@@ -431,3 +431,41 @@ func TestQDQClampExact(t *testing.T) {
 		}
 	}
 }
+
+// maxPool2x2Q (the word-wise NCHW form) against the plain definition on
+// random planes of every width around the eight-output step, int8 and
+// uint8, extremes included.
+func TestMaxPool2x2Q(t *testing.T) {
+	r := rand.New(rand.NewSource(41))
+	vals := []uint8{0, 1, 0x7F, 0x80, 0x81, 0xFE, 0xFF}
+	for trial := 0; trial < 200; trial++ {
+		planes, h, w := 1+r.Intn(3), 2+r.Intn(6), 2+r.Intn(40)
+		oh, ow := h/2, w/2
+		x := make([]uint8, planes*h*w)
+		for i := range x {
+			x[i] = uint8(r.Uint32())
+			if r.Intn(3) == 0 {
+				x[i] = vals[r.Intn(len(vals))]
+			}
+		}
+		got8 := make([]uint8, planes*oh*ow)
+		gotS := make([]int8, planes*oh*ow)
+		maxPool2x2Q(x, got8, planes, h, w, oh, ow)
+		maxPool2x2Q(asInt8(x), gotS, planes, h, w, oh, ow)
+		for pl := 0; pl < planes; pl++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					at := func(dy, dx int) uint8 { return x[pl*h*w+(2*oy+dy)*w+2*ox+dx] }
+					a, b, c, d := at(0, 0), at(0, 1), at(1, 0), at(1, 1)
+					i := (pl*oh+oy)*ow + ox
+					if want := max(a, b, c, d); got8[i] != want {
+						t.Fatalf("uint8 %dx%dx%d: out[%d] = %d, want %d", planes, h, w, i, got8[i], want)
+					}
+					if want := max(int8(a), int8(b), int8(c), int8(d)); gotS[i] != want {
+						t.Fatalf("int8 %dx%dx%d: out[%d] = %d, want %d", planes, h, w, i, gotS[i], want)
+					}
+				}
+			}
+		}
+	}
+}
