@@ -7,6 +7,7 @@ import (
 
 	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
 
 // qtool's binary operators (domain ai.qtool, version 1; the contract is
@@ -30,6 +31,109 @@ const (
 	binOutBits
 )
 
+// binaryQ is a per-tensor 8-bit DequantizeLinear before a binary
+// operator's float input, a QuantizeLinear after its float output, or
+// both, run inside the operator: the input is binarized from its 8-bit
+// codes (the thresholds turned into code thresholds, exactly) and the
+// output quantized as it leaves, so the activations between binary
+// layers move as bytes.
+type binaryQ struct {
+	dq, q    *pb.NodeProto
+	in, out  string // dq's input, q's output
+	inDT     onnxio.DataType
+	inScale  float32
+	inZP     int32
+	outDT    onnxio.DataType
+	outScale float32
+	outZP    int32
+}
+
+// matchBinaryQ finds the DequantizeLinear and QuantizeLinear nodes around
+// binary operators that these can absorb (each the only reader or writer
+// of the value between, per-tensor constant parameters, 8-bit types), and
+// marks them absorbed.
+func (s *Session) matchBinaryQ(nodes []*pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) map[*pb.NodeProto]*binaryQ {
+	producer := producers(nodes)
+	std := func(n *pb.NodeProto) bool { d := n.GetDomain(); return d == "" || d == "ai.onnx" }
+	// params reads a per-tensor scale and 8-bit zero point.
+	params := func(n *pb.NodeProto) (float32, int32, onnxio.DataType, bool) {
+		in := n.GetInput()
+		if len(in) < 3 || in[2] == "" || attrInt(n, "block_size", 0) != 0 {
+			return 0, 0, 0, false
+		}
+		sc, zp := s.constOf(in[1]), s.constOf(in[2])
+		if sc == nil || zp == nil || sc.Type != onnxio.Float || sc.Len() != 1 || zp.Len() != 1 {
+			return 0, 0, 0, false
+		}
+		if v := sc.F32[0]; !(v > 0) || math.IsInf(float64(v), 0) {
+			return 0, 0, 0, false
+		}
+		switch zp.Type {
+		case onnxio.Int8:
+			return sc.F32[0], int32(zp.I8[0]), onnxio.Int8, true
+		case onnxio.Uint8:
+			return sc.F32[0], int32(zp.U8[0]), onnxio.Uint8, true
+		}
+		return 0, 0, 0, false
+	}
+	out := map[*pb.NodeProto]*binaryQ{}
+	for _, n := range nodes {
+		if n.GetDomain() != binaryDomain || absorbed[n] || len(n.GetInput()) == 0 || len(n.GetOutput()) != 1 {
+			continue
+		}
+		bq := &binaryQ{}
+		if d := producer[n.GetInput()[0]]; d != nil && std(d) && d.GetOpType() == "DequantizeLinear" && !absorbed[d] &&
+			len(consumers[d.GetOutput()[0]]) == 1 && !isOut[d.GetOutput()[0]] {
+			if sc, zp, dt, ok := params(d); ok {
+				bq.dq, bq.in, bq.inScale, bq.inZP, bq.inDT = d, d.GetInput()[0], sc, zp, dt
+			}
+		}
+		y := n.GetOutput()[0]
+		if cs := consumers[y]; len(cs) == 1 && !isOut[y] && std(cs[0]) && cs[0].GetOpType() == "QuantizeLinear" && !absorbed[cs[0]] &&
+			attrString(n, "output", "float") == "float" {
+			if sc, zp, dt, ok := params(cs[0]); ok && attrInt(cs[0], "saturate", 1) == 1 {
+				bq.q, bq.out, bq.outScale, bq.outZP, bq.outDT = cs[0], cs[0].GetOutput()[0], sc, zp, dt
+			}
+		}
+		if bq.dq == nil && bq.q == nil {
+			continue
+		}
+		for _, a := range []*pb.NodeProto{bq.dq, bq.q} {
+			if a != nil {
+				absorbed[a] = true
+			}
+		}
+		out[n] = bq
+	}
+	return out
+}
+
+// codeThresholds turns per-channel float thresholds (nil: all 0) on
+// dequantized values into thresholds on the codes: the number of codes,
+// in unsigned order, whose value (code - zp)·scale is below the channel's
+// threshold (the value grows with the code, so they come first).
+func codeThresholds(thr []float32, channels int, dt onnxio.DataType, scale float32, zp int32) (*kernels.CodeThresholds, error) {
+	t := make([]uint16, channels)
+	for c := range t {
+		var th float32
+		if thr != nil {
+			th = thr[c]
+		}
+		n := uint16(0)
+		for u := 0; u < 256; u++ {
+			q := float32(u)
+			if dt == onnxio.Int8 {
+				q = float32(int8(uint8(u) ^ 0x80))
+			}
+			if (q-float32(zp))*scale < th {
+				n++
+			}
+		}
+		t[c] = n
+	}
+	return kernels.NewCodeThresholds(t)
+}
+
 // binOpK is a BinaryConv or BinaryGemm node: its constant operands, and
 // the kernels' planned convolutions per input size.
 type binOpK struct {
@@ -42,6 +146,15 @@ type binOpK struct {
 	thr    []float32                // per input channel, nil for all 0
 	stage  kernels.BinaryOutput
 	out    int
+	// With an absorbed DequantizeLinear (codes set): the input's 8-bit
+	// type and the thresholds on its codes; with an absorbed
+	// QuantizeLinear (outQ): the output's.
+	inDT          onnxio.DataType
+	codes         *kernels.CodeThresholds
+	outQ          bool
+	outDT         onnxio.DataType
+	outScale      float32
+	outZP, lo, hi int32
 
 	mu    sync.Mutex
 	sizes map[[2]int]*sync.Pool // per input H×W: *binaryWorker
@@ -49,10 +162,11 @@ type binOpK struct {
 
 // binaryWorker is one goroutine's planned convolution and buffers.
 type binaryWorker struct {
-	conv *kernels.BinaryConv
-	bits []uint64  // packed input images
-	f32  []float32 // NHWC float output, before the transpose
-	i8   []int8
+	conv  *kernels.BinaryConv
+	bits  []uint64  // packed input images
+	f32   []float32 // NHWC float output, before the transpose
+	i8    []int8
+	bytes []byte // channels-last codes: the input's (absorbed DQ) or the output's (absorbed Q)
 }
 
 func buildBinaryConv(c *nodeCtx) (kernel, error) { return buildBinOp(c, false) }
@@ -149,6 +263,16 @@ func buildBinOp(c *nodeCtx, gemm bool) (kernel, error) {
 			return nil, fmt.Errorf("threshold has shape %v, want [%d] (one per input channel)", thr.Shape, k.inC)
 		}
 		k.thr = thr.F32
+	}
+	if bq := c.binq; bq != nil && bq.dq != nil {
+		if k.codes, err = codeThresholds(k.thr, k.inC, bq.inDT, bq.inScale, bq.inZP); err != nil {
+			return nil, err
+		}
+		k.inDT = bq.inDT
+	}
+	if bq := c.binq; bq != nil && bq.q != nil {
+		k.outQ, k.outDT, k.outScale, k.outZP = true, bq.outDT, bq.outScale, bq.outZP
+		k.lo, k.hi, _ = qLimits(bq.outDT)
 	}
 	k.stage = kernels.BinaryOutput{Multiplier: mult.F32, Bias: bias.F32, Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}
 	if c.attr("clip_min") != nil {
@@ -291,6 +415,16 @@ func (k *binOpK) dims(x *Tensor) (n, h, w int, err error) {
 			return 0, 0, 0, fmt.Errorf("X has shape %v: %d channels, in_channels is %d", x.Shape, x.Shape[1], k.inC)
 		}
 		return x.Shape[0], x.Shape[2], x.Shape[3], nil
+	case k.codes != nil && x.Type == k.inDT && len(x.Shape) == 2 && k.gemm:
+		if x.Shape[1] != k.inC {
+			return 0, 0, 0, fmt.Errorf("A has shape %v: %d features, in_features is %d", x.Shape, x.Shape[1], k.inC)
+		}
+		return x.Shape[0], 1, 1, nil
+	case k.codes != nil && x.Type == k.inDT && len(x.Shape) == 4 && !k.gemm:
+		if x.Shape[1] != k.inC {
+			return 0, 0, 0, fmt.Errorf("X has shape %v: %d channels, in_channels is %d", x.Shape, x.Shape[1], k.inC)
+		}
+		return x.Shape[0], x.Shape[2], x.Shape[3], nil
 	case !k.gemm && x.Type == onnxio.Uint64 && len(x.Shape) == 4:
 		if x.Shape[3] != wc {
 			return 0, 0, 0, fmt.Errorf("packed X has shape %v, want [N, H, W, %d] for in_channels %d", x.Shape, wc, k.inC)
@@ -360,6 +494,9 @@ func (k *binOpK) infer(in []*Tensor) ([]spec, error) {
 }
 
 func (k *binOpK) outType() onnxio.DataType {
+	if k.outQ {
+		return k.outDT
+	}
 	if k.out == binOutInt8 {
 		return onnxio.Int8
 	}
@@ -414,13 +551,52 @@ func (k *binOpK) runChunk(wk *binaryWorker, x, y *Tensor, lo, hi, hw, op int) {
 	b := hi - lo
 	wc := kernels.BitWords(k.inC)
 	var src []uint64
-	if x.Type == onnxio.Uint64 {
+	switch {
+	case x.Type == onnxio.Uint64:
 		src = x.U64[lo*hw*wc : hi*hw*wc]
-	} else {
+	case k.codes != nil:
+		// 8-bit codes: channels-last (a byte transpose), then one compare
+		// per channel against its code threshold.
+		codes := qbytes(x)[lo*k.inC*hw : hi*k.inC*hw]
+		if hw > 1 {
+			wk.bytes = grow(wk.bytes, b*k.inC*hw)
+			for i := range b {
+				kernels.TransposeBytes(wk.bytes[i*k.inC*hw:], k.inC, codes[i*k.inC*hw:(i+1)*k.inC*hw], k.inC, hw, 0)
+			}
+			codes = wk.bytes
+		}
+		flip := byte(0)
+		if k.inDT == onnxio.Int8 {
+			flip = 0x80
+		}
+		wk.bits = kernels.PackSignsCodes(wk.bits, codes, b*hw, k.codes, flip)
+		src = wk.bits
+	default:
 		wk.bits = kernels.PackSignsNCHW(wk.bits, x.F32[lo*k.inC*hw:hi*k.inC*hw], b, k.inC, hw, k.thr)
 		src = wk.bits
 	}
 	per := k.m * op
+	if k.outQ {
+		// The float output stage, then QuantizeLinear's rounding (as the
+		// step it replaces), channels-last, then a byte transpose.
+		wk.f32 = grow(wk.f32, b*per)
+		wk.conv.RunF32(wk.f32, src, b)
+		dst := qbytes(y)[lo*per : hi*per]
+		codes := dst
+		if op > 1 {
+			wk.bytes = grow(wk.bytes, b*per)
+			codes = wk.bytes[:b*per]
+		}
+		if k.outDT == onnxio.Int8 {
+			kernels.QuantizeInt8(asInt8(codes), wk.f32[:b*per], k.outScale, k.outZP, k.lo, k.hi)
+		} else {
+			kernels.QuantizeUint8(codes, wk.f32[:b*per], k.outScale, k.outZP, k.lo, k.hi)
+		}
+		if op > 1 {
+			nhwcToNCHW(dst, codes, b, op, k.m)
+		}
+		return
+	}
 	switch k.out {
 	case binOutBits:
 		wo := kernels.BitWords(k.m)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -792,6 +793,83 @@ func BenchmarkBinaryConv(b *testing.B) {
 					if _, err := s.Run(in); err != nil {
 						b.Fatal(err)
 					}
+				}
+			})
+		}
+	}
+}
+
+// TestBinaryQuantizedAround: a binary layer between a QuantizeLinear ->
+// DequantizeLinear pair and a QuantizeLinear (the graph --rest int8
+// writes) runs as one step reading and writing 8-bit codes, with outputs
+// bit-identical to the unfused steps (NoFusion), on int8 and uint8, conv
+// and gemm, zero points and thresholds that put some channels' code
+// thresholds at 0 and 256, on every binary path.
+func TestBinaryQuantizedAround(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	cases := []binCase{
+		{n: 2, c: 64, h: 7, w: 6, m: 64, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float", thr: true},
+		{n: 3, c: 70, h: 5, w: 5, m: 33, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float", thr: true, clip: true},
+		{n: 1, c: 128, h: 4, w: 9, m: 64, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, group: 1, out: "float"},
+		{n: 5, c: 64, h: 1, w: 1, m: 20, kh: 1, kw: 1, sh: 1, sw: 1, dh: 1, dw: 1, group: 1, out: "float", thr: true, gemm: true},
+	}
+	for ci, bc := range cases {
+		for _, dt := range []onnxio.DataType{onnxio.Int8, onnxio.Uint8} {
+			l := newBinLayer(r, bc)
+			if l.thr != nil {
+				l.thr[0], l.thr[1] = 1e9, -1e9 // every code below, none
+			}
+			b := newGraph()
+			b.input("x", onnxio.Float)
+			b.output("y", dt)
+			zp := func(name string, v int) {
+				var tp *pb.TensorProto
+				var err error
+				if dt == onnxio.Int8 {
+					tp, err = onnxio.NewTensor(name, dt, nil, []int8{int8(v)})
+				} else {
+					tp, err = onnxio.NewTensor(name, dt, nil, []uint8{uint8(v + 128)})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.g.Initializer = append(b.g.Initializer, tp)
+			}
+			b.init(t, "sx", NewFloat32(nil, []float32{0.013}))
+			zp("zx", -7)
+			b.init(t, "sy", NewFloat32(nil, []float32{0.37}))
+			zp("zy", 11)
+			b.node("QuantizeLinear", []string{"x", "sx", "zx"}, []string{"xq"})
+			b.node("DequantizeLinear", []string{"xq", "sx", "zx"}, []string{"xd"})
+			l.addNode(t, b, "bconv", "xd", "yf")
+			b.node("QuantizeLinear", []string{"yf", "sy", "zy"}, []string{"y"})
+			m := binModel(t, b)
+			shape := []int{bc.n, bc.c, bc.h, bc.w}
+			if bc.gemm {
+				shape = []int{bc.n, bc.c}
+			}
+			x := randBinInput(r, numel(shape))
+			in := map[string]*Tensor{"x": NewFloat32(shape, x)}
+			want := run1(t, m, Options{NoFusion: true}, in)["y"]
+			s, err := Compile(m, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fused := false
+			for _, p := range s.Precisions() {
+				fused = fused || strings.HasSuffix(p.Op, "+q")
+			}
+			if !fused {
+				t.Fatalf("case %d %v: the quantization was not absorbed: %+v", ci, dt, s.Precisions())
+			}
+			forEachBinaryPathE(t, func(path string) {
+				out, err := s.Run(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := out["y"]
+				if !slices.Equal(qbytes(got), qbytes(want)) {
+					t.Fatalf("%s case %d (%v) %v: fused output differs from the unfused steps", path, ci, bc, dt)
 				}
 			})
 		}

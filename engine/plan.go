@@ -62,6 +62,7 @@ type nodeCtx struct {
 	s    *Session
 	n    *pb.NodeProto
 	fuse *fusion
+	binq *binaryQ // quantization around a binary operator, run inside it
 }
 
 func (c *nodeCtx) attr(name string) *pb.AttributeProto {
@@ -169,6 +170,10 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		layoutQDQ(qdq, qops, consumers, isOut, absorbed)
 		fusePoolQDQ(qdq, consumers, isOut, absorbed)
 	}
+	var binq map[*pb.NodeProto]*binaryQ
+	if !s.opts.NoInteger && !s.opts.NoFusion {
+		binq = s.matchBinaryQ(nodes, consumers, isOut, absorbed)
+	}
 	pos := map[*step]int{}
 	var unsup []string
 	var errs []error
@@ -220,6 +225,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 				}
 			}
 		}
+		c.binq = binq[n]
 		k, err := builderFor(n)(c)
 		if err != nil {
 			var u errUnsupported
@@ -245,6 +251,15 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 			}
 		}
 		outs := n.GetOutput()
+		if bq := c.binq; bq != nil {
+			if bq.dq != nil {
+				st.ins[0] = s.id(bq.in)
+			}
+			if bq.q != nil {
+				outs = []string{bq.out}
+			}
+			st.op += "+q"
+		}
 		if c.fuse != nil {
 			if c.fuse.residual != "" {
 				for len(st.ins) < 3 {

@@ -90,6 +90,9 @@ type binaryImpl struct {
 	// packT packs pixels×wc·64 channels-last floats against per-channel
 	// thresholds (bit: x < thr), pixels, wc >= 1; nil means the Go loop.
 	packT func(dst *uint64, x, thr *float32, pixels, wc int)
+	// packC is PackSignsCodes on whole words of channels; nil means the
+	// Go loop.
+	packC func(dst []uint64, x []byte, pixels, wc int, t *codeThresholds, flip byte)
 	// peak runs the path's register-only XOR+POPCNT+ADD loop for iters
 	// iterations and returns the operations done (a bit multiply-accumulate
 	// counts as two); nil for the generic path.
@@ -226,6 +229,89 @@ func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr [
 		}
 	}
 	return dst
+}
+
+// CodeThresholds are per-channel thresholds on 8-bit codes for
+// PackSignsCodes: bit c of a pixel is 1 when its code, in unsigned order,
+// is below T[c] (0..256: 0 never, 256 always).
+type CodeThresholds struct {
+	t codeThresholds
+}
+
+// codeThresholds are CodeThresholds as the packers read them: per channel
+// a byte threshold (min(T, 255), XOR bias for the AVX2 form) and per word
+// the channels that are always 1 (T = 256).
+type codeThresholds struct {
+	channels int
+	raw      []uint16
+	byt      [2][]byte // bias 0, bias 0x80
+	always   []uint64
+}
+
+// NewCodeThresholds checks and prepares thresholds t (one per channel,
+// each 0..256).
+func NewCodeThresholds(t []uint16) (*CodeThresholds, error) {
+	wc := BitWords(len(t))
+	c := codeThresholds{channels: len(t), raw: slices.Clone(t), always: make([]uint64, wc)}
+	for b, bias := range []byte{0, 0x80} {
+		c.byt[b] = make([]byte, wc*64)
+		for i, v := range t {
+			if v > 256 {
+				return nil, fmt.Errorf("kernels: code threshold %d of channel %d is above 256", v, i)
+			}
+			c.byt[b][i] = byte(min(v, 255)) ^ bias
+			if v == 256 {
+				c.always[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	return &CodeThresholds{t: c}, nil
+}
+
+// PackSignsCodes packs pixels×channels 8-bit codes x (channels-last, each
+// XORed with flip first: 0x80 puts int8 codes in unsigned order) into
+// sign bits, bit c of a pixel being code < T[c], and returns them (dst is
+// reused when large enough). It is the binarization of a quantized
+// tensor: with T[c] the number of codes whose dequantized value is below
+// the channel's float threshold, it gives the bits of the float path.
+func PackSignsCodes(dst []uint64, x []byte, pixels int, t *CodeThresholds, flip byte) []uint64 {
+	ct := &t.t
+	channels := ct.channels
+	wc := BitWords(channels)
+	if len(x) < pixels*channels {
+		panic(fmt.Sprintf("kernels: PackSignsCodes: %d codes for %d×%d", len(x), pixels, channels))
+	}
+	if cap(dst) < pixels*wc {
+		dst = make([]uint64, pixels*wc)
+	}
+	dst = dst[:pixels*wc]
+	if packC := binaryActive().packC; packC != nil && channels%64 == 0 && pixels > 0 {
+		packC(dst, x, pixels, wc, ct, flip)
+		return dst
+	}
+	for p := 0; p < pixels; p++ {
+		row := x[p*channels : (p+1)*channels]
+		w := dst[p*wc : (p+1)*wc]
+		clear(w)
+		for c, v := range row {
+			w[c>>6] |= boolBit(uint16(v^flip) < ct.raw[c]) << (c & 63)
+		}
+	}
+	return dst
+}
+
+// packCodesVector adapts a packCodes assembly kernel reading thresholds
+// with the given bias.
+func packCodesVector(fn func(dst *uint64, x, thr *byte, or *uint64, pixels, wc int, flip uint64), bias byte) func([]uint64, []byte, int, int, *codeThresholds, byte) {
+	b := 0
+	if bias != 0 {
+		b = 1
+	}
+	return func(dst []uint64, x []byte, pixels, wc int, t *codeThresholds, flip byte) {
+		_ = x[pixels*wc*64-1]
+		_ = dst[pixels*wc-1]
+		fn(&dst[0], &x[0], &t.byt[b][0], &t.always[0], pixels, wc, uint64(flip)*0x0101010101010101)
+	}
 }
 
 // packScratch holds PackSignsNCHW's channels-last copy of an image and

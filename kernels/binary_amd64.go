@@ -66,7 +66,13 @@ func packSigns_avx512(dst *uint64, x *float32, words int)
 //go:noescape
 func packSigns_avx2(dst *uint64, x *float32, words int)
 
-// Threshold sign packers (see binaryImpl.packT).
+// Threshold sign packers (see binaryImpl.packT and packCodes).
+
+//go:noescape
+func packCodes_avx512(dst *uint64, x, thr *byte, or *uint64, pixels, wc int, flip uint64)
+
+//go:noescape
+func packCodes_avx2(dst *uint64, x, thr *byte, or *uint64, pixels, wc int, flip uint64)
 
 //go:noescape
 func packSignsT_avx512(dst *uint64, x, thr *float32, pixels, wc int)
@@ -100,6 +106,11 @@ var binaryRegistered = func() bool {
 			packT:   packSignsT_avx512,
 			peak:    func(n int) float64 { bpeak_avx512vpopcnt(n); return float64(n) * 24 * 512 * 2 },
 		}
+		if x.HasAVX512BW { // byte compares and 64-bit masks
+			binaryImpls[bpAVX512].packC = packCodesVector(packCodes_avx512, 0)
+		} else {
+			binaryImpls[bpAVX512].packC = packCodesVector(packCodes_avx2, 0x80)
+		}
 	}
 	if Binary.support("avx2", avx2, "needs AVX2") {
 		binaryImpls[bpAVX2] = binaryImpl{
@@ -109,6 +120,7 @@ var binaryRegistered = func() bool {
 			outBits: outBitsVector(boutBits_avx2, 8),
 			pack:    packSigns_avx2,
 			packT:   packSignsT_avx2,
+			packC:   packCodesVector(packCodes_avx2, 0x80),
 			peak:    func(n int) float64 { bpeak_avx2(n); return float64(n) * 8 * 256 * 2 },
 		}
 	}

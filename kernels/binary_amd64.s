@@ -1353,3 +1353,81 @@ pt2b:
 	JNZ pt2pix
 	VZEROUPPER
 	RET
+
+// func packCodes_avx512(dst *uint64, x, thr *byte, or *uint64, pixels, wc int, flip uint64)
+//
+// PackSignsCodes on whole words: for each of pixels pixels of wc·64 byte
+// codes (channels-last), bit c of word w is (x[c] XOR flip) < thr[c]
+// (unsigned), ORed with or[w].
+TEXT ·packCodes_avx512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ pixels+32(FP), CX
+	VPBROADCASTQ flip+48(FP), Z2
+
+pc512pix:
+	MOVQ thr+16(FP), DX
+	MOVQ or+24(FP), R8
+	MOVQ wc+40(FP), BX
+
+pc512w:
+	VMOVDQU8 (SI), Z0
+	VPXORQ Z2, Z0, Z0
+	VMOVDQU8 (DX), Z1
+	VPCMPUB $1, Z1, Z0, K1
+	KMOVQ K1, AX
+	ORQ (R8), AX
+	MOVQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $8, R8
+	ADDQ $8, DI
+	DECQ BX
+	JNZ pc512w
+	DECQ CX
+	JNZ pc512pix
+	VZEROUPPER
+	RET
+
+// func packCodes_avx2(dst *uint64, x, thr *byte, or *uint64, pixels, wc int, flip uint64)
+//
+// packCodes_avx512 on 32 lanes: unsigned x < t is signed (x^0x80) <
+// (t^0x80), VPCMPGTB with the operands swapped; thr here holds t^0x80.
+TEXT ·packCodes_avx2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ pixels+32(FP), CX
+	MOVQ flip+48(FP), AX
+	MOVQ $0x8080808080808080, R9
+	XORQ R9, AX
+	VMOVQ AX, X2
+	VPBROADCASTQ X2, Y2
+
+pc2pix:
+	MOVQ thr+16(FP), DX
+	MOVQ or+24(FP), R8
+	MOVQ wc+40(FP), BX
+
+pc2w:
+	VPXOR (SI), Y2, Y0
+	VPXOR 32(SI), Y2, Y1
+	VMOVDQU (DX), Y3
+	VMOVDQU 32(DX), Y4
+	VPCMPGTB Y0, Y3, Y0
+	VPCMPGTB Y1, Y4, Y1
+	VPMOVMSKB Y0, AX
+	VPMOVMSKB Y1, R10
+	SHLQ $32, R10
+	ORQ R10, AX
+	ORQ (R8), AX
+	MOVQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $8, R8
+	ADDQ $8, DI
+	DECQ BX
+	JNZ pc2w
+	DECQ CX
+	JNZ pc2pix
+	VZEROUPPER
+	RET

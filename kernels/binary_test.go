@@ -732,3 +732,49 @@ func TestBinaryConvLarge(t *testing.T) {
 		})
 	}
 }
+
+// PackSignsCodes on every path against its definition: channel counts
+// around the 64-bit words, thresholds at both ends (0: never, 256:
+// always), both flips.
+func TestPackSignsCodes(t *testing.T) {
+	withFamilyPath(t, Binary, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, c := range append(binaryChannels, 128) {
+			for _, pixels := range []int{1, 7, 64} {
+				thr := make([]uint16, c)
+				for i := range thr {
+					thr[i] = []uint16{0, 1, 127, 128, 255, 256, uint16(r.IntN(257))}[r.IntN(7)]
+				}
+				ct, err := NewCodeThresholds(thr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := make([]byte, pixels*c)
+				for i := range x {
+					x[i] = byte(r.Uint32())
+				}
+				for _, flip := range []byte{0, 0x80} {
+					dst := make([]uint64, pixels*BitWords(c))
+					for i := range dst {
+						dst[i] = ^uint64(0)
+					}
+					got := PackSignsCodes(dst, x, pixels, ct, flip)
+					for p := 0; p < pixels; p++ {
+						for ch := 0; ch < BitWords(c)*64; ch++ {
+							want := uint64(0)
+							if ch < c && uint16(x[p*c+ch]^flip) < thr[ch] {
+								want = 1
+							}
+							if b := got[p*BitWords(c)+ch/64] >> (ch % 64) & 1; b != want {
+								t.Fatalf("c=%d pixels=%d flip %#x: pixel %d channel %d: bit %d, want %d", c, pixels, flip, p, ch, b, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+	if _, err := NewCodeThresholds([]uint16{3, 257}); err == nil {
+		t.Error("threshold 257: no error")
+	}
+}
