@@ -49,9 +49,9 @@ type binaryQ struct {
 }
 
 // matchBinaryQ finds the DequantizeLinear and QuantizeLinear nodes around
-// binary operators that these can absorb (each the only reader or writer
-// of the value between, per-tensor constant parameters, 8-bit types), and
-// marks them absorbed.
+// binary operators that these can absorb (per-tensor constant parameters,
+// 8-bit types; a QuantizeLinear the only reader of the output), and marks
+// absorbed those the operator is the only reader or writer of.
 func (s *Session) matchBinaryQ(nodes []*pb.NodeProto, consumers map[string][]*pb.NodeProto, isOut map[string]bool, absorbed map[*pb.NodeProto]bool) map[*pb.NodeProto]*binaryQ {
 	producer := producers(nodes)
 	std := func(n *pb.NodeProto) bool { d := n.GetDomain(); return d == "" || d == "ai.onnx" }
@@ -82,8 +82,9 @@ func (s *Session) matchBinaryQ(nodes []*pb.NodeProto, consumers map[string][]*pb
 			continue
 		}
 		bq := &binaryQ{}
-		if d := producer[n.GetInput()[0]]; d != nil && std(d) && d.GetOpType() == "DequantizeLinear" && !absorbed[d] &&
-			len(consumers[d.GetOutput()[0]]) == 1 && !isOut[d.GetOutput()[0]] {
+		// The step reads the DequantizeLinear's codes, so that node may
+		// have other readers (then it stays, unless they absorbed it).
+		if d := producer[n.GetInput()[0]]; d != nil && std(d) && d.GetOpType() == "DequantizeLinear" {
 			if sc, zp, dt, ok := params(d); ok {
 				bq.dq, bq.in, bq.inScale, bq.inZP, bq.inDT = d, d.GetInput()[0], sc, zp, dt
 			}
@@ -98,10 +99,20 @@ func (s *Session) matchBinaryQ(nodes []*pb.NodeProto, consumers map[string][]*pb
 		if bq.dq == nil && bq.q == nil {
 			continue
 		}
-		for _, a := range []*pb.NodeProto{bq.dq, bq.q} {
-			if a != nil {
-				absorbed[a] = true
+		if bq.dq != nil && !isOut[bq.dq.GetOutput()[0]] {
+			// Nothing needs the dequantized values when every other
+			// reader was absorbed into an integer step (which reads the
+			// codes) or is a binary operator (which will).
+			dead := true
+			for _, c := range consumers[bq.dq.GetOutput()[0]] {
+				dead = dead && (c == n || absorbed[c] || c.GetDomain() == binaryDomain && c.GetInput()[0] == bq.dq.GetOutput()[0])
 			}
+			if dead {
+				absorbed[bq.dq] = true
+			}
+		}
+		if bq.q != nil {
+			absorbed[bq.q] = true
 		}
 		out[n] = bq
 	}

@@ -38,20 +38,3 @@ func TestMaxPoolTiled(t *testing.T) {
 	}
 }
 
-// TestMaxU8x8 compares the word-wide byte maximum with the bytewise one
-// on every pair of byte values (in each lane) and random words.
-func TestMaxU8x8(t *testing.T) {
-	r := rand.New(rand.NewSource(58))
-	for i := 0; i < 1<<16+20000; i++ {
-		a, b := r.Uint64(), r.Uint64()
-		if i < 1<<16 {
-			a, b = uint64(i>>8)*0x0101010101010101, uint64(i&255)<<(8*(i%8))|r.Uint64()&^(0xFF<<(8*(i%8)))
-		}
-		got := maxU8x8(a, b)
-		for k := 0; k < 64; k += 8 {
-			if want := max(byte(a>>k), byte(b>>k)); byte(got>>k) != want {
-				t.Fatalf("maxU8x8(%#x, %#x) = %#x: byte %d is %d, want %d", a, b, got, k/8, byte(got>>k), want)
-			}
-		}
-	}
-}

@@ -920,54 +920,12 @@ func (k *qdqPoolK) run(rc *runCtx, in, out []*Tensor) error {
 }
 
 // maxPool2x2QNHWC is maxPoolQNHWC for 2×2 windows of stride 2 without
-// padding, eight channels at a time in 64-bit words (maxU8x8): the
-// engine's byte loop was most of a small model's pooling time. int8
-// values are compared as uint8 with their sign bits flipped.
+// padding (kernels.MaxPool2x2Bytes).
 func maxPool2x2QNHWC[T uint8 | int8](x, o []T, n, c, h, w, oh, ow int) {
-	var flip uint64
-	if _, ok := any(x).([]int8); ok {
-		flip = swarHigh
-	}
-	fb := byte(flip)
+	_, signed := any(x).([]int8)
 	xb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
 	ob := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(o))), len(o))
-	for ni := 0; ni < n; ni++ {
-		xi := xb[ni*h*w*c : (ni+1)*h*w*c]
-		oi := ob[ni*oh*ow*c : (ni+1)*oh*ow*c]
-		for oy := 0; oy < oh; oy++ {
-			r0 := xi[2*oy*w*c : (2*oy+1)*w*c]
-			r1 := xi[(2*oy+1)*w*c : (2*oy+2)*w*c]
-			for ox := 0; ox < ow; ox++ {
-				d := oi[(oy*ow+ox)*c : (oy*ow+ox+1)*c]
-				a, b := r0[2*ox*c:(2*ox+1)*c], r0[(2*ox+1)*c:(2*ox+2)*c]
-				e, f := r1[2*ox*c:(2*ox+1)*c], r1[(2*ox+1)*c:(2*ox+2)*c]
-				a, b, e, f = a[:len(d)], b[:len(d)], e[:len(d)], f[:len(d)]
-				i := 0
-				for ; i+8 <= len(d); i += 8 {
-					le := binary.LittleEndian
-					m := maxU8x8(maxU8x8(le.Uint64(a[i:])^flip, le.Uint64(b[i:])^flip), maxU8x8(le.Uint64(e[i:])^flip, le.Uint64(f[i:])^flip))
-					le.PutUint64(d[i:], m^flip)
-				}
-				for ; i < len(d); i++ {
-					d[i] = max(max(a[i]^fb, b[i]^fb), max(e[i]^fb, f[i]^fb)) ^ fb
-				}
-			}
-		}
-	}
-}
-
-// swarHigh is the top bit of each byte of a word.
-const swarHigh = 0x8080808080808080
-
-// maxU8x8 is the bytewise unsigned maximum of a and b. Subtracting b's
-// low 7 bits from a's with the top bit set cannot borrow across bytes,
-// and leaves each byte's top bit set where a's low bits are >= b's;
-// the top bits themselves decide where they differ.
-func maxU8x8(a, b uint64) uint64 {
-	lo := (a | swarHigh) - (b &^ swarHigh)
-	ge := (a&^b | ^(a^b)&lo) & swarHigh
-	m := (ge >> 7) * 0xFF
-	return a&m | b&^m
+	kernels.MaxPool2x2Bytes(ob, xb, n, h, w, c, signed)
 }
 
 // maxPoolQNHWC max-pools n NHWC images of c channels (padding taps are
@@ -1010,7 +968,7 @@ func maxPoolQNHWC[T uint8 | int8](x, o []T, n, c, h, w int, g convGeom, oh, ow i
 func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
 	var flip uint64
 	if _, ok := any(x).([]int8); ok {
-		flip = swarHigh
+		flip = 0x8080808080808080
 	}
 	le := binary.LittleEndian
 	xb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
@@ -1037,7 +995,7 @@ func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
 			db := ob[pl*oh*ow+oy*ow : pl*oh*ow+(oy+1)*ow]
 			for ox := 0; ox < ow; ox += 4 {
 				ox = min(ox, ow-4)
-				m := pairMax(maxU8x8(le.Uint64(b0[2*ox:])^flip, le.Uint64(b1[2*ox:])^flip))
+				m := pairMax(kernels.MaxU8x8(le.Uint64(b0[2*ox:])^flip, le.Uint64(b1[2*ox:])^flip))
 				le.PutUint32(db[ox:], uint32(m^flip))
 			}
 		}
@@ -1048,7 +1006,7 @@ func maxPool2x2Q[T uint8 | int8](x, o []T, planes, h, w, oh, ow int) {
 // 2i and 2i+1 of v for i < 4.
 func pairMax(v uint64) uint64 {
 	const even = 0x00FF00FF00FF00FF
-	m := maxU8x8(v&even, v>>8&even) // lane maxima in the low bytes
+	m := kernels.MaxU8x8(v&even, v>>8&even) // lane maxima in the low bytes
 	m = (m | m>>8) & 0x0000FFFF0000FFFF
 	return (m | m>>16) & 0xFFFFFFFF
 }
