@@ -37,4 +37,3 @@ func TestMaxPoolTiled(t *testing.T) {
 		}
 	}
 }
-
