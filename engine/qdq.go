@@ -900,15 +900,26 @@ func (k *qdqPoolK) run(rc *runCtx, in, out []*Tensor) error {
 	if k.outNHWC {
 		dst = newTensor(o.Type, o.Shape)
 	}
-	if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w {
-		if x.Type == onnxio.Int8 {
-			maxPool2x2Q(x.I8, dst.I8, n*c, h, w, oh, ow)
-		} else {
-			maxPool2x2Q(x.U8, dst.U8, n*c, h, w, oh, ow)
+	pool2 := g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 && 2*oh <= h && 2*ow <= w
+	switch {
+	case pool2 && ow < 16 && c%32 == 0:
+		// Short rows: channels-last and back (byte transposes) around the
+		// vector pool beats the words along rows.
+		bp, buf := scratchBytes(h*w*c + oh*ow*c)
+		defer byteScratch.Put(bp)
+		in, pooled := buf[:h*w*c], buf[h*w*c:]
+		for ni := 0; ni < n; ni++ {
+			transposeInto(in, c, qbytes(x)[ni*c*h*w:(ni+1)*c*h*w], c, h*w)
+			kernels.MaxPool2x2Bytes(pooled, in, 1, h, w, c, x.Type == onnxio.Int8)
+			transposeInto(qbytes(dst)[ni*c*oh*ow:], oh*ow, pooled, oh*ow, c)
 		}
-	} else if x.Type == onnxio.Int8 {
+	case pool2 && x.Type == onnxio.Int8:
+		maxPool2x2Q(x.I8, dst.I8, n*c, h, w, oh, ow)
+	case pool2:
+		maxPool2x2Q(x.U8, dst.U8, n*c, h, w, oh, ow)
+	case x.Type == onnxio.Int8:
 		maxPoolQ(x.I8, dst.I8, n*c, h, w, g, oh, ow)
-	} else {
+	default:
 		maxPoolQ(x.U8, dst.U8, n*c, h, w, g, oh, ow)
 	}
 	if k.outNHWC {

@@ -155,6 +155,14 @@ func qopCases() []qopCase {
 			qinit(q.t, q.b.g, c, NewFloat32([]int{1, 1, 1}, []float32{0.5}))
 			return q.op("Add", []string{x, c})
 		}},
+		// 2x2 max-pools on NCHW planes: short rows (through channels-last
+		// and back) and long ones (words along the rows).
+		{name: "maxpool-short-rows", shape: []int{2, 64, 14, 14}, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, _ string) string {
+			return q.op("MaxPool", []string{x}, attrIs("kernel_shape", 2, 2), attrIs("strides", 2, 2))
+		}},
+		{name: "maxpool-long-rows", shape: []int{1, 3, 6, 41}, lo: -1, hi: 3, ylo: -1, yhi: 3, build: func(q *qgraph, x, _ string) string {
+			return q.op("MaxPool", []string{x}, attrIs("kernel_shape", 2, 2), attrIs("strides", 2, 2))
+		}},
 		{name: "gap", shape: nchw, lo: -1, hi: 3, ylo: -0.5, yhi: 2, build: func(q *qgraph, x, _ string) string {
 			return q.op("GlobalAveragePool", []string{x})
 		}},
