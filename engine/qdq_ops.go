@@ -706,7 +706,9 @@ func (s *Session) qopStep(m *qopMatch, label string) (*step, error) {
 	case qopTable:
 		k = &qtableK{t: m.tables[0], inDT: m.inDT[0], outDT: m.ydt, rank: m.rank}
 	case qopBinary:
-		k = &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC, rank: m.rank}
+		qb := &qbinaryK{t: m.bin, inDT: [2]onnxio.DataType(m.inDT), outDT: m.ydt, nhwc: m.outNHWC, rank: m.rank}
+		qb.arith, qb.swap = s.qopArith(m)
+		k = qb
 	case qopGAP, qopAvgPool:
 		qk, err := builders["QuantizeLinear"](&nodeCtx{s: s, n: m.q})
 		if err != nil {
@@ -838,6 +840,12 @@ type qbinaryK struct {
 	outDT onnxio.DataType
 	nhwc  bool
 	rank  int // the output's least rank
+	// arith, when the group is one Add, Sub or Mul of the two
+	// dequantized inputs, computes the table's entries instead of
+	// looking them up (kernels.QArithBytes; swap: the operator's first
+	// operand is input 1).
+	arith *kernels.QArith
+	swap  bool
 	// byB is t transposed, entry b<<8 | a, made on first need: its row
 	// b is the table of a for a fixed b.
 	byBOnce sync.Once
@@ -874,6 +882,75 @@ func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 	return nil
 }
 
+// pair computes len(d) outputs from as many values of each input: the
+// arithmetic where it applies and the CPU has it, else the table.
+func (k *qbinaryK) pair(d, a, b []byte) {
+	switch {
+	case k.arith == nil || !kernels.QArithFast():
+		kernels.Lookup8x2(d, a, b, (*[1 << 16]byte)(k.t))
+	case k.swap:
+		kernels.QArithBytes(d, b, a, k.arith)
+	default:
+		kernels.QArithBytes(d, a, b, k.arith)
+	}
+}
+
+// qopArith returns the arithmetic of a two-input group that is one Add,
+// Sub or Mul of its two per-tensor dequantized inputs (and whether the
+// operator's first operand is the group's second input), or nil.
+func (s *Session) qopArith(m *qopMatch) (*kernels.QArith, bool) {
+	var op *pb.NodeProto
+	dq := map[string]*pb.NodeProto{} // by output
+	for _, n := range m.nodes[:len(m.nodes)-1] {
+		switch n.GetOpType() {
+		case "DequantizeLinear":
+			dq[n.GetOutput()[0]] = n
+		case "Add", "Sub", "Mul":
+			if op != nil {
+				return nil, false
+			}
+			op = n
+		default:
+			return nil, false
+		}
+	}
+	if op == nil || len(op.GetInput()) != 2 || len(dq) > 2 {
+		return nil, false
+	}
+	param := func(n *pb.NodeProto) (scale float32, zp int32, dt onnxio.DataType, ok bool) {
+		in := n.GetInput()
+		if n == nil || len(in) < 3 || in[2] == "" || attrInt(n, "block_size", 0) != 0 {
+			return 0, 0, 0, false
+		}
+		sc, z := s.constOf(in[1]), s.constOf(in[2])
+		if sc == nil || z == nil || sc.Type != onnxio.Float || sc.Len() != 1 || z.Len() != 1 || !isQ8(z.Type) {
+			return 0, 0, 0, false
+		}
+		return sc.F32[0], int32(z.at(0)), z.Type, true
+	}
+	a, b := dq[op.GetInput()[0]], dq[op.GetInput()[1]]
+	if a == nil || b == nil {
+		return nil, false
+	}
+	sa, za, da, ok1 := param(a)
+	sb, zb, db, ok2 := param(b)
+	so, zo, do, ok3 := param(m.q)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	swap := false
+	switch {
+	case a.GetInput()[0] == m.ins[0] && b.GetInput()[0] == m.ins[1]:
+	case a.GetInput()[0] == m.ins[1] && b.GetInput()[0] == m.ins[0]:
+		swap = true
+	default:
+		return nil, false
+	}
+	return &kernels.QArith{Op: map[string]byte{"Add": '+', "Sub": '-', "Mul": '*'}[op.GetOpType()],
+		SignedA: da == onnxio.Int8, SignedB: db == onnxio.Int8, SignedOut: do == onnxio.Int8,
+		ScaleA: sa, ZeroA: za, ScaleB: sb, ZeroB: zb, ScaleOut: so, ZeroOut: zo}, swap
+}
+
 // apply computes o from a and b, each in the order of its shape.
 func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 	a, b, o := qbytes(at), qbytes(bt), qbytes(ot)
@@ -885,7 +962,7 @@ func (k *qbinaryK) apply(rc *runCtx, at, bt, ot *Tensor) {
 		d := o[oo : oo+n]
 		switch {
 		case inc[0] == 1 && inc[1] == 1:
-			kernels.Lookup8x2(d, a[off[0]:off[0]+n], b[off[1]:off[1]+n], t)
+			k.pair(d, a[off[0]:off[0]+n], b[off[1]:off[1]+n])
 		case inc[0] == 1 && inc[1] == 0:
 			// b fixed: a row of the transposed table.
 			kernels.Lookup8(d, a[off[0]:off[0]+n], (*[256]byte)(k.tableByB()[int(b[off[1]])<<8:]))
@@ -927,7 +1004,6 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 	// Blocks of p rows: the merged shape without its last dimension.
 	bshape := append(append([]int{}, shape[:r-2]...), p)
 	bst := [][]int{append(append([]int{}, st[0][:r-2]...), st[0][r-2]), append(append([]int{}, st[1][:r-2]...), st[1][r-2])}
-	t := (*[1 << 16]byte)(k.t)
 	src := [2][]byte{a, b}
 	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
 		bp, buf := scratchBytes(rows * c)
@@ -948,9 +1024,9 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 				other := src[1-rep][off[1-rep]+p0*c : off[1-rep]+p0*c+n]
 				d := o[(oo+p0)*c : (oo+p0)*c+n]
 				if rep == 1 {
-					kernels.Lookup8x2(d, other, buf[:n], t)
+					k.pair(d, other, buf[:n])
 				} else {
-					kernels.Lookup8x2(d, buf[:n], other, t)
+					k.pair(d, buf[:n], other)
 				}
 			})
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/qtool/qtool/internal/testdeps"
@@ -689,5 +690,50 @@ func TestQOpsRandomBroadcast(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestQOpsArith: the two-input groups that are one Add, Sub or Mul take
+// the arithmetic form (kernels.QArithBytes), with outputs equal to the
+// table form's, on both operand orders and broadcasts.
+func TestQOpsArith(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	arith := 0
+	for _, c := range qopCases() {
+		if c.shape2 == nil {
+			continue
+		}
+		for _, dt := range []onnxio.DataType{onnxio.Uint8, onnxio.Int8} {
+			m, in, _ := c.model(t, dt, rng)
+			s, err := Compile(m, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Run(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, st := range s.steps {
+				if k, ok := st.k.(*qbinaryK); ok && k.arith != nil {
+					found = true
+					k.arith = nil // the table form, for the reference
+				}
+			}
+			if !found {
+				continue
+			}
+			arith++
+			want, err := s.Run(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got["y"].F32, want["y"].F32) {
+				t.Errorf("%s/%s: the arithmetic form differs from the table", c.name, onnxio.DataTypeName(dt))
+			}
+		}
+	}
+	if arith < 6 {
+		t.Errorf("only %d cases took the arithmetic form", arith)
 	}
 }

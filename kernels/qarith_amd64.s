@@ -1,0 +1,67 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func qarith_avx512(dst, a, b unsafe.Pointer, n int, args *qarithArgs)
+//
+// QArithBytes, 16 codes a step: each operand XORed to unsigned order,
+// widened, converted, less its zero point, times its scale; the operator;
+// then QuantizeLinear as quantize8_avx512 does it (divide, clamp to the
+// bounds less the zero point, round half to even by the conversion's
+// embedded rounding, add the zero point, keep the low byte).
+TEXT ·qarith_avx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ args+32(FP), AX
+	VPBROADCASTD 0(AX), X10
+	VPBROADCASTD 4(AX), X11
+	VBROADCASTSS 8(AX), Z12
+	VBROADCASTSS 12(AX), Z13
+	VBROADCASTSS 16(AX), Z14
+	VBROADCASTSS 20(AX), Z15
+	VBROADCASTSS 24(AX), Z16
+	VBROADCASTSS 28(AX), Z17
+	VBROADCASTSS 32(AX), Z18
+	VPBROADCASTD 36(AX), Z19
+	MOVL 40(AX), R9
+
+qaloop:
+	VPXORD (SI), X10, X0
+	VPMOVZXBD X0, Z0
+	VCVTDQ2PS Z0, Z0
+	VSUBPS Z12, Z0, Z0
+	VMULPS Z13, Z0, Z0
+	VPXORD (DX), X11, X1
+	VPMOVZXBD X1, Z1
+	VCVTDQ2PS Z1, Z1
+	VSUBPS Z14, Z1, Z1
+	VMULPS Z15, Z1, Z1
+	CMPL R9, $1
+	JEQ qasub
+	JGT qamul
+	VADDPS Z1, Z0, Z0
+	JMP qaquant
+
+qasub:
+	VSUBPS Z1, Z0, Z0
+	JMP qaquant
+
+qamul:
+	VMULPS Z1, Z0, Z0
+
+qaquant:
+	VDIVPS Z16, Z0, Z0
+	VMAXPS Z17, Z0, Z0
+	VMINPS Z18, Z0, Z0
+	VCVTPS2DQ.RN_SAE Z0, Z0
+	VPADDD Z19, Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JNZ qaloop
+	VZEROUPPER
+	RET
