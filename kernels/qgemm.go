@@ -79,7 +79,14 @@ type qkernel struct {
 	wide    bool
 	signedA bool
 	fn      func(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+	// small, where set, takes products of fewer than qsmallRows rows (a
+	// matrix-vector product wastes most of a tall tile): same packed
+	// weights, mr 1.
+	small *qkernel
 }
+
+// qsmallRows is the row count below which a kernel's small variant runs.
+const qsmallRows = 4
 
 // kgroup is the number of K elements per 4-byte group.
 func (uk *qkernel) kgroup() int {
@@ -411,6 +418,9 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	path := Int8.activeIndex()
 	uk := int8Kernels[path]
 	w = w.forPath(path)
+	if uk.small != nil && m < qsmallRows && !qnoSmall {
+		uk = uk.small
+	}
 	if uk.signedA {
 		flip, za = !flip, za-128
 	}
@@ -782,6 +792,8 @@ var (
 	qrowAsmStep = 1
 	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
 	qrequantNoAsm bool
+	// qnoSmall makes tests run small products on the full-height kernel.
+	qnoSmall bool
 )
 
 func b2i(b bool) int {

@@ -13,6 +13,9 @@ import (
 // INT8 microkernels in qgemm_amd64.s (see qkernel for the contract).
 
 //go:noescape
+func qgemm_1x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+
+//go:noescape
 func qgemm_14x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
 //go:noescape
@@ -139,7 +142,8 @@ var int8Registered = func() bool {
 	avx512 := avx2 && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL
 	int8Kernels[Int8.index("avx2")] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[Int8.index("avxvnni")] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
-	int8Kernels[Int8.index("avx512vnni")] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni}
+	int8Kernels[Int8.index("avx512vnni")] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni,
+		small: &qkernel{name: "qgemm_1x32c4_avx512vnni", mr: 1, nr: 32, fn: qgemm_1x32c4_avx512vnni}}
 	if avx2 {
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8

@@ -4,6 +4,64 @@
 
 #include "textflag.h"
 
+// func qgemm_1x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
+TEXT ·qgemm_1x32c4_avx512vnni(SB), NOSPLIT, $0-56
+	MOVQ kg+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ init+40(FP), R10
+	MOVQ load+48(FP), R9
+	MOVQ DI, R11
+	PREFETCHT0 0(R11)
+	PREFETCHT0 64(R11)
+	TESTQ R9, R9
+	JNZ loadc
+	VMOVDQU32 0(R10), Z2
+	VMOVDQU32 64(R10), Z3
+	VMOVDQA32 Z2, Z0
+	VMOVDQA32 Z3, Z1
+	JMP kloop
+loadc:
+	MOVQ DI, R10
+	VMOVDQU32 0(R10), Z0
+	VMOVDQU32 64(R10), Z1
+kloop:
+	MOVQ CX, R11
+	SHRQ $1, R11
+	JZ tail
+loop:
+	VMOVDQU32 0(DX), Z2
+	VMOVDQU32 64(DX), Z3
+	VPBROADCASTD 0(SI), Z4
+	VPDPBUSD Z2, Z4, Z0
+	VPDPBUSD Z3, Z4, Z1
+	VMOVDQU32 128(DX), Z2
+	VMOVDQU32 192(DX), Z3
+	VPBROADCASTD 4(SI), Z4
+	VPDPBUSD Z2, Z4, Z0
+	VPDPBUSD Z3, Z4, Z1
+	ADDQ $8, SI
+	ADDQ $256, DX
+	DECQ R11
+	JNZ loop
+tail:
+	ANDQ $1, CX
+	JZ store
+	VMOVDQU32 0(DX), Z2
+	VMOVDQU32 64(DX), Z3
+	VPBROADCASTD 0(SI), Z4
+	VPDPBUSD Z2, Z4, Z0
+	VPDPBUSD Z3, Z4, Z1
+store:
+	MOVQ DI, R10
+	VMOVDQU32 Z0, 0(R10)
+	VMOVDQU32 Z1, 64(R10)
+	VZEROUPPER
+	RET
+
 // func qgemm_14x32c4_avx512vnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 TEXT ·qgemm_14x32c4_avx512vnni(SB), NOSPLIT, $0-56
 	MOVQ kg+0(FP), CX

@@ -327,6 +327,7 @@ func main() {
 }
 
 var kernels = []kernel{
+	{isa: avx512vnni, mr: 1, nv: 2}, // m < 4: a GEMV's one row
 	{isa: avx512vnni, mr: 14, nv: 2},
 	{isa: avx512vnni, mr: 12, nv: 2},
 	{isa: avx512vnni, mr: 8, nv: 2},
