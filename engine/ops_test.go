@@ -31,7 +31,7 @@ func (b *graphBuilder) output(name string, dt onnxio.DataType) {
 	b.g.Output = append(b.g.Output, valueInfo(name, dt))
 }
 
-func (b *graphBuilder) init(t *testing.T, name string, v *Tensor) {
+func (b *graphBuilder) init(t testing.TB, name string, v *Tensor) {
 	t.Helper()
 	dims := make([]int64, len(v.Shape))
 	for i, d := range v.Shape {
@@ -66,7 +66,7 @@ func attrS(name, v string) *pb.AttributeProto {
 	return &pb.AttributeProto{Name: proto.String(name), S: []byte(v), Type: pb.AttributeProto_STRING.Enum()}
 }
 
-func (b *graphBuilder) model(t *testing.T, opset int64) *onnxio.Model {
+func (b *graphBuilder) model(t testing.TB, opset int64) *onnxio.Model {
 	t.Helper()
 	m := &onnxio.Model{Proto: &pb.ModelProto{IrVersion: proto.Int64(8), Graph: b.g,
 		OpsetImport: []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opset)}}}}

@@ -19,12 +19,41 @@ import (
 // engine lacks that form of the operator.
 type builder func(c *nodeCtx) (kernel, error)
 
+// builders are the default domain's ("" or "ai.onnx") operators.
 var builders = map[string]builder{}
 
 func register(b builder, ops ...string) {
 	for _, op := range ops {
 		builders[op] = b
 	}
+}
+
+// domainBuilders are the operators of other domains, by domain and op
+// type; domainVersions the one opset version of each such domain the
+// engine implements.
+var (
+	domainBuilders = map[string]map[string]builder{}
+	domainVersions = map[string]int64{}
+)
+
+// registerDomain registers the operators ops of domain at version.
+func registerDomain(domain string, version int64, b builder, ops ...string) {
+	if domainBuilders[domain] == nil {
+		domainBuilders[domain] = map[string]builder{}
+	}
+	domainVersions[domain] = version
+	for _, op := range ops {
+		domainBuilders[domain][op] = b
+	}
+}
+
+// builderFor is the builder of n's operator in n's domain, or nil: an op
+// of another domain never runs as the default-domain op of that name.
+func builderFor(n *pb.NodeProto) builder {
+	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		return domainBuilders[d][n.GetOpType()]
+	}
+	return builders[n.GetOpType()]
 }
 
 // nodeCtx is what a builder sees of its node.
@@ -190,7 +219,7 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 				}
 			}
 		}
-		k, err := builders[n.GetOpType()](c)
+		k, err := builderFor(n)(c)
 		if err != nil {
 			var u errUnsupported
 			if errors.As(err, &u) {
@@ -204,6 +233,8 @@ func (s *Session) build(nodes []*pb.NodeProto, g *pb.GraphProto) error {
 		st := &step{label: label, op: n.GetOpType(), k: k}
 		if integerOps[n.GetOpType()] {
 			st.precision = "int8"
+		} else if n.GetDomain() == binaryDomain {
+			st.precision = "binary"
 		}
 		for _, in := range n.GetInput() {
 			if in == "" {

@@ -221,9 +221,10 @@ func scratchBytes(n int) (*[]byte, []byte) {
 	return bp, *bp
 }
 
-func grow(b []uint8, n int) []uint8 {
+// grow returns b with length n, reallocated when too small.
+func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
-		return make([]uint8, n)
+		return make([]T, n)
 	}
 	return b[:n]
 }

@@ -275,12 +275,27 @@ func checkOps(m *onnxio.Model) error {
 	e := &UnsupportedError{}
 	seen := map[string]bool{}
 	for i, n := range m.Graph().GetNode() {
-		if d := n.GetDomain(); (d == "" || d == "ai.onnx") && builders[n.GetOpType()] != nil {
-			continue
+		d := n.GetDomain()
+		custom := d != "" && d != "ai.onnx"
+		why := "operator not supported"
+		if builderFor(n) != nil {
+			if !custom {
+				continue
+			}
+			v := m.Opset(d)
+			if v == domainVersions[d] {
+				continue
+			}
+			why = fmt.Sprintf("the model imports opset %s version %d; the engine implements version %d", d, v, domainVersions[d])
+			if v == 0 {
+				why = fmt.Sprintf("the model does not import opset %s (add opset_import {domain %q, version %d})", d, d, domainVersions[d])
+			}
+		} else if custom {
+			why = fmt.Sprintf("operator %s not supported in domain %q", n.GetOpType(), d)
 		}
-		e.Nodes = append(e.Nodes, onnxio.NodeLabel(n, i)+": operator not supported")
+		e.Nodes = append(e.Nodes, onnxio.NodeLabel(n, i)+": "+why)
 		op := n.GetOpType()
-		if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		if custom {
 			op = d + "." + op
 		}
 		if !seen[op] {
@@ -450,6 +465,8 @@ func dataLen(t *Tensor) int {
 		return len(t.I16)
 	case onnxio.Uint16:
 		return len(t.U16)
+	case onnxio.Uint64:
+		return len(t.U64)
 	case onnxio.Bool:
 		return len(t.Bool)
 	}

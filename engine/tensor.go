@@ -11,11 +11,12 @@ import (
 // Tensor is a dense row-major tensor. Exactly one of the data slices
 // matching Type is set: F32 for FLOAT, I64 for INT64, I32 for INT32, U8
 // for UINT8 and UINT4, I8 for INT8 and INT4, I16 for INT16, U16 for
-// UINT16 and Bool for BOOL, the element types the engine handles (float32
-// for activations and weights, the others for shape, index and mask
-// values, and the integer types of quantized tensors between
-// QuantizeLinear and DequantizeLinear). 4-bit values are held one per
-// byte, unpacked. A scalar has an empty Shape and one element.
+// UINT16, U64 for UINT64 and Bool for BOOL, the element types the engine
+// handles (float32 for activations and weights, the others for shape,
+// index and mask values, the integer types of quantized tensors between
+// QuantizeLinear and DequantizeLinear, and uint64 for the packed sign bits
+// of the binary operators). 4-bit values are held one per byte, unpacked.
+// A scalar has an empty Shape and one element.
 type Tensor struct {
 	Type  onnxio.DataType
 	Shape []int
@@ -26,6 +27,7 @@ type Tensor struct {
 	I8    []int8
 	I16   []int16
 	U16   []uint16
+	U64   []uint64
 	Bool  []bool
 }
 
@@ -82,6 +84,8 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 		t.I16 = make([]int16, n)
 	case onnxio.Uint16:
 		t.U16 = make([]uint16, n)
+	case onnxio.Uint64:
+		t.U64 = make([]uint64, n)
 	case onnxio.Bool:
 		t.Bool = make([]bool, n)
 	default:
@@ -94,7 +98,7 @@ func newTensor(dt onnxio.DataType, shape []int) *Tensor {
 func supportedType(dt onnxio.DataType) bool {
 	switch dt {
 	case onnxio.Float, onnxio.Int64, onnxio.Int32, onnxio.Uint8, onnxio.Int8, onnxio.Bool,
-		onnxio.Int16, onnxio.Uint16, onnxio.Int4, onnxio.Uint4:
+		onnxio.Int16, onnxio.Uint16, onnxio.Int4, onnxio.Uint4, onnxio.Uint64:
 		return true
 	}
 	return false
@@ -152,6 +156,8 @@ func copyData(dst, src *Tensor) {
 		copy(dst.I16, src.I16)
 	case onnxio.Uint16:
 		copy(dst.U16, src.U16)
+	case onnxio.Uint64:
+		copy(dst.U64, src.U64)
 	case onnxio.Bool:
 		copy(dst.Bool, src.Bool)
 	}
@@ -213,6 +219,8 @@ func (t *Tensor) at(i int) float64 {
 		return float64(t.I16[i])
 	case onnxio.Uint16:
 		return float64(t.U16[i])
+	case onnxio.Uint64:
+		return float64(t.U64[i])
 	case onnxio.Bool:
 		if t.Bool[i] {
 			return 1
@@ -224,7 +232,7 @@ func (t *Tensor) at(i int) float64 {
 // hasData reports whether the tensor holds values (plan-time tensors of
 // live values carry only a shape).
 func (t *Tensor) hasData() bool {
-	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.I8 != nil || t.I16 != nil || t.U16 != nil || t.Bool != nil || t.Len() == 0
+	return t.F32 != nil || t.I64 != nil || t.I32 != nil || t.U8 != nil || t.I8 != nil || t.I16 != nil || t.U16 != nil || t.U64 != nil || t.Bool != nil || t.Len() == 0
 }
 
 // TensorFromProto decodes an ONNX TensorProto (an initializer or a
@@ -253,6 +261,8 @@ func TensorFromProto(m *onnxio.Model, tp *pb.TensorProto) (*Tensor, error) {
 		t.I16, err = onnxio.Decode[int16](m, tp)
 	case onnxio.Uint16:
 		t.U16, err = onnxio.Decode[uint16](m, tp)
+	case onnxio.Uint64:
+		t.U64, err = onnxio.Decode[uint64](m, tp)
 	case onnxio.Bool:
 		t.Bool, err = onnxio.Decode[bool](m, tp)
 	default:

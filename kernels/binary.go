@@ -142,6 +142,42 @@ func PackSigns(dst []uint64, x []float32, pixels, channels int) []uint64 {
 	return dst
 }
 
+// PackSignsNCHW packs batch images of channels planes of pixels float32
+// values each (NCHW) into channels-last sign bits, batch×pixels×
+// BitWords(channels) words, and returns them; dst is reused when large
+// enough. The bit of channel c is 1 (the value -1) where x < thr[c]; nil
+// thr means all 0 (then it is PackSigns of the transposed image). NaN
+// packs as 0 (+1).
+func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr []float32) []uint64 {
+	wc := BitWords(channels)
+	if len(x) < batch*channels*pixels || thr != nil && len(thr) < channels {
+		panic(fmt.Sprintf("kernels: PackSignsNCHW: %d values and %d thresholds for %d×%d×%d", len(x), len(thr), batch, channels, pixels))
+	}
+	if cap(dst) < batch*pixels*wc {
+		dst = make([]uint64, batch*pixels*wc)
+	}
+	dst = dst[:batch*pixels*wc]
+	clear(dst)
+	for n := 0; n < batch; n++ {
+		img := dst[n*pixels*wc : (n+1)*pixels*wc]
+		// Channel by channel: the plane is read in order and the image's
+		// words (pixels×wc) stay in cache for the scattered bit writes.
+		for c := 0; c < channels; c++ {
+			var t float32
+			if thr != nil {
+				t = thr[c]
+			}
+			plane := x[(n*channels+c)*pixels : (n*channels+c+1)*pixels]
+			words := img[c>>6:]
+			sh := uint(c & 63)
+			for p, v := range plane {
+				words[p*wc] |= boolBit(v < t) << sh
+			}
+		}
+	}
+	return dst
+}
+
 // UnpackSigns writes ±1 for each packed bit (1 -> -1, 0 -> +1):
 // pixels×channels values, channels-last.
 func UnpackSigns(dst []float32, src []uint64, pixels, channels int) {
@@ -371,6 +407,14 @@ func NewBinaryConv(p BinaryConvParams, weights []float32) (*BinaryConv, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Clone returns a BinaryConv sharing c's packed weights and output stage
+// with buffers of its own, to run on another goroutine than c.
+func (c *BinaryConv) Clone() *BinaryConv {
+	d := *c
+	d.runBuf = nil
+	return &d
 }
 
 // OutputSize is the output height and width.

@@ -242,6 +242,56 @@ func TestPackSigns(t *testing.T) {
 	})
 }
 
+func TestPackSignsNCHW(t *testing.T) {
+	nan := float32(math.NaN())
+	vals := []float32{1, -1, 0, float32(math.Copysign(0, -1)), nan, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45, -3, 0.5, 0.25}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range append(binaryChannels, 128, 130) {
+		for _, pixels := range []int{1, 5, 16} {
+			const batch = 2
+			x := make([]float32, batch*c*pixels)
+			for i := range x {
+				x[i] = vals[r.IntN(len(vals))]
+			}
+			thr := make([]float32, c)
+			for i := range thr {
+				thr[i] = vals[r.IntN(len(vals))]
+			}
+			for _, th := range [][]float32{nil, thr} {
+				// A dirty reused buffer: every word must be rewritten.
+				dst := make([]uint64, batch*pixels*BitWords(c))
+				for i := range dst {
+					dst[i] = ^uint64(0)
+				}
+				p := PackSignsNCHW(dst, x, batch, c, pixels, th)
+				if len(p) != len(dst) {
+					t.Fatalf("c=%d: %d words", c, len(p))
+				}
+				for n := 0; n < batch; n++ {
+					for px := 0; px < pixels; px++ {
+						for ch := 0; ch < BitWords(c)*64; ch++ {
+							got := p[(n*pixels+px)*BitWords(c)+ch/64] >> (ch % 64) & 1
+							want := uint64(0)
+							if ch < c {
+								t0 := float32(0)
+								if th != nil {
+									t0 = th[ch]
+								}
+								if v := x[(n*c+ch)*pixels+px]; v < t0 {
+									want = 1
+								}
+							}
+							if got != want {
+								t.Fatalf("c=%d pixels=%d image %d pixel %d channel %d (thresholds %v): bit %d", c, pixels, n, px, ch, th != nil, got)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestBinaryGemm(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, k := range []int{1, 63, 64, 65, 200, 513} {
