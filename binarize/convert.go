@@ -381,7 +381,7 @@ func (gr *graph) affine(n *pb.NodeProto, x string, ch, rank int) (scale, shift [
 		}
 		var p [4][]float64
 		for k := range p {
-			if p[k] = gr.perChannel(in[k+1], ch, 1); p[k] == nil {
+			if p[k] = gr.perChannel(in[k+1], ch, 2); p[k] == nil {
 				return nil, nil
 			}
 		}

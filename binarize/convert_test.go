@@ -23,6 +23,8 @@ type convertCase struct {
 	// exactly (Where forms: strict and non-strict comparisons).
 	onThreshold func(b *builder) []float32
 	want        map[string]int
+	// bits counts the layers that must write packed bits.
+	bits int
 }
 
 func TestConvertPatterns(t *testing.T) {
@@ -48,7 +50,7 @@ func TestConvertPatterns(t *testing.T) {
 		{name: "Sub+Sign, BN, Relu", c: 8, build: func(b *builder) string {
 			s := b.node("Sign", []string{b.node("Sub", []string{"x", b.perChannel(8, 4, b.randn(8, 0.5))})})
 			return b.node("Relu", []string{b.bn(b.conv(s, 8, 16, 1, false, true), 16)})
-		}, want: map[string]int{"ai.qtool.BinaryConv": 1}},
+		}, want: map[string]int{"ai.qtool.BinaryConv": 1, "BatchNormalization": 0, "Relu": 0, "Sign": 0, "Sub": 0}},
 		{name: "scalar Add+Sign, group 2", c: 8, build: func(b *builder) string {
 			s := b.node("Sign", []string{b.node("Add", []string{b.init(nil, []float32{0.25}), "x"})})
 			return b.conv(s, 8, 16, 2, true, true)
@@ -69,14 +71,14 @@ func TestConvertPatterns(t *testing.T) {
 			y = b.node("Mul", []string{y, b.perChannel(16, 4, b.positive(16, 0.1, 0.4))})
 			y = b.node("Add", []string{b.init([]int64{1, 16, 1, 1}, b.randn(16, 0.5)), y})
 			return b.node("Clip", []string{y, b.init(nil, []float32{-0.5}), b.init(nil, []float32{0.75})})
-		}, want: map[string]int{"ai.qtool.BinaryConv": 1}},
+		}, want: map[string]int{"ai.qtool.BinaryConv": 1, "Mul": 0, "Add": 0, "Clip": 0}},
 		{name: "bits chain", c: 70, build: func(b *builder) string {
 			y := b.bn(b.conv(b.node("Sign", []string{"x"}), 70, 66, 1, false, true), 66)
 			s := b.node("Sign", []string{b.node("Sub", []string{y, b.perChannel(66, 4, b.randn(66, 0.5))})})
 			y = b.bn(b.conv(s, 66, 24, 1, false, true), 24)
 			s = b.node("Sign", []string{y})
 			return b.conv(s, 24, 10, 1, true, true)
-		}, want: map[string]int{"ai.qtool.BinaryConv": 3, "Sign": 0, "Sub": 0, "BatchNormalization": 0}},
+		}, want: map[string]int{"ai.qtool.BinaryConv": 3, "Sign": 0, "Sub": 0, "BatchNormalization": 0}, bits: 2},
 		{name: "Gemm chain", c: 100, rank: 2, build: func(b *builder) string {
 			s := b.node("Sign", []string{b.node("Sub", []string{"x", b.perChannel(100, 2, b.randn(100, 0.3))})})
 			w := b.init([]int64{100, 40}, b.binWeights(100, 40, nil)) // [K, N], transB 0
@@ -86,7 +88,7 @@ func TestConvertPatterns(t *testing.T) {
 			s = b.node("Sign", []string{y})
 			w = b.init([]int64{10, 40}, b.binWeights(10, 40, b.positive(10, 0.1, 1)))
 			return b.node("Gemm", []string{s, w}, &pb.AttributeProto{Name: proto.String("transB"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(1)})
-		}, want: map[string]int{"ai.qtool.BinaryGemm": 2, "Sign": 0, "BatchNormalization": 0}},
+		}, want: map[string]int{"ai.qtool.BinaryGemm": 2, "Sign": 0, "BatchNormalization": 0}, bits: 1},
 		{name: "not binary: three-valued weights, Sign read twice", c: 8, build: func(b *builder) string {
 			s := b.node("Sign", []string{"x"})
 			w := b.binWeights(16, 72, nil)
@@ -128,6 +130,15 @@ func TestConvertPatterns(t *testing.T) {
 				if got[op] != k {
 					t.Errorf("%d %s nodes after conversion, want %d (%v; converted %v)", got[op], op, k, got, names)
 				}
+			}
+			bits := 0
+			for _, n := range cm.Graph().GetNode() {
+				if a := attr(n, "output"); a != nil && string(a.GetS()) == outBits {
+					bits++
+				}
+			}
+			if bits != c.bits {
+				t.Errorf("%d layers write bits, want %d", bits, c.bits)
 			}
 			if cm.Opset(Domain) != DomainVersion {
 				t.Errorf("opset %s %d, want %d", Domain, cm.Opset(Domain), DomainVersion)

@@ -30,6 +30,10 @@ func newBuilder(t *testing.T, seed uint64, shape ...int64) *builder {
 
 func valueInfo(name string, shape []int64) *pb.ValueInfoProto {
 	var dims []*pb.TensorShapeProto_Dimension
+	if shape == nil {
+		return &pb.ValueInfoProto{Name: proto.String(name), Type: &pb.TypeProto{Value: &pb.TypeProto_TensorType{TensorType: &pb.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(onnxio.Float))}}}}
+	}
 	for _, d := range shape {
 		dims = append(dims, &pb.TensorShapeProto_Dimension{Value: &pb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
 	}
@@ -131,7 +135,7 @@ func (b *builder) bn(x string, c int) string {
 }
 
 func (b *builder) model(out string) *onnxio.Model {
-	b.g.Output = []*pb.ValueInfoProto{{Name: proto.String(out)}}
+	b.g.Output = []*pb.ValueInfoProto{valueInfo(out, nil)}
 	mp := &pb.ModelProto{IrVersion: proto.Int64(8), Graph: b.g,
 		OpsetImport: []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(17)}}}
 	by, err := proto.Marshal(mp)
