@@ -22,7 +22,7 @@ type Options struct {
 	// binarizes; nil means every one but the first and the last weighted
 	// layer. A model holding trained binary layers takes none.
 	Layers []string
-	// Thresholds places the activation thresholds (Median when empty).
+	// Thresholds places the activation thresholds (Mean when empty).
 	Thresholds Thresholds
 	// Method observes the int8 layers' activation ranges (MinMax when
 	// nil); Calib tunes the calibration runs.
@@ -114,7 +114,7 @@ func Binarize(m *onnxio.Model, src calib.Source, opt Options) (*Result, error) {
 func binarizeAfterTraining(bm, fm *onnxio.Model, src calib.Source, opt Options) (names, skipped []string, err error) {
 	th := opt.Thresholds
 	if th == "" {
-		th = Median
+		th = Mean
 	}
 	if th != Median && th != Mean && th != Zero {
 		return nil, nil, fmt.Errorf("binarize: thresholds %q: want median, mean or zero", th)
