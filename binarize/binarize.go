@@ -3,6 +3,7 @@ package binarize
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -260,4 +261,19 @@ func sizes(m *onnxio.Model) map[string]int64 {
 
 func clone(m *onnxio.Model) *onnxio.Model {
 	return &onnxio.Model{Proto: proto.Clone(m.Proto).(*pb.ModelProto), Path: m.Path, Dir: m.Dir}
+}
+
+// MeasureSQNR fills each layer's SQNR against the float model over src
+// (quant.MeasureSQNR); layers writing packed bits have no float output
+// to compare and get NaN.
+func MeasureSQNR(res *Result, src calib.Source, threads int) error {
+	if err := quant.MeasureSQNR(res.Float, res.Model, res.Layers, src, threads); err != nil {
+		return err
+	}
+	for i, l := range res.Layers {
+		if l.Output == "" {
+			res.Layers[i].SQNR = math.NaN()
+		}
+	}
+	return nil
 }
