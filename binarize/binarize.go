@@ -181,7 +181,12 @@ func binarizeAfterTraining(bm, fm *onnxio.Model, src calib.Source, opt Options) 
 		t, beta := st.activation(th)
 		binarizeWeights(l, weights[i], t, beta)
 	}
-	names, err = gr.finish(layers, nil)
+	// A Relu or Clip after a layer joins its output stage.
+	dead := map[*pb.NodeProto]bool{}
+	for _, l := range layers {
+		gr.foldOutput(l, nil, dead)
+	}
+	names, err = gr.finish(layers, dead)
 	return names, skipped, err
 }
 
