@@ -4,8 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
+	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
 
 // A source of n random items for the builder's input.
@@ -98,4 +101,61 @@ func TestBinarizeTrainedWithLayers(t *testing.T) {
 	if !res.Trained || strings.Join(prec, " ") != "w8a8 binary w8a8" {
 		t.Errorf("trained %v, precisions %v", res.Trained, prec)
 	}
+}
+
+// A Bi-Real-style network (a float stem Conv-BN, MaxPool, blocks
+// Sub(x, t) -> Sign -> Conv(±a) -> BN -> Add(x), a float Gemm head): with
+// --rest fp32 the binary model's output equals the float model's up to
+// float rounding; with int8 the stem and head are int8 QDQ and the
+// blocks stay binary.
+func TestBinarizeBiReal(t *testing.T) {
+	b := newBuilder(t, 8, 4, 3, 8, 8)
+	y := b.bn(b.node("Conv", []string{"x", b.init([]int64{64, 3, 3, 3}, b.randn(64*27, 0.3))}, ints("pads", 1, 1, 1, 1)), 64)
+	y = b.node("MaxPool", []string{y}, ints("kernel_shape", 2, 2), ints("strides", 2, 2))
+	for range 2 {
+		s := b.node("Sign", []string{b.node("Sub", []string{y, b.perChannel(64, 4, b.randn(64, 0.3))})})
+		y = b.node("Add", []string{b.bn(b.conv(s, 64, 64, 1, false, true), 64), y})
+	}
+	y = b.node("Flatten", []string{y})
+	m := b.model(b.node("Gemm", []string{y, b.init([]int64{10, 1024}, b.randn(10240, 0.05))},
+		&pb.AttributeProto{Name: proto.String("transB"), Type: pb.AttributeProto_INT.Enum(), I: proto.Int64(1)}))
+	src := newRandomSource(b, 16)
+	x := engine.NewFloat32([]int{4, 3, 8, 8}, b.randn(4*3*64, 1))
+	want := run(t, m, x)
+	for _, rest := range []string{"fp32", "int8"} {
+		res, err := Binarize(m, src, quietOpts(rest, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prec []string
+		for _, l := range res.Layers {
+			prec = append(prec, l.Precision)
+		}
+		edge := map[string]string{"fp32": "fp32", "int8": "w8a8"}[rest]
+		if !res.Trained || strings.Join(prec, " ") != edge+" binary binary "+edge {
+			t.Errorf("rest %s: trained %v, precisions %v", rest, res.Trained, prec)
+		}
+		got := run(t, res.Model, x)
+		if rest == "fp32" {
+			closeOutputs(t, "rest fp32", want, got)
+			continue
+		}
+		agree := 0
+		for i := range 4 {
+			if argmax(want.F32[i*10:i*10+10]) == argmax(got.F32[i*10:i*10+10]) {
+				agree++
+			}
+		}
+		t.Logf("rest int8: %d of 4 top-1 agree", agree)
+	}
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }

@@ -25,6 +25,8 @@ type builder struct {
 func newBuilder(t *testing.T, seed uint64, shape ...int64) *builder {
 	b := &builder{t: t, r: rand.New(rand.NewPCG(seed, 7)), g: &pb.GraphProto{Name: proto.String("g")}, input: "x", shape: shape}
 	b.g.Input = []*pb.ValueInfoProto{valueInfo("x", shape)}
+	// Any batch size.
+	b.g.Input[0].GetType().GetTensorType().GetShape().GetDim()[0].Value = &pb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}
 	return b
 }
 
