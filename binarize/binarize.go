@@ -54,6 +54,9 @@ type Result struct {
 	Skipped []string
 	// Calib is the int8 calibration (nil for Rest fp32).
 	Calib *calib.Result
+	// FloatOps lists the operator types int8 quantization left in float
+	// that compute (quant.Plan.Float).
+	FloatOps []string
 }
 
 // Binarize makes a binary model of m: if m holds trained binary layers
@@ -99,7 +102,7 @@ func Binarize(m *onnxio.Model, src calib.Source, opt Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Model, res.Calib = qr.Model, qr.Calib
+		res.Model, res.Calib, res.FloatOps = qr.Model, qr.Calib, qr.Plan.Float
 		res.Layers = append(binary, qr.Layers...)
 	}
 	order := map[string]int{}

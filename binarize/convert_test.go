@@ -46,8 +46,11 @@ func TestConvertPatterns(t *testing.T) {
 	}
 	atThr := func(*builder) []float32 { return thr }
 	cases := []convertCase{
-		{name: "Sign", c: 70, build: func(b *builder) string {
-			return b.conv(b.node("Sign", []string{"x"}), 70, 20, 1, true, true)
+		{name: "Sign, no kernel_shape", c: 70, build: func(b *builder) string {
+			y := b.conv(b.node("Sign", []string{"x"}), 70, 20, 1, true, true)
+			conv := b.g.Node[len(b.g.Node)-1]
+			conv.Attribute = conv.Attribute[:1] // pads only
+			return y
 		}, want: map[string]int{"ai.qtool.BinaryConv": 1}},
 		{name: "Sub+Sign, BN, Relu", c: 8, build: func(b *builder) string {
 			s := b.node("Sign", []string{b.node("Sub", []string{"x", b.perChannel(8, 4, b.randn(8, 0.5))})})

@@ -127,6 +127,9 @@ func (l *layer) emit(g *pb.GraphProto, namer *onnxio.Namer) error {
 				attrs = append(attrs, a)
 			}
 		}
+		if attr(n, "kernel_shape") == nil {
+			attrs = append(attrs, &pb.AttributeProto{Name: proto.String("kernel_shape"), Type: pb.AttributeProto_INTS.Enum(), Ints: []int64{int64(l.kh), int64(l.kw)}})
+		}
 		attrs = append(attrs, intAttr("pad_value", 0))
 	}
 	if l.kind != outFloat {

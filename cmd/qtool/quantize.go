@@ -606,6 +606,9 @@ func quantizeBinary(cmd *cobra.Command, opt *options, args []string, a binaryArg
 	for _, s := range res.Skipped {
 		fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: not binarized: %s\n", s)
 	}
+	if len(res.FloatOps) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: these operators stay in float: %s\n", strings.Join(res.FloatOps, ", "))
+	}
 	calibItems := src.Len()
 	if res.Calib != nil {
 		calibItems, skipped = res.Calib.Items, skipped+res.Calib.Skipped
@@ -637,7 +640,7 @@ func quantizeBinary(cmd *cobra.Command, opt *options, args []string, a binaryArg
 		}
 	}
 	rep := quantizeReport{Model: m.Path, Output: outPath, Scheme: "binary", Format: "qdq", Method: meth.String(), CalibItems: calibItems,
-		Seed: a.seed, Folded: res.Folded, Layers: res.Layers, Unsupported: []string{}, Binary: br}
+		Seed: a.seed, Folded: res.Folded, Layers: res.Layers, Unsupported: append([]string{}, res.FloatOps...), Binary: br}
 	if a.eval != "" {
 		es, err := openData(a.eval, a.labels, data, true)
 		if err != nil {
