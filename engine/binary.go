@@ -434,20 +434,8 @@ func (k *binOpK) run(rc *runCtx, in, out []*Tensor) error {
 // nhwcToNCHW transposes batch images of pixels×channels into channels×
 // pixels.
 func nhwcToNCHW[T any](dst, src []T, batch, pixels, channels int) {
-	// Blocks of 16 pixels keep the source rows in cache while every
-	// channel plane gets its run.
-	const blk = 16
+	per := pixels * channels
 	for n := 0; n < batch; n++ {
-		s := src[n*pixels*channels : (n+1)*pixels*channels]
-		d := dst[n*pixels*channels : (n+1)*pixels*channels]
-		for p0 := 0; p0 < pixels; p0 += blk {
-			p1 := min(p0+blk, pixels)
-			for c := 0; c < channels; c++ {
-				plane := d[c*pixels:]
-				for p := p0; p < p1; p++ {
-					plane[p] = s[p*channels+c]
-				}
-			}
-		}
+		transposeInto(dst[n*per:(n+1)*per], pixels, src[n*per:(n+1)*per], pixels, channels)
 	}
 }

@@ -137,7 +137,9 @@ func (l *binLayer) reference(x []float32) []float32 {
 							}
 						}
 					}
-					v := d*l.mult[m] + l.bias[m] + 0 // two roundings; -0 -> +0
+					// Two roundings (the conversion keeps arm64 from fusing them into
+					// one FMA); -0 -> +0.
+					v := float32(d*l.mult[m]) + l.bias[m] + 0
 					if bc.clip {
 						v = min(max(v, l.lo), l.hi)
 					}
@@ -472,6 +474,87 @@ func (l *binLayer) addFloatEquivalent(t testing.TB, b *graphBuilder, x, y string
 	b.init(t, "f_bias", NewFloat32([]int{1, bc.m, 1, 1}, l.bias))
 	b.node("Mul", []string{"f_d", "f_mult"}, []string{"f_scaled"})
 	b.node("Add", []string{"f_scaled", "f_bias"}, []string{y})
+}
+
+// TestBinaryInt8ThenDequantize runs the int8 output through a standard
+// DequantizeLinear, as converted models do.
+func TestBinaryInt8ThenDequantize(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	bc := binCase{n: 2, c: 65, h: 6, w: 5, m: 20, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "int8", thr: true}
+	l := newBinLayer(r, bc)
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	l.addNode(t, b, "bconv", "x", "q")
+	b.init(t, "scale", NewFloat32(nil, []float32{0.5}))
+	zp, err := onnxio.NewTensor("zp", onnxio.Int8, nil, []int8{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.g.Initializer = append(b.g.Initializer, zp)
+	b.node("DequantizeLinear", []string{"q", "scale", "zp"}, []string{"y"})
+	x := randBinInput(r, bc.n*bc.c*bc.h*bc.w)
+	got := run1(t, binModel(t, b), Options{}, map[string]*Tensor{"x": NewFloat32([]int{bc.n, bc.c, bc.h, bc.w}, x)})["y"]
+	for i, q := range refInt8(l.reference(x)) {
+		if want := float32(int(q)-3) * 0.5; got.F32[i] != want {
+			t.Fatalf("output %d = %v, want %v", i, got.F32[i], want)
+		}
+	}
+}
+
+// TestBinaryConcurrentRuns runs one session from several goroutines at
+// once, on inputs of two sizes (each goroutine takes its own planned
+// convolution).
+func TestBinaryConcurrentRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	bc := binCase{n: 3, c: 64, h: 6, w: 6, m: 64, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float"}
+	l := newBinLayer(r, bc)
+	b := newGraph()
+	b.input("x", onnxio.Float)
+	b.output("y", onnxio.Float)
+	l.addNode(t, b, "bconv", "x", "y")
+	s, err := Compile(binModel(t, b), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct {
+		x    *Tensor
+		want []float32
+	}
+	var jobs []job
+	for _, hw := range []int{6, 9} {
+		lb := *l
+		lb.bc.h, lb.bc.w = hw, hw
+		x := randBinInput(r, bc.n*bc.c*hw*hw)
+		jobs = append(jobs, job{NewFloat32([]int{bc.n, bc.c, hw, hw}, x), lb.reference(x)})
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 10; i++ {
+				j := jobs[(g+i)%len(jobs)]
+				res, err := s.Run(map[string]*Tensor{"x": j.x})
+				if err == nil {
+					for k, v := range j.want {
+						if res["y"].F32[k] != v {
+							err = fmt.Errorf("goroutine %d run %d: output %d = %v, want %v", g, i, k, res["y"].F32[k], v)
+							break
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestBinaryConvMatchesSignConv checks the equivalence the converter

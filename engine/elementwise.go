@@ -119,6 +119,8 @@ func (k *binaryK) run(rc *runCtx, in, out []*Tensor) error {
 		return binaryInt(k.op, a.I16, b.I16, o.I16, a.Shape, b.Shape, o.Shape)
 	case onnxio.Uint16:
 		return binaryInt(k.op, a.U16, b.U16, o.U16, a.Shape, b.Shape, o.Shape)
+	case onnxio.Uint64:
+		return binaryInt(k.op, a.U64, b.U64, o.U64, a.Shape, b.Shape, o.Shape)
 	default:
 		return fmt.Errorf("%s of %s", k.op, onnxio.DataTypeName(a.Type))
 	}
@@ -232,7 +234,7 @@ func binaryFast(op string, dst, a, b []float32, sb int) bool {
 }
 
 type integer interface {
-	~int64 | ~int32 | ~uint8 | ~int8 | ~int16 | ~uint16
+	~int64 | ~int32 | ~uint8 | ~int8 | ~int16 | ~uint16 | ~uint64
 }
 
 func binaryInt[T integer](op string, a, b, o []T, as, bs, os []int) error {

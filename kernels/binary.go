@@ -157,21 +157,48 @@ func PackSignsNCHW(dst []uint64, x []float32, batch, channels, pixels int, thr [
 		dst = make([]uint64, batch*pixels*wc)
 	}
 	dst = dst[:batch*pixels*wc]
-	clear(dst)
 	for n := 0; n < batch; n++ {
-		img := dst[n*pixels*wc : (n+1)*pixels*wc]
-		// Channel by channel: the plane is read in order and the image's
-		// words (pixels×wc) stay in cache for the scattered bit writes.
-		for c := 0; c < channels; c++ {
-			var t float32
-			if thr != nil {
-				t = thr[c]
+		img := x[n*channels*pixels : (n+1)*channels*pixels]
+		out := dst[n*pixels*wc : (n+1)*pixels*wc]
+		for w := 0; w < wc; w++ {
+			c0 := w * 64
+			cn := min(64, channels-c0)
+			// Eight pixels' words at a time, built in registers from
+			// eight consecutive values of each channel's plane.
+			p := 0
+			for ; p+8 <= pixels; p += 8 {
+				var a0, a1, a2, a3, a4, a5, a6, a7 uint64
+				for c := 0; c < cn; c++ {
+					var t float32
+					if thr != nil {
+						t = thr[c0+c]
+					}
+					r := img[(c0+c)*pixels+p:]
+					r = r[:8]
+					a0 |= boolBit(r[0] < t) << c
+					a1 |= boolBit(r[1] < t) << c
+					a2 |= boolBit(r[2] < t) << c
+					a3 |= boolBit(r[3] < t) << c
+					a4 |= boolBit(r[4] < t) << c
+					a5 |= boolBit(r[5] < t) << c
+					a6 |= boolBit(r[6] < t) << c
+					a7 |= boolBit(r[7] < t) << c
+				}
+				o := out[p*wc+w:]
+				_ = o[7*wc]
+				o[0], o[wc], o[2*wc], o[3*wc] = a0, a1, a2, a3
+				o[4*wc], o[5*wc], o[6*wc], o[7*wc] = a4, a5, a6, a7
 			}
-			plane := x[(n*channels+c)*pixels : (n*channels+c+1)*pixels]
-			words := img[c>>6:]
-			sh := uint(c & 63)
-			for p, v := range plane {
-				words[p*wc] |= boolBit(v < t) << sh
+			for ; p < pixels; p++ {
+				var a uint64
+				for c := 0; c < cn; c++ {
+					var t float32
+					if thr != nil {
+						t = thr[c0+c]
+					}
+					a |= boolBit(img[(c0+c)*pixels+p] < t) << c
+				}
+				out[p*wc+w] = a
 			}
 		}
 	}
