@@ -67,12 +67,12 @@ func quietOpts(rest string, th Thresholds) Options {
 
 // Post-training binarization of the float fixtures: the inner Conv and
 // Gemm layers become binary nodes, the first and last stay int8 (or
-// float with --rest fp32), and the model runs; its accuracy on the 1000
-// embedded images is logged. Without retraining it falls to about
+// float with --rest fp32), and the model runs; its accuracy on 300 of
+// the embedded images is logged. Without retraining it falls to about
 // chance with every inner layer binary (see TestPostTrainingThresholds).
 func TestPostTrainingFixtures(t *testing.T) {
-	data := mnist(t)
-	cal := calib.Sample(data, 100, 1)
+	data := calib.Sample(mnist(t), 300, 2)
+	cal := calib.Sample(mnist(t), 100, 1)
 	for _, f := range []string{"cnn", "resnet", "mobilenet"} {
 		m := loadFixture(t, f)
 		rests := []string{"int8"}
