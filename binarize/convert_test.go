@@ -1,7 +1,9 @@
 package binarize
 
 import (
+	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/qtool/qtool/bench"
 	"github.com/qtool/qtool/engine"
+	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
 	pb "github.com/qtool/qtool/onnxio/onnxpb"
 )
@@ -103,6 +106,11 @@ func TestConvertPatterns(t *testing.T) {
 			return b.node("Add", []string{y, z})
 		}, want: map[string]int{"ai.qtool.BinaryConv": 1, "Conv": 1, "Sign": 1}},
 	}
+	// The float models and inputs, for ONNX Runtime to check the
+	// engine's float reference after the loop.
+	var jobs []testdeps.ORTJob
+	var wants []*engine.Tensor
+	dir := t.TempDir()
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			shape := []int64{3, int64(c.c), 7, 6}
@@ -125,6 +133,12 @@ func TestConvertPatterns(t *testing.T) {
 				}
 			}
 			want := run(t, m, x)
+			path := filepath.Join(dir, fmt.Sprintf("case%d.onnx", i))
+			if err := m.Save(path, onnxio.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, testdeps.ORTJob{Model: path, Inputs: []testdeps.ORTTensor{testdeps.ORTFloat32("x", x.Shape, x.F32)}})
+			wants = append(wants, want)
 			cm := cloneModel(m)
 			names, err := Convert(cm)
 			if err != nil {
@@ -176,6 +190,12 @@ func TestConvertPatterns(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	for i, r := range testdeps.RunORTBatch(t, jobs) {
+		if r.Err != nil {
+			t.Fatalf("ONNX Runtime, case %d: %v", i, r.Err)
+		}
+		closeOutputs(t, fmt.Sprintf("engine against ONNX Runtime, case %d", i), engine.NewFloat32(wants[i].Shape, testdeps.Float32s(r.Outputs[0])), wants[i])
 	}
 }
 
