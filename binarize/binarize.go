@@ -45,7 +45,8 @@ type Result struct {
 	Binary []string
 	// Layers describes every weighted layer: binary ones with precision
 	// "binary" (Output empty when the layer writes packed bits, which
-	// have no float counterpart to compare), the rest int8 or fp32.
+	// have no float counterpart to compare: MeasureSQNR gives them NaN,
+	// qtool's JSON 0), the rest int8 or fp32.
 	Layers []quant.Layer
 	// Folded counts the nodes quant.Prepare folded into convolutions.
 	Folded int

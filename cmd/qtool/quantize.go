@@ -463,8 +463,11 @@ func jsonSafe(r quantizeReport) quantizeReport {
 		r.EvalReport = &e
 	}
 	for i := range r.Layers {
-		if math.IsInf(r.Layers[i].SQNR, 1) || math.IsNaN(r.Layers[i].SQNR) {
-			r.Layers[i].SQNR = 999
+		switch l := &r.Layers[i]; {
+		case math.IsNaN(l.SQNR) && l.Precision == "binary":
+			l.SQNR = 0 // packed bits out (output ""): nothing to compare
+		case math.IsInf(l.SQNR, 1) || math.IsNaN(l.SQNR):
+			l.SQNR = 999
 		}
 	}
 	return r
