@@ -103,7 +103,12 @@ func Binarize(m *onnxio.Model, src calib.Source, opt Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Model, res.Calib, res.FloatOps = qr.Model, qr.Calib, qr.Plan.Float
+		res.Model, res.Calib = qr.Model, qr.Calib
+		for _, op := range qr.Plan.Float {
+			if op != "BinaryConv" && op != "BinaryGemm" {
+				res.FloatOps = append(res.FloatOps, op)
+			}
+		}
 		res.Layers = append(binary, qr.Layers...)
 	}
 	order := map[string]int{}

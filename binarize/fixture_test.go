@@ -2,6 +2,7 @@ package binarize
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,6 +101,9 @@ func TestPostTrainingFixtures(t *testing.T) {
 			}
 			if n := strings.Count(strings.Join(prec, " "), "binary"); n != len(prec)-2 || n != len(res.Binary) {
 				t.Errorf("%s: %d binary layers (%v) of %d inner ones, skipped %v", f, n, res.Binary, len(prec)-2, res.Skipped)
+			}
+			if slices.Contains(res.FloatOps, "BinaryConv") || slices.Contains(res.FloatOps, "BinaryGemm") {
+				t.Errorf("%s: binary ops reported as left in float: %v", f, res.FloatOps)
 			}
 			if ops := opCounts(res.Model); ops["ai.qtool.BinaryConv"]+ops["ai.qtool.BinaryGemm"] != len(res.Binary) {
 				t.Errorf("%s: ops %v for %d binary layers", f, ops, len(res.Binary))
