@@ -3,6 +3,7 @@ package binarize
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -100,7 +101,8 @@ func (l *layer) emit(g *pb.GraphProto, namer *onnxio.Namer) error {
 		{"/multiplier", onnxio.Float, []int64{int64(l.m)}, nil, l.mult},
 		{"/bias", onnxio.Float, []int64{int64(l.m)}, nil, l.bias},
 	}
-	if l.thr != nil && !l.bits {
+	// An absent threshold input means all 0.
+	if !l.bits && slices.ContainsFunc(l.thr, func(t float64) bool { return t != 0 }) {
 		inits = append(inits, init{"/threshold", onnxio.Float, []int64{int64(len(l.thr))}, nil, l.thr})
 	}
 	inputs := []string{l.input}
