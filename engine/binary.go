@@ -30,6 +30,8 @@ const (
 	binOutBits
 )
 
+// binOpK is a BinaryConv or BinaryGemm node: its constant operands, and
+// the kernels' planned convolutions per input size.
 type binOpK struct {
 	gemm   bool
 	inC    int // in_channels (in_features)
@@ -172,7 +174,7 @@ func buildBinOp(c *nodeCtx, gemm bool) (kernel, error) {
 // readGeometry reads BinaryConv's window attributes, checking them
 // against W's shape [M, kH, kW, words].
 func (k *binOpK) readGeometry(c *nodeCtx, wShape []int) error {
-	if ap := c.attrString("auto_pad", "NOTSET"); ap != "NOTSET" {
+	if ap := c.attrString("auto_pad", "NOTSET"); ap != "NOTSET" && ap != "" {
 		return fmt.Errorf("auto_pad %q is not supported (give explicit pads)", ap)
 	}
 	if len(wShape) != 4 {
@@ -328,7 +330,7 @@ func (k *binOpK) workers(h, w int) (*sync.Pool, error) {
 
 func (k *binOpK) infer(in []*Tensor) ([]spec, error) {
 	if len(in) < 1 || in[0] == nil {
-		return nil, fmt.Errorf("input X is required")
+		return nil, fmt.Errorf("input 0 (X or A) is required")
 	}
 	x := in[0]
 	n, h, w, err := k.dims(x)
@@ -377,7 +379,6 @@ func (k *binOpK) run(rc *runCtx, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
-	wc := kernels.BitWords(k.inC)
 	if x.Type == onnxio.Uint64 {
 		if err := checkUnusedBits(x.U64, k.inC); err != nil {
 			return fmt.Errorf("packed input: %w", err)
@@ -393,42 +394,56 @@ func (k *binOpK) run(rc *runCtx, in, out []*Tensor) error {
 	parallelFor(rc.threads, n, grain, func(lo, hi int) {
 		wk := pl.Get().(*binaryWorker)
 		defer pl.Put(wk)
-		b := hi - lo
-		var src []uint64
-		if x.Type == onnxio.Uint64 {
-			src = x.U64[lo*hw*wc : hi*hw*wc]
-		} else {
-			wk.bits = kernels.PackSignsNCHW(wk.bits, x.F32[lo*k.inC*hw:hi*k.inC*hw], b, k.inC, hw, k.thr)
-			src = wk.bits
-		}
 		oh, ow := wk.conv.OutputSize()
 		op := oh * ow
-		per := k.m * op
-		switch k.out {
-		case binOutBits:
-			wo := kernels.BitWords(k.m)
-			wk.conv.RunBits(y.U64[lo*op*wo:hi*op*wo], src, b)
-		case binOutFloat:
-			dst := y.F32[lo*per : hi*per]
-			if op == 1 {
-				wk.conv.RunF32(dst, src, b)
-				return
-			}
-			wk.f32 = grow(wk.f32, b*per)
-			wk.conv.RunF32(wk.f32, src, b)
-			nhwcToNCHW(dst, wk.f32, b, op, k.m)
-		case binOutInt8:
-			dst := y.I8[lo*per : hi*per]
-			if op == 1 {
-				wk.conv.RunInt8(dst, src, b)
-				return
-			}
-			wk.i8 = grow(wk.i8, b*per)
-			wk.conv.RunInt8(wk.i8, src, b)
-			nhwcToNCHW(dst, wk.i8, b, op, k.m)
+		// Chunks of images whose intermediate buffers stay in cache.
+		step := max(1, binaryChunkElems/max(k.m*op, k.inC*hw))
+		for c0 := lo; c0 < hi; c0 += step {
+			k.runChunk(wk, x, y, c0, min(c0+step, hi), hw, op)
 		}
 	})
 	return nil
+}
+
+// binaryChunkElems bounds the input or output elements of the images one
+// worker packs, convolves and transposes at a time (256 KiB of float32).
+const binaryChunkElems = 64 << 10
+
+// runChunk computes images (or rows) [lo, hi) of x into y.
+func (k *binOpK) runChunk(wk *binaryWorker, x, y *Tensor, lo, hi, hw, op int) {
+	b := hi - lo
+	wc := kernels.BitWords(k.inC)
+	var src []uint64
+	if x.Type == onnxio.Uint64 {
+		src = x.U64[lo*hw*wc : hi*hw*wc]
+	} else {
+		wk.bits = kernels.PackSignsNCHW(wk.bits, x.F32[lo*k.inC*hw:hi*k.inC*hw], b, k.inC, hw, k.thr)
+		src = wk.bits
+	}
+	per := k.m * op
+	switch k.out {
+	case binOutBits:
+		wo := kernels.BitWords(k.m)
+		wk.conv.RunBits(y.U64[lo*op*wo:hi*op*wo], src, b)
+	case binOutFloat:
+		dst := y.F32[lo*per : hi*per]
+		if op == 1 {
+			wk.conv.RunF32(dst, src, b)
+			return
+		}
+		wk.f32 = grow(wk.f32, b*per)
+		wk.conv.RunF32(wk.f32, src, b)
+		nhwcToNCHW(dst, wk.f32, b, op, k.m)
+	case binOutInt8:
+		dst := y.I8[lo*per : hi*per]
+		if op == 1 {
+			wk.conv.RunInt8(dst, src, b)
+			return
+		}
+		wk.i8 = grow(wk.i8, b*per)
+		wk.conv.RunInt8(wk.i8, src, b)
+		nhwcToNCHW(dst, wk.i8, b, op, k.m)
+	}
 }
 
 // nhwcToNCHW transposes batch images of pixels×channels into channels×

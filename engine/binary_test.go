@@ -757,21 +757,33 @@ func BenchmarkBinaryConv(b *testing.B) {
 		bc := binCase{n: n, c: 64, h: 14, w: 14, m: 64, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, group: 1, out: "float"}
 		l := newBinLayer(r, bc)
 		x := NewFloat32([]int{n, 64, 14, 14}, randBinInput(r, n*64*14*14))
-		for _, kind := range []string{"binary", "float"} {
+		// bits: packed input and output, as between two binary layers.
+		bits := &Tensor{Type: onnxio.Uint64, Shape: []int{n, 14, 14, 1}, U64: kernels.PackSignsNCHW(nil, x.F32, n, 64, 14*14, nil)}
+		lb := *l
+		lb.bc.out = "bits"
+		for _, kind := range []string{"binary", "float", "bits"} {
 			b.Run(fmt.Sprintf("batch%d/%s", n, kind), func(b *testing.B) {
 				g := newGraph()
-				g.input("x", onnxio.Float)
-				g.output("y", onnxio.Float)
-				if kind == "binary" {
+				in := map[string]*Tensor{"x": x}
+				switch kind {
+				case "binary":
+					g.input("x", onnxio.Float)
+					g.output("y", onnxio.Float)
 					l.addNode(b, g, "bconv", "x", "y")
-				} else {
+				case "float":
+					g.input("x", onnxio.Float)
+					g.output("y", onnxio.Float)
 					l.addFloatEquivalent(b, g, "x", "y")
+				case "bits":
+					g.input("x", onnxio.Uint64)
+					g.output("y", onnxio.Uint64)
+					lb.addNode(b, g, "bconv", "x", "y")
+					in["x"] = bits
 				}
 				s, err := Compile(binModel(b, g), Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
-				in := map[string]*Tensor{"x": x}
 				if _, err := s.Run(in); err != nil {
 					b.Fatal(err)
 				}
