@@ -6,11 +6,13 @@ Produces, under --out (default testdata/models):
     resnet.onnx     small ResNet (residual Add, strided 1x1 projection shortcuts, GAP)
     mobilenet.onnx  MobileNetV2-style network (depthwise convs, inverted residuals,
                     ReLU6 -> Clip, HardSwish -> HardSigmoid + Mul)
+    bnn.onnx        binary network: real first conv and last Gemm, six Bi-Real
+                    blocks Sub -> Sign -> Conv(+-a per channel) -> BN -> Add
 
 and, under --subset-out (default testdata/fashion-mnist), the first 1000 items of
 the t10k split as gzipped IDX files with byte-identical output on every run.
 
-ONNX contract shared by all three models (qtool relies on it):
+ONNX contract shared by all the models (qtool relies on it):
     input  "input"  float32 [N,1,28,28], value = pixel / 255 (no mean/std)
     output "logits" float32 [N,10]       (pre-softmax)
     opset 13, batch dimension N dynamic, BatchNormalization kept as separate
@@ -39,7 +41,10 @@ DATA_DIR = "/usr/share/datasets/fashion-mnist"
 SEED = 20240601
 SUBSET_N = 1000
 OPSET = 13
-ARCHS = ("cnn", "resnet", "mobilenet")
+ARCHS = ("cnn", "resnet", "mobilenet", "bnn")
+# Epochs of the committed models (--epochs overrides): the BNN's is what fitted a
+# 20-minute budget on the shared 2-core machine.
+EPOCHS = {"cnn": 10, "resnet": 10, "mobilenet": 10, "bnn": 3}
 
 
 # --------------------------------------------------------------------------
@@ -215,7 +220,120 @@ class MobileNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-MODELS = {"cnn": CNN, "resnet": ResNet, "mobilenet": MobileNet}
+# --------------------------------------------------------------------------
+# Binary network (Bi-Real / ReActNet style). Training uses straight-through
+# estimators; export swaps in plain modules (binarized weights as an ordinary
+# Conv weight, torch.sign(x - t)) so the graph is Sub -> Sign -> Conv -> BN ->
+# Add with no STE arithmetic, the pattern qtool's binarizer folds.
+# 64 channels: one 64-bit word per pixel in the packed binary kernels.
+# --------------------------------------------------------------------------
+
+BNN_C = 64
+
+
+def binarize_weight(w):
+    """sign(W) * mean|W| per output channel (XNOR-Net); W >= 0 -> +1 so no weight maps to 0."""
+    scale = w.abs().mean(dim=(1, 2, 3), keepdim=True)
+    return torch.where(w >= 0, scale, -scale)
+
+
+class RSign(nn.Module):
+    """ReActNet sign with a learnable per-channel threshold t: +1 where x >= t, else -1.
+
+    Backward: clipped identity (gradient 1 where |x - t| <= 1), which also trains t.
+    Training uses x >= t -> +1 (what a binary op does); the exported torch.sign(x - t)
+    differs only where x == t exactly, which the script counts on the test set.
+    """
+
+    def __init__(self, c):
+        super().__init__()
+        self.t = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x):
+        d = x - self.t
+        hard = torch.where(d >= 0, torch.ones_like(d), -torch.ones_like(d))
+        soft = d.clamp(-1, 1)
+        return soft + (hard - soft).detach()
+
+
+class BinConv(nn.Conv2d):
+    """3x3 conv whose forward uses binarize_weight(W); ReActNet's STE for the weights
+    (the gradient of clamp(W, -1, 1) reaches the latent weights, the scale is a constant)."""
+
+    def __init__(self, c):
+        super().__init__(c, c, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        w = self.weight
+        clipped = w.clamp(-1, 1)
+        wb = binarize_weight(w).detach() - clipped.detach() + clipped
+        return F.conv2d(x, wb, None, 1, 1)
+
+
+class SignExport(nn.Module):
+    """Export form of RSign: torch.sign(x - t) -> ONNX Sub + Sign, t an initializer."""
+
+    def __init__(self, rsign):
+        super().__init__()
+        self.t = nn.Parameter(rsign.t.detach().clone())
+
+    def forward(self, x):
+        return torch.sign(x - self.t)
+
+
+def conv_export(binconv):
+    """Export form of BinConv: a plain Conv2d whose weight is the binarized tensor."""
+    conv = nn.Conv2d(binconv.in_channels, binconv.out_channels, 3, padding=1, bias=False)
+    conv.weight = nn.Parameter(binarize_weight(binconv.weight.detach()))
+    return conv
+
+
+class BinBlock(nn.Module):
+    """Bi-Real block: y = BN(BinConv3x3(RSign(x))) + x, real-valued shortcut."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.sign, self.conv, self.bn = RSign(c), BinConv(c), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return self.bn(self.conv(self.sign(x))) + x
+
+    def for_export(self):
+        self.sign, self.conv = SignExport(self.sign), conv_export(self.conv)
+
+
+class BNN(nn.Module):
+    """Real Conv3x3(1->64)-BN, MaxPool (28->14), 4 binary blocks, MaxPool (14->7),
+    2 binary blocks, real BN-Flatten-Gemm(3136->10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn(1, BNN_C), nn.MaxPool2d(2))
+        self.blocks = nn.Sequential(*[BinBlock(BNN_C) for _ in range(4)], nn.MaxPool2d(2),
+                                    *[BinBlock(BNN_C) for _ in range(2)])
+        self.head = nn.Sequential(nn.BatchNorm2d(BNN_C), nn.Flatten(), nn.Linear(BNN_C * 7 * 7, 10))
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))
+
+    def param_groups(self, weight_decay):
+        # No weight decay on latent binary weights or thresholds: decay only drags
+        # latent weights towards 0 where their signs flip back and forth.
+        binary = [p for m in self.modules() if isinstance(m, (BinConv, RSign)) for p in m.parameters()]
+        ids = {id(p) for p in binary}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest, "weight_decay": weight_decay}, {"params": binary, "weight_decay": 0.0}]
+
+    def for_export(self):
+        """Swap in the export modules (in place); the model computes the same in eval mode
+        except where an input equals its threshold exactly."""
+        for b in self.blocks:
+            if isinstance(b, BinBlock):
+                b.for_export()
+        return self
+
+
+MODELS = {"cnn": CNN, "resnet": ResNet, "mobilenet": MobileNet, "bnn": BNN}
 
 
 # --------------------------------------------------------------------------
@@ -252,7 +370,9 @@ def train(arch, epochs, x_train, y_train, x_test, y_test, batch=128):
     torch.manual_seed(SEED)                  # same init for every run of a given arch
     gen = torch.Generator().manual_seed(SEED)
     model = MODELS[arch]().to(memory_format=torch.channels_last)   # faster convs on CPU
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
+    # The BNN keeps weight decay off its binary parameters; the others use one group.
+    params = model.param_groups(5e-4) if hasattr(model, "param_groups") else model.parameters()
+    opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=5e-4)
     steps = epochs * ((x_train.shape[0] + batch - 1) // batch)
     # One-cycle schedule: reaches >90% in a handful of epochs without tuning.
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
@@ -285,6 +405,8 @@ def export(model, path):
     # Back to plain NCHW-contiguous weights so the initializers are written in
     # the ordinary OIHW layout.
     model = model.to(memory_format=torch.contiguous_format).eval()
+    if isinstance(model, BNN):
+        model.for_export()
     dummy = torch.zeros(1, 1, 28, 28)
     torch.onnx.export(
         model, dummy, path,
@@ -333,7 +455,7 @@ def _conv(x, w, b, strides, pads, group):
     return y + b[None, :, None, None] if b is not None else y
 
 
-def run_onnx_numpy(m, x):
+def run_onnx_numpy(m, x, watch=None):
     env = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in m.graph.initializer}
     env[m.graph.input[0].name] = x.astype(np.float32)
     for node in m.graph.node:
@@ -358,6 +480,10 @@ def run_onnx_numpy(m, x):
             y = i[0] * i[1]
         elif op == "Add":
             y = i[0] + i[1]
+        elif op == "Sub":
+            y = i[0] - i[1]
+        elif op == "Sign":
+            y = np.sign(i[0])
         elif op == "MaxPool":
             assert a["kernel_shape"] == [2, 2] and a["strides"] == [2, 2] and not any(a.get("pads", [0]))
             n, c, h, w = i[0].shape
@@ -379,8 +505,95 @@ def run_onnx_numpy(m, x):
             y = numpy_helper.to_array(a["value"])
         else:
             raise NotImplementedError(op)
-        env[node.output[0]] = y.astype(np.float32)
+        y = y.astype(np.float32)
+        # watch(node, inputs, output) may inspect or replace a node's output.
+        env[node.output[0]] = watch(node, i, y) if watch else y
     return env[m.graph.output[0].name]
+
+
+def check_binary(m, model, x_test):
+    """BNN export checks: every Sign reads Sub(x, t) with t an initializer [1,64,1,1] and
+    feeds a bias-free pads-1 Conv whose weight holds exactly +a_m/-a_m per output channel,
+    followed by BN and Add. Returns how many Sign inputs are exactly 0 on x_test (ONNX
+    Sign(0) = 0 while a binary op maps it to +1) and the smallest nonzero |x - t|."""
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    prod = {o: n for n in m.graph.node for o in n.output}
+    users = {}
+    for n in m.graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    signs = [n for n in m.graph.node if n.op_type == "Sign"]
+    assert len(signs) == sum(isinstance(b, BinBlock) for b in model.blocks), "one Sign per block"
+    for s in signs:
+        sub = prod[s.input[0]]
+        assert sub.op_type == "Sub" and sub.input[1] in inits, f"{s.name}: input is not Sub(x, init)"
+        assert inits[sub.input[1]].shape == (1, BNN_C, 1, 1), inits[sub.input[1]].shape
+        (conv,) = users[s.output[0]]
+        a = {at.name: helper.get_attribute_value(at) for at in conv.attribute}
+        assert conv.op_type == "Conv" and len(conv.input) == 2 and a["pads"] == [1, 1, 1, 1]
+        w = inits[conv.input[1]].reshape(BNN_C, -1)
+        for row in w:
+            vals = np.unique(row)
+            assert len(vals) == 2 and vals[0] == -vals[1] and vals[1] > 0, f"{conv.name}: values {vals}"
+        (bn,) = users[conv.output[0]]
+        (add,) = users[bn.output[0]]
+        assert bn.op_type == "BatchNormalization" and add.op_type == "Add"
+        assert sub.input[0] in add.input, f"{add.name}: shortcut is not the block input"
+    # Count exact zeros at the Sign inputs with hooks on the exported torch modules.
+    zeros, closest = 0, float("inf")
+
+    def hook(mod, inp, out):
+        nonlocal zeros, closest
+        d = (inp[0] - mod.t).abs()
+        zeros += int((d == 0).sum())
+        nz = d[d > 0]
+        closest = min(closest, float(nz.min())) if nz.numel() else closest
+
+    hs = [mod.register_forward_hook(hook) for mod in model.modules() if isinstance(mod, SignExport)]
+    predict(model, x_test)
+    for h in hs:
+        h.remove()
+    return len(signs), zeros, closest
+
+
+def verify_binary_run(m, model, xs, ref):
+    """ONNX graph vs torch for a binary network.
+
+    A Sign input within float rounding of its threshold can come out with the other
+    sign in numpy than in torch (different summation orders), and one flipped
+    activation moves the logits by far more than 1e-3. So the numpy run is forced
+    onto torch's Sign outputs: every flip must sit within 1e-3 of the threshold, and
+    with the signs forced the logits must match to 1e-3 as for the float models.
+    """
+    torch_signs = []
+    hs = [mod.register_forward_hook(lambda mod, i, o: torch_signs.append(o.numpy()))
+          for mod in model.modules() if isinstance(mod, SignExport)]
+    predict(model, torch.from_numpy(xs))
+    for h in hs:
+        h.remove()
+    st = {"sign_flips": 0, "sign_zeros_numpy_subset": 0, "flip_margin": 0.0, "sign_values": 0}
+    k = 0
+
+    def force(node, inputs, y):
+        nonlocal k
+        if node.op_type != "Sign":
+            return y
+        want = torch_signs[k]
+        k += 1
+        flip = y != want
+        st["sign_flips"] += int(flip.sum())
+        st["sign_zeros_numpy_subset"] += int((inputs[0] == 0).sum())
+        st["sign_values"] += y.size
+        if flip.any():
+            st["flip_margin"] = max(st["flip_margin"], float(np.abs(inputs[0][flip]).max()))
+        return want
+
+    forced = run_onnx_numpy(m, xs, force)
+    st["forced_maxdiff"] = float(np.abs(forced - ref).max())
+    assert k == len(torch_signs), (k, len(torch_signs))
+    assert st["flip_margin"] < 1e-3, f"Sign flips far from the threshold: {st}"
+    assert st["forced_maxdiff"] < 1e-3, f"ONNX vs torch with torch's signs: {st}"
+    return st
 
 
 def verify(path, model, x_test, y_test):
@@ -397,8 +610,15 @@ def verify(path, model, x_test, y_test):
     got = run_onnx_numpy(m, xs)
     diff = float(np.abs(got - ref).max())
     onnx_acc = float((got.argmax(1) == y_test[:SUBSET_N].numpy()).mean())
-    assert diff < 1e-3, f"{path}: ONNX vs torch max |diff| {diff}"
-    return {
+    extra = {}
+    if isinstance(model, BNN):
+        assert "Identity" not in ops and "Constant" not in ops, ops
+        extra["signs"], extra["sign_zeros"], extra["sign_closest"] = check_binary(m, model, x_test)
+        extra.update(verify_binary_run(m, model, xs, ref))
+        extra["argmax_agree"] = float((got.argmax(1) == ref.argmax(1)).mean())
+    else:
+        assert diff < 1e-3, f"{path}: ONNX vs torch max |diff| {diff}"
+    return {**extra,
         "size": os.path.getsize(path), "ops": ops, "nodes": len(m.graph.node), "params": n_params,
         "input": (m.graph.input[0].name, tensor_shape(m.graph.input[0])),
         "output": (m.graph.output[0].name, tensor_shape(m.graph.output[0])),
@@ -408,14 +628,25 @@ def verify(path, model, x_test, y_test):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", default="all", choices=("all",) + ARCHS)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--arch", default="all",
+                    help="all (= " + ",".join(ARCHS) + ") or a comma-separated list of them")
+    ap.add_argument("--epochs", type=int, help="default: per model, " + str(EPOCHS))
     ap.add_argument("--out", default="testdata/models", help="directory for the .onnx files")
     ap.add_argument("--subset-out", default="testdata/fashion-mnist",
                     help="directory for the 1000-item t10k subset")
     ap.add_argument("--subset-only", action="store_true", help="write the subset and exit")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-state", metavar="DIR",
+                    help="also save each trained torch state dict as DIR/ARCH.pt")
+    ap.add_argument("--load-state", metavar="DIR",
+                    help="skip training: load DIR/ARCH.pt (from --save-state), then export and verify")
+    ap.add_argument("--limit-train", type=int, default=0,
+                    help="train on the first N training images only (smoke tests)")
     args = ap.parse_args()
+    archs = ARCHS if args.arch == "all" else tuple(args.arch.split(","))
+    for a in archs:
+        if a not in ARCHS:
+            ap.error(f"--arch: unknown model {a!r}; choose from all, {', '.join(ARCHS)}")
 
     torch.set_num_threads(args.threads)
     np.random.seed(SEED)
@@ -427,26 +658,44 @@ def main():
         return
 
     x_train_u8, y_train_u8 = load_split("train")
+    if args.limit_train:
+        x_train_u8, y_train_u8 = x_train_u8[:args.limit_train], y_train_u8[:args.limit_train]
     x_train, y_train = to_input(x_train_u8), torch.from_numpy(y_train_u8.astype(np.int64))
     x_test, y_test = to_input(x_test_u8), torch.from_numpy(y_test_u8.astype(np.int64))
     os.makedirs(args.out, exist_ok=True)
 
-    archs = ARCHS if args.arch == "all" else (args.arch,)
     for arch in archs:
-        model, secs = train(arch, args.epochs, x_train, y_train, x_test, y_test)
+        epochs = args.epochs or EPOCHS[arch]
+        if args.load_state:
+            model, secs = MODELS[arch]().eval(), 0.0
+            model.load_state_dict(torch.load(os.path.join(args.load_state, f"{arch}.pt")))
+        else:
+            model, secs = train(arch, epochs, x_train, y_train, x_test, y_test)
+        if args.save_state:
+            torch.save(model.state_dict(), os.path.join(args.save_state, f"{arch}.pt"))
         logits = predict(model, x_test)
         acc_full = accuracy(logits, y_test)
         acc_sub = accuracy(logits[:SUBSET_N], y_test[:SUBSET_N])
         path = os.path.join(args.out, f"{arch}.onnx")
         export(model, path)
         info = verify(path, model, x_test, y_test)
-        print(f"RESULT {arch}: train {secs:.0f}s ({args.epochs} epochs, {args.threads} threads) "
+        print(f"RESULT {arch}: train {secs:.0f}s ({epochs} epochs, {args.threads} threads) "
               f"acc10000 {acc_full:.4f} acc1000 {acc_sub:.4f} params {info['params']} "
               f"size {info['size']} B nodes {info['nodes']}")
         print(f"RESULT {arch}: ops {info['ops']}")
         print(f"RESULT {arch}: io {info['input']} -> {info['output']}; numpy-ONNX subset acc "
               f"{info['onnx_numpy_subset_acc']:.4f}, max|onnx-torch| {info['onnx_vs_torch_maxdiff']:.2e}",
               flush=True)
+        if "signs" in info:
+            print(f"RESULT {arch}: {info['signs']} Sub->Sign->Conv(+-a_m)->BN->Add blocks checked; "
+                  f"exact zeros at Sign inputs: {info['sign_zeros']} on 10000 (torch), "
+                  f"{info['sign_zeros_numpy_subset']} on the 1000 subset (numpy ONNX); "
+                  f"smallest nonzero |x-t| {info['sign_closest']:.3g} (torch, 10000)", flush=True)
+            print(f"RESULT {arch}: numpy-ONNX vs torch Sign outputs on the subset: "
+                  f"{info['sign_flips']} of {info['sign_values']} differ (all within "
+                  f"{info['flip_margin']:.2g} of the threshold); with torch's signs forced "
+                  f"max|onnx-torch| {info['forced_maxdiff']:.2e}; free run argmax agreement "
+                  f"{info['argmax_agree']:.4f}", flush=True)
 
 
 if __name__ == "__main__":
