@@ -303,3 +303,30 @@ func TestQuantizeBinary(t *testing.T) {
 		}
 	}
 }
+
+// The trained bnn fixture converts: its six binary blocks are reported
+// binary (with no thresholds: they are the trained ones), the stem and
+// head int8, and --layers is refused for it.
+func TestQuantizeBinaryTrained(t *testing.T) {
+	t.Chdir(t.TempDir())
+	bnn := fixture("bnn.onnx")
+	out, err := run(t, "quantize", bnn, "--scheme", "binary", "--calib", "builtin", "--calib-size", "20", "-o", "b.onnx", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON: %v\n%s", err, out)
+	}
+	var prec []string
+	for _, l := range rep.Layers {
+		prec = append(prec, l.Precision)
+	}
+	if rep.Binary == nil || !rep.Binary.Trained || rep.Binary.Thresholds != "" || rep.Binary.Rest != "int8" ||
+		strings.Join(prec, " ") != "w8a8 binary binary binary binary binary binary w8a8" {
+		t.Errorf("report %+v, precisions %v", rep.Binary, prec)
+	}
+	if _, err := run(t, "quantize", bnn, "--scheme", "binary", "--calib", "builtin", "--calib-size", "20", "--layers", "/stem/stem.0/Conv"); err == nil || !strings.Contains(err.Error(), "trained binary layers") {
+		t.Errorf("--layers on a trained network: %v", err)
+	}
+}
