@@ -1,4 +1,4 @@
-//go:build !race
+//go:build amd64 && !race
 
 package binarize
 
@@ -8,10 +8,11 @@ import (
 	"github.com/qtool/qtool/calib"
 )
 
-// The threshold choices compared (too slow for the race detector): each
-// fixture with every inner layer binarized after training, the rest
-// float, on the 1000 embedded images. Logged for the README; the
-// accuracy is near chance whichever is chosen.
+// The threshold choices compared (too slow for the race detector and
+// emulated arm64; make full runs it): each fixture with every inner
+// layer binarized after training, the rest float, on the 1000 embedded
+// images. Logged for the README; the accuracy is near chance whichever
+// is chosen.
 func TestPostTrainingThresholds(t *testing.T) {
 	data := mnist(t)
 	cal := calib.Sample(data, 200, 1)
