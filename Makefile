@@ -42,6 +42,7 @@ ort:
 full:
 	$(GO) test -count=1 -run 'FullSplit' ./engine
 	$(GO) test -count=1 -run 'FullSplit|OCRModels' ./quant
+	$(GO) test -count=1 -run 'FullSplit|PostTrainingThresholds' ./binarize
 	$(GO) test -count=1 -run 'OCRDetector' ./cmd/qtool
 
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):

@@ -257,7 +257,7 @@ func layerCosts(m *onnxio.Model, inputs map[string]*engine.Tensor, threads int) 
 			var l Layer
 			l, err = layerMACs(n, types)
 			macs[n] = l.MACs
-		case d == qtoolDomain && (n.GetOpType() == "BinaryConv" || n.GetOpType() == "BinaryGemm"):
+		case d == qtoolDomain && binaryOps[n.GetOpType()]:
 			macs[n], err = binaryMACs(n, types)
 		default:
 			continue
@@ -349,8 +349,7 @@ func (c *constSources) of(v string, seen map[string]bool) int64 {
 	return sum
 }
 
-// qtoolDomain is the domain of qtool's binary operators, BinaryConv and
-// BinaryGemm, whose MACs are ±1 products (1-bit × 1-bit).
+// qtoolDomain is the domain of qtool's binary operators (binaryOps).
 const qtoolDomain = "ai.qtool"
 
 // binaryMACs counts a BinaryConv's or BinaryGemm's multiply-accumulates

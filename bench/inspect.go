@@ -26,7 +26,10 @@ type ModelInfo struct {
 	WeightBytes map[string]int64 `json:"weight_bytes"`
 	// MACs totals the multiply-accumulates of the layers below at the
 	// shapes used (symbolic sizes taken as 1 unless given).
-	MACs   int64   `json:"macs"`
+	MACs int64 `json:"macs"`
+	// BitOps totals the binary layers' bit-operations (their MACs, each
+	// of a 1-bit weight and a 1-bit activation).
+	BitOps int64   `json:"bit_ops,omitempty"`
 	Layers []Layer `json:"layers"`
 	// Shapes are the input shapes the MAC counts were computed for.
 	Shapes map[string][]int64 `json:"shapes"`
@@ -48,6 +51,9 @@ type Layer struct {
 	Input  []int64 `json:"input_shape,omitempty"`
 	Weight []int64 `json:"weight_shape,omitempty"`
 	Output []int64 `json:"output_shape,omitempty"`
+	// BitOps, for binary layers (BinaryConv, BinaryGemm), are MACs × 1
+	// bit × 1 bit: each MAC an XNOR and popcount of one bit.
+	BitOps int64 `json:"bit_ops,omitempty"`
 }
 
 // macOps are the ops whose MACs inspect counts. Their integer and
@@ -56,6 +62,10 @@ var macOps = map[string]bool{
 	"Conv": true, "ConvTranspose": true, "Gemm": true, "MatMul": true,
 	"ConvInteger": true, "QLinearConv": true, "MatMulInteger": true, "QLinearMatMul": true,
 }
+
+// binaryOps are qtool's binary operators (domain qtoolDomain), whose
+// MACs are ±1 products (1-bit × 1-bit).
+var binaryOps = map[string]bool{"BinaryConv": true, "BinaryGemm": true}
 
 // Inspect describes m. shapes fixes the sizes of graph inputs by name;
 // any symbolic size left is taken as 1.
@@ -138,7 +148,8 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 		return nil, err
 	}
 	for i, n := range g.GetNode() {
-		if !macOps[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx") {
+		binary := n.GetDomain() == qtoolDomain && binaryOps[n.GetOpType()]
+		if !binary && (!macOps[n.GetOpType()] || (n.GetDomain() != "" && n.GetDomain() != "ai.onnx")) {
 			continue
 		}
 		l, err := layerMACs(n, types)
@@ -147,6 +158,10 @@ func Inspect(m *onnxio.Model, shapes map[string]onnxio.Shape) (*ModelInfo, error
 		}
 		if l.Name == "" {
 			l.Name = fmt.Sprintf("%s_%d", n.GetOpType(), i)
+		}
+		if binary {
+			l.BitOps = l.MACs
+			info.BitOps += l.BitOps
 		}
 		info.Layers = append(info.Layers, l)
 		info.MACs += l.MACs
@@ -229,6 +244,11 @@ func layerMACs(n *pb.NodeProto, types map[string]onnxio.ValueType) (Layer, error
 		return p
 	}
 	switch n.GetOpType() {
+	case "BinaryConv", "BinaryGemm":
+		l.MACs, err = countBinary(n, xs, ws, types[n.GetInput()[0]].Elem == onnxio.Uint64)
+		if err != nil {
+			return l, err
+		}
 	case "Conv", "ConvInteger", "QLinearConv":
 		// Every output element uses C/group input channels times the
 		// kernel area: W is [M, C/group, k...].
@@ -267,6 +287,15 @@ func attrInt(n *pb.NodeProto, name string) int64 {
 		}
 	}
 	return 0
+}
+
+func attrString(n *pb.NodeProto, name string) string {
+	for _, a := range n.GetAttribute() {
+		if a.GetName() == name {
+			return string(a.GetS())
+		}
+	}
+	return ""
 }
 
 // SortedOps lists op types by count, largest first, then by name.

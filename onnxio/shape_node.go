@@ -49,15 +49,17 @@ func (in *inferrer) node(n *pb.NodeProto, idx int) (err error) {
 			err = wrap(fmt.Errorf("internal error in the %s rule: %v", c.op, r))
 		}
 	}()
-	if d := n.GetDomain(); d == "" || d == "ai.onnx" {
-		if rule := opRules[c.op]; rule != nil {
-			e := rule(c)
-			if c.err != nil {
-				e = c.err // the first problem met, which later ones may follow from
-			}
-			if e != nil {
-				return wrap(e)
-			}
+	rule := opRules[c.op]
+	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		rule = domainRules[d][c.op]
+	}
+	if rule != nil {
+		e := rule(c)
+		if c.err != nil {
+			e = c.err // the first problem met, which later ones may follow from
+		}
+		if e != nil {
+			return wrap(e)
 		}
 	}
 	for i, name := range n.GetOutput() {

@@ -49,16 +49,12 @@ func evaluate(m *onnxio.Model, fs, qs *engine.Session, es calib.Source, threads 
 		return nil, err
 	}
 	one := map[string]*engine.Tensor{}
-	shapes := map[string]onnxio.Shape{}
 	for name, t := range it.Inputs {
 		b := *t
 		b.Shape = append([]int{1}, t.Shape...)
 		one[name] = &b
-		for _, d := range b.Shape {
-			shapes[name] = append(shapes[name], onnxio.Dim{Value: int64(d)})
-		}
 	}
-	info, err := bench.Inspect(m, shapes)
+	info, err := bench.Inspect(m, itemShapes(it))
 	if err != nil {
 		return nil, fmt.Errorf("counting MACs: %w", err)
 	}

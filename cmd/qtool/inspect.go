@@ -215,6 +215,9 @@ func printInfo(w io.Writer, r inspectReport) error {
 		fmt.Fprintf(tw, "weight bytes\t%s\t%s\n", t, count(info.WeightBytes[t]))
 	}
 	fmt.Fprintf(tw, "MACs\t%s\tat %s\n", count(info.MACs), shapesString(info.Shapes))
+	if info.BitOps > 0 {
+		fmt.Fprintf(tw, "bit-ops\t%s\tin binary layers (1-bit × 1-bit MACs)\n", count(info.BitOps))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -231,13 +234,25 @@ func printInfo(w io.Writer, r inspectReport) error {
 	if len(info.Layers) > 0 {
 		fmt.Fprintln(w, "\nlayers")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  name\top\tinput\tweight\toutput\tMACs\t%\t")
+		head := "  name\top\tinput\tweight\toutput\tMACs\t%\t"
+		if info.BitOps > 0 {
+			head += "bit-ops\t"
+		}
+		fmt.Fprintln(tw, head)
 		for _, l := range info.Layers {
 			pct := 0.0
 			if info.MACs > 0 {
 				pct = 100 * float64(l.MACs) / float64(info.MACs)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%v\t%v\t%v\t%s\t%.1f\t\n", l.Name, l.Op, dims(l.Input), dims(l.Weight), dims(l.Output), count(l.MACs), pct)
+			fmt.Fprintf(tw, "  %s\t%s\t%v\t%v\t%v\t%s\t%.1f\t", l.Name, l.Op, dims(l.Input), dims(l.Weight), dims(l.Output), count(l.MACs), pct)
+			if info.BitOps > 0 {
+				ops := "-"
+				if l.BitOps > 0 {
+					ops = count(l.BitOps)
+				}
+				fmt.Fprintf(tw, "%s\t", ops)
+			}
+			fmt.Fprintln(tw)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

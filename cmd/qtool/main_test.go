@@ -42,10 +42,12 @@ type inspectJSON struct {
 	Ops    map[string]int `json:"ops"`
 	Params int64          `json:"params"`
 	MACs   int64          `json:"macs"`
+	BitOps int64          `json:"bit_ops"`
 	Layers []struct {
-		Name string `json:"name"`
-		Op   string `json:"op"`
-		MACs int64  `json:"macs"`
+		Name   string `json:"name"`
+		Op     string `json:"op"`
+		MACs   int64  `json:"macs"`
+		BitOps int64  `json:"bit_ops"`
 	} `json:"layers"`
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qtool/qtool"
+	"github.com/qtool/qtool/bench"
+	"github.com/qtool/qtool/binarize"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
@@ -41,8 +43,26 @@ type quantizeReport struct {
 	Unsupported []string      `json:"unsupported_ops"`
 	FloatBytes  int64         `json:"float_file_bytes"`
 	QuantBytes  int64         `json:"quant_file_bytes"`
+	// Binary is set for --scheme binary.
+	Binary *binaryReport `json:"binary,omitempty"`
 	// With --eval, its fields are the report's own.
 	*EvalReport
+}
+
+// binaryReport is what --scheme binary adds to the report.
+type binaryReport struct {
+	// Trained: the model held trained binary layers, converted
+	// losslessly; otherwise layers were binarized after training.
+	Trained    bool   `json:"trained"`
+	Rest       string `json:"rest"`
+	Thresholds string `json:"thresholds,omitempty"`
+	// Skipped lists layers left out of post-training binarization.
+	Skipped []string `json:"skipped,omitempty"`
+	// MACs per layer for one item, and the binary layers' bit-operations
+	// (MACs × 1 bit × 1 bit), per layer and in all.
+	LayerMACs   map[string]int64 `json:"layer_macs"`
+	LayerBitOps map[string]int64 `json:"layer_bit_ops"`
+	BitOps      int64            `json:"bit_ops"`
 }
 
 // EvalReport compares the float and quantized models on the --eval data
@@ -69,9 +89,10 @@ type EvalReport struct {
 func newQuantize(opt *options) *cobra.Command {
 	var (
 		out, schemeName, calibPath, method, format, evalPath, labels, overrides, firstLast string
+		rest, thresholds                                                                   string
 		calibSize, block, threads                                                          int
 		seed                                                                               uint64
-		exclude, opTypes                                                                   []string
+		exclude, opTypes, layers                                                           []string
 		perTensor, skipBad                                                                 bool
 		prep                                                                               prepFlags
 	)
@@ -88,6 +109,17 @@ activations; u8s8 for uint8 activations; --per-tensor for one weight
 scale), w4a8 (int4 weights per channel or per --block, int8 activations),
 w4a4 (int4 activations too), dfp16 and dfp8 (dynamic fixed point:
 power-of-two scales, zero point 0, int16 or int8).
+
+--scheme binary writes qtool's binary operators (BinaryConv, BinaryGemm,
+domain ai.qtool). A model holding trained binary layers (weights ±a per
+output channel read from Sign, Sign(x - t) or Where(x > t, 1, -1)) has
+them converted losslessly, with their scale, BatchNorm, Relu and a
+following Sign folded in; a float model has --layers (default: every
+Conv/Gemm but the first and last) binarized after training: weights
+sign(W) per output channel, activations sign(x - t) with t per input
+channel from the calibration data (--thresholds). The other Conv/Gemm
+layers take --rest (int8, or fp32 to keep them float). Expect a large
+accuracy loss from binarizing a float model without retraining.
 
 It prints a table per weighted layer: precision, weight bytes and the SQNR
 of the layer's output against float on the calibration data. With --eval
@@ -110,11 +142,26 @@ the model and never replaces the input.`,
 		Example: `  qtool quantize
   qtool quantize model.onnx --scheme int8 --calib images/ --calib-size 500 --eval test/
   qtool quantize det.onnx --calib photos/ --resize 640x640 --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375
-  qtool quantize model.onnx --scheme w4a8 --block 32 --calib data.npz -o model.w4.onnx`,
+  qtool quantize model.onnx --scheme w4a8 --block 32 --calib data.npz -o model.w4.onnx
+  qtool quantize bnn.onnx --scheme binary --rest fp32 --calib builtin --eval builtin`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "qdq" && format != "qop" {
 				return fmt.Errorf("--format %s: want qdq or qop", format)
+			}
+			if strings.EqualFold(schemeName, "binary") {
+				for _, name := range []string{"format", "block", "per-tensor", "exclude", "op-types", "first-last", "overrides"} {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s does not apply to --scheme binary (its other layers take --rest int8 or fp32)", name)
+					}
+				}
+				return quantizeBinary(cmd, opt, args, binaryArgs{out: out, calib: calibPath, calibSize: calibSize, seed: seed, method: method,
+					eval: evalPath, labels: labels, rest: rest, thresholds: thresholds, layers: splitList(layers), skipBad: skipBad, threads: threads, prep: prep})
+			}
+			for _, name := range []string{"rest", "layers", "thresholds"} {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s applies to --scheme binary", name)
+				}
 			}
 			scheme, err := quant.SchemeByName(schemeName)
 			if err != nil {
@@ -256,7 +303,10 @@ the model and never replaces the input.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&out, "output", "o", "", "output model (default MODEL.<scheme>.onnx beside MODEL)")
-	f.StringVar(&schemeName, "scheme", "int8", "int8, u8s8, w4a8, w4a4, dfp16 or dfp8")
+	f.StringVar(&schemeName, "scheme", "int8", "int8, u8s8, w4a8, w4a4, dfp16, dfp8 or binary")
+	f.StringVar(&rest, "rest", "int8", "--scheme binary: the Conv/Gemm layers not made binary, int8 or fp32")
+	f.StringSliceVar(&layers, "layers", nil, "--scheme binary: Conv/Gemm nodes to binarize after training (default every one but the first and last weighted layer)")
+	f.StringVar(&thresholds, "thresholds", "mean", "--scheme binary: activation thresholds of post-training binarization per input channel: mean, median or zero")
 	f.StringVar(&calibPath, "calib", "", "calibration data: image folder, .npy/.npz, IDX file or TensorProto folder (default: the built-in images, for the built-in model)")
 	f.IntVar(&calibSize, "calib-size", 200, "calibrate on this many items sampled with --seed (0: all)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the --calib-size sample: the same seed picks the same items")
@@ -413,8 +463,11 @@ func jsonSafe(r quantizeReport) quantizeReport {
 		r.EvalReport = &e
 	}
 	for i := range r.Layers {
-		if math.IsInf(r.Layers[i].SQNR, 1) || math.IsNaN(r.Layers[i].SQNR) {
-			r.Layers[i].SQNR = 999
+		switch l := &r.Layers[i]; {
+		case math.IsNaN(l.SQNR) && l.Precision == "binary":
+			l.SQNR = 0 // packed bits out (output ""): nothing to compare
+		case math.IsInf(l.SQNR, 1) || math.IsNaN(l.SQNR):
+			l.SQNR = 999
 		}
 	}
 	return r
@@ -424,12 +477,35 @@ func printQuantize(w io.Writer, r quantizeReport) error {
 	fmt.Fprintf(w, "model        %s\n", r.Model)
 	fmt.Fprintf(w, "output       %s\n", r.Output)
 	fmt.Fprintf(w, "scheme       %s (%s, %s calibration on %d items, %d nodes folded into convolutions)\n", r.Scheme, r.Format, r.Method, r.CalibItems, r.Folded)
+	if b := r.Binary; b != nil {
+		how := "trained binary layers converted losslessly"
+		if !b.Trained {
+			how = "binarized after training, " + b.Thresholds + " thresholds"
+		}
+		fmt.Fprintf(w, "binary       %s; other Conv/Gemm layers %s\n", how, b.Rest)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\top\tprecision\tfp32 bytes\tbytes\tSQNR dB\t")
+	head := "layer\top\tprecision\tfp32 bytes\tbytes\tSQNR dB\t"
+	if r.Binary != nil {
+		head += "MACs\tbit-ops\t"
+	}
+	fmt.Fprintln(tw, head)
 	var fb, qb int64
 	for _, l := range r.Layers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t\n", l.Name, l.Op, l.Precision, l.FloatBytes, l.WeightBytes, l.SQNR)
+		sqnr := fmt.Sprintf("%.1f", l.SQNR)
+		if math.IsNaN(l.SQNR) {
+			sqnr = "-" // packed bits: no float output to compare
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t", l.Name, l.Op, l.Precision, l.FloatBytes, l.WeightBytes, sqnr)
+		if b := r.Binary; b != nil {
+			ops := "-"
+			if v, ok := b.LayerBitOps[l.Name]; ok {
+				ops = fmt.Sprint(v)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t", b.LayerMACs[l.Name], ops)
+		}
+		fmt.Fprintln(tw)
 		fb += l.FloatBytes
 		qb += l.WeightBytes
 	}
@@ -450,6 +526,9 @@ func printQuantize(w io.Writer, r quantizeReport) error {
 		fmt.Fprintf(w, "agreement    %.2f %% of items have the same top-1\n", e.Agreement)
 		fmt.Fprintf(w, "output SQNR  %.1f dB\n", e.OutputSQNR)
 		fmt.Fprintf(w, "MACs         %s per item\n", count(e.MACs))
+		if b := r.Binary; b != nil {
+			fmt.Fprintf(w, "bit-ops      %s per item in binary layers (1-bit × 1-bit MACs, %.1f %% of the MACs)\n", count(b.BitOps), 100*float64(b.BitOps)/float64(max(e.MACs, 1)))
+		}
 		fmt.Fprintf(w, "latency      float %.3f ms, quantized %.3f ms (%.2fx) per item, median of %d, %d threads\n",
 			e.FloatMs, e.QuantMs, e.FloatMs/e.QuantMs, e.Rounds, e.Threads)
 	}
@@ -468,4 +547,148 @@ func resizeHint(err error, inputs []engine.ValueInfo, pre calib.Preprocess) erro
 		return err // a fixed size (axis 2 is W or H in either layout): images are resized to it
 	}
 	return fmt.Errorf("%w (model input %q has a dynamic height and width, so images kept their own sizes: give --resize WxH, e.g. a multiple of 32 for PaddleOCR's detector)", err, inputs[0].Name)
+}
+
+// binaryArgs are the flags of quantize --scheme binary.
+type binaryArgs struct {
+	out, calib, method, eval, labels, rest, thresholds string
+	calibSize, threads                                 int
+	seed                                               uint64
+	layers                                             []string
+	skipBad                                            bool
+	prep                                               prepFlags
+}
+
+// quantizeBinary is quantize --scheme binary: binarize.Binarize, then the
+// report as for the other schemes with the binary layers' bit-operations.
+func quantizeBinary(cmd *cobra.Command, opt *options, args []string, a binaryArgs) error {
+	pre, err := a.prep.preprocess()
+	if err != nil {
+		return err
+	}
+	if a.calibSize < 0 {
+		return fmt.Errorf("--calib-size %d: want a count of items, or 0 for all", a.calibSize)
+	}
+	meth, err := calibMethod(a.method)
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(args)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 && a.calib == "" && a.eval == "" {
+		a.eval = embeddedData
+	}
+	outPath, err := quantizeOutput(args, a.out, "binary")
+	if err != nil {
+		return err
+	}
+	fs, err := engine.Compile(m, engine.Options{Threads: a.threads})
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.Path, err)
+	}
+	inputs := fs.Inputs()
+	data := calib.Options{Inputs: inputs, Preprocess: pre}
+	src, err := openData(a.calib, "", data, len(args) == 0)
+	if err != nil {
+		return fmt.Errorf("--calib: %w", err)
+	}
+	src = calib.Sample(src, a.calibSize, a.seed)
+	skipped := 0
+	if a.skipBad {
+		if src, skipped, err = readable(cmd, "--calib", src, a.threads); err != nil {
+			return err
+		}
+	}
+	res, err := binarize.Binarize(m, src, binarize.Options{Rest: a.rest, Layers: a.layers, Thresholds: binarize.Thresholds(a.thresholds),
+		Method: meth, Threads: a.threads, Calib: calib.Config{Quiet: opt.json, SkipBad: a.skipBad}})
+	if err != nil {
+		return resizeHint(err, inputs, pre)
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: not binarized: %s\n", s)
+	}
+	if len(res.FloatOps) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "qtool: warning: these operators stay in float: %s\n", strings.Join(res.FloatOps, ", "))
+	}
+	calibItems := src.Len()
+	if res.Calib != nil {
+		calibItems, skipped = res.Calib.Items, skipped+res.Calib.Skipped
+	}
+	if err := binarize.MeasureSQNR(res, src, a.threads); err != nil {
+		return fmt.Errorf("measuring SQNR: %w", err)
+	}
+	br := &binaryReport{Trained: res.Trained, Rest: a.rest, Skipped: res.Skipped, LayerMACs: map[string]int64{}, LayerBitOps: map[string]int64{}}
+	if !res.Trained {
+		br.Thresholds = a.thresholds
+	}
+	// MACs at one item's input shapes, from the float model (the binary
+	// nodes keep their layers' names).
+	it, err := src.Item(0)
+	if err != nil {
+		return err
+	}
+	info, err := bench.Inspect(res.Float, itemShapes(it))
+	if err != nil {
+		return fmt.Errorf("counting MACs: %w", err)
+	}
+	for _, l := range info.Layers {
+		br.LayerMACs[l.Name] = l.MACs
+	}
+	for _, l := range res.Layers {
+		if l.Precision == "binary" {
+			br.LayerBitOps[l.Name] = br.LayerMACs[l.Name]
+			br.BitOps += br.LayerMACs[l.Name]
+		}
+	}
+	rep := quantizeReport{Model: m.Path, Output: outPath, Scheme: "binary", Format: "qdq", Method: meth.String(), CalibItems: calibItems,
+		Seed: a.seed, Folded: res.Folded, Layers: res.Layers, Unsupported: append([]string{}, res.FloatOps...), Binary: br}
+	if a.eval != "" {
+		es, err := openData(a.eval, a.labels, data, true)
+		if err != nil {
+			return fmt.Errorf("--eval: %w", err)
+		}
+		if a.skipBad {
+			n := 0
+			if es, n, err = readable(cmd, "--eval", es, a.threads); err != nil {
+				return err
+			}
+			skipped += n
+		}
+		qs, err := quant.Compile(res.Model, engine.Options{Threads: a.threads})
+		if err != nil {
+			return err
+		}
+		if rep.EvalReport, err = evaluate(m, fs, qs, es, a.threads); err != nil {
+			return fmt.Errorf("--eval: %w", err)
+		}
+	}
+	rep.Skipped = skipped
+	if b, err := m.Marshal(); err == nil {
+		rep.FloatBytes = int64(len(b))
+	}
+	if err := res.Model.Save(outPath, onnxio.SaveOptions{}); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(outPath); err == nil {
+		rep.QuantBytes = fi.Size()
+	}
+	if opt.json {
+		return writeJSON(cmd.OutOrStdout(), jsonSafe(rep))
+	}
+	return printQuantize(cmd.OutOrStdout(), rep)
+}
+
+// itemShapes are the shapes of one item's inputs as a batch of one.
+func itemShapes(it calib.Item) map[string]onnxio.Shape {
+	shapes := map[string]onnxio.Shape{}
+	for name, t := range it.Inputs {
+		s := onnxio.Shape{{Value: 1}}
+		for _, d := range t.Shape {
+			s = append(s, onnxio.Dim{Value: int64(d)})
+		}
+		shapes[name] = s
+	}
+	return shapes
 }

@@ -120,6 +120,11 @@ func TestQuantizeErrors(t *testing.T) {
 		{[]string{"quantize", "--method", "magic"}, "--method"},
 		{[]string{"quantize", "--exclude", "nope"}, "no node named"},
 		{[]string{"quantize", "--op-types", "Softmax"}, "Softmax"},
+		{[]string{"quantize", "--scheme", "binary", "--layers", "/no/such/Conv", "--calib", "builtin", "--calib-size", "10"}, `no node named "/no/such/Conv"`},
+		{[]string{"quantize", "--scheme", "binary", "--rest", "int4", "--calib", "builtin", "--calib-size", "10"}, "int8 or fp32"},
+		{[]string{"quantize", "--scheme", "binary", "--thresholds", "mode", "--calib", "builtin", "--calib-size", "10"}, "median, mean or zero"},
+		{[]string{"quantize", "--scheme", "binary", "--format", "qop"}, "--format does not apply to --scheme binary"},
+		{[]string{"quantize", "--scheme", "int8", "--rest", "fp32"}, "--rest applies to --scheme binary"},
 	} {
 		_, err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -227,5 +232,101 @@ func TestQuantizeNPYAndLabels(t *testing.T) {
 	}
 	if _, err := run(t, "quantize", fixture("mobilenet.onnx"), "--calib", "x.npy", "--overrides", "bad.json"); err == nil || !strings.Contains(err.Error(), "layers") {
 		t.Errorf("unknown overrides field: %v", err)
+	}
+}
+
+// quantize --scheme binary on the built-in CNN (no trained binary
+// layers: post-training binarization of the inner layers): the report's
+// layers are fp32 first and last (--rest fp32) and binary between, with
+// bit-operations equal to the float layers' MACs; the written model
+// holds the binary operators, and inspect counts the same MACs as for
+// the float model and the binary layers' bit-operations.
+func TestQuantizeBinary(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out, err := run(t, "quantize", "--scheme", "binary", "--rest", "fp32", "--calib", "builtin", "--calib-size", "50", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON: %v\n%s", err, out)
+	}
+	if rep.Output != "cnn.binary.onnx" || rep.Binary == nil || rep.Binary.Trained || rep.Binary.Thresholds != "mean" || len(rep.Layers) != 6 {
+		t.Fatalf("report: %+v", rep)
+	}
+	floatInfo := inspect(t)
+	floatMACs := map[string]int64{}
+	for _, l := range floatInfo.Layers {
+		floatMACs[l.Name] = l.MACs
+	}
+	var bitOps int64
+	for i, l := range rep.Layers {
+		want := "binary"
+		if i == 0 || i == len(rep.Layers)-1 {
+			want = "fp32"
+		}
+		if l.Precision != want || rep.Binary.LayerMACs[l.Name] != floatMACs[l.Name] || floatMACs[l.Name] == 0 {
+			t.Errorf("layer %d %+v: want %s, MACs %d (float %d)", i, l, want, rep.Binary.LayerMACs[l.Name], floatMACs[l.Name])
+		}
+		if want == "binary" {
+			if rep.Binary.LayerBitOps[l.Name] != floatMACs[l.Name] || l.WeightBytes*3 > l.FloatBytes {
+				t.Errorf("binary layer %+v: %d bit-ops", l, rep.Binary.LayerBitOps[l.Name])
+			}
+			bitOps += floatMACs[l.Name]
+		}
+	}
+	if rep.Binary.BitOps != bitOps {
+		t.Errorf("bit-ops %d, layers sum to %d", rep.Binary.BitOps, bitOps)
+	}
+	info := inspect(t, "cnn.binary.onnx")
+	if info.MACs != floatInfo.MACs || info.BitOps != bitOps || info.Ops["ai.qtool.BinaryConv"] != 3 || info.Ops["ai.qtool.BinaryGemm"] != 1 || info.Opsets["ai.qtool"] != 1 {
+		t.Errorf("inspect: MACs %d (float %d), ops %v, opsets %v", info.MACs, floatInfo.MACs, info.Ops, info.Opsets)
+	}
+	txt, err := run(t, "inspect", "cnn.binary.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bit-ops", "binary layers", "BinaryConv"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("inspect text lacks %q:\n%s", want, txt)
+		}
+	}
+	// The text report, int8 for the rest.
+	txt, err = run(t, "quantize", "--scheme", "binary", "--calib", "builtin", "--calib-size", "50", "-o", "b8.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"binarized after training", "int8", "w8a8", "binary", "bit-ops", "/features/features.3/Conv"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text output lacks %q:\n%s", want, txt)
+		}
+	}
+}
+
+// The trained bnn fixture converts: its six binary blocks are reported
+// binary (with no thresholds: they are the trained ones), the stem and
+// head int8, and --layers is refused for it.
+func TestQuantizeBinaryTrained(t *testing.T) {
+	t.Chdir(t.TempDir())
+	bnn := fixture("bnn.onnx")
+	out, err := run(t, "quantize", bnn, "--scheme", "binary", "--calib", "builtin", "--calib-size", "20", "-o", "b.onnx", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep quantizeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bad JSON: %v\n%s", err, out)
+	}
+	var prec []string
+	for _, l := range rep.Layers {
+		prec = append(prec, l.Precision)
+	}
+	if rep.Binary == nil || !rep.Binary.Trained || rep.Binary.Thresholds != "" || rep.Binary.Rest != "int8" ||
+		strings.Join(prec, " ") != "w8a8 binary binary binary binary binary binary w8a8" {
+		t.Errorf("report %+v, precisions %v", rep.Binary, prec)
+	}
+	if _, err := run(t, "quantize", bnn, "--scheme", "binary", "--calib", "builtin", "--calib-size", "20", "--layers", "/stem/stem.0/Conv"); err == nil || !strings.Contains(err.Error(), "trained binary layers") {
+		t.Errorf("--layers on a trained network: %v", err)
 	}
 }
