@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qtool/qtool/binarize"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
@@ -13,12 +14,13 @@ import (
 )
 
 // DefaultSweepSchemes are the variants a sweep makes when given none.
-var DefaultSweepSchemes = []string{"fp32", "dfp16", "int8", "w4a8", "w4a4"}
+var DefaultSweepSchemes = []string{"fp32", "dfp16", "int8", "w4a8", "w4a4", "binary"}
 
 // SweepOptions says how Sweep makes and measures the variants.
 type SweepOptions struct {
-	// Schemes are "fp32" (the model as it is) and quant's scheme names;
-	// DefaultSweepSchemes when empty. The first is the reference of the
+	// Schemes are "fp32" (the model as it is), quant's scheme names and
+	// "binary" (binarize, other layers int8); DefaultSweepSchemes when
+	// empty. The first is the reference of the
 	// agreement column.
 	Schemes []string
 	// Calib is the calibration data, Eval the labelled evaluation data
@@ -157,8 +159,16 @@ func Sweep(m *onnxio.Model, name string, opt SweepOptions) (*SweepReport, error)
 
 // sweepVariant makes the variant sc of m.
 func sweepVariant(m *onnxio.Model, sc string, opt SweepOptions, say func(string, ...any)) (*onnxio.Model, error) {
-	if sc == "fp32" {
+	switch sc {
+	case "fp32":
 		return m, nil
+	case "binary":
+		say("binarizing on %d items", opt.Calib.Len())
+		res, err := binarize.Binarize(m, opt.Calib, binarize.Options{Method: opt.Method, Threads: opt.Threads, Calib: calib.Config{Quiet: true}})
+		if err != nil {
+			return nil, err
+		}
+		return res.Model, nil
 	}
 	scheme, err := quant.SchemeByName(sc)
 	if err != nil {
