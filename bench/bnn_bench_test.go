@@ -68,4 +68,3 @@ func BenchmarkBNN(b *testing.B) {
 		}
 	}
 }
-
