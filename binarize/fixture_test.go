@@ -2,6 +2,7 @@ package binarize
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +63,18 @@ func accuracy(t testing.TB, m *onnxio.Model, src calib.Source) float64 {
 	return a
 }
 
+// slow reports a slow engine: the race detector and emulation make it
+// ten times slower or more, and the fixture tests take fewer images.
+func slow() bool { return raceEnabled || testing.Short() || runtime.GOARCH != "amd64" }
+
+// images is the embedded set, or its first n under slow().
+func images(t testing.TB, n int) calib.Source {
+	if slow() {
+		return calib.Sample(mnist(t), n, 3)
+	}
+	return mnist(t)
+}
+
 func quietOpts(rest string, th Thresholds) Options {
 	return Options{Rest: rest, Thresholds: th, Calib: calib.Config{Quiet: true, BatchSize: 50}}
 }
@@ -74,7 +87,11 @@ func quietOpts(rest string, th Thresholds) Options {
 func TestPostTrainingFixtures(t *testing.T) {
 	data := calib.Sample(mnist(t), 300, 2)
 	cal := calib.Sample(mnist(t), 100, 1)
-	for _, f := range []string{"cnn", "resnet", "mobilenet"} {
+	fixtures := []string{"cnn", "resnet", "mobilenet"}
+	if slow() {
+		data, cal, fixtures = calib.Sample(data, 30, 1), calib.Sample(cal, 20, 1), fixtures[:1]
+	}
+	for _, f := range fixtures {
 		m := loadFixture(t, f)
 		rests := []string{"int8"}
 		if f == "cnn" {
@@ -120,7 +137,7 @@ func TestPostTrainingFixtures(t *testing.T) {
 // input (after a Relu) makes every activation +1, and the layer's
 // output a constant.
 func TestPostTrainingOneLayer(t *testing.T) {
-	data := mnist(t)
+	data := images(t, 200)
 	cal := calib.Sample(data, 200, 1)
 	m := loadFixture(t, "cnn")
 	for _, th := range []Thresholds{Mean, Median, Zero} {

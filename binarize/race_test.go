@@ -1,0 +1,5 @@
+//go:build race
+
+package binarize
+
+const raceEnabled = true
