@@ -3,12 +3,14 @@ package bench
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/qtool/qtool"
+	"github.com/qtool/qtool/binarize"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
@@ -254,5 +256,33 @@ func TestCostNamelessNodes(t *testing.T) {
 	}
 	if nodes[0].GetName() != "" {
 		t.Errorf("the caller's node was renamed %q", nodes[0].GetName())
+	}
+}
+
+// Inspect on the converted binary fixture: the binary layers keep the
+// float layers' MACs, now counted as bit-operations too.
+func TestInspectBinaryFixture(t *testing.T) {
+	m := embeddedModel(t, "bnn")
+	fi, err := Inspect(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := embeddedModel(t, "bnn")
+	names, err := binarize.Convert(cm)
+	if err != nil || len(names) != 6 {
+		t.Fatalf("converted %v (%v), want the 6 binary blocks", names, err)
+	}
+	bi, err := Inspect(cm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var binMACs int64
+	for _, l := range fi.Layers {
+		if slices.Contains(names, l.Name) {
+			binMACs += l.MACs
+		}
+	}
+	if bi.MACs != fi.MACs || bi.BitOps != binMACs || binMACs == 0 {
+		t.Errorf("inspect: %d MACs, %d bit-ops; float model %d MACs, %d in the converted layers", bi.MACs, bi.BitOps, fi.MACs, binMACs)
 	}
 }

@@ -172,6 +172,13 @@ func binarizeAfterTraining(bm, fm *onnxio.Model, src calib.Source, opt Options) 
 			skipped = append(skipped, fmt.Sprintf("%s: %v", n.GetName(), err))
 			continue
 		}
+		if opt.Layers == nil && l.group > 1 && l.cg < 64 {
+			// A depthwise (or narrow grouped) convolution has a few taps
+			// of a few channels per output: packed into 64-bit words it
+			// runs slower than int8, and binary it costs the most accuracy.
+			skipped = append(skipped, fmt.Sprintf("%s: a grouped convolution of %d channels per group (name it in --layers to binarize it anyway)", n.GetName(), l.cg))
+			continue
+		}
 		layers, weights = append(layers, l), append(weights, w)
 		inputs = append(inputs, n.GetInput()[0])
 	}
