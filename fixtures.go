@@ -16,3 +16,10 @@ var Fixtures embed.FS
 
 // DefaultModel is the fixture commands use when given no model.
 const DefaultModel = "testdata/models/cnn.onnx"
+
+// FashionMNISTImages and FashionMNISTLabels are the 1000-image test
+// subset in Fixtures (IDX, gzipped), for calib.OpenIDXFS.
+const (
+	FashionMNISTImages = "testdata/fashion-mnist/t10k-1000-images-idx3-ubyte.gz"
+	FashionMNISTLabels = "testdata/fashion-mnist/t10k-1000-labels-idx1-ubyte.gz"
+)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"math"
 	"slices"
 	"strings"
@@ -34,19 +33,8 @@ func embeddedModel(t testing.TB, name string) *onnxio.Model {
 // fashionMNIST is the embedded 1000-image subset, labelled.
 func fashionMNIST(t testing.TB) calib.Source {
 	t.Helper()
-	read := func(n string) *calib.IDX {
-		b, err := qtool.Fixtures.ReadFile("testdata/fashion-mnist/" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := calib.ReadIDX(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return x
-	}
 	in := []engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}}
-	src, err := calib.NewIDX("fashion-mnist", read("t10k-1000-images-idx3-ubyte.gz"), read("t10k-1000-labels-idx1-ubyte.gz"), calib.Options{Inputs: in})
+	src, err := calib.OpenIDXFS(qtool.Fixtures, qtool.FashionMNISTImages, qtool.FashionMNISTLabels, calib.Options{Inputs: in})
 	if err != nil {
 		t.Fatal(err)
 	}

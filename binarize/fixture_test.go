@@ -1,7 +1,6 @@
 package binarize
 
 import (
-	"bytes"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,19 +30,8 @@ func loadFixture(t testing.TB, name string) *onnxio.Model {
 // mnist is the embedded 1000-image Fashion-MNIST subset with labels.
 func mnist(t testing.TB) calib.Source {
 	t.Helper()
-	read := func(n string) *calib.IDX {
-		b, err := qtool.Fixtures.ReadFile("testdata/fashion-mnist/" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := calib.ReadIDX(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return x
-	}
 	in := []engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}}
-	src, err := calib.NewIDX("fashion-mnist", read("t10k-1000-images-idx3-ubyte.gz"), read("t10k-1000-labels-idx1-ubyte.gz"), calib.Options{Inputs: in})
+	src, err := calib.OpenIDXFS(qtool.Fixtures, qtool.FashionMNISTImages, qtool.FashionMNISTLabels, calib.Options{Inputs: in})
 	if err != nil {
 		t.Fatal(err)
 	}

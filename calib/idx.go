@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 
@@ -79,8 +80,14 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 }
 
 // readIDXFile reads an IDX file, naming it in errors.
-func readIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+func readIDXFile(fsys fs.FS, path string) (*IDX, error) {
+	var f io.ReadCloser
+	var err error
+	if fsys == nil {
+		f, err = os.Open(path)
+	} else {
+		f, err = fsys.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("calib: %w", err)
 	}
@@ -112,13 +119,23 @@ func (a *IDX) value(i int) float64 {
 // OpenIDX opens an IDX images file and, if labels is not empty, the IDX
 // labels file that goes with it (see NewIDX).
 func OpenIDX(images, labels string, opts Options) (Source, error) {
-	im, err := readIDXFile(images)
+	return openIDX(nil, images, labels, opts)
+}
+
+// OpenIDXFS is OpenIDX on files of fsys (qtool.Fixtures' test images,
+// say).
+func OpenIDXFS(fsys fs.FS, images, labels string, opts Options) (Source, error) {
+	return openIDX(fsys, images, labels, opts)
+}
+
+func openIDX(fsys fs.FS, images, labels string, opts Options) (Source, error) {
+	im, err := readIDXFile(fsys, images)
 	if err != nil {
 		return nil, err
 	}
 	var lb *IDX
 	if labels != "" {
-		if lb, err = readIDXFile(labels); err != nil {
+		if lb, err = readIDXFile(fsys, labels); err != nil {
 			return nil, err
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -433,22 +432,7 @@ func (l *labelled) Item(i int) (calib.Item, error) {
 }
 
 func builtinImages(opts calib.Options) (calib.Source, error) {
-	read := func(n string) (*calib.IDX, error) {
-		b, err := qtool.Fixtures.ReadFile("testdata/fashion-mnist/" + n)
-		if err != nil {
-			return nil, err
-		}
-		return calib.ReadIDX(bytes.NewReader(b))
-	}
-	im, err := read("t10k-1000-images-idx3-ubyte.gz")
-	if err != nil {
-		return nil, err
-	}
-	lb, err := read("t10k-1000-labels-idx1-ubyte.gz")
-	if err != nil {
-		return nil, err
-	}
-	return calib.NewIDX("built-in fashion-mnist", im, lb, opts)
+	return calib.OpenIDXFS(qtool.Fixtures, qtool.FashionMNISTImages, qtool.FashionMNISTLabels, opts)
 }
 
 // jsonSafe replaces infinite SQNRs (no error at all) by a large number
