@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"time"
 
@@ -88,20 +87,8 @@ var precisionBits = map[string][2]int{
 // random inputs opt.Runs times, and attributes MACs, bit-operations,
 // weight bytes, activation bytes and the median time to each step.
 func Cost(m *onnxio.Model, opt CostOptions) (*CostReport, error) {
-	if opt.Batch <= 0 {
-		opt.Batch = 1
-	}
-	if opt.Warmup < 0 || opt.Runs < 0 {
-		return nil, fmt.Errorf("warm-up and run counts must not be negative")
-	}
-	if opt.Warmup == 0 {
-		opt.Warmup = 3
-	}
-	if opt.Runs == 0 {
-		opt.Runs = 20
-	}
-	if opt.Threads <= 0 {
-		opt.Threads = runtime.GOMAXPROCS(0)
+	if err := runDefaults(&opt.Batch, &opt.Warmup, &opt.Runs, &opt.Threads); err != nil {
+		return nil, err
 	}
 	m = uniquelyNamed(m)
 	s, err := quant.Compile(m, engine.Options{Threads: opt.Threads})

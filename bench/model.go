@@ -99,20 +99,8 @@ func BenchModels(models []*onnxio.Model, opt ModelOptions) (*ModelReport, error)
 	if len(models) == 0 {
 		return nil, fmt.Errorf("no model to benchmark")
 	}
-	if opt.Batch <= 0 {
-		opt.Batch = 1
-	}
-	if opt.Warmup < 0 || opt.Runs < 0 {
-		return nil, fmt.Errorf("warm-up and run counts must not be negative")
-	}
-	if opt.Warmup == 0 {
-		opt.Warmup = 3
-	}
-	if opt.Runs == 0 {
-		opt.Runs = 20
-	}
-	if opt.Threads <= 0 {
-		opt.Threads = runtime.GOMAXPROCS(0)
+	if err := runDefaults(&opt.Batch, &opt.Warmup, &opt.Runs, &opt.Threads); err != nil {
+		return nil, err
 	}
 	var lib *ort.Library
 	if opt.ORT != "" {
@@ -246,6 +234,28 @@ func summarize(cs []contender, lat [][]time.Duration, batch int) []ModelResult {
 		out[i].BestRatio = out[i].MinMs / out[0].MinMs
 	}
 	return out
+}
+
+// runDefaults fills in the defaults of a measurement's batch (1),
+// warm-up runs (3), timed runs (20) and threads (GOMAXPROCS), and rejects
+// negative run counts.
+func runDefaults(batch, warmup, runs, threads *int) error {
+	if *warmup < 0 || *runs < 0 {
+		return fmt.Errorf("warm-up and run counts must not be negative")
+	}
+	if *batch <= 0 {
+		*batch = 1
+	}
+	if *warmup == 0 {
+		*warmup = 3
+	}
+	if *runs == 0 {
+		*runs = 20
+	}
+	if *threads <= 0 {
+		*threads = runtime.GOMAXPROCS(0)
+	}
+	return nil
 }
 
 // RandomInputs makes seeded inputs for every input of s: floats uniform

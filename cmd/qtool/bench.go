@@ -11,7 +11,6 @@ import (
 
 	"github.com/qtool/qtool/bench"
 	"github.com/qtool/qtool/kernels"
-	"github.com/qtool/qtool/onnxio"
 )
 
 func newBench(opt *options) *cobra.Command {
@@ -135,20 +134,9 @@ func benchModels(cmd *cobra.Command, opt *options, args []string, mo bench.Model
 	if mo.Shapes, err = parseShapes(shapeFlags); err != nil {
 		return err
 	}
-	var models []*onnxio.Model
-	if len(args) == 0 {
-		m, err := loadModel(nil)
-		if err != nil {
-			return err
-		}
-		models = append(models, m)
-	}
-	for _, path := range args {
-		m, err := onnxio.Load(path)
-		if err != nil {
-			return fmt.Errorf("bench %s: %w", path, err)
-		}
-		models = append(models, m)
+	models, err := loadModels(args)
+	if err != nil {
+		return fmt.Errorf("bench %w", err)
 	}
 	r, err := bench.BenchModels(models, mo)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/qtool/qtool/bench"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
-	"github.com/qtool/qtool/onnxio"
 	"github.com/qtool/qtool/quant"
 )
 
@@ -69,20 +68,9 @@ built-in model only) the built-in 1000 test images.`,
 			if err != nil {
 				return err
 			}
-			var models []*onnxio.Model
-			if len(args) == 0 {
-				m, err := loadModel(nil)
-				if err != nil {
-					return err
-				}
-				models = append(models, m)
-			}
-			for _, a := range args {
-				m, err := onnxio.Load(a)
-				if err != nil {
-					return err
-				}
-				models = append(models, m)
+			models, err := loadModels(args)
+			if err != nil {
+				return err
 			}
 			var sessions []*engine.Session
 			var names []string

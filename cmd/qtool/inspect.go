@@ -148,6 +148,24 @@ type stepPrecision struct {
 
 // loadModel loads the model named on the command line, or the embedded
 // default model when there is none.
+// loadModels loads each model named in args, or the built-in one when
+// there are none; an error names the file.
+func loadModels(args []string) ([]*onnxio.Model, error) {
+	if len(args) == 0 {
+		m, err := loadModel(nil)
+		return []*onnxio.Model{m}, err
+	}
+	var models []*onnxio.Model
+	for _, path := range args {
+		m, err := onnxio.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		models = append(models, m)
+	}
+	return models, nil
+}
+
 func loadModel(args []string) (*onnxio.Model, error) {
 	if len(args) > 0 {
 		return onnxio.Load(args[0])
