@@ -1157,22 +1157,11 @@ func (k *qpoolK) run(rc *runCtx, in, out []*Tensor) error {
 		// pixel, and divided by the count as it does.
 		c, sp := in[0].Shape[1], numel(in[0].Shape[2:])
 		deq := (*[256]float32)(k.deq)
-		var rows []float32 // dequantized pixels, a block at a time
-		if k.vecDeq {
-			rows = rc.buf(c * max(1, min(sp, 4096/max(c, 1))))
-		}
 		for n := 0; n < in[0].Shape[0]; n++ {
 			acc := avg.F32[n*c : (n+1)*c]
 			clear(acc)
 			if k.vecDeq {
-				for p := 0; p < sp; {
-					b := min(sp-p, len(rows)/c)
-					k.dequant(rows[:b*c], in[0], (n*sp+p)*c)
-					for r := range b {
-						kernels.Elementwise(kernels.ElemAdd, acc, acc, rows[r*c:(r+1)*c])
-					}
-					p += b
-				}
+				kernels.SumDequantized(acc, x[n*sp*c:(n+1)*sp*c], sp, k.inDT == onnxio.Int8, k.scale, k.zp)
 			} else {
 				for p := 0; p < sp; p++ {
 					row := x[(n*sp+p)*c : (n*sp+p+1)*c]

@@ -107,3 +107,38 @@ func (p *QArith) args() qarithArgs {
 
 // qarithAsm, where set, is QArithBytes on n (a multiple of 16) codes.
 var qarithAsm func(dst, a, b unsafe.Pointer, n int, args *qarithArgs)
+
+// SumDequantized adds to acc (c values) the dequantized values of rows
+// rows of c 8-bit codes q (row-major: pixels × channels), one row after
+// the other: acc[ch] += (code - zp)·scale in float32, row by row, so each
+// channel's sum rounds as a float loop over the rows would (a global
+// average pool over channels-last codes).
+func SumDequantized(acc []float32, q []byte, rows int, signed bool, scale float32, zp int32) {
+	c := len(acc)
+	if len(q) < rows*c {
+		panic(fmt.Sprintf("kernels: SumDequantized: %d codes for %d rows of %d", len(q), rows, c))
+	}
+	done := 0
+	if sumDeqAsm != nil && QArithFast() && c >= 16 && rows > 0 {
+		done = c &^ 15
+		z := float32(zp)
+		var flip uint32
+		if signed {
+			flip, z = 0x80808080, float32(zp+128)
+		}
+		sumDeqAsm(&acc[0], unsafe.Pointer(&q[0]), rows, c, done, flip, z, scale)
+	}
+	if done == c {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := q[r*c : (r+1)*c]
+		for ch := done; ch < c; ch++ {
+			acc[ch] += float32((float32(code(row[ch], signed)) - float32(zp)) * scale)
+		}
+	}
+}
+
+// sumDeqAsm, where set, is SumDequantized for channels [0, n) (n a
+// multiple of 16), codes XORed with flip in unsigned order less z.
+var sumDeqAsm func(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)

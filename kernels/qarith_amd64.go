@@ -11,8 +11,12 @@ import (
 //go:noescape
 func qarith_avx512(dst, a, b unsafe.Pointer, n int, args *qarithArgs)
 
+//go:noescape
+func sumDeq_avx512(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)
+
 func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
 		qarithAsm = qarith_avx512
+		sumDeqAsm = sumDeq_avx512
 	}
 }

@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -59,6 +60,49 @@ func TestQArithBytes(t *testing.T) {
 			for i := n; i < len(got); i++ {
 				if got[i] != 0xA5 {
 					t.Fatalf("%s: guard byte %d written", path, i)
+				}
+			}
+		}
+	}
+}
+
+// SumDequantized on every quantize path against the row-by-row float
+// loop, channel counts around the 16-lane step, int8 and uint8.
+func TestSumDequantized(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	for trial := 0; trial < 100; trial++ {
+		c, rows := []int{1, 15, 16, 17, 88, 200}[r.IntN(6)], 1+r.IntN(40)
+		signed := r.IntN(2) == 0
+		scale := float32(math.Exp(r.NormFloat64() * 2))
+		zp := int32(r.IntN(256))
+		if signed {
+			zp -= 128
+		}
+		q := make([]byte, rows*c)
+		for i := range q {
+			q[i] = byte(r.Uint32())
+		}
+		start := make([]float32, c)
+		for i := range start {
+			start[i] = float32(r.NormFloat64())
+		}
+		want := slices.Clone(start)
+		for row := 0; row < rows; row++ {
+			for ch := range want {
+				want[ch] += float32(float32(code(q[row*c+ch], signed)-zp) * scale)
+			}
+		}
+		for _, path := range Quantize.SupportedPaths() {
+			old := Quantize.Active()
+			if err := Quantize.Set(path); err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Clone(start)
+			SumDequantized(got, q, rows, signed, scale, zp)
+			Quantize.Set(old)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s c=%d rows=%d signed=%v: channel %d = %v, want %v", path, c, rows, signed, i, got[i], want[i])
 				}
 			}
 		}
