@@ -43,7 +43,7 @@ full:
 	$(GO) test -count=1 -run 'FullSplit' ./engine
 	$(GO) test -count=1 -run 'FullSplit|OCRModels' ./quant
 	$(GO) test -count=1 -run 'FullSplit|PostTrainingThresholds' ./binarize
-	$(GO) test -count=1 -run 'OCRDetector' ./cmd/qtool
+	$(GO) test -count=1 -run 'OCRDetector|QuantizeDefaults|SweepCommand' ./cmd/qtool
 
 # arm64 binaries run under user-mode qemu (binfmt is not registered here):
 # once with every feature, once as a Cortex-A53 (no dot product, no i8mm).

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -77,7 +78,10 @@ func reference(t *testing.T, s *engine.Session, src calib.Source, valid Labels, 
 // a model agrees with itself on every item, and float against int8
 // agrees as quant.Compare measures.
 func TestEvaluate(t *testing.T) {
-	const n = 300
+	n := 300
+	if slow() {
+		n = 60
+	}
 	src := fashionMNIST(t)
 	fs, err := engine.Compile(embeddedModel(t, "cnn"), engine.Options{})
 	if err != nil {
@@ -198,6 +202,10 @@ func (u unlabelled) Item(i int) (calib.Item, error) {
 	it.Label = -1
 	return it, err
 }
+
+// slow reports a slow engine: the race detector and emulation make it
+// 10 to 100 times slower, so tests take fewer items there.
+func slow() bool { return raceEnabled || runtime.GOARCH != "amd64" }
 
 // limitN is the first n items of a source.
 type limitN struct {

@@ -20,14 +20,18 @@ import (
 // ParetoFront's.
 func TestSweep(t *testing.T) {
 	data := fashionMNIST(t)
-	eval := calib.Sample(data, 300, 2)
+	items := 300
+	if slow() {
+		items = 60
+	}
+	eval := calib.Sample(data, items, 2)
 	dir := t.TempDir()
 	rep, err := Sweep(embeddedModel(t, "cnn"), "cnn", SweepOptions{Schemes: []string{"fp32", "int8", "w4a8"},
 		Calib: calib.Sample(data, 50, 1), Eval: eval, Runs: 3, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Rows) != 3 || rep.EvalItems != 300 || rep.CalibItems != 50 {
+	if len(rep.Rows) != 3 || rep.EvalItems != items || rep.CalibItems != 50 {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, row := range rep.Rows {

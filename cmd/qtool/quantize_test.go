@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,85 +15,6 @@ import (
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
 )
-
-// A new user's first run: no model, no data. It writes cnn.int8.onnx in
-// the current folder, a loadable QDQ model, and reports accuracy on the
-// built-in images within 0.3 points of float.
-func TestQuantizeDefaults(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	out, err := run(t, "quantize", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep quantizeReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("bad JSON: %v\n%s", err, out)
-	}
-	if rep.Output != "cnn.int8.onnx" || rep.CalibItems != 200 || rep.EvalItems != 1000 || rep.FloatTop1 == nil || len(rep.Layers) != 6 {
-		t.Fatalf("report: %+v", rep)
-	}
-	if d := *rep.FloatTop1 - *rep.QuantTop1; d > 0.3 {
-		t.Errorf("int8 top-1 %.2f vs float %.2f", *rep.QuantTop1, *rep.FloatTop1)
-	}
-	// Where the two agree they are both right or both wrong, so the
-	// accuracies differ by at most the disagreement; int8 keeps nearly
-	// every prediction. The MACs are inspect's hand-checked count.
-	if rep.Agreement < 98 || rep.Agreement > 100 || math.Abs(*rep.FloatTop1-*rep.QuantTop1) > 100-rep.Agreement+1e-9 {
-		t.Errorf("agreement %.2f %% with top-1 %.2f and %.2f", rep.Agreement, *rep.FloatTop1, *rep.QuantTop1)
-	}
-	if rep.OutputSQNR < 20 || rep.MACs != inspect(t).MACs || rep.FloatMs <= 0 || rep.QuantMs <= 0 || rep.Rounds < 3 || rep.Seed != 1 || rep.Skipped != 0 {
-		t.Errorf("eval %+v seed %d skipped %d", *rep.EvalReport, rep.Seed, rep.Skipped)
-	}
-	for _, l := range rep.Layers {
-		if l.Precision != "w8a8" || l.SQNR < 20 || (l.FloatBytes > 5000 && l.WeightBytes*3 > l.FloatBytes) {
-			t.Errorf("layer %+v", l)
-		}
-	}
-	m, err := onnxio.Load(filepath.Join(dir, "cnn.int8.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := map[string]int{}
-	for _, n := range m.Graph().GetNode() {
-		ops[n.GetOpType()]++
-	}
-	if ops["QuantizeLinear"] == 0 || ops["DequantizeLinear"] <= ops["QuantizeLinear"] || ops["BatchNormalization"] != 0 || m.Opset("") < 13 {
-		t.Errorf("ops %v opset %d", ops, m.Opset(""))
-	}
-
-	// Text output, another scheme, an explicit model and data.
-	cnn := fixture("cnn.onnx")
-	o := filepath.Join(dir, "out.onnx")
-	txt, err := run(t, "quantize", cnn, "--scheme", "dfp16", "--calib", "builtin", "--calib-size", "50", "--eval", "builtin", "-o", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"dfp16", "SQNR", "/classifier/classifier.1/Gemm", "top-1", "file size", "agreement", "output SQNR", "MACs", "latency"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("text output lacks %q:\n%s", want, txt)
-		}
-	}
-	if _, err := os.Stat(o); err != nil {
-		t.Error(err)
-	}
-
-	// --format qop: QLinearConv nodes.
-	if _, err := run(t, "quantize", "--format", "qop", "--calib-size", "50", "-o", "qop.onnx"); err != nil {
-		t.Fatal(err)
-	}
-	m, err = onnxio.Load(filepath.Join(dir, "qop.onnx"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops = map[string]int{}
-	for _, n := range m.Graph().GetNode() {
-		ops[n.GetOpType()]++
-	}
-	if ops["QLinearConv"] != 4 || ops["Conv"] != 0 {
-		t.Errorf("qop ops %v", ops)
-	}
-}
 
 func TestQuantizeErrors(t *testing.T) {
 	dir := t.TempDir()
