@@ -418,7 +418,7 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	path := Int8.activeIndex()
 	uk := int8Kernels[path]
 	w = w.forPath(path)
-	if uk.small != nil && m < qsmallRows && !qnoSmall {
+	if uk.small != nil && m < qsmallRows {
 		uk = uk.small
 	}
 	if uk.signedA {
@@ -792,8 +792,6 @@ var (
 	qrowAsmStep = 1
 	// qrequantNoAsm makes tests compare the Go and SIMD output stages.
 	qrequantNoAsm bool
-	// qnoSmall makes tests run small products on the full-height kernel.
-	qnoSmall bool
 )
 
 func b2i(b bool) int {
