@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -83,6 +84,36 @@ type qkernel struct {
 	// matrix-vector product wastes most of a tall tile): same packed
 	// weights, mr 1.
 	small *qkernel
+	// fused, where set, are the path's kernels with the requantization
+	// fused in (same packed weights).
+	fused *qfused
+}
+
+// qfused are a path's microkernels with the float requantization fused
+// in, reading A in place. For quantized outputs without weight zero
+// points and K within one call they replace packing A, the int32 tile and
+// the separate output stage, which are most of the time of the small
+// GEMMs of a mobile network (1x1 convolutions of 8 to 200 channels).
+type qfused struct {
+	small  qfusedKernel // m < qsmallRows
+	wide   qfusedKernel // panels of more than 16 columns
+	narrow qfusedKernel // panels of at most 16 columns
+}
+
+// qfusedKernel computes an mr × 16·nv tile of requantized outputs:
+//
+//	dst[i*ldd + j] = byte(round_half_even(clamp(float32(acc)·scale[j or 0],
+//	    flo, fhi)) + zp),  acc = init[j] + Σ_g Σ_t (A(i, 4g+t) XOR flip)·b[g*128 + j*4 + t]
+//
+// for i < rows and the columns j whose bit is set in masks (bit j, 16
+// per vector), where A(i, p) is the byte a[i*lda + p]: every one of the
+// mr rows is read for 4·kg bytes (kg >= 1). b points into a 32-wide panel
+// (128 bytes per group) and scale at the tile's first column's scale
+// (perCh != 0) or the one scale. The float steps are qrequantRow's.
+type qfusedKernel struct {
+	name   string
+	mr, nv int
+	fn     func(kg int, a unsafe.Pointer, lda int, b, dst unsafe.Pointer, ldd, rows int, masks uint32, init *int32, scale *float32, perCh int, flo, fhi float32, zp int32, flip uint32)
 }
 
 // qsmallRows is the row count below which a kernel's small variant runs.
@@ -448,8 +479,20 @@ func qgemm(m int, a []uint8, lda int, flip bool, za int32, w *QPackedWeights, ou
 	}
 	j := qjob{m: m, n: n, k: k, a: a, lda: lda, flip: flip, w: w, uk: uk, st: st}
 	j.blockSizes()
+	if f := int8Kernels[path].fused; f != nil && st.kind == qoutQuant && st.zp == nil && k > 0 && k <= qfusedMaxK && !qrequantNoAsm && !qfusedOff {
+		j.fused = f
+	}
 	j.runThreads(threads)
 }
+
+// qfusedMaxK bounds the K of the fused kernels: on longer K the output
+// stage weighs little, and packed A (read contiguously, flipped once)
+// does better (BenchmarkQGemmRequant: 0.95x at K = 256, 0.7x at 1152).
+const qfusedMaxK = 256
+
+// qfusedOff makes tests and benchmarks compare the fused kernels with the
+// packed path and its separate output stage.
+var qfusedOff bool
 
 // newQoutStage validates out for an m×n result of K-long sums and folds
 // the per-column terms; colSum and zp may be nil (no za or zw terms).
@@ -827,6 +870,7 @@ type qjob struct {
 	uk      *qkernel
 	st      *qoutStage
 	mc, nc  int
+	fused   *qfused // the fused kernels to run instead, when they apply
 }
 
 // blockSizes: NC puts a block of packed weights in half of L2, MC an A
@@ -857,7 +901,11 @@ func (j *qjob) runThreads(threads int) {
 		return
 	}
 	whole := *j
-	splitWork(threads, whole.m, whole.n, whole.uk.mr, whole.uk.nr, func(i0, m, j0, n int) {
+	mr := whole.uk.mr
+	if whole.fused != nil {
+		mr = whole.fused.narrow.mr // a multiple of the wide kernel's
+	}
+	splitWork(threads, whole.m, whole.n, mr, whole.uk.nr, func(i0, m, j0, n int) {
 		s := whole
 		s.i0, s.m, s.j0, s.n = whole.i0+i0, m, whole.j0+j0, n
 		s.run()
@@ -872,6 +920,10 @@ type qbuf struct {
 var qbufPool = sync.Pool{New: func() any { return new(qbuf) }}
 
 func (j *qjob) run() {
+	if j.fused != nil {
+		j.runFused()
+		return
+	}
 	uk, w := j.uk, j.w
 	mr, nr := uk.mr, uk.nr
 	groups := w.groups
@@ -931,6 +983,103 @@ func (j *qjob) run() {
 				}
 			}
 		}
+	}
+}
+
+// runFused runs the job on the fused kernels: for each block of rows, for
+// each weight panel, tiles of the kernel's rows read from A in place (or
+// from a zero-padded copy where the tile's reads would pass A's end).
+func (j *qjob) runFused() {
+	f, w, st := j.fused, j.w, j.st
+	groups := w.groups
+	kb := groups * 4 // the bytes read from each row
+	panelBytes := groups * w.nr * 4
+	var out unsafe.Pointer
+	if st.signed {
+		out = unsafe.Pointer(unsafe.SliceData(st.Int8))
+	} else {
+		out = unsafe.Pointer(unsafe.SliceData(st.Uint8))
+	}
+	perCh := b2i(st.perCh)
+	// Each block of step rows stays in L1 while it meets every panel of
+	// the N block (in L2). It is read in place, or from a copy where its
+	// reads would pass A's end (zero-padded) or where it meets enough
+	// panels that flipping int8 activations once beats flipping them in
+	// the kernel for every panel.
+	step := f.narrow.mr
+	if j.m < qsmallRows {
+		step = f.small.mr
+	}
+	flip := uint32(0)
+	copyFlip := j.flip && j.n > 2*w.nr
+	if j.flip && !copyFlip {
+		flip = 0x80808080
+	}
+	var buf *qbuf
+	defer func() {
+		if buf != nil {
+			qbufPool.Put(buf)
+		}
+	}()
+	for r0 := 0; r0 < j.m; r0 += step {
+		rows0 := min(step, j.m-r0)
+		a, lda := unsafe.Pointer(nil), j.lda
+		if row := j.i0 + r0; copyFlip || (row+step-1)*lda+kb > len(j.a) {
+			if buf == nil {
+				buf = qbufPool.Get().(*qbuf)
+				if cap(buf.a) < step*kb {
+					buf.a = make([]byte, step*kb)
+				}
+			}
+			blk := buf.a[:step*kb]
+			j.copyRows(blk, kb, row, rows0, copyFlip)
+			a, lda = unsafe.Pointer(&blk[0]), kb
+		} else {
+			a = unsafe.Pointer(&j.a[row*lda])
+		}
+		for jc := 0; jc < j.n; jc += w.nr {
+			col := j.j0 + jc
+			cols := min(w.nr, j.n-jc)
+			uk := &f.wide
+			switch {
+			case j.m < qsmallRows:
+				uk = &f.small
+			case cols <= 16:
+				uk = &f.narrow
+			}
+			masks := uint32(1)<<cols - 1
+			if cols == 32 {
+				masks = ^uint32(0)
+			}
+			b := unsafe.Pointer(&w.data[(col/w.nr)*panelBytes])
+			sc := &st.Scale[col*perCh]
+			for r := 0; r < rows0; r += uk.mr {
+				dst := unsafe.Add(out, (j.i0+r0+r)*st.Ldc+col)
+				uk.fn(groups, unsafe.Add(a, r*lda), lda, b, dst, st.Ldc, min(uk.mr, rows0-r), masks, &st.colCorr[col], sc, perCh, st.flo, st.fhi, st.ZeroPoint, flip)
+			}
+		}
+	}
+}
+
+// copyRows copies rows [row, row+rows) of A (XOR 0x80 with flip) into
+// dst, rows kb bytes apart, zero past K and past the rows.
+func (j *qjob) copyRows(dst []byte, kb, row, rows int, flip bool) {
+	clear(dst[rows*kb:])
+	x := uint64(0)
+	if flip {
+		x = 0x8080808080808080
+	}
+	for i := 0; i < rows; i++ {
+		src := j.a[(row+i)*j.lda : (row+i)*j.lda+j.k]
+		d := dst[i*kb : (i+1)*kb]
+		n := len(src) &^ 7
+		for o := 0; o < n; o += 8 {
+			binary.LittleEndian.PutUint64(d[o:], binary.LittleEndian.Uint64(src[o:])^x)
+		}
+		for o := n; o < len(src); o++ {
+			d[o] = src[o] ^ byte(x)
+		}
+		clear(d[len(src):])
 	}
 }
 

@@ -54,6 +54,17 @@ func qgemm_4x24c4_avxvnni(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *
 //go:noescape
 func qgemm_4x16c2_avx2_u4(kg int, a, b unsafe.Pointer, c *int32, ldc int, init *int32, load int)
 
+// Microkernels with the requantization fused in (see qfusedKernel).
+
+//go:noescape
+func qgemm_1x32c4_fp32_avx512vnni(kg int, a unsafe.Pointer, lda int, b, dst unsafe.Pointer, ldd, rows int, masks uint32, init *int32, scale *float32, perCh int, flo, fhi float32, zp int32, flip uint32)
+
+//go:noescape
+func qgemm_12x32c4_fp32_avx512vnni(kg int, a unsafe.Pointer, lda int, b, dst unsafe.Pointer, ldd, rows int, masks uint32, init *int32, scale *float32, perCh int, flo, fhi float32, zp int32, flip uint32)
+
+//go:noescape
+func qgemm_24x16c4_fp32_avx512vnni(kg int, a unsafe.Pointer, lda int, b, dst unsafe.Pointer, ldd, rows int, masks uint32, init *int32, scale *float32, perCh int, flo, fhi float32, zp int32, flip uint32)
+
 // Register-only ceiling loops: n iterations of independent dot products
 // (see qpeakOps).
 func qpeak_avx512vnni(n int)
@@ -143,7 +154,12 @@ var int8Registered = func() bool {
 	int8Kernels[Int8.index("avx2")] = &qkernel{name: "qgemm_6x16c2_avx2", mr: 6, nr: 16, wide: true, fn: qgemm_6x16c2_avx2}
 	int8Kernels[Int8.index("avxvnni")] = &qkernel{name: "qgemm_6x16c4_avxvnni", mr: 6, nr: 16, fn: qgemm_6x16c4_avxvnni}
 	int8Kernels[Int8.index("avx512vnni")] = &qkernel{name: "qgemm_12x32c4_avx512vnni", mr: 12, nr: 32, fn: qgemm_12x32c4_avx512vnni,
-		small: &qkernel{name: "qgemm_1x32c4_avx512vnni", mr: 1, nr: 32, fn: qgemm_1x32c4_avx512vnni}}
+		small: &qkernel{name: "qgemm_1x32c4_avx512vnni", mr: 1, nr: 32, fn: qgemm_1x32c4_avx512vnni},
+		fused: &qfused{
+			small:  qfusedKernel{name: "qgemm_1x32c4_fp32_avx512vnni", mr: 1, nv: 2, fn: qgemm_1x32c4_fp32_avx512vnni},
+			wide:   qfusedKernel{name: "qgemm_12x32c4_fp32_avx512vnni", mr: 12, nv: 2, fn: qgemm_12x32c4_fp32_avx512vnni},
+			narrow: qfusedKernel{name: "qgemm_24x16c4_fp32_avx512vnni", mr: 24, nv: 1, fn: qgemm_24x16c4_fp32_avx512vnni},
+		}}
 	if avx2 {
 		qrequantRowAsm, qfloatRowAsm, qrowAsmStep = qrequantRow_avx2, qfloatRow_avx2, 8
 		qpackA4Asm, qpackA4Chunk = qpackA4_avx2, 8

@@ -353,6 +353,30 @@ func TestQGemmShapes(t *testing.T) {
 	})
 }
 
+// TestQGemmFused covers the shapes where the fused kernels' edges are:
+// rows around their tile heights (1, 12, 24), columns around the 16- and
+// 32-wide panels, K not a multiple of 4 with A ending right after the last
+// row (the padded copy), and N over two panels (activations flipped
+// before the kernel rather than in it), for quantized outputs without
+// weight zero points, against the reference.
+func TestQGemmFused(t *testing.T) {
+	withInt8Path(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, m := range []int{1, 3, 4, 11, 12, 13, 23, 24, 25, 49} {
+			for _, n := range []int{1, 8, 16, 17, 31, 32, 33, 65, 97} {
+				for _, k := range []int{1, 3, 4, 5, 27, 64, 255, 256, 257} {
+					c := randQcase(r, m, n, k)
+					for c.kind != "u8" && c.kind != "s8" {
+						c = randQcase(r, m, n, k)
+					}
+					c.zw = nil
+					c.check(t)
+				}
+			}
+		}
+	})
+}
+
 // TestQGemmBlocking forces tiny blocks and long K (several microkernel
 // calls per tile) so every loop of the driver runs.
 func TestQGemmBlocking(t *testing.T) {
@@ -697,32 +721,42 @@ func BenchmarkQKernel(b *testing.B) {
 	}
 }
 
-// BenchmarkQGemmRequant: best path with a per-channel requantized uint8
-// output (the QLinearConv case), to weigh the output stage.
+// BenchmarkQGemmRequant: best path with a per-channel requantized int8
+// output from int8 activations (a QDQ convolution), to weigh the output
+// stage: the fused kernels against the packed path with its separate
+// stage, on two large shapes and the 1x1 convolutions of a mobile network
+// (PP-OCR's classifier: few channels, short K).
 func BenchmarkQGemmRequant(b *testing.B) {
-	for _, s := range benchShapes[:2] {
-		b.Run(fmt.Sprintf("%s/%dx%dx%d", Int8.Active(), s.m, s.n, s.k), func(b *testing.B) {
-			m, n, k := s.m, s.n, s.k
-			r := rand.New(rand.NewPCG(1, 1))
-			a := make([]uint8, m*k)
-			w := make([]int8, n*k)
-			for i := range a {
-				a[i] = uint8(r.Uint32())
-			}
-			for i := range w {
-				w[i] = int8(r.Uint32())
-			}
-			pw := PackInt8Weights(n, k, w, k)
-			sc := make([]float32, n)
-			for i := range sc {
-				sc[i] = 1e-4
-			}
-			out := &QOutput{Uint8: make([]uint8, m*n), Ldc: n, Scale: sc, ZeroPoint: 128, Bias: make([]int32, n)}
-			for b.Loop() {
-				QGemmU8(m, a, k, 3, pw, out, 1)
-			}
-			b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
-		})
+	shapes := append(benchShapes[:2:2], []struct{ m, n, k int }{
+		{2304, 8, 27}, {2304, 8, 8}, {1152, 24, 8}, {576, 8, 32}, {288, 88, 16},
+		{288, 16, 88}, {192, 200, 32}, {192, 32, 200}, {1, 200, 50}, {784, 64, 288}, {784, 64, 576}, {196, 128, 1152}, {3136, 24, 144}, {3136, 256, 64}, {784, 512, 128}, {196, 1024, 256}}...)
+	for _, s := range shapes {
+		for _, fused := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/fused=%v", Int8.Active(), s.m, s.n, s.k, fused), func(b *testing.B) {
+				qfusedOff = !fused
+				defer func() { qfusedOff = false }()
+				m, n, k := s.m, s.n, s.k
+				r := rand.New(rand.NewPCG(1, 1))
+				a := make([]int8, m*k)
+				w := make([]int8, n*k)
+				for i := range a {
+					a[i] = int8(r.Uint32())
+				}
+				for i := range w {
+					w[i] = int8(r.Uint32())
+				}
+				pw := PackInt8Weights(n, k, w, k)
+				sc := make([]float32, n)
+				for i := range sc {
+					sc[i] = 1e-4
+				}
+				out := &QOutput{Int8: make([]int8, m*n), Ldc: n, Scale: sc, ZeroPoint: 3, Bias: make([]int32, n)}
+				for b.Loop() {
+					QGemmS8(m, a, k, 3, pw, out, 1)
+				}
+				b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+			})
+		}
 	}
 }
 

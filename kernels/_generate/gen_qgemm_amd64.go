@@ -243,6 +243,148 @@ func (k kernel) gen(w *strings.Builder) {
 	fmt.Fprintln(w)
 }
 
+// fused is a microkernel with the float requantization fused in, reading
+// A in place (XNNPACK's "fp32" requantization GEMMs): rows lda bytes
+// apart, group g of row i the 4 bytes at a + i*lda + 4g, XOR flip
+// (0x80808080 turns int8 activations into the uint8 VPDPBUSD takes); the
+// weights a 32-wide
+// avx512vnni panel (128 bytes per group; a 16-wide kernel reads the half
+// b points at). Each of the MR x 16·nv sums starts from init[j] and goes
+// through the same IEEE float32 steps as qrequantRow: float32(acc)·scale,
+// clamp to [flo, fhi], round half to even, + zp, the low byte stored
+// under the column masks (16 bits per vector) for the first rows rows, ldd
+// bytes apart. All MR rows are read: the driver hands a padded copy when
+// the last rows of A are fewer or end early.
+type fused struct {
+	mr, nv int
+}
+
+func (f fused) name() string {
+	return fmt.Sprintf("qgemm_%dx%dc4_fp32_avx512vnni", f.mr, f.nv*16)
+}
+
+func (f fused) gen(w *strings.Builder) {
+	if f.mr*f.nv > 24 || f.mr > 24 {
+		panic("too many accumulators: " + f.name())
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	z := func(n int) string { return fmt.Sprintf("Z%d", n) }
+	acc := func(i, v int) string { return z(i*f.nv + v) }
+	const bw0, bt0, bt1, zflip, zzp = 24, 26, 27, 28, 28 // flip's register holds zp after the K loop
+	fmt.Fprintf(w, "// func %s(kg int, a unsafe.Pointer, lda int, b, dst unsafe.Pointer, ldd, rows int, masks uint32, init *int32, scale *float32, perCh int, flo, fhi float32, zp int32, flip uint32)\n", f.name())
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-104\n", f.name())
+	// Row bases: one per 4 rows, rows at (base), (base)(L*1), (base)(L*2),
+	// (base)(L3*1).
+	bases := []string{"SI", "R10", "R11", "R12", "R13", "R14"}
+	nb := (f.mr + 3) / 4
+	p("MOVQ kg+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ lda+16(FP), R8")
+	p("LEAQ (R8)(R8*2), R9")
+	for q := 1; q < nb; q++ {
+		p("LEAQ (%s)(R8*4), %s", bases[q-1], bases[q])
+	}
+	p("MOVQ b+24(FP), DX")
+	p("MOVQ init+64(FP), AX")
+	for v := 0; v < f.nv; v++ {
+		p("VMOVDQU32 %d(AX), %s", v*64, z(bw0+v))
+	}
+	for i := 0; i < f.mr; i++ {
+		for v := 0; v < f.nv; v++ {
+			p("VMOVDQA32 %s, %s", z(bw0+v), acc(i, v))
+		}
+	}
+	rowAddr := func(i int) string {
+		b := bases[i/4]
+		switch i % 4 {
+		case 0:
+			return "(" + b + ")"
+		case 1:
+			return "(" + b + ")(R8*1)"
+		case 2:
+			return "(" + b + ")(R8*2)"
+		}
+		return "(" + b + ")(R9*1)"
+	}
+	p("MOVL flip+100(FP), AX")
+	p("VPBROADCASTD AX, %s", z(zflip))
+	loop := func(label string, xor bool) {
+		fmt.Fprintf(w, "%s:\n", label)
+		for v := 0; v < f.nv; v++ {
+			p("VMOVDQU32 %d(DX), %s", v*64, z(bw0+v))
+		}
+		for i := 0; i < f.mr; i++ {
+			t := z(bt0 + i%2)
+			p("VPBROADCASTD %s, %s", rowAddr(i), t)
+			if xor {
+				p("VPXORD %s, %s, %s", z(zflip), t, t)
+			}
+			for v := 0; v < f.nv; v++ {
+				p("VPDPBUSD %s, %s, %s", z(bw0+v), t, acc(i, v))
+			}
+		}
+		p("ADDQ $128, DX")
+		for q := 0; q < nb; q++ {
+			p("ADDQ $4, %s", bases[q])
+		}
+		p("DECQ CX")
+		p("JNZ %s", label)
+		p("JMP requant")
+	}
+	p("TESTL AX, AX")
+	p("JZ kloop")
+	loop("kloopx", true)
+	loop("kloop", false)
+	fmt.Fprintln(w, "requant:")
+	p("MOVL masks+56(FP), AX")
+	p("KMOVW AX, K1")
+	if f.nv > 1 {
+		p("SHRL $16, AX")
+		p("KMOVW AX, K2")
+	}
+	p("MOVQ scale+72(FP), BX")
+	p("MOVQ perCh+80(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ pertensor")
+	for v := 0; v < f.nv; v++ {
+		p("VMOVUPS.Z %d(BX), K%d, %s", v*64, v+1, z(bw0+v))
+	}
+	p("JMP scaled")
+	fmt.Fprintln(w, "pertensor:")
+	for v := 0; v < f.nv; v++ {
+		p("VBROADCASTSS (BX), %s", z(bw0+v))
+	}
+	fmt.Fprintln(w, "scaled:")
+	p("VBROADCASTSS flo+88(FP), %s", z(bt0))
+	p("VBROADCASTSS fhi+92(FP), %s", z(bt1))
+	p("MOVL zp+96(FP), AX")
+	p("VPBROADCASTD AX, %s", z(zzp))
+	p("MOVQ dst+32(FP), DI")
+	p("MOVQ ldd+40(FP), R8")
+	p("MOVQ rows+48(FP), CX")
+	for i := 0; i < f.mr; i++ {
+		for v := 0; v < f.nv; v++ {
+			a := acc(i, v)
+			p("VCVTDQ2PS %s, %s", a, a)
+			p("VMULPS %s, %s, %s", z(bw0+v), a, a)
+			p("VMAXPS %s, %s, %s", z(bt0), a, a)
+			p("VMINPS %s, %s, %s", z(bt1), a, a)
+			p("VCVTPS2DQ.RN_SAE %s, %s", a, a)
+			p("VPADDD %s, %s, %s", z(zzp), a, a)
+			p("VPMOVDB %s, K%d, %d(DI)", a, v+1, v*16)
+		}
+		if i < f.mr-1 {
+			p("CMPQ CX, $%d", i+1)
+			p("JLE done")
+			p("ADDQ R8, DI")
+		}
+	}
+	fmt.Fprintln(w, "done:")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
 // peak writes the path's register-only ceiling loop: n iterations of
 // chains independent dot products (VPDPBUSD, or VPMADDWD + VPADDD).
 func peak(w *strings.Builder, s isa, chains int) {
@@ -319,6 +461,9 @@ func main() {
 	for _, k := range kernels {
 		k.gen(&w)
 	}
+	for _, f := range fusedKernels {
+		f.gen(&w)
+	}
 	peak(&w, avx512vnni, 24)
 	peak(&w, avxvnni, 12)
 	peak(&w, avx2, 12)
@@ -341,4 +486,10 @@ var kernels = []kernel{
 	{isa: avx2, mr: 6, nv: 2},
 	{isa: avx2, mr: 4, nv: 2},
 	{isa: avx2, mr: 4, nv: 2, unroll: 4},
+}
+
+var fusedKernels = []fused{
+	{mr: 1, nv: 2},  // m < 4
+	{mr: 12, nv: 2}, // N > 16
+	{mr: 24, nv: 1}, // N <= 16 (a last panel's 16 columns)
 }
