@@ -118,7 +118,7 @@ func TestIm2colNHWC(t *testing.T) {
 	rng := rand.New(rand.NewSource(17))
 	for it := 0; it < 2000; it++ {
 		groups := 1 + rng.Intn(3)
-		cg := []int{1, 3, 16, 32, 64}[rng.Intn(5)]
+		cg := []int{1, 2, 3, 5, 16, 32, 64}[rng.Intn(7)]
 		if rng.Intn(2) == 0 {
 			groups = 1
 		}

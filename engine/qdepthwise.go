@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"bytes"
-	"crypto/subtle"
 	"fmt"
 
 	"github.com/qtool/qtool/kernels"
@@ -79,7 +77,9 @@ func (k *qconv) runDepthwise(rc *runCtx, x *Tensor, za int32, dw *kernels.QDepth
 	}
 	xb := qbytes(x)
 	img := c * h * wd
-	direct := k.inNHWC && !signed && mult == 1
+	// Channels-last input is read in place; int8 codes then go to the
+	// kernel's int8 entry, which flips them as it reads them.
+	direct := k.inNHWC && mult == 1
 	if !direct {
 		bufs.nhwc = grow(bufs.nhwc, h*wd*m)
 	}
@@ -98,7 +98,11 @@ func (k *qconv) runDepthwise(rc *runCtx, x *Tensor, za int32, dw *kernels.QDepth
 		if toTmp {
 			dst, off = bufs.tmp, 0
 		}
-		kernels.QDepthwiseConvU8(in, h, wd, uint8(zu), dw, geom, q.stageInto(0, m, p, dst, off, m), rc.threads)
+		if st := q.stageInto(0, m, p, dst, off, m); direct && signed {
+			kernels.QDepthwiseConvS8(asInt8(in), h, wd, int8(za), dw, geom, st, rc.threads)
+		} else {
+			kernels.QDepthwiseConvU8(in, h, wd, uint8(zu), dw, geom, st, rc.threads)
+		}
 		switch {
 		case k.post != nil:
 			k.post.apply(qbytes(bufs.tmp)[:p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), b, &scratch)
@@ -109,10 +113,10 @@ func (k *qconv) runDepthwise(rc *runCtx, x *Tensor, za int32, dw *kernels.QDepth
 	return nil
 }
 
-// depthwiseInput writes one image of c channels × hw pixels (src, NCHW
-// or NHWC) as hw NHWC uint8 pixels of c·mult channels, channel ch
-// repeated mult times; signed (int8) bytes are flipped to uint8 (x ^ 0x80
-// = x + 128).
+// depthwiseInput writes one image of c channels × hw pixels (src, NCHW,
+// or NHWC when mult > 1) as hw NHWC uint8 pixels of c·mult channels,
+// channel ch repeated mult times; signed (int8) bytes are flipped to
+// uint8 (x ^ 0x80 = x + 128).
 func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 	var flip uint8
 	if signed {
@@ -132,24 +136,8 @@ func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 				}
 			}
 		}
-	case nhwc && signed:
-		flipSigns(dst[:c*hw], src[:c*hw])
-	case nhwc:
-		copy(dst[:c*hw], src[:c*hw])
-	default:
+	default: // NCHW (channels-last input of multiplier 1 is read in place)
 		kernels.TransposeBytes(dst, c, src[:c*hw], c, hw, flip)
 	}
 }
 
-// signBits is 0x80 repeated: flipSigns' operand.
-var signBits = bytes.Repeat([]byte{0x80}, 4096)
-
-// flipSigns sets dst to src with each byte's top bit flipped (int8 to
-// uint8: x ^ 0x80 = x + 128) by the standard library's vector XOR.
-func flipSigns(dst, src []uint8) {
-	for len(src) > 0 {
-		n := min(len(src), len(signBits))
-		subtle.XORBytes(dst[:n], src[:n], signBits[:n])
-		dst, src = dst[n:], src[n:]
-	}
-}

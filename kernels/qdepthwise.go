@@ -113,17 +113,58 @@ func (g QConvGeom) OutSize(inH, inW, kh, kw int) (oh, ow int) {
 // uint8, NHWC, zero point za) with dw into out (OH·OW pixels; see
 // QGemmU8 for the output stages). threads > 1 splits the output rows.
 func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights, geom QConvGeom, out *QOutput, threads int) {
+	qdepthwise(in, false, inH, inW, za, dw, geom, out, threads)
+}
+
+// QDepthwiseConvS8 is QDepthwiseConvU8 for int8 activations with zero
+// point za. The quad form turns them into uint8 (x XOR 0x80 = x + 128)
+// as it builds its quads; the per-pixel form reads a flipped copy.
+func QDepthwiseConvS8(in []int8, inH, inW int, za int8, dw *QDepthwiseWeights, geom QConvGeom, out *QOutput, threads int) {
+	u := unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(in))), len(in))
+	zu := uint8(za) ^ 0x80
+	g := geom.norm()
+	if _, ow := g.OutSize(inH, inW, dw.kh, dw.kw); dw.quadForm(g, ow) {
+		qdepthwise(u, true, inH, inW, zu, dw, geom, out, threads)
+		return
+	}
+	bp := qdwFlipPool.Get().(*[]uint8)
+	defer qdwFlipPool.Put(bp)
+	n := min(len(u), max(0, inH*inW*dw.c))
+	*bp = grow8(*bp, n)
+	for i, v := range u[:n] {
+		(*bp)[i] = v ^ 0x80
+	}
+	qdepthwise(*bp, false, inH, inW, zu, dw, geom, out, threads)
+}
+
+var qdwFlipPool = sync.Pool{New: func() any { return new([]uint8) }}
+
+// quadForm reports whether qdwQuadRows runs dw with geometry g (normed)
+// and ow output columns.
+func (dw *QDepthwiseWeights) quadForm(g QConvGeom, ow int) bool {
+	// (The quad rows take (kh·DilationH + 1)·(about OW·StrideW)·C·4
+	// bytes: a very wide image keeps the pointer form.)
+	return dw.wq != nil && qdwQuadAsm != nil && !qrequantNoAsm && g.DilationW == 1 && (dw.kh*g.DilationH+1)*(ow*g.StrideW+dw.kw)*dw.c*4 <= qdwQuadMaxBytes
+}
+
+// qdepthwise is QDepthwiseConvU8; with flip, in holds int8 codes that
+// the quad form flips to uint8 (only the quad form takes them).
+func qdepthwise(in []uint8, flip bool, inH, inW int, za uint8, dw *QDepthwiseWeights, geom QConvGeom, out *QOutput, threads int) {
 	g := geom.norm()
 	C := dw.c
 	if inH < 0 || inW < 0 || len(in) < inH*inW*C {
-		panic(fmt.Sprintf("kernels: QDepthwiseConvU8: input has %d elements for %d×%d×%d", len(in), inH, inW, C))
+		panic(fmt.Sprintf("kernels: QDepthwiseConv: input has %d elements for %d×%d×%d", len(in), inH, inW, C))
 	}
 	if g.PadTop < 0 || g.PadLeft < 0 || g.PadBottom < 0 || g.PadRight < 0 {
-		panic("kernels: QDepthwiseConvU8: negative padding")
+		panic("kernels: QDepthwiseConv: negative padding")
 	}
 	oh, ow := g.OutSize(inH, inW, dw.kh, dw.kw)
 	if oh == 0 || ow == 0 {
 		return
+	}
+	quad := dw.quadForm(g, ow)
+	if flip && !quad {
+		panic("kernels: qdepthwise: int8 input on the per-pixel form")
 	}
 	st := newQoutStage(oh*ow, C, dw.kh*dw.kw, int32(za), dw.colSum, nil, out)
 	defer st.release()
@@ -145,10 +186,8 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 		oxHi = oxLo
 	}
 	run := func(y0, y1 int) {
-		// (The quad rows take (kh·DilationH + 1)·(about OW·StrideW)·C·4
-		// bytes: a very wide image keeps the pointer form.)
-		if dw.wq != nil && qdwQuadAsm != nil && !qrequantNoAsm && g.DilationW == 1 && (dw.kh*g.DilationH+1)*(ow*g.StrideW+dw.kw)*C*4 <= qdwQuadMaxBytes {
-			qdwQuadRows(in, zrow, inH, inW, za, dw, g, ow, st, y0, y1)
+		if quad {
+			qdwQuadRows(in, flip, zrow, inH, inW, za, dw, g, ow, st, y0, y1)
 			return
 		}
 		b := qdwPool.Get().(*qdwBuf)
@@ -211,7 +250,7 @@ func QDepthwiseConvU8(in []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights,
 // times the input's bytes, so the channels go in blocks whose ring fits
 // in about half of L1, where the kh output rows that read a quad row
 // find it.
-func qdwQuadRows(in, zrow []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights, g QConvGeom, ow int, st *qoutStage, y0, y1 int) {
+func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights, g QConvGeom, ow int, st *qoutStage, y0, y1 int) {
 	C, kh := dw.c, dw.kh
 	cols := (ow-1)*g.StrideW + 4*(dw.nq-1) + 1 // quads per row
 	xcols := cols + 3                          // padded input columns
@@ -231,8 +270,12 @@ func qdwQuadRows(in, zrow []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights
 	lo := min(g.PadLeft, xcols)
 	hi := max(lo, min(xcols, g.PadLeft+inW))
 	segs := &b.segs
-	segs[0] = qdwSeg{unsafe.Pointer(&zrow[0]), 0, lo}
-	segs[2] = qdwSeg{unsafe.Pointer(&zrow[0]), 0, xcols - hi}
+	segs[0] = qdwSeg{unsafe.Pointer(&zrow[0]), 0, lo, 0}
+	segs[2] = qdwSeg{unsafe.Pointer(&zrow[0]), 0, xcols - hi, 0}
+	var x uint32 // flips the image's bytes (not zrow's) where int8
+	if flip {
+		x = 0x80
+	}
 	b.quad = growInt32(b.quad, (slots+1)*cols*cb)
 	b.acc = growInt32(b.acc, ow*cb)
 	b.tags = slices.Grow(b.tags[:0], slots)[:slots]
@@ -256,7 +299,7 @@ func qdwQuadRows(in, zrow []uint8, inH, inW int, za uint8, dw *QDepthwiseWeights
 				s := iy % slots
 				q := b.quad[s*cols*cb : (s+1)*cols*cb]
 				if b.tags[s] != iy {
-					segs[1] = qdwSeg{unsafe.Pointer(&zrow[0]), C, hi - lo}
+					segs[1] = qdwSeg{unsafe.Pointer(&zrow[0]), C, hi - lo, x}
 					if hi > lo {
 						segs[1].p = unsafe.Pointer(&in[(iy*inW+lo-g.PadLeft)*C])
 					}
@@ -352,6 +395,7 @@ func qdwRowGo(ptrs []unsafe.Pointer, strides []int, npix int, w []int32, c, c0, 
 type qdwSeg struct {
 	p         unsafe.Pointer
 	stride, n int
+	flip      uint32 // XORed into each column's bytes as they are read
 }
 
 // qdwQuadMaxBytes bounds the quad rows of one thread.

@@ -449,10 +449,10 @@ qexit:
 //
 // dst[j*c+ch] = x[j][ch] | x[j+1][ch]<<8 | x[j+2][ch]<<16 | x[j+3][ch]<<24
 // for ch < c, where x runs through the columns of the three segments
-// (segs[k]: n columns of bytes, the first at p + off, stride apart) and j
-// through all but its last three: per 16-channel block, each quad is the
-// previous one shifted down a byte with the next column's byte on top,
-// stored from the fourth column on.
+// (segs[k]: n columns of bytes, the first at p + off, stride apart, each
+// byte XOR segs[k].flip) and j through all but its last three: per
+// 16-channel block, each quad is the previous one shifted down a byte
+// with the next column's byte on top, stored from the fourth column on.
 TEXT ·qdwQuadBuild_avx512(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ c+16(FP), R8
@@ -477,11 +477,14 @@ bseg:
 	MOVQ 0(R9), BX
 	MOVQ 8(R9), AX
 	MOVQ 16(R9), CX
+	MOVL 24(R9), SI
+	VPBROADCASTD SI, Z2
 
 bcol:
 	TESTQ CX, CX
 	JZ bsegdone
 	VPMOVZXBD.Z (BX)(R13*1), K1, Z1
+	VPXORD Z2, Z1, Z1
 	VPSRLD $8, Z0, Z0
 	VPSLLD $24, Z1, Z1
 	VPORD Z1, Z0, Z0
@@ -496,7 +499,7 @@ bskip:
 	JMP bcol
 
 bsegdone:
-	ADDQ $24, R9
+	ADDQ $32, R9
 	DECQ R15
 	JNZ bseg
 	ADDQ $16, R12

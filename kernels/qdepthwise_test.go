@@ -81,14 +81,25 @@ func TestQDepthwiseConv(t *testing.T) {
 				}
 			}
 			dw := PackDepthwiseInt8(C, kh, kw, w, zw...)
+			// Half the cases give the same values as int8 codes (u - 128),
+			// which QDepthwiseConvS8 flips (in its quads, or a copy).
+			signed := r.IntN(2) == 0
 			got := c.runWith(t, func(out *QOutput) {
-				QDepthwiseConvU8(in, inH, inW, uint8(za), dw, g, out, c.threads)
+				if !signed {
+					QDepthwiseConvU8(in, inH, inW, uint8(za), dw, g, out, c.threads)
+					return
+				}
+				s8 := make([]int8, len(in))
+				for i, v := range in {
+					s8[i] = int8(v ^ 0x80)
+				}
+				QDepthwiseConvS8(s8, inH, inW, int8(za-128), dw, g, out, c.threads)
 			})
 			acc, _, _ := refDepthwise(in, inH, inW, C, za, w, kh, kw, zw, g, c.bias)
 			for i := range acc {
 				if want := c.refOut(acc[i], i%C); got[i] != want {
-					t.Fatalf("noAsm=%v %v in %dx%d k %dx%d %+v za %d zw %v: out[%d] = %d, want %d",
-						noAsm, c, inH, inW, kh, kw, g, za, zw, i, got[i], want)
+					t.Fatalf("noAsm=%v signed=%v %v in %dx%d k %dx%d %+v za %d zw %v: out[%d] = %d, want %d",
+						noAsm, signed, c, inH, inW, kh, kw, g, za, zw, i, got[i], want)
 				}
 			}
 		}
