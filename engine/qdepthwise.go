@@ -140,4 +140,3 @@ func depthwiseInput(dst, src []uint8, c, hw, mult int, signed, nhwc bool) {
 		kernels.TransposeBytes(dst, c, src[:c*hw], c, hw, flip)
 	}
 }
-
