@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -521,67 +520,21 @@ func im2colNHWC(col, x []uint8, c, c0, cg, h, w int, g convGeom, oy0, oy1, ow in
 }
 
 // im2colRows is im2colNHWC over all channels with horizontal dilation 1:
-// each input row is laid out once with its padding, and each output
-// pixel's kernel row is one slice of it.
+// each input row is laid out once with its padding, and the output
+// pixels' kernel rows are slices of it, ls bytes apart: one strided copy
+// (kernels.CopyByteRows) per input row.
 func im2colRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
 	kk := c * g.kh * g.kw
 	rowLen := g.kw * c
-	if rowLen < 16 && kk >= 16 && ow >= 2 {
-		im2colShortRows(col, x, c, h, w, g, oy0, oy1, ow, pad)
-		return
-	}
 	cols := (ow-1)*g.sw + g.kw // input columns -pl .. cols-1-pl
 	bp, padded := scratchBytes(cols * c)
 	defer byteScratch.Put(bp)
 	ls := g.sw * c // from one output pixel's slice to the next
 	for oy := oy0; oy < oy1; oy++ {
+		base := ((oy - oy0) * ow) * kk
 		for ky := 0; ky < g.kh; ky++ {
 			padRow(padded, x, c, h, w, g, oy*g.sh-g.pt+ky*g.dh, cols, pad)
-			base := ((oy - oy0) * ow) * kk
-			switch rowLen {
-			case 48:
-				copy48(col[base+ky*48:], kk, padded, ls, ow)
-			case 96:
-				copy96(col[base+ky*96:], kk, padded, ls, ow)
-			case 192:
-				copy192(col[base+ky*192:], kk, padded, ls, ow)
-			default:
-				for ox := 0; ox < ow; ox++ {
-					copy(col[base+ox*kk+ky*rowLen:base+ox*kk+(ky+1)*rowLen], padded[ox*ls:ox*ls+rowLen])
-				}
-			}
-		}
-	}
-}
-
-// im2colShortRows is im2colRows for kernel rows shorter than 16 bytes
-// (a first convolution's few channels) in rows of K >= 16: with the kh
-// padded input rows at hand, each output pixel's kernel rows are 16-byte
-// moves, in order, each one's spill into the next segment overwritten by
-// the next move (a pixel's last spill by the next pixel's first); the
-// last pixel of a row, whose spill would pass the row, moves exact
-// lengths. That is 2-3x fewer and cheaper moves than memmove calls.
-func im2colShortRows(col, x []uint8, c, h, w int, g convGeom, oy0, oy1, ow int, pad byte) {
-	kk := c * g.kh * g.kw
-	rowLen := g.kw * c
-	cols := (ow-1)*g.sw + g.kw
-	stride := cols*c + 16 // 16 bytes of slack for the last moves' reads
-	bp, padded := scratchBytes(g.kh * stride)
-	defer byteScratch.Put(bp)
-	ls := g.sw * c
-	for oy := oy0; oy < oy1; oy++ {
-		for ky := 0; ky < g.kh; ky++ {
-			padRow(padded[ky*stride:ky*stride+cols*c], x, c, h, w, g, oy*g.sh-g.pt+ky*g.dh, cols, pad)
-		}
-		row := col[(oy-oy0)*ow*kk : (oy-oy0+1)*ow*kk]
-		for ox := 0; ox < ow-1; ox++ {
-			for ky := 0; ky < g.kh; ky++ {
-				*(*[16]byte)(row[ox*kk+ky*rowLen:]) = *(*[16]byte)(padded[ky*stride+ox*ls:])
-			}
-		}
-		last := row[(ow-1)*kk:]
-		for ky := 0; ky < g.kh; ky++ {
-			copySmall(last[ky*rowLen:(ky+1)*rowLen], padded[ky*stride+(ow-1)*ls:])
+			kernels.CopyByteRows(col[base+ky*rowLen:], padded, ow, rowLen, kk, ls)
 		}
 	}
 }
@@ -604,51 +557,9 @@ func padRow(padded, x []uint8, c, h, w int, g convGeom, iy, cols int, pad byte) 
 	fillBytes(padded[hi*c:], pad)
 }
 
-// copySmall copies len(dst) <= 16 bytes from src as two overlapping word
-// moves (a memmove call or a byte loop costs several times more on the
-// short kernel rows of a first convolution).
-func copySmall(dst, src []uint8) {
-	n := len(dst)
-	src = src[:n]
-	switch {
-	case n >= 8:
-		a, b := binary.LittleEndian.Uint64(src), binary.LittleEndian.Uint64(src[n-8:])
-		binary.LittleEndian.PutUint64(dst, a)
-		binary.LittleEndian.PutUint64(dst[n-8:], b)
-	case n >= 4:
-		a, b := binary.LittleEndian.Uint32(src), binary.LittleEndian.Uint32(src[n-4:])
-		binary.LittleEndian.PutUint32(dst, a)
-		binary.LittleEndian.PutUint32(dst[n-4:], b)
-	default:
-		for i := range dst {
-			dst[i] = src[i]
-		}
-	}
-}
-
 func fillBytes(b []uint8, v uint8) {
 	for i := range b {
 		b[i] = v
 	}
 }
 
-// copy48, copy96 and copy192 copy n blocks of their size, src blocks ls
-// apart, dst blocks ld apart, as array assignments (inline moves rather
-// than memmove calls).
-func copy48(dst []uint8, ld int, src []uint8, ls, n int) {
-	for i := 0; i < n; i++ {
-		*(*[48]byte)(dst[i*ld : i*ld+48]) = *(*[48]byte)(src[i*ls : i*ls+48])
-	}
-}
-
-func copy96(dst []uint8, ld int, src []uint8, ls, n int) {
-	for i := 0; i < n; i++ {
-		*(*[96]byte)(dst[i*ld : i*ld+96]) = *(*[96]byte)(src[i*ls : i*ls+96])
-	}
-}
-
-func copy192(dst []uint8, ld int, src []uint8, ls, n int) {
-	for i := 0; i < n; i++ {
-		*(*[192]byte)(dst[i*ld : i*ld+192]) = *(*[192]byte)(src[i*ls : i*ls+192])
-	}
-}

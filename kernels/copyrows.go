@@ -36,3 +36,29 @@ func CopyRows(dst, src []float32, rows, n, dstStride, srcStride, step int) {
 		}
 	}
 }
+
+// CopyByteRows copies rows rows of n bytes: dst[r*dstStride + j] =
+// src[r*srcStride + j] for r < rows, j < n (source rows may overlap, as
+// an unfolding's kernel rows do; bytes of dst between the rows are left
+// alone). Short rows are one masked vector move each where the CPU has
+// them, several times faster than a copy call per row.
+func CopyByteRows(dst, src []byte, rows, n, dstStride, srcStride int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if dstStride < n || srcStride < 0 {
+		panic(fmt.Sprintf("kernels: CopyByteRows: n %d, strides %d, %d", n, dstStride, srcStride))
+	}
+	if need := (rows-1)*dstStride + n; len(dst) < need {
+		panic(fmt.Sprintf("kernels: CopyByteRows: dst has %d bytes, want %d", len(dst), need))
+	}
+	if need := (rows-1)*srcStride + n; len(src) < need {
+		panic(fmt.Sprintf("kernels: CopyByteRows: src has %d bytes, want %d", len(src), need))
+	}
+	if copyByteRowsAsm(dst, src, rows, n, dstStride, srcStride) {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		copy(dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n])
+	}
+}

@@ -18,3 +18,18 @@ func copyRowsAsm(dst, src []float32, rows, n, dstStride, srcStride, step int) bo
 	copyRowsAVX512(&dst[0], &src[0], rows, n, dstStride, srcStride, step)
 	return true
 }
+
+//go:noescape
+func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int)
+
+var copyByteRowsAsmOK = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+
+// copyByteRowsAsm runs CopyByteRows in assembly where it can and reports
+// whether it did.
+func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int) bool {
+	if !copyByteRowsAsmOK || ActivePath() != PathAVX512 {
+		return false
+	}
+	copyByteRowsAVX512(&dst[0], &src[0], rows, n, dstStride, srcStride)
+	return true
+}

@@ -117,3 +117,48 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+// func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int)
+//
+// For each of rows rows: n bytes from src to dst, then dst += dstStride,
+// src += srcStride: 64-byte moves, the rest of the row (n mod 64 bytes)
+// one masked move (AVX512BW), so nothing outside the rows is touched.
+TEXT ·copyByteRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ n+24(FP), R9
+	MOVQ dstStride+32(FP), R10
+	MOVQ srcStride+40(FP), R11
+	MOVQ R9, CX
+	ANDQ $63, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVQ AX, K1
+	SHRQ $6, R9
+	TESTQ R8, R8
+	JZ bdone
+brow:
+	MOVQ DI, AX
+	MOVQ SI, BX
+	MOVQ R9, CX
+	TESTQ CX, CX
+	JZ btail
+bfull:
+	VMOVDQU8 (BX), Z0
+	VMOVDQU8 Z0, (AX)
+	ADDQ $64, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ bfull
+btail:
+	VMOVDQU8.Z (BX), K1, Z0
+	VMOVDQU8 Z0, K1, (AX)
+	ADDQ R10, DI
+	ADDQ R11, SI
+	DECQ R8
+	JNZ brow
+bdone:
+	VZEROUPPER
+	RET

@@ -14,3 +14,6 @@ func copyRowsAsm(dst, src []float32, rows, n, dstStride, srcStride, step int) bo
 	copyRowsNEON(&dst[0], &src[0], rows, n, dstStride, srcStride, step)
 	return true
 }
+
+// copyByteRowsAsm: CopyByteRows runs in Go on arm64 (copy calls).
+func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int) bool { return false }

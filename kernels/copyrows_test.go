@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -34,6 +35,42 @@ func TestCopyRows(t *testing.T) {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%v rows %d n %d step %d strides %d,%d: [%d] = %g, want %g", p, rows, n, step, dstStride, srcStride, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// CopyByteRows on every path equals a plain loop, never writes between or
+// around the rows, and reads no byte past the last row's end (the source
+// ends there), with source rows overlapping (srcStride < n) and rows
+// longer than a vector.
+func TestCopyByteRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 17))
+	for trial := 0; trial < 1000; trial++ {
+		rows, n := 1+r.IntN(6), 1+r.IntN(200)
+		if r.IntN(2) == 0 {
+			n = 1 + r.IntN(16)
+		}
+		dstStride, srcStride := n+r.IntN(30), r.IntN(n+5)
+		src := make([]byte, (rows-1)*srcStride+n)
+		for i := range src {
+			src[i] = byte(r.Uint32())
+		}
+		want := make([]byte, (rows-1)*dstStride+n+2)
+		for i := range want {
+			want[i] = 0xA5
+		}
+		for i := 0; i < rows; i++ {
+			copy(want[1+i*dstStride:1+i*dstStride+n], src[i*srcStride:])
+		}
+		for _, p := range SupportedPaths() {
+			got := make([]byte, len(want))
+			for i := range got {
+				got[i] = 0xA5
+			}
+			withPath(t, p, func() { CopyByteRows(got[1:len(got)-1], src, rows, n, dstStride, srcStride) })
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%v rows %d n %d strides %d,%d: got %v, want %v", p, rows, n, dstStride, srcStride, got, want)
 			}
 		}
 	}
