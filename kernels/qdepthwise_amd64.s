@@ -319,8 +319,8 @@ aexit:
 // quads q of VPDPBUSD(Q, wq): Q the kernel row's quad row at pixel·sws +
 // 16·C·q bytes (four uint8 columns of a channel per dword), wq the four
 // int8 taps (c channels of a quad row or acc pixel; wq rows wstride int32
-// apart). Four pixels at a time, one accumulator each; every rows[ky]
-// moves on to the next pixels, never past the last one.
+// apart). Eight or four pixels at a time, one accumulator each; every
+// rows[ky] moves on to the next pixels, never past the last one.
 TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-80
 	MOVQ rows+0(FP), BX
 	MOVQ kh+8(FP), R9
@@ -336,6 +336,8 @@ TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-80
 
 qpix:
 	MOVQ npix+32(FP), AX
+	CMPQ AX, $8
+	JGE q8
 	CMPQ AX, $4
 	JLT one
 	XORQ R12, R12
@@ -392,6 +394,87 @@ qadv:
 	CMPQ R13, R9
 	JLT qadv
 	LEAQ (DI)(R11*4), DI
+	JMP qpix
+
+q8:
+	// Eight pixels: eight independent accumulators hide VPDPBUSD's
+	// latency, which four leave exposed. R9 (kh) holds pixel 4's quads.
+	XORQ R12, R12
+
+q8blk:
+	MOVQ R8, AX
+	SUBQ R12, AX
+	JLE q8next
+	MASK16(AX, R13)
+	VMOVDQU32.Z (R10)(R12*4), K1, Z0
+	VMOVDQA64 Z0, Z1
+	VMOVDQA64 Z0, Z2
+	VMOVDQA64 Z0, Z3
+	VMOVDQA64 Z0, Z4
+	VMOVDQA64 Z0, Z5
+	VMOVDQA64 Z0, Z6
+	VMOVDQA64 Z0, Z7
+	LEAQ (DX)(R12*4), AX
+	XORQ R13, R13
+
+q8ky:
+	MOVQ (BX)(R13*8), SI
+	LEAQ (SI)(R12*4), SI
+	LEAQ (SI)(R15*4), R9
+	MOVQ nq+16(FP), R14
+
+q8q:
+	VMOVDQU32.Z (AX), K1, Z8
+	VMOVDQU32.Z (SI), K1, Z9
+	VPDPBUSD Z8, Z9, Z0
+	VMOVDQU32.Z (SI)(R15*1), K1, Z10
+	VPDPBUSD Z8, Z10, Z1
+	VMOVDQU32.Z (SI)(R15*2), K1, Z11
+	VPDPBUSD Z8, Z11, Z2
+	VMOVDQU32.Z (SI)(CX*1), K1, Z12
+	VPDPBUSD Z8, Z12, Z3
+	VMOVDQU32.Z (R9), K1, Z13
+	VPDPBUSD Z8, Z13, Z4
+	VMOVDQU32.Z (R9)(R15*1), K1, Z14
+	VPDPBUSD Z8, Z14, Z5
+	VMOVDQU32.Z (R9)(R15*2), K1, Z15
+	VPDPBUSD Z8, Z15, Z6
+	VMOVDQU32.Z (R9)(CX*1), K1, Z16
+	VPDPBUSD Z8, Z16, Z7
+	ADDQ wstride+56(FP), AX
+	LEAQ (SI)(R11*4), SI
+	LEAQ (R9)(R11*4), R9
+	DECQ R14
+	JNZ q8q
+	INCQ R13
+	CMPQ R13, kh+8(FP)
+	JLT q8ky
+	STORE4(Z0, Z1, Z2, Z3)
+	ADDQ R11, SI
+	VMOVDQU32 Z4, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z5, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z6, K1, (SI)(R12*4)
+	ADDQ R11, SI
+	VMOVDQU32 Z7, K1, (SI)(R12*4)
+	ADDQ $16, R12
+	JMP q8blk
+
+q8next:
+	MOVQ kh+8(FP), R9
+	SUBQ $8, npix+32(FP)
+	JLE qexit
+	MOVQ R15, AX
+	SHLQ $3, AX
+	XORQ R13, R13
+
+q8adv:
+	ADDQ AX, (BX)(R13*8)
+	INCQ R13
+	CMPQ R13, R9
+	JLT q8adv
+	LEAQ (DI)(R11*8), DI
 	JMP qpix
 
 one:
