@@ -1013,9 +1013,11 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 			blk, ch := task/chunks, task%chunks
 			bcastWalk(bshape, bst, blk, blk+1, func(oo int, off []int, _ int, _ []int) {
 				if filled != blk {
-					row := src[rep][off[rep] : off[rep]+c]
-					for i := range rows {
-						copy(buf[i*c:], row)
+					// The row, then doubling copies (a copy per row
+					// costs more than the lookups on rows of 8).
+					copy(buf, src[rep][off[rep]:off[rep]+c])
+					for n := c; n < rows*c; n *= 2 {
+						copy(buf[n:rows*c], buf[:n])
 					}
 					filled = blk
 				}

@@ -119,8 +119,8 @@ func SumDequantized(acc []float32, q []byte, rows int, signed bool, scale float3
 		panic(fmt.Sprintf("kernels: SumDequantized: %d codes for %d rows of %d", len(q), rows, c))
 	}
 	done := 0
-	if sumDeqAsm != nil && QArithFast() && c >= 16 && rows > 0 {
-		done = c &^ 15
+	if sumDeqAsm != nil && QArithFast() && c > 0 && rows > 0 {
+		done = c
 		z := float32(zp)
 		var flip uint32
 		if signed {
@@ -139,6 +139,6 @@ func SumDequantized(acc []float32, q []byte, rows int, signed bool, scale float3
 	}
 }
 
-// sumDeqAsm, where set, is SumDequantized for channels [0, n) (n a
-// multiple of 16), codes XORed with flip in unsigned order less z.
+// sumDeqAsm, where set, is SumDequantized for channels [0, n), codes
+// XORed with flip (its low byte) in unsigned order less z.
 var sumDeqAsm func(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)

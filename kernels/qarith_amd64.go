@@ -17,6 +17,8 @@ func sumDeq_avx512(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, 
 func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
 		qarithAsm = qarith_avx512
-		sumDeqAsm = sumDeq_avx512
+		if cpu.X86.HasBMI2 { // BZHI makes the last block's mask
+			sumDeqAsm = sumDeq_avx512
+		}
 	}
 }

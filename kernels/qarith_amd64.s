@@ -68,31 +68,39 @@ qaquant:
 
 // func sumDeq_avx512(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)
 //
-// For each block of 16 channels below n: the accumulators stay in a
-// register while every row's 16 codes are XORed to unsigned order,
-// widened, converted, less z, times scale, and added, row after row.
+// For each block of 16 channels below n (the last one masked): the
+// accumulators stay in a register while every row's codes are widened,
+// XORed to unsigned order, converted, less z, times scale, and added, row
+// after row.
 TEXT ·sumDeq_avx512(SB), NOSPLIT, $0-52
 	MOVQ acc+0(FP), DI
 	MOVQ q+8(FP), SI
 	MOVQ c+24(FP), R8
 	MOVQ n+32(FP), R9
 	MOVL flip+40(FP), AX
-	VMOVD AX, X10
-	VPBROADCASTD X10, X10
+	ANDL $0xFF, AX
+	VPBROADCASTD AX, Z10
 	VBROADCASTSS z+44(FP), Z11
 	VBROADCASTSS scale+48(FP), Z12
 	XORQ R10, R10
 
 sdblk:
-	CMPQ R10, R9
-	JGE sddone
-	VMOVUPS (DI)(R10*4), Z0
+	MOVQ R9, AX
+	SUBQ R10, AX
+	JLE sddone
+	MOVL $16, BX
+	CMPQ AX, BX
+	CMOVQGT BX, AX
+	MOVL $0xFFFF, BX
+	BZHIL AX, BX, BX
+	KMOVW BX, K1
+	VMOVUPS.Z (DI)(R10*4), K1, Z0
 	LEAQ (SI)(R10*1), DX
 	MOVQ rows+16(FP), CX
 
 sdrow:
-	VPXORD (DX), X10, X1
-	VPMOVZXBD X1, Z1
+	VPMOVZXBD.Z (DX), K1, Z1
+	VPXORD Z10, Z1, Z1
 	VCVTDQ2PS Z1, Z1
 	VSUBPS Z11, Z1, Z1
 	VMULPS Z12, Z1, Z1
@@ -100,7 +108,7 @@ sdrow:
 	ADDQ R8, DX
 	DECQ CX
 	JNZ sdrow
-	VMOVUPS Z0, (DI)(R10*4)
+	VMOVUPS Z0, K1, (DI)(R10*4)
 	ADDQ $16, R10
 	JMP sdblk
 

@@ -67,11 +67,12 @@ func TestQArithBytes(t *testing.T) {
 }
 
 // SumDequantized on every quantize path against the row-by-row float
-// loop, channel counts around the 16-lane step, int8 and uint8.
+// loop, channel counts around the 16-lane step, int8 and uint8, with
+// guards past the accumulators.
 func TestSumDequantized(t *testing.T) {
 	r := rand.New(rand.NewPCG(49, 50))
 	for trial := 0; trial < 100; trial++ {
-		c, rows := []int{1, 15, 16, 17, 88, 200}[r.IntN(6)], 1+r.IntN(40)
+		c, rows := []int{1, 3, 8, 15, 16, 17, 88, 200}[r.IntN(8)], 1+r.IntN(40)
 		signed := r.IntN(2) == 0
 		scale := float32(math.Exp(r.NormFloat64() * 2))
 		zp := int32(r.IntN(256))
@@ -97,9 +98,13 @@ func TestSumDequantized(t *testing.T) {
 			if err := Quantize.Set(path); err != nil {
 				t.Fatal(err)
 			}
-			got := slices.Clone(start)
-			SumDequantized(got, q, rows, signed, scale, zp)
+			// Guards after the accumulators must keep their value.
+			got := append(slices.Clone(start), 7, 7, 7)
+			SumDequantized(got[:c], q, rows, signed, scale, zp)
 			Quantize.Set(old)
+			if !slices.Equal(got[c:], []float32{7, 7, 7}) {
+				t.Fatalf("%s c=%d: wrote past the accumulators: %v", path, c, got[c:])
+			}
 			for i := range want {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%s c=%d rows=%d signed=%v: channel %d = %v, want %v", path, c, rows, signed, i, got[i], want[i])
