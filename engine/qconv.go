@@ -562,4 +562,3 @@ func fillBytes(b []uint8, v uint8) {
 		b[i] = v
 	}
 }
-
