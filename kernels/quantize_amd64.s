@@ -225,6 +225,108 @@ quantize16_avx512_done:
 	VZEROUPPER
 	RET
 
+// func quantize8r_avx512(dst unsafe.Pointer, x *float32, n int, scale, lo, hi float32, zp int32)
+TEXT ·quantize8r_avx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	VBROADCASTSS lo+28(FP), Z2
+	VBROADCASTSS hi+32(FP), Z3
+	MOVL zp+36(FP), AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Z4
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z5
+	VDIVPS Z1, Z5, Z5
+	MOVL $0x3effe000, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0x44000000, AX
+	VPBROADCASTD AX, Z7
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z8
+quantize8r_avx512_loop:
+	TESTQ CX, CX
+	JZ quantize8r_avx512_done
+	VMOVUPS (SI), Z0
+	VMULPS Z5, Z0, Z9
+	VRNDSCALEPS $8, Z9, Z10
+	VSUBPS Z10, Z9, Z10
+	VPANDD Z8, Z10, Z10
+	VPANDD Z8, Z9, Z11
+	VCMPPS $0x1e, Z6, Z10, K1
+	VCMPPS $0x11, Z7, Z11, K1, K2
+	KORTESTW K2, K2
+	JNZ quantize8r_avx512_div
+	VMOVAPS Z9, Z0
+	JMP quantize8r_avx512_clamp
+quantize8r_avx512_div:
+	VDIVPS Z1, Z0, Z0
+quantize8r_avx512_clamp:
+	VMAXPS Z2, Z0, Z0
+	VMINPS Z3, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPADDD Z4, Z0, Z0
+	VPMOVDB Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP quantize8r_avx512_loop
+quantize8r_avx512_done:
+	VZEROUPPER
+	RET
+
+// func quantize16r_avx512(dst unsafe.Pointer, x *float32, n int, scale, lo, hi float32, zp int32)
+TEXT ·quantize16r_avx512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Z1
+	VBROADCASTSS lo+28(FP), Z2
+	VBROADCASTSS hi+32(FP), Z3
+	MOVL zp+36(FP), AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Z4
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z5
+	VDIVPS Z1, Z5, Z5
+	MOVL $0x3ee00000, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0x48000000, AX
+	VPBROADCASTD AX, Z7
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z8
+quantize16r_avx512_loop:
+	TESTQ CX, CX
+	JZ quantize16r_avx512_done
+	VMOVUPS (SI), Z0
+	VMULPS Z5, Z0, Z9
+	VRNDSCALEPS $8, Z9, Z10
+	VSUBPS Z10, Z9, Z10
+	VPANDD Z8, Z10, Z10
+	VPANDD Z8, Z9, Z11
+	VCMPPS $0x1e, Z6, Z10, K1
+	VCMPPS $0x11, Z7, Z11, K1, K2
+	KORTESTW K2, K2
+	JNZ quantize16r_avx512_div
+	VMOVAPS Z9, Z0
+	JMP quantize16r_avx512_clamp
+quantize16r_avx512_div:
+	VDIVPS Z1, Z0, Z0
+quantize16r_avx512_clamp:
+	VMAXPS Z2, Z0, Z0
+	VMINPS Z3, Z0, Z0
+	VCVTPS2DQ Z0, Z0
+	VPADDD Z4, Z0, Z0
+	VPMOVDW Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	SUBQ $16, CX
+	JMP quantize16r_avx512_loop
+quantize16r_avx512_done:
+	VZEROUPPER
+	RET
+
 // func dequantizeS8_avx512(dst *float32, q unsafe.Pointer, n int, scale, zp float32)
 TEXT ·dequantizeS8_avx512(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI

@@ -34,7 +34,7 @@ func dequantizeU16_neon(dst *float32, q unsafe.Pointer, n int, scale, zp float32
 var quantizePaths = func() map[string]*quantizeKernels {
 	Quantize.support("neon", cpu.ARM64.HasASIMD, "needs ASIMD")
 	return map[string]*quantizeKernels{
-		"neon": {8, [2]func(unsafe.Pointer, *float32, int, float32, float32, float32, int32){quantize8_neon, quantize16_neon},
-			[4]func(*float32, unsafe.Pointer, int, float32, float32){qInt8: dequantizeS8_neon, qUint8: dequantizeU8_neon, qInt16: dequantizeS16_neon, qUint16: dequantizeU16_neon}},
+		"neon": {width: 8, q: [2]func(unsafe.Pointer, *float32, int, float32, float32, float32, int32){quantize8_neon, quantize16_neon},
+			dq: [4]func(*float32, unsafe.Pointer, int, float32, float32){qInt8: dequantizeS8_neon, qUint8: dequantizeU8_neon, qInt16: dequantizeS16_neon, qUint16: dequantizeU16_neon}},
 	}
 }()

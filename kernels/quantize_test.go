@@ -185,3 +185,40 @@ func BenchmarkQuantize(b *testing.B) {
 		})
 	}
 }
+
+// The reciprocal kernels (x·(1/scale), dividing only the vectors near a
+// rounding boundary) against ONNX's division, on values a few ulps
+// around half-integer quotients for scales of every mantissa, where a
+// product that skipped the division would round the other way, and
+// plain values, 8 and 16 bits.
+func TestQuantizeReciprocal(t *testing.T) {
+	withFamilyPath(t, Quantize, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 6))
+		for trial := 0; trial < 300; trial++ {
+			scale := float32(math.Exp(r.NormFloat64() * 6))
+			var x []float32
+			for range 512 {
+				k := float64(r.IntN(1<<17) - 1<<16)
+				if r.IntN(2) == 0 {
+					k = float64(r.IntN(600) - 300)
+				}
+				v := float32((k + 0.5) * float64(scale))
+				for d := r.IntN(4); d > 0; d-- {
+					v = math.Nextafter32(v, float32(math.Inf(2*r.IntN(2)-1)))
+				}
+				x = append(x, v, float32(r.NormFloat64()*200)*scale)
+			}
+			got8, got16 := make([]int8, len(x)), make([]int16, len(x))
+			QuantizeInt8(got8, x, scale, 3, -128, 127)
+			QuantizeInt16(got16, x, scale, -7, -32768, 32767)
+			for i, v := range x {
+				if w := refQuantize(v, scale, 3, -128, 127); int64(got8[i]) != w {
+					t.Fatalf("int8 scale %v: q(%v) = %d, want %d", scale, v, got8[i], w)
+				}
+				if w := refQuantize(v, scale, -7, -32768, 32767); int64(got16[i]) != w {
+					t.Fatalf("int16 scale %v: q(%v) = %d, want %d", scale, v, got16[i], w)
+				}
+			}
+		}
+	})
+}

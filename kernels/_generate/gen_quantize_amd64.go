@@ -19,6 +19,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -31,9 +32,21 @@ func raw(s string)                 { out.WriteString(s + "\n") }
 const qsig = "(dst unsafe.Pointer, x *float32, n int, scale, lo, hi float32, zp int32)"
 const dqsig = "(dst *float32, q unsafe.Pointer, n int, scale, zp float32)"
 
-// quantize writes quantize<bits>_<isa>.
-func quantize(isa string, bits int) {
+// quantize writes quantize<bits>_<isa>, or with recip quantize<bits>r_<isa>
+// (AVX-512): the quotient as x·(1/scale), which is cheaper than VDIVPS and
+// rounds to the same integer as the exact quotient unless that lies
+// within a few ulps of a half-integer; a vector with such a value (|y| <
+// bound, distance to the nearest half-integer below eps, both far wider
+// than the product's error of under 2 ulps) is divided instead, so the
+// result is the division's exactly. Values beyond the bound saturate
+// either way; NaN and infinities take the product, which the clamps treat
+// as they treat the quotient. The caller checks that scale and 1/scale
+// are normal numbers.
+func quantize(isa string, bits int, recip bool) {
 	name := fmt.Sprintf("quantize%d_%s", bits, isa)
+	if recip {
+		name = fmt.Sprintf("quantize%dr_%s", bits, isa)
+	}
 	raw("")
 	raw("// func " + name + qsig)
 	raw("TEXT ·" + name + "(SB), NOSPLIT, $0-40")
@@ -62,11 +75,44 @@ func quantize(isa string, bits int) {
 		p("VMOVD AX, X5")
 		p("VPBROADCASTD X5, Y5")
 	}
+	if recip {
+		// Z5 = 1/scale, Z6 = 0.5 - eps, Z7 = bound, Z8 = the sign mask's
+		// complement: bound 2^(bits+1) (beyond the output's range), eps
+		// 4 ulps there.
+		bound := 1 << (bits + 1)
+		eps := math.Ldexp(4, bits+1-23)
+		p("MOVL $0x%08x, AX", math.Float32bits(1))
+		p("VPBROADCASTD AX, Z5")
+		p("VDIVPS Z1, Z5, Z5")
+		p("MOVL $0x%08x, AX", math.Float32bits(float32(0.5-eps)))
+		p("VPBROADCASTD AX, Z6")
+		p("MOVL $0x%08x, AX", math.Float32bits(float32(bound)))
+		p("VPBROADCASTD AX, Z7")
+		p("MOVL $0x7fffffff, AX")
+		p("VPBROADCASTD AX, Z8")
+	}
 	raw(name + "_loop:")
 	p("TESTQ CX, CX")
 	p("JZ %s_done", name)
 	p("VMOVUPS (SI), %s0", r)
-	p("VDIVPS %s1, %s0, %s0", r, r, r)
+	if recip {
+		p("VMULPS Z5, Z0, Z9")
+		p("VRNDSCALEPS $8, Z9, Z10") // to nearest even, no precision exception
+		p("VSUBPS Z10, Z9, Z10")
+		p("VPANDD Z8, Z10, Z10")
+		p("VPANDD Z8, Z9, Z11")
+		p("VCMPPS $0x1e, Z6, Z10, K1")     // |y - round(y)| > 0.5 - eps (GT_OQ)
+		p("VCMPPS $0x11, Z7, Z11, K1, K2") // and |y| < bound (LT_OQ)
+		p("KORTESTW K2, K2")
+		p("JNZ %s_div", name)
+		p("VMOVAPS Z9, Z0")
+		p("JMP %s_clamp", name)
+		raw(name + "_div:")
+		p("VDIVPS %s1, %s0, %s0", r, r, r)
+		raw(name + "_clamp:")
+	} else {
+		p("VDIVPS %s1, %s0, %s0", r, r, r)
+	}
 	p("VMAXPS %s2, %s0, %s0", r, r, r)
 	p("VMINPS %s3, %s0, %s0", r, r, r)
 	p("VCVTPS2DQ %s0, %s0", r, r)
@@ -138,8 +184,12 @@ func main() {
 
 #include "textflag.h"`)
 	for _, isa := range []string{"avx2", "avx512"} {
-		quantize(isa, 8)
-		quantize(isa, 16)
+		quantize(isa, 8, false)
+		quantize(isa, 16, false)
+		if isa == "avx512" {
+			quantize(isa, 8, true)
+			quantize(isa, 16, true)
+		}
 		for _, t := range []string{"S8", "U8", "S16", "U16"} {
 			dequantize(isa, t)
 		}
