@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -273,6 +274,9 @@ func (k *qconv) geom(x, w []int) (g convGeom, oh, ow int, err error) {
 type qconvWeights struct {
 	gemm []*kernels.QPackedWeights
 	dw   *kernels.QDepthwiseWeights
+	// rows, for a first layer's few input channels (int8 weights, zero
+	// point 0), runs on kernels.QConvRows where it applies.
+	rows *kernels.QConvRowsWeights
 }
 
 // packConvWeights packs W ([M][Cg][kh][kw], uint8 or int8) with zero
@@ -282,7 +286,20 @@ func packConvWeights(w *Tensor, zp []int32, group int) *qconvWeights {
 	if dw := packDepthwise(w, zp, group); dw != nil {
 		return &qconvWeights{dw: dw}
 	}
-	return &qconvWeights{gemm: packGemmConvWeights(w, zp, group)}
+	return &qconvWeights{gemm: packGemmConvWeights(w, zp, group), rows: packConvRows(w, zp, group)}
+}
+
+// packConvRows packs W for kernels.QConvRows when it could run there
+// (int8 weights of zero point 0, one group, a 2-D kernel), else nil.
+func packConvRows(w *Tensor, zp []int32, group int) *kernels.QConvRowsWeights {
+	if group != 1 || w.Type != onnxio.Int8 || len(w.Shape) != 4 || slices.ContainsFunc(zp, func(z int32) bool { return z != 0 }) {
+		return nil
+	}
+	m, c, kh, kw := w.Shape[0], w.Shape[1], w.Shape[2], w.Shape[3]
+	if !kernels.QConvRowsFits(m, c, kh, kw, kernels.QConvGeom{}) {
+		return nil
+	}
+	return kernels.PackConvRowsWeights(m, c, kh, kw, w.I8)
 }
 
 // packGemmConvWeights packs W per group for the GEMM, each channel's K
@@ -319,6 +336,9 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 	}
 	if weights.dw != nil {
 		return k.runDepthwise(rc, x, za, weights.dw, g, wShape[0], oh, ow, q, o)
+	}
+	if weights.rows != nil && k.runRows(rc, x, za, weights.rows, g, wShape[0], oh, ow, q, o) {
+		return nil
 	}
 	packed := weights.gemm
 	n, c, h, wd, _ := as4(x.Shape)
@@ -417,6 +437,51 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 		}
 	}
 	return nil
+}
+
+// runRows convolves x into o on kernels.QConvRows, image by image, and
+// reports whether it did: for NCHW input, a requantized output and no
+// fused pooling, where that kernel runs in SIMD.
+func (k *qconv) runRows(rc *runCtx, x *Tensor, za int32, w *kernels.QConvRowsWeights, g convGeom, m, oh, ow int, q *qout, o *Tensor) bool {
+	geom := kernels.QConvGeom{StrideH: g.sh, StrideW: g.sw, PadTop: g.pt, PadLeft: g.pl, PadBottom: g.pb, PadRight: g.pr, DilationH: g.dh, DilationW: g.dw}
+	_, c, h, wd, _ := as4(x.Shape)
+	if k.inNHWC || k.post != nil || !isQ8(q.dt) || len(x.Shape) != 4 || !kernels.QConvRowsFits(m, c, g.kh, g.kw, geom) || !kernels.QConvRowsFast() {
+		return false
+	}
+	p := oh * ow
+	var tmp *Tensor
+	if k.outNHWC {
+		bufs, _ := k.bufs.Get().(*qconvBufs)
+		if bufs == nil {
+			bufs = &qconvBufs{}
+		}
+		defer k.bufs.Put(bufs)
+		if bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < p*m {
+			bufs.tmp = newTensor(q.dt, []int{p * m})
+		}
+		tmp = bufs.tmp
+	}
+	xb := qbytes(x)
+	img := c * h * wd
+	for b := 0; b < x.Shape[0]; b++ {
+		dst, off := o, b*m*p
+		if tmp != nil {
+			dst, off = tmp, 0
+		}
+		// m planes of p bytes, plane stride p.
+		out := q.stage(0, m)
+		out.Ldc = p
+		if q.dt == onnxio.Int8 {
+			out.Int8 = dst.I8[off : off+m*p]
+		} else {
+			out.Uint8 = dst.U8[off : off+m*p]
+		}
+		kernels.QConvRows(xb[b*img:(b+1)*img], x.Type == onnxio.Int8, za, h, wd, w, geom, out, rc.threads)
+		if tmp != nil {
+			transposeTensor(o, b*p*m, m, tmp, 0, m, p)
+		}
+	}
+	return true
 }
 
 // qconvColBytes bounds the unfolded rows given to one GEMM call.

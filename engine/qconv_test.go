@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/qtool/qtool/kernels"
 	"github.com/qtool/qtool/onnxio"
 )
 
@@ -162,6 +163,63 @@ func TestIm2colNHWC(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestQConvRowsPath: first-layer convolutions (few input channels) run on
+// kernels.QConvRows where it is fast, giving bit for bit what the GEMM
+// form gives, over strides, paddings, kernel sizes, channel counts, int8
+// and uint8 input, per-channel scales, clamps, NCHW and NHWC output and a
+// batch of 2.
+func TestQConvRowsPath(t *testing.T) {
+	rng := rand.New(rand.NewSource(19))
+	for it := 0; it < 60; it++ {
+		cin, m := 1+rng.Intn(4), 1+rng.Intn(16)
+		kh, kw := 1+rng.Intn(4), 1+rng.Intn(4)
+		s, pad := 1+rng.Intn(2), rng.Intn(3)
+		x := newTensor([]onnxio.DataType{onnxio.Int8, onnxio.Uint8}[rng.Intn(2)], []int{2, cin, 5 + rng.Intn(20), 5 + rng.Intn(60)})
+		for i := range qbytes(x) {
+			qbytes(x)[i] = byte(rng.Intn(256))
+		}
+		w := newTensor(onnxio.Int8, []int{m, cin, kh, kw})
+		for i := range w.I8 {
+			w.I8[i] = int8(rng.Intn(255) - 127)
+		}
+		k := qconv{g: convGeom{kh: kh, kw: kw, sh: s, sw: s, dh: 1, dw: 1, pt: pad, pl: pad, pb: pad, pr: pad}, group: 1, outNHWC: rng.Intn(2) == 0}
+		os, _, _, _, err := k.shape(x.Shape, w.Shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := &qout{dt: onnxio.Int8, scale: make([]float32, m), zp: int32(rng.Intn(20) - 10), bias: make([]int32, m)}
+		for j := range q.scale {
+			q.scale[j] = float32(0.0005 + 0.002*rng.Float64())
+			q.bias[j] = int32(rng.Intn(2000) - 1000)
+		}
+		if rng.Intn(2) == 0 {
+			q.clamp, q.lo, q.hi = true, q.zp, 127
+		}
+		za := int32(rng.Intn(256))
+		if x.Type == onnxio.Int8 {
+			za -= 128
+		}
+		weights := packConvWeights(w, nil, 1)
+		if weights.rows == nil {
+			t.Fatalf("%v: no QConvRows weights", w.Shape)
+		}
+		rc := &runCtx{threads: 1 + rng.Intn(2)}
+		got, want := newTensor(onnxio.Int8, os), newTensor(onnxio.Int8, os)
+		g, oh, ow, _ := k.geom(x.Shape, w.Shape)
+		if ran := k.runRows(rc, x, za, weights.rows, g, m, oh, ow, q, got); ran != kernels.QConvRowsFast() {
+			t.Fatalf("runRows ran %v, QConvRowsFast %v", ran, kernels.QConvRowsFast())
+		}
+		if err := k.run(rc, x, za, w.Shape, &qconvWeights{gemm: weights.gemm}, q, want); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want.I8 {
+			if got.I8[i] != want.I8[i] {
+				t.Fatalf("x %v %s w %v stride %d pad %d nhwc out %v: element %d = %d, GEMM form %d", x.Shape, onnxio.DataTypeName(x.Type), w.Shape, s, pad, k.outNHWC, i, got.I8[i], want.I8[i])
 			}
 		}
 	}

@@ -55,10 +55,16 @@ func CopyByteRows(dst, src []byte, rows, n, dstStride, srcStride int) {
 	if need := (rows-1)*srcStride + n; len(src) < need {
 		panic(fmt.Sprintf("kernels: CopyByteRows: src has %d bytes, want %d", len(src), need))
 	}
-	if copyByteRowsAsm(dst, src, rows, n, dstStride, srcStride) {
+	copyByteRowsXor(dst, src, rows, n, dstStride, srcStride, 0)
+}
+
+// copyByteRowsXor is CopyByteRows with each byte XOR x (0x80 turns int8
+// codes into uint8 ones), its bounds checked by the caller.
+func copyByteRowsXor(dst, src []byte, rows, n, dstStride, srcStride int, x byte) {
+	if copyByteRowsAsm(dst, src, rows, n, dstStride, srcStride, x) {
 		return
 	}
 	for r := 0; r < rows; r++ {
-		copy(dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n])
+		xorCopy(dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n], x)
 	}
 }

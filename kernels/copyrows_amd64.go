@@ -20,16 +20,16 @@ func copyRowsAsm(dst, src []float32, rows, n, dstStride, srcStride, step int) bo
 }
 
 //go:noescape
-func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int)
+func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int, x byte)
 
 var copyByteRowsAsmOK = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 
-// copyByteRowsAsm runs CopyByteRows in assembly where it can and reports
+// copyByteRowsAsm runs copyByteRowsXor in assembly where it can and reports
 // whether it did.
-func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int) bool {
+func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int, x byte) bool {
 	if !copyByteRowsAsmOK || ActivePath() != PathAVX512 {
 		return false
 	}
-	copyByteRowsAVX512(&dst[0], &src[0], rows, n, dstStride, srcStride)
+	copyByteRowsAVX512(&dst[0], &src[0], rows, n, dstStride, srcStride, x)
 	return true
 }

@@ -118,18 +118,21 @@ done:
 	VZEROUPPER
 	RET
 
-// func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int)
+// func copyByteRowsAVX512(dst, src *byte, rows, n, dstStride, srcStride int, x byte)
 //
-// For each of rows rows: n bytes from src to dst, then dst += dstStride,
-// src += srcStride: 64-byte moves, the rest of the row (n mod 64 bytes)
-// one masked move (AVX512BW), so nothing outside the rows is touched.
-TEXT ·copyByteRowsAVX512(SB), NOSPLIT, $0-48
+// For each of rows rows: n bytes from src to dst, each XOR x, then dst +=
+// dstStride, src += srcStride: 64-byte moves, the rest of the row (n mod
+// 64 bytes) one masked move (AVX512BW), so nothing outside the rows is
+// touched.
+TEXT ·copyByteRowsAVX512(SB), NOSPLIT, $0-49
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ rows+16(FP), R8
 	MOVQ n+24(FP), R9
 	MOVQ dstStride+32(FP), R10
 	MOVQ srcStride+40(FP), R11
+	MOVBLZX x+48(FP), AX
+	VPBROADCASTB AX, Z1
 	MOVQ R9, CX
 	ANDQ $63, CX
 	MOVQ $1, AX
@@ -146,7 +149,7 @@ brow:
 	TESTQ CX, CX
 	JZ btail
 bfull:
-	VMOVDQU8 (BX), Z0
+	VPXORD (BX), Z1, Z0
 	VMOVDQU8 Z0, (AX)
 	ADDQ $64, AX
 	ADDQ $64, BX
@@ -154,6 +157,7 @@ bfull:
 	JNZ bfull
 btail:
 	VMOVDQU8.Z (BX), K1, Z0
+	VPXORD Z1, Z0, Z0
 	VMOVDQU8 Z0, K1, (AX)
 	ADDQ R10, DI
 	ADDQ R11, SI

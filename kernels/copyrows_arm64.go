@@ -15,5 +15,5 @@ func copyRowsAsm(dst, src []float32, rows, n, dstStride, srcStride, step int) bo
 	return true
 }
 
-// copyByteRowsAsm: CopyByteRows runs in Go on arm64 (copy calls).
-func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int) bool { return false }
+// copyByteRowsAsm: copyByteRowsXor runs in Go on arm64.
+func copyByteRowsAsm(dst, src []byte, rows, n, dstStride, srcStride int, x byte) bool { return false }

@@ -40,10 +40,10 @@ func TestCopyRows(t *testing.T) {
 	}
 }
 
-// CopyByteRows on every path equals a plain loop, never writes between or
-// around the rows, and reads no byte past the last row's end (the source
-// ends there), with source rows overlapping (srcStride < n) and rows
-// longer than a vector.
+// CopyByteRows (and its XOR form) on every path equals a plain loop,
+// never writes between or around the rows, and reads no byte past the
+// last row's end (the source ends there), with source rows overlapping
+// (srcStride < n) and rows longer than a vector.
 func TestCopyByteRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 17))
 	for trial := 0; trial < 1000; trial++ {
@@ -60,17 +60,26 @@ func TestCopyByteRows(t *testing.T) {
 		for i := range want {
 			want[i] = 0xA5
 		}
+		x := []byte{0, 0x80, byte(r.Uint32())}[r.IntN(3)]
 		for i := 0; i < rows; i++ {
-			copy(want[1+i*dstStride:1+i*dstStride+n], src[i*srcStride:])
+			for j := 0; j < n; j++ {
+				want[1+i*dstStride+j] = src[i*srcStride+j] ^ x
+			}
 		}
 		for _, p := range SupportedPaths() {
 			got := make([]byte, len(want))
 			for i := range got {
 				got[i] = 0xA5
 			}
-			withPath(t, p, func() { CopyByteRows(got[1:len(got)-1], src, rows, n, dstStride, srcStride) })
+			withPath(t, p, func() {
+				if x == 0 {
+					CopyByteRows(got[1:len(got)-1], src, rows, n, dstStride, srcStride)
+				} else {
+					copyByteRowsXor(got[1:len(got)-1], src, rows, n, dstStride, srcStride, x)
+				}
+			})
 			if !bytes.Equal(got, want) {
-				t.Fatalf("%v rows %d n %d strides %d,%d: got %v, want %v", p, rows, n, dstStride, srcStride, got, want)
+				t.Fatalf("%v rows %d n %d strides %d,%d xor %#x: got %v, want %v", p, rows, n, dstStride, srcStride, x, got, want)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -1065,21 +1064,13 @@ func (j *qjob) runFused() {
 // dst, rows kb bytes apart, zero past K and past the rows.
 func (j *qjob) copyRows(dst []byte, kb, row, rows int, flip bool) {
 	clear(dst[rows*kb:])
-	x := uint64(0)
+	var x byte
 	if flip {
-		x = 0x8080808080808080
+		x = 0x80
 	}
 	for i := 0; i < rows; i++ {
-		src := j.a[(row+i)*j.lda : (row+i)*j.lda+j.k]
-		d := dst[i*kb : (i+1)*kb]
-		n := len(src) &^ 7
-		for o := 0; o < n; o += 8 {
-			binary.LittleEndian.PutUint64(d[o:], binary.LittleEndian.Uint64(src[o:])^x)
-		}
-		for o := n; o < len(src); o++ {
-			d[o] = src[o] ^ byte(x)
-		}
-		clear(d[len(src):])
+		xorCopy(dst[i*kb:], j.a[(row+i)*j.lda:(row+i)*j.lda+j.k], x)
+		clear(dst[i*kb+j.k : (i+1)*kb])
 	}
 }
 
