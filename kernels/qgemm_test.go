@@ -676,15 +676,7 @@ func TestQGemmExtraKernels(t *testing.T) {
 }
 
 func benchQGemm(b *testing.B, uk *qkernel, m, n, k int) {
-	r := rand.New(rand.NewPCG(1, 1))
-	a := make([]uint8, m*k)
-	w := make([]int8, n*k)
-	for i := range a {
-		a[i] = uint8(r.Uint32())
-	}
-	for i := range w {
-		w[i] = int8(r.Uint32())
-	}
+	a, w := benchOperands(m, n, k)
 	saved := int8Kernels[Int8.activeIndex()]
 	int8Kernels[Int8.activeIndex()] = uk
 	defer func() { int8Kernels[Int8.activeIndex()] = saved }()
@@ -721,6 +713,21 @@ func BenchmarkQKernel(b *testing.B) {
 	}
 }
 
+// benchOperands returns seeded random A (m×k bytes) and W (n×k) for the
+// benchmarks.
+func benchOperands(m, n, k int) ([]uint8, []int8) {
+	r := rand.New(rand.NewPCG(1, 1))
+	a := make([]uint8, m*k)
+	w := make([]int8, n*k)
+	for i := range a {
+		a[i] = uint8(r.Uint32())
+	}
+	for i := range w {
+		w[i] = int8(r.Uint32())
+	}
+	return a, w
+}
+
 // BenchmarkQGemmRequant: best path with a per-channel requantized int8
 // output from int8 activations (a QDQ convolution), to weigh the output
 // stage: the fused kernels against the packed path with its separate
@@ -736,15 +743,7 @@ func BenchmarkQGemmRequant(b *testing.B) {
 				qfusedOff = !fused
 				defer func() { qfusedOff = false }()
 				m, n, k := s.m, s.n, s.k
-				r := rand.New(rand.NewPCG(1, 1))
-				a := make([]int8, m*k)
-				w := make([]int8, n*k)
-				for i := range a {
-					a[i] = int8(r.Uint32())
-				}
-				for i := range w {
-					w[i] = int8(r.Uint32())
-				}
+				a, w := benchOperands(m, n, k)
 				pw := PackInt8Weights(n, k, w, k)
 				sc := make([]float32, n)
 				for i := range sc {
@@ -752,7 +751,7 @@ func BenchmarkQGemmRequant(b *testing.B) {
 				}
 				out := &QOutput{Int8: make([]int8, m*n), Ldc: n, Scale: sc, ZeroPoint: 3, Bias: make([]int32, n)}
 				for b.Loop() {
-					QGemmS8(m, a, k, 3, pw, out, 1)
+					QGemmS8(m, asS8(a), k, 3, pw, out, 1)
 				}
 				b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 			})
@@ -955,15 +954,7 @@ func BenchmarkQGemmThreads(b *testing.B) {
 	for _, s := range benchShapes {
 		b.Run(fmt.Sprintf("%s/%dx%dx%d", Int8.Active(), s.m, s.n, s.k), func(b *testing.B) {
 			m, n, k := s.m, s.n, s.k
-			r := rand.New(rand.NewPCG(1, 1))
-			a := make([]uint8, m*k)
-			w := make([]int8, n*k)
-			for i := range a {
-				a[i] = uint8(r.Uint32())
-			}
-			for i := range w {
-				w[i] = int8(r.Uint32())
-			}
+			a, w := benchOperands(m, n, k)
 			pw := PackInt8Weights(n, k, w, k)
 			out := &QOutput{Int32: make([]int32, m*n), Ldc: n}
 			for b.Loop() {
