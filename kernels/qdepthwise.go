@@ -277,7 +277,26 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 		x = 0x80
 	}
 	b.quad = growInt32(b.quad, (slots+1)*cols*cb)
-	b.acc = growInt32(b.acc, ow*cb)
+	// A float requantization without weight zero points (the common
+	// case) is done by the kernel as it stores: no int32 pass.
+	// (qrequantNoAsm keeps the quad form off altogether.)
+	fused := qdwQuadReqAsm != nil && st.kind == qoutQuant && st.zp == nil
+	var out []byte
+	if fused {
+		out = st.Uint8
+		if st.signed {
+			out = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(st.Int8))), len(st.Int8))
+		}
+		if !st.perCh {
+			// The kernel reads a scale per channel.
+			b.scale = slices.Grow(b.scale[:0], cb)[:cb]
+			for i := range b.scale {
+				b.scale[i] = st.Scale[0]
+			}
+		}
+	} else {
+		b.acc = growInt32(b.acc, ow*cb)
+	}
 	b.tags = slices.Grow(b.tags[:0], slots)[:slots]
 	pad := b.quad[slots*cols*cb:]
 	zq := int32(uint32(za) * 0x01010101)
@@ -308,6 +327,16 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 				}
 				rows[ky] = unsafe.Pointer(&q[0])
 			}
+			if fused {
+				sc := b.scale
+				if st.perCh {
+					sc = st.Scale[c0 : c0+n]
+				}
+				o := oy*ow*st.Ldc + c0
+				_ = out[o+(ow-1)*st.Ldc+n-1]
+				qdwQuadReqAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &out[o], st.Ldc, &sc[0], st.flo, st.fhi, st.ZeroPoint)
+				continue
+			}
 			qdwQuadAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &b.acc[0])
 			st.apply(b.acc, n, oy*ow, ow, c0, n)
 		}
@@ -321,7 +350,8 @@ type qdwBuf struct {
 	ptrs    []unsafe.Pointer
 	strides []int
 	acc     []int32
-	quad    []int32 // quad rows (qdwQuadRows)
+	quad    []int32   // quad rows (qdwQuadRows)
+	scale   []float32 // a per-tensor scale per channel (qdwQuadRows)
 	segs    [3]qdwSeg
 	tags    []int // the input row in each quad slot
 }
@@ -406,6 +436,10 @@ const qdwQuadMaxBytes = 8 << 20
 var (
 	qdwQuadAsm      func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
 	qdwQuadBuildAsm func(dst *int32, segs *qdwSeg, c, off int)
+	// qdwQuadReqAsm, set with qdwQuadAsm, is qdwQuadAsm storing pixel
+	// p's c channels requantized at dst + p·ldd bytes, as qrequantRow
+	// does with a scale per channel (scale[:c]).
+	qdwQuadReqAsm func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
 )
 
 // qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^

@@ -1,6 +1,18 @@
 //go:build !purego
 
+#include "funcdata.h"
 #include "textflag.h"
+
+// The quad kernel's stores: SI walks the pixels (R14 bytes apart), R12 is
+// the channel block. STOREACC stores int32 sums; STOREREQ requantizes
+// first, in qrequantTile_avx512's float32 steps (scale Z17, clamps Z18 and
+// Z19, zero point Z20), and stores the low bytes.
+#define STOREACC(z) VMOVDQU32 z, K1, (SI)(R12*4); ADDQ R14, SI
+#define STOREREQ(z) VCVTDQ2PS z, z; VMULPS Z17, z, z; VMAXPS Z18, z, z; VMINPS Z19, z, z; VCVTPS2DQ.RN_SAE z, z; VPADDD Z20, z, z; VPMOVDB z, K1, (SI)(R12*1); ADDQ R14, SI
+
+// STORESETUP points SI at the first pixel, R14 at the pixel stride, and
+// jumps to acc with int32 sums (scale nil); else loads the block's scales.
+#define STORESETUP(acc) MOVQ DI, SI; MOVQ ldd+80(FP), R14; MOVQ scale+88(FP), AX; TESTQ AX, AX; JZ acc; VMOVUPS.Z (AX)(R12*4), K1, Z17
 
 // STORE4 stores four pixels' accumulators (masked by K1) at DI + R12*4,
 // pixels R11 bytes apart (SI is scratch).
@@ -314,25 +326,65 @@ aexit:
 
 // func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
 //
+// qdwQuadOut_avx512vnni storing int32 sums at acc (pixels c apart).
+TEXT ·qdwQuad_avx512vnni(SB), $112-80
+	NO_LOCAL_POINTERS
+	MOVQ rows+0(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ kh+8(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ nq+16(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ sws+24(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ npix+32(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ wq+40(FP), AX
+	MOVQ AX, 40(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 48(SP)
+	SHLQ $2, AX
+	MOVQ AX, 80(SP)
+	MOVQ wstride+56(FP), AX
+	MOVQ AX, 56(SP)
+	MOVQ init+64(FP), AX
+	MOVQ AX, 64(SP)
+	MOVQ acc+72(FP), AX
+	MOVQ AX, 72(SP)
+	MOVQ $0, 88(SP)
+	MOVQ $0, 96(SP)
+	MOVQ $0, 104(SP)
+	CALL ·qdwQuadOut_avx512vnni(SB)
+	RET
+
+// func qdwQuadOut_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
+//
 // The quad form of qdwRow (see qdwQuadAsm): for each of npix output
 // pixels and each 16-channel block, acc = init + Σ over kernel rows ky and
 // quads q of VPDPBUSD(Q, wq): Q the kernel row's quad row at pixel·sws +
 // 16·C·q bytes (four uint8 columns of a channel per dword), wq the four
 // int8 taps (c channels of a quad row or acc pixel; wq rows wstride int32
 // apart). Eight or four pixels at a time, one accumulator each; every
-// rows[ky] moves on to the next pixels, never past the last one.
-TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-80
+// rows[ky] moves on to the next pixels, never past the last one. Pixel p's
+// c channels go to dst + p·ldd: the int32 sums if scale is nil, else
+// requantized as qrequantRow does (scale: c per-channel factors; flo, fhi
+// relative to zp) to c bytes.
+TEXT ·qdwQuadOut_avx512vnni(SB), NOSPLIT, $0-108
 	MOVQ rows+0(FP), BX
 	MOVQ kh+8(FP), R9
 	MOVQ sws+24(FP), R15
 	MOVQ wq+40(FP), DX
 	MOVQ c+48(FP), R8
 	MOVQ init+64(FP), R10
-	MOVQ acc+72(FP), DI
+	MOVQ dst+72(FP), DI
 	MOVQ R8, R11
 	SHLQ $2, R11
 	LEAQ (R15)(R15*2), CX
 	SHLQ $2, wstride+56(FP)
+	VBROADCASTSS flo+96(FP), Z18
+	VBROADCASTSS fhi+100(FP), Z19
+	MOVL zp+104(FP), AX
+	VPBROADCASTD AX, Z20
 
 qpix:
 	MOVQ npix+32(FP), AX
@@ -376,7 +428,20 @@ qq:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qky
-	STORE4(Z0, Z1, Z2, Z3)
+	STORESETUP(qacc)
+	STOREREQ(Z0)
+	STOREREQ(Z1)
+	STOREREQ(Z2)
+	STOREREQ(Z3)
+	JMP qstored
+
+qacc:
+	STOREACC(Z0)
+	STOREACC(Z1)
+	STOREACC(Z2)
+	STOREACC(Z3)
+
+qstored:
 	ADDQ $16, R12
 	JMP qblk
 
@@ -384,6 +449,8 @@ qnext:
 	// The pointers never move past the last pixel (they are Go pointers).
 	SUBQ $4, npix+32(FP)
 	JLE qexit
+	MOVQ ldd+80(FP), AX
+	LEAQ (DI)(AX*4), DI
 	MOVQ R15, AX
 	SHLQ $2, AX
 	XORQ R13, R13
@@ -393,7 +460,6 @@ qadv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qadv
-	LEAQ (DI)(R11*4), DI
 	JMP qpix
 
 q8:
@@ -449,15 +515,28 @@ q8q:
 	INCQ R13
 	CMPQ R13, kh+8(FP)
 	JLT q8ky
-	STORE4(Z0, Z1, Z2, Z3)
-	ADDQ R11, SI
-	VMOVDQU32 Z4, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z5, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z6, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z7, K1, (SI)(R12*4)
+	STORESETUP(q8acc)
+	STOREREQ(Z0)
+	STOREREQ(Z1)
+	STOREREQ(Z2)
+	STOREREQ(Z3)
+	STOREREQ(Z4)
+	STOREREQ(Z5)
+	STOREREQ(Z6)
+	STOREREQ(Z7)
+	JMP q8stored
+
+q8acc:
+	STOREACC(Z0)
+	STOREACC(Z1)
+	STOREACC(Z2)
+	STOREACC(Z3)
+	STOREACC(Z4)
+	STOREACC(Z5)
+	STOREACC(Z6)
+	STOREACC(Z7)
+
+q8stored:
 	ADDQ $16, R12
 	JMP q8blk
 
@@ -465,6 +544,8 @@ q8next:
 	MOVQ kh+8(FP), R9
 	SUBQ $8, npix+32(FP)
 	JLE qexit
+	MOVQ ldd+80(FP), AX
+	LEAQ (DI)(AX*8), DI
 	MOVQ R15, AX
 	SHLQ $3, AX
 	XORQ R13, R13
@@ -474,7 +555,6 @@ q8adv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT q8adv
-	LEAQ (DI)(R11*8), DI
 	JMP qpix
 
 one:
@@ -507,13 +587,21 @@ oq:
 	INCQ R13
 	CMPQ R13, R9
 	JLT oky
-	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	STORESETUP(oacc)
+	STOREREQ(Z0)
+	JMP ostored
+
+oacc:
+	STOREACC(Z0)
+
+ostored:
 	ADDQ $16, R12
 	JMP oblk
 
 onext:
 	DECQ npix+32(FP)
 	JLE qexit
+	ADDQ ldd+80(FP), DI
 	XORQ R13, R13
 
 oadv:
@@ -521,7 +609,6 @@ oadv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT oadv
-	ADDQ R11, DI
 	JMP qpix
 
 qexit:
