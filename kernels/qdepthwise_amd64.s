@@ -5,10 +5,13 @@
 
 // The quad kernel's stores: SI walks the pixels (R14 bytes apart), R12 is
 // the channel block. STOREACC stores int32 sums; STOREREQ requantizes
-// first, in qrequantTile_avx512's float32 steps (scale Z17, clamps Z18 and
-// Z19, zero point Z20), and stores the low bytes.
+// first, in qrequantRowGo's float32 steps (scale Z17, clamps Z18 and Z19,
+// zero point Z20), and stores the low bytes. It rounds by adding 1.5·2^23
+// (Z21; the clamped values are far below 2^22), after which the low byte
+// of the bits is the rounded value mod 256: this spares VCVTPS2DQ, which
+// competes with VPDPBUSD for port 0.
 #define STOREACC(z) VMOVDQU32 z, K1, (SI)(R12*4); ADDQ R14, SI
-#define STOREREQ(z) VCVTDQ2PS z, z; VMULPS Z17, z, z; VMAXPS Z18, z, z; VMINPS Z19, z, z; VCVTPS2DQ.RN_SAE z, z; VPADDD Z20, z, z; VPMOVDB z, K1, (SI)(R12*1); ADDQ R14, SI
+#define STOREREQ(z) VCVTDQ2PS z, z; VMULPS Z17, z, z; VMAXPS Z18, z, z; VMINPS Z19, z, z; VADDPS Z21, z, z; VPADDD Z20, z, z; VPMOVDB z, K1, (SI)(R12*1); ADDQ R14, SI
 
 // STORESETUP points SI at the first pixel, R14 at the pixel stride, and
 // jumps to acc with int32 sums (scale nil); else loads the block's scales.
@@ -385,6 +388,8 @@ TEXT ·qdwQuadOut_avx512vnni(SB), NOSPLIT, $0-108
 	VBROADCASTSS fhi+100(FP), Z19
 	MOVL zp+104(FP), AX
 	VPBROADCASTD AX, Z20
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z21
 
 qpix:
 	MOVQ npix+32(FP), AX
@@ -412,14 +417,14 @@ qky:
 	MOVQ nq+16(FP), R14
 
 qq:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z4
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z4
 	VPDPBUSD Z8, Z4, Z0
-	VMOVDQU32.Z (SI)(R15*1), K1, Z5
+	VMOVDQU32 (SI)(R15*1), Z5
 	VPDPBUSD Z8, Z5, Z1
-	VMOVDQU32.Z (SI)(R15*2), K1, Z6
+	VMOVDQU32 (SI)(R15*2), Z6
 	VPDPBUSD Z8, Z6, Z2
-	VMOVDQU32.Z (SI)(CX*1), K1, Z7
+	VMOVDQU32 (SI)(CX*1), Z7
 	VPDPBUSD Z8, Z7, Z3
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
@@ -490,22 +495,22 @@ q8ky:
 	MOVQ nq+16(FP), R14
 
 q8q:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z9
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z9
 	VPDPBUSD Z8, Z9, Z0
-	VMOVDQU32.Z (SI)(R15*1), K1, Z10
+	VMOVDQU32 (SI)(R15*1), Z10
 	VPDPBUSD Z8, Z10, Z1
-	VMOVDQU32.Z (SI)(R15*2), K1, Z11
+	VMOVDQU32 (SI)(R15*2), Z11
 	VPDPBUSD Z8, Z11, Z2
-	VMOVDQU32.Z (SI)(CX*1), K1, Z12
+	VMOVDQU32 (SI)(CX*1), Z12
 	VPDPBUSD Z8, Z12, Z3
-	VMOVDQU32.Z (R9), K1, Z13
+	VMOVDQU32 (R9), Z13
 	VPDPBUSD Z8, Z13, Z4
-	VMOVDQU32.Z (R9)(R15*1), K1, Z14
+	VMOVDQU32 (R9)(R15*1), Z14
 	VPDPBUSD Z8, Z14, Z5
-	VMOVDQU32.Z (R9)(R15*2), K1, Z15
+	VMOVDQU32 (R9)(R15*2), Z15
 	VPDPBUSD Z8, Z15, Z6
-	VMOVDQU32.Z (R9)(CX*1), K1, Z16
+	VMOVDQU32 (R9)(CX*1), Z16
 	VPDPBUSD Z8, Z16, Z7
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
@@ -577,8 +582,8 @@ oky:
 	MOVQ nq+16(FP), R14
 
 oq:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z4
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z4
 	VPDPBUSD Z8, Z4, Z0
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
