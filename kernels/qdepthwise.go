@@ -26,7 +26,8 @@ import (
 // AVX512-VNNI and weights that fit int8, the quad form (qdwQuadRows)
 // packs four neighbouring columns' bytes of a channel into a dword so
 // that one VPDPBUSD adds four taps (1.3-1.9x the pointer form on 5x5
-// filters, BenchmarkQDepthwiseConv).
+// filters, BenchmarkQDepthwiseConv); its kernel also does the float
+// requantization as it stores, in the output stage's exact steps.
 
 // QDepthwiseWeights are depthwise filters packed for QDepthwiseConvU8:
 // w[t*C + c] = W[c][t] - zw[c] as int32, taps t = ky*kw + kx.

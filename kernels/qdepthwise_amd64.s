@@ -371,7 +371,8 @@ TEXT ·qdwQuad_avx512vnni(SB), $112-80
 // rows[ky] moves on to the next pixels, never past the last one. Pixel p's
 // c channels go to dst + p·ldd: the int32 sums if scale is nil, else
 // requantized as qrequantRow does (scale: c per-channel factors; flo, fhi
-// relative to zp) to c bytes.
+// relative to zp) to c bytes. Only the stores are masked: the loads of wq
+// and the quad rows read up to 15 int32 past the last channel.
 TEXT ·qdwQuadOut_avx512vnni(SB), NOSPLIT, $0-108
 	MOVQ rows+0(FP), BX
 	MOVQ kh+8(FP), R9
