@@ -26,7 +26,8 @@ import (
 // AVX512-VNNI and weights that fit int8, the quad form (qdwQuadRows)
 // packs four neighbouring columns' bytes of a channel into a dword so
 // that one VPDPBUSD adds four taps (1.3-1.9x the pointer form on 5x5
-// filters, BenchmarkQDepthwiseConv).
+// filters, BenchmarkQDepthwiseConv); its kernel also does the float
+// requantization as it stores, in the output stage's exact steps.
 
 // QDepthwiseWeights are depthwise filters packed for QDepthwiseConvU8:
 // w[t*C + c] = W[c][t] - zw[c] as int32, taps t = ky*kw + kx.
@@ -73,7 +74,8 @@ func PackDepthwiseInt8(c, kh, kw int, w []int8, zeroPoint ...int32) *QDepthwiseW
 	}
 	if qdwQuadAsm != nil && !slices.ContainsFunc(d.w, func(v int32) bool { return v < -128 || v > 127 }) {
 		d.nq = (kw + 3) / 4
-		d.wq = make([]int32, kh*d.nq*c)
+		// (qdwQuadAsm reads whole vectors: up to 15 int32 past the end.)
+		d.wq = make([]int32, kh*d.nq*c, kh*d.nq*c+15)
 		for ky := 0; ky < kh; ky++ {
 			for kx := 0; kx < kw; kx++ {
 				q := (ky*d.nq + kx/4) * c
@@ -276,13 +278,42 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 	if flip {
 		x = 0x80
 	}
-	b.quad = growInt32(b.quad, (slots+1)*cols*cb)
-	b.acc = growInt32(b.acc, ow*cb)
+	// (+15: qdwQuadAsm reads whole vectors, up to 15 int32 past a row.)
+	b.quad = growInt32(b.quad, slots*cols*cb+15)
+	// A float requantization without weight zero points (the common
+	// case) is done by the kernel as it stores: no int32 pass.
+	// (qrequantNoAsm keeps the quad form off altogether.)
+	fused := qdwQuadReqAsm != nil && st.kind == qoutQuant && st.zp == nil
+	var out []byte
+	if fused {
+		out = st.Uint8
+		if st.signed {
+			out = unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(st.Int8))), len(st.Int8))
+		}
+		if !st.perCh {
+			// The kernel reads a scale per channel.
+			b.scale = slices.Grow(b.scale[:0], cb)[:cb]
+			for i := range b.scale {
+				b.scale[i] = st.Scale[0]
+			}
+		}
+	} else {
+		b.acc = growInt32(b.acc, ow*cb)
+	}
 	b.tags = slices.Grow(b.tags[:0], slots)[:slots]
-	pad := b.quad[slots*cols*cb:]
+	// The row of za quads stays filled in the pool from call to call: on
+	// small images, filling it took a fifth of the time.
 	zq := int32(uint32(za) * 0x01010101)
-	for i := range pad {
-		pad[i] = zq
+	if cap(b.pad) < cols*cb+15 {
+		b.pad = make([]int32, cols*cb+15)
+		b.padZ = 0
+	}
+	pad := b.pad[:cap(b.pad)]
+	if b.padZ != zq {
+		for i := range pad {
+			pad[i] = zq
+		}
+		b.padZ = zq
 	}
 	for c0 := 0; c0 < C; c0 += cb {
 		n := min(cb, C-c0)
@@ -308,6 +339,16 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 				}
 				rows[ky] = unsafe.Pointer(&q[0])
 			}
+			if fused {
+				sc := b.scale
+				if st.perCh {
+					sc = st.Scale[c0 : c0+n]
+				}
+				o := oy*ow*st.Ldc + c0
+				_ = out[o+(ow-1)*st.Ldc+n-1]
+				qdwQuadReqAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &out[o], st.Ldc, &sc[0], st.flo, st.fhi, st.ZeroPoint)
+				continue
+			}
 			qdwQuadAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &b.acc[0])
 			st.apply(b.acc, n, oy*ow, ow, c0, n)
 		}
@@ -322,6 +363,9 @@ type qdwBuf struct {
 	strides []int
 	acc     []int32
 	quad    []int32 // quad rows (qdwQuadRows)
+	pad     []int32 // quads of za, padZ, in all of pad[:cap(pad)]
+	padZ    int32
+	scale   []float32 // a per-tensor scale per channel (qdwQuadRows)
 	segs    [3]qdwSeg
 	tags    []int // the input row in each quad slot
 }
@@ -406,6 +450,10 @@ const qdwQuadMaxBytes = 8 << 20
 var (
 	qdwQuadAsm      func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
 	qdwQuadBuildAsm func(dst *int32, segs *qdwSeg, c, off int)
+	// qdwQuadReqAsm, set with qdwQuadAsm, is qdwQuadAsm storing pixel
+	// p's c channels requantized at dst + p·ldd bytes, as qrequantRow
+	// does with a scale per channel (scale[:c]).
+	qdwQuadReqAsm func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
 )
 
 // qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^

@@ -1,6 +1,21 @@
 //go:build !purego
 
+#include "funcdata.h"
 #include "textflag.h"
+
+// The quad kernel's stores: SI walks the pixels (R14 bytes apart), R12 is
+// the channel block. STOREACC stores int32 sums; STOREREQ requantizes
+// first, in qrequantRowGo's float32 steps (scale Z17, clamps Z18 and Z19,
+// zero point Z20), and stores the low bytes. It rounds by adding 1.5·2^23
+// (Z21; the clamped values are far below 2^22), after which the low byte
+// of the bits is the rounded value mod 256: this spares VCVTPS2DQ, which
+// competes with VPDPBUSD for port 0.
+#define STOREACC(z) VMOVDQU32 z, K1, (SI)(R12*4); ADDQ R14, SI
+#define STOREREQ(z) VCVTDQ2PS z, z; VMULPS Z17, z, z; VMAXPS Z18, z, z; VMINPS Z19, z, z; VADDPS Z21, z, z; VPADDD Z20, z, z; VPMOVDB z, K1, (SI)(R12*1); ADDQ R14, SI
+
+// STORESETUP points SI at the first pixel, R14 at the pixel stride, and
+// jumps to acc with int32 sums (scale nil); else loads the block's scales.
+#define STORESETUP(acc) MOVQ DI, SI; MOVQ ldd+80(FP), R14; MOVQ scale+88(FP), AX; TESTQ AX, AX; JZ acc; VMOVUPS.Z (AX)(R12*4), K1, Z17
 
 // STORE4 stores four pixels' accumulators (masked by K1) at DI + R12*4,
 // pixels R11 bytes apart (SI is scratch).
@@ -314,25 +329,68 @@ aexit:
 
 // func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
 //
+// qdwQuadOut_avx512vnni storing int32 sums at acc (pixels c apart).
+TEXT ·qdwQuad_avx512vnni(SB), $112-80
+	NO_LOCAL_POINTERS
+	MOVQ rows+0(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ kh+8(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ nq+16(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ sws+24(FP), AX
+	MOVQ AX, 24(SP)
+	MOVQ npix+32(FP), AX
+	MOVQ AX, 32(SP)
+	MOVQ wq+40(FP), AX
+	MOVQ AX, 40(SP)
+	MOVQ c+48(FP), AX
+	MOVQ AX, 48(SP)
+	SHLQ $2, AX
+	MOVQ AX, 80(SP)
+	MOVQ wstride+56(FP), AX
+	MOVQ AX, 56(SP)
+	MOVQ init+64(FP), AX
+	MOVQ AX, 64(SP)
+	MOVQ acc+72(FP), AX
+	MOVQ AX, 72(SP)
+	MOVQ $0, 88(SP)
+	MOVQ $0, 96(SP)
+	MOVQ $0, 104(SP)
+	CALL ·qdwQuadOut_avx512vnni(SB)
+	RET
+
+// func qdwQuadOut_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
+//
 // The quad form of qdwRow (see qdwQuadAsm): for each of npix output
 // pixels and each 16-channel block, acc = init + Σ over kernel rows ky and
 // quads q of VPDPBUSD(Q, wq): Q the kernel row's quad row at pixel·sws +
 // 16·C·q bytes (four uint8 columns of a channel per dword), wq the four
 // int8 taps (c channels of a quad row or acc pixel; wq rows wstride int32
 // apart). Eight or four pixels at a time, one accumulator each; every
-// rows[ky] moves on to the next pixels, never past the last one.
-TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-80
+// rows[ky] moves on to the next pixels, never past the last one. Pixel p's
+// c channels go to dst + p·ldd: the int32 sums if scale is nil, else
+// requantized as qrequantRow does (scale: c per-channel factors; flo, fhi
+// relative to zp) to c bytes. Only the stores are masked: the loads of wq
+// and the quad rows read up to 15 int32 past the last channel.
+TEXT ·qdwQuadOut_avx512vnni(SB), NOSPLIT, $0-108
 	MOVQ rows+0(FP), BX
 	MOVQ kh+8(FP), R9
 	MOVQ sws+24(FP), R15
 	MOVQ wq+40(FP), DX
 	MOVQ c+48(FP), R8
 	MOVQ init+64(FP), R10
-	MOVQ acc+72(FP), DI
+	MOVQ dst+72(FP), DI
 	MOVQ R8, R11
 	SHLQ $2, R11
 	LEAQ (R15)(R15*2), CX
 	SHLQ $2, wstride+56(FP)
+	VBROADCASTSS flo+96(FP), Z18
+	VBROADCASTSS fhi+100(FP), Z19
+	MOVL zp+104(FP), AX
+	VPBROADCASTD AX, Z20
+	MOVL $0x4B400000, AX
+	VPBROADCASTD AX, Z21
 
 qpix:
 	MOVQ npix+32(FP), AX
@@ -360,14 +418,14 @@ qky:
 	MOVQ nq+16(FP), R14
 
 qq:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z4
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z4
 	VPDPBUSD Z8, Z4, Z0
-	VMOVDQU32.Z (SI)(R15*1), K1, Z5
+	VMOVDQU32 (SI)(R15*1), Z5
 	VPDPBUSD Z8, Z5, Z1
-	VMOVDQU32.Z (SI)(R15*2), K1, Z6
+	VMOVDQU32 (SI)(R15*2), Z6
 	VPDPBUSD Z8, Z6, Z2
-	VMOVDQU32.Z (SI)(CX*1), K1, Z7
+	VMOVDQU32 (SI)(CX*1), Z7
 	VPDPBUSD Z8, Z7, Z3
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
@@ -376,7 +434,20 @@ qq:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qky
-	STORE4(Z0, Z1, Z2, Z3)
+	STORESETUP(qacc)
+	STOREREQ(Z0)
+	STOREREQ(Z1)
+	STOREREQ(Z2)
+	STOREREQ(Z3)
+	JMP qstored
+
+qacc:
+	STOREACC(Z0)
+	STOREACC(Z1)
+	STOREACC(Z2)
+	STOREACC(Z3)
+
+qstored:
 	ADDQ $16, R12
 	JMP qblk
 
@@ -384,6 +455,8 @@ qnext:
 	// The pointers never move past the last pixel (they are Go pointers).
 	SUBQ $4, npix+32(FP)
 	JLE qexit
+	MOVQ ldd+80(FP), AX
+	LEAQ (DI)(AX*4), DI
 	MOVQ R15, AX
 	SHLQ $2, AX
 	XORQ R13, R13
@@ -393,7 +466,6 @@ qadv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT qadv
-	LEAQ (DI)(R11*4), DI
 	JMP qpix
 
 q8:
@@ -424,22 +496,22 @@ q8ky:
 	MOVQ nq+16(FP), R14
 
 q8q:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z9
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z9
 	VPDPBUSD Z8, Z9, Z0
-	VMOVDQU32.Z (SI)(R15*1), K1, Z10
+	VMOVDQU32 (SI)(R15*1), Z10
 	VPDPBUSD Z8, Z10, Z1
-	VMOVDQU32.Z (SI)(R15*2), K1, Z11
+	VMOVDQU32 (SI)(R15*2), Z11
 	VPDPBUSD Z8, Z11, Z2
-	VMOVDQU32.Z (SI)(CX*1), K1, Z12
+	VMOVDQU32 (SI)(CX*1), Z12
 	VPDPBUSD Z8, Z12, Z3
-	VMOVDQU32.Z (R9), K1, Z13
+	VMOVDQU32 (R9), Z13
 	VPDPBUSD Z8, Z13, Z4
-	VMOVDQU32.Z (R9)(R15*1), K1, Z14
+	VMOVDQU32 (R9)(R15*1), Z14
 	VPDPBUSD Z8, Z14, Z5
-	VMOVDQU32.Z (R9)(R15*2), K1, Z15
+	VMOVDQU32 (R9)(R15*2), Z15
 	VPDPBUSD Z8, Z15, Z6
-	VMOVDQU32.Z (R9)(CX*1), K1, Z16
+	VMOVDQU32 (R9)(CX*1), Z16
 	VPDPBUSD Z8, Z16, Z7
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
@@ -449,15 +521,28 @@ q8q:
 	INCQ R13
 	CMPQ R13, kh+8(FP)
 	JLT q8ky
-	STORE4(Z0, Z1, Z2, Z3)
-	ADDQ R11, SI
-	VMOVDQU32 Z4, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z5, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z6, K1, (SI)(R12*4)
-	ADDQ R11, SI
-	VMOVDQU32 Z7, K1, (SI)(R12*4)
+	STORESETUP(q8acc)
+	STOREREQ(Z0)
+	STOREREQ(Z1)
+	STOREREQ(Z2)
+	STOREREQ(Z3)
+	STOREREQ(Z4)
+	STOREREQ(Z5)
+	STOREREQ(Z6)
+	STOREREQ(Z7)
+	JMP q8stored
+
+q8acc:
+	STOREACC(Z0)
+	STOREACC(Z1)
+	STOREACC(Z2)
+	STOREACC(Z3)
+	STOREACC(Z4)
+	STOREACC(Z5)
+	STOREACC(Z6)
+	STOREACC(Z7)
+
+q8stored:
 	ADDQ $16, R12
 	JMP q8blk
 
@@ -465,6 +550,8 @@ q8next:
 	MOVQ kh+8(FP), R9
 	SUBQ $8, npix+32(FP)
 	JLE qexit
+	MOVQ ldd+80(FP), AX
+	LEAQ (DI)(AX*8), DI
 	MOVQ R15, AX
 	SHLQ $3, AX
 	XORQ R13, R13
@@ -474,7 +561,6 @@ q8adv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT q8adv
-	LEAQ (DI)(R11*8), DI
 	JMP qpix
 
 one:
@@ -497,8 +583,8 @@ oky:
 	MOVQ nq+16(FP), R14
 
 oq:
-	VMOVDQU32.Z (AX), K1, Z8
-	VMOVDQU32.Z (SI), K1, Z4
+	VMOVDQU32 (AX), Z8
+	VMOVDQU32 (SI), Z4
 	VPDPBUSD Z8, Z4, Z0
 	ADDQ wstride+56(FP), AX
 	LEAQ (SI)(R11*4), SI
@@ -507,13 +593,21 @@ oq:
 	INCQ R13
 	CMPQ R13, R9
 	JLT oky
-	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	STORESETUP(oacc)
+	STOREREQ(Z0)
+	JMP ostored
+
+oacc:
+	STOREACC(Z0)
+
+ostored:
 	ADDQ $16, R12
 	JMP oblk
 
 onext:
 	DECQ npix+32(FP)
 	JLE qexit
+	ADDQ ldd+80(FP), DI
 	XORQ R13, R13
 
 oadv:
@@ -521,7 +615,6 @@ oadv:
 	INCQ R13
 	CMPQ R13, R9
 	JLT oadv
-	ADDQ R11, DI
 	JMP qpix
 
 qexit:

@@ -61,15 +61,6 @@ func TestQDepthwiseConv(t *testing.T) {
 			// Output stage parameters from a random GEMM case of the same
 			// output size (m = pixels, n = channels, ldc = pixel stride).
 			c := randQcase(r, oh*ow, C, kh*kw)
-			in := make([]uint8, inH*inW*C)
-			for i := range in {
-				in[i] = uint8(r.Uint32())
-			}
-			w := make([]int8, C*kh*kw)
-			for i := range w {
-				w[i] = int8(r.Uint32())
-			}
-			za := int32(uint8(r.Uint32()))
 			var zw []int32
 			switch r.IntN(3) {
 			case 1:
@@ -80,28 +71,71 @@ func TestQDepthwiseConv(t *testing.T) {
 					zw[i] = int32(int8(r.Uint32()))
 				}
 			}
-			dw := PackDepthwiseInt8(C, kh, kw, w, zw...)
-			// Half the cases give the same values as int8 codes (u - 128),
-			// which QDepthwiseConvS8 flips (in its quads, or a copy).
-			signed := r.IntN(2) == 0
-			got := c.runWith(t, func(out *QOutput) {
-				if !signed {
-					QDepthwiseConvU8(in, inH, inW, uint8(za), dw, g, out, c.threads)
-					return
-				}
-				s8 := make([]int8, len(in))
-				for i, v := range in {
-					s8[i] = int8(v ^ 0x80)
-				}
-				QDepthwiseConvS8(s8, inH, inW, int8(za-128), dw, g, out, c.threads)
-			})
-			acc, _, _ := refDepthwise(in, inH, inW, C, za, w, kh, kw, zw, g, c.bias)
-			for i := range acc {
-				if want := c.refOut(acc[i], i%C); got[i] != want {
-					t.Fatalf("noAsm=%v signed=%v %v in %dx%d k %dx%d %+v za %d zw %v: out[%d] = %d, want %d",
-						noAsm, signed, c, inH, inW, kh, kw, g, za, zw, i, got[i], want)
-				}
-			}
+			checkQDepthwise(t, r, c, C, kh, kw, inH, inW, g, zw)
+		}
+	}
+}
+
+// TestQDepthwiseConvWide covers what the small images above reach
+// little: rows of 16 to 48 pixels (several of the quad kernel's
+// eight-pixel runs, then 0 to 7 left), the PP-OCR classifier's shapes,
+// and the float requantization the quad kernel does as it stores.
+func TestQDepthwiseConvWide(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	type shape struct{ h, w, c, kh, kw, stride int }
+	shapes := []shape{{3, 96, 88, 5, 5, 1}, {2, 96, 200, 5, 5, 1}, {6, 96, 32, 5, 5, 2}}
+	for range 150 {
+		k := [][2]int{{3, 3}, {5, 5}, {3, 5}, {1, 1}}[r.IntN(4)]
+		shapes = append(shapes, shape{1 + r.IntN(5), 16 + r.IntN(33), []int{1, 8, 16, 24, 33, 88}[r.IntN(6)], k[0], k[1], 1 + r.IntN(2)})
+	}
+	for _, s := range shapes {
+		g := QConvGeom{StrideH: s.stride, StrideW: s.stride, PadTop: r.IntN(3), PadLeft: r.IntN(3), PadBottom: r.IntN(3), PadRight: r.IntN(3)}
+		oh, ow := g.OutSize(s.h, s.w, s.kh, s.kw)
+		if oh == 0 || ow == 0 {
+			continue
+		}
+		c := randQcase(r, oh*ow, s.c, s.kh*s.kw)
+		for c.kind != "u8" && c.kind != "s8" && r.IntN(8) != 0 {
+			c = randQcase(r, oh*ow, s.c, s.kh*s.kw)
+		}
+		checkQDepthwise(t, r, c, s.c, s.kh, s.kw, s.h, s.w, g, nil)
+	}
+}
+
+// checkQDepthwise compares the convolution of random operands (weight
+// zero points zw, input uint8 or the same values as int8) in geometry g
+// through c's output stage with refDepthwise.
+func checkQDepthwise(t *testing.T, r *rand.Rand, c *qcase, C, kh, kw, inH, inW int, g QConvGeom, zw []int32) {
+	t.Helper()
+	in := make([]uint8, inH*inW*C)
+	for i := range in {
+		in[i] = uint8(r.Uint32())
+	}
+	w := make([]int8, C*kh*kw)
+	for i := range w {
+		w[i] = int8(r.Uint32())
+	}
+	za := int32(uint8(r.Uint32()))
+	dw := PackDepthwiseInt8(C, kh, kw, w, zw...)
+	// Half the cases give the same values as int8 codes (u - 128),
+	// which QDepthwiseConvS8 flips (in its quads, or a copy).
+	signed := r.IntN(2) == 0
+	got := c.runWith(t, func(out *QOutput) {
+		if !signed {
+			QDepthwiseConvU8(in, inH, inW, uint8(za), dw, g, out, c.threads)
+			return
+		}
+		s8 := make([]int8, len(in))
+		for i, v := range in {
+			s8[i] = int8(v ^ 0x80)
+		}
+		QDepthwiseConvS8(s8, inH, inW, int8(za-128), dw, g, out, c.threads)
+	})
+	acc, _, _ := refDepthwise(in, inH, inW, C, za, w, kh, kw, zw, g, c.bias)
+	for i := range acc {
+		if want := c.refOut(acc[i], i%C); got[i] != want {
+			t.Fatalf("noAsm=%v signed=%v %v in %dx%d k %dx%d %+v za %d zw %v: out[%d] = %d, want %d",
+				qrequantNoAsm, signed, c, inH, inW, kh, kw, g, za, zw, i, got[i], want)
 		}
 	}
 }
