@@ -137,18 +137,7 @@ func QConvRows(in []byte, signed bool, za int32, inH, inW int, wts *QConvRowsWei
 			st.row(ptrs[:taps], pad, lp, wts, g.StrideW, oy, ow, nblk)
 		}
 	}
-	threads = max(1, min(threads, oh))
-	if threads == 1 {
-		run(0, oh)
-		return
-	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		y0, y1 := oh*t/threads, oh*(t+1)/threads
-		wg.Add(1)
-		go func() { defer wg.Done(); run(y0, y1) }()
-	}
-	wg.Wait()
+	splitRows(threads, oh, run)
 }
 
 var qconvRowsPool = sync.Pool{New: func() any { return new([]byte) }}

@@ -177,7 +177,6 @@ func qdepthwise(in []uint8, flip bool, inH, inW int, za uint8, dw *QDepthwiseWei
 	for i := range zrow {
 		zrow[i] = za
 	}
-	threads = max(1, min(threads, oh))
 	taps := dw.kh * dw.kw
 	// Output columns [oxLo, oxHi) read no padding along x: their taps'
 	// pointers move by StrideW pixels from one to the next, so a whole
@@ -228,17 +227,7 @@ func qdepthwise(in []uint8, flip bool, inH, inW int, za uint8, dw *QDepthwiseWei
 			}
 		}
 	}
-	if threads == 1 {
-		run(0, oh)
-		return
-	}
-	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		y0, y1 := oh*t/threads, oh*(t+1)/threads
-		wg.Add(1)
-		go func() { defer wg.Done(); run(y0, y1) }()
-	}
-	wg.Wait()
+	splitRows(threads, oh, run)
 }
 
 // qdwQuadRows computes output rows [y0, y1) in the quad form (kernel
@@ -283,7 +272,7 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 	// A float requantization without weight zero points (the common
 	// case) is done by the kernel as it stores: no int32 pass.
 	// (qrequantNoAsm keeps the quad form off altogether.)
-	fused := qdwQuadReqAsm != nil && st.kind == qoutQuant && st.zp == nil
+	fused := st.kind == qoutQuant && st.zp == nil
 	var out []byte
 	if fused {
 		out = st.Uint8
@@ -346,10 +335,11 @@ func qdwQuadRows(in []uint8, flip bool, zrow []uint8, inH, inW int, za uint8, dw
 				}
 				o := oy*ow*st.Ldc + c0
 				_ = out[o+(ow-1)*st.Ldc+n-1]
-				qdwQuadReqAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &out[o], st.Ldc, &sc[0], st.flo, st.fhi, st.ZeroPoint)
+				qdwQuadAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], unsafe.Pointer(&out[o]), st.Ldc, &sc[0], st.flo, st.fhi, st.ZeroPoint)
 				continue
 			}
-			qdwQuadAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], &b.acc[0])
+			// Int32 sums (pixels n apart) for the shared output stage.
+			qdwQuadAsm(&rows[0], kh, dw.nq, g.StrideW*n*4, ow, &dw.wq[c0], n, C, &st.colCorr[c0], unsafe.Pointer(&b.acc[0]), 4*n, nil, 0, 0, 0)
 			st.apply(b.acc, n, oy*ow, ow, c0, n)
 		}
 	}
@@ -446,14 +436,13 @@ type qdwSeg struct {
 const qdwQuadMaxBytes = 8 << 20
 
 // qdwQuadAsm and qdwQuadBuildAsm, where set, are the quad form's row
-// kernel and quad builder (see qdwQuadRows and their assembly).
+// kernel and quad builder (see qdwQuadRows and their assembly). The row
+// kernel stores pixel p's c channels at dst + p·ldd: requantized bytes as
+// qrequantRow makes them with a scale per channel (scale[:c]), or with
+// scale nil the int32 sums (ldd is in bytes either way).
 var (
-	qdwQuadAsm      func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
+	qdwQuadAsm      func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst unsafe.Pointer, ldd int, scale *float32, flo, fhi float32, zp int32)
 	qdwQuadBuildAsm func(dst *int32, segs *qdwSeg, c, off int)
-	// qdwQuadReqAsm, set with qdwQuadAsm, is qdwQuadAsm storing pixel
-	// p's c channels requantized at dst + p·ldd bytes, as qrequantRow
-	// does with a scale per channel (scale[:c]).
-	qdwQuadReqAsm func(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
 )
 
 // qdwRowAsm, where set, is qdwRow in SIMD for channels [0, C &^

@@ -327,40 +327,7 @@ aexit:
 // scratch).
 #define MASK16(n, t) MOVL $16, t; CMPQ n, t; CMOVQGT t, n; MOVL $0xFFFF, t; BZHIL n, t, t; KMOVW t, K1
 
-// func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
-//
-// qdwQuadOut_avx512vnni storing int32 sums at acc (pixels c apart).
-TEXT ·qdwQuad_avx512vnni(SB), $112-80
-	NO_LOCAL_POINTERS
-	MOVQ rows+0(FP), AX
-	MOVQ AX, 0(SP)
-	MOVQ kh+8(FP), AX
-	MOVQ AX, 8(SP)
-	MOVQ nq+16(FP), AX
-	MOVQ AX, 16(SP)
-	MOVQ sws+24(FP), AX
-	MOVQ AX, 24(SP)
-	MOVQ npix+32(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ wq+40(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ c+48(FP), AX
-	MOVQ AX, 48(SP)
-	SHLQ $2, AX
-	MOVQ AX, 80(SP)
-	MOVQ wstride+56(FP), AX
-	MOVQ AX, 56(SP)
-	MOVQ init+64(FP), AX
-	MOVQ AX, 64(SP)
-	MOVQ acc+72(FP), AX
-	MOVQ AX, 72(SP)
-	MOVQ $0, 88(SP)
-	MOVQ $0, 96(SP)
-	MOVQ $0, 104(SP)
-	CALL ·qdwQuadOut_avx512vnni(SB)
-	RET
-
-// func qdwQuadOut_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst *byte, ldd int, scale *float32, flo, fhi float32, zp int32)
+// func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init *int32, dst unsafe.Pointer, ldd int, scale *float32, flo, fhi float32, zp int32)
 //
 // The quad form of qdwRow (see qdwQuadAsm): for each of npix output
 // pixels and each 16-channel block, acc = init + Σ over kernel rows ky and
@@ -373,7 +340,7 @@ TEXT ·qdwQuad_avx512vnni(SB), $112-80
 // requantized as qrequantRow does (scale: c per-channel factors; flo, fhi
 // relative to zp) to c bytes. Only the stores are masked: the loads of wq
 // and the quad rows read up to 15 int32 past the last channel.
-TEXT ·qdwQuadOut_avx512vnni(SB), NOSPLIT, $0-108
+TEXT ·qdwQuad_avx512vnni(SB), NOSPLIT, $0-108
 	MOVQ rows+0(FP), BX
 	MOVQ kh+8(FP), R9
 	MOVQ sws+24(FP), R15

@@ -83,25 +83,6 @@ func qvexTest_avxvnni(acc, a, w *[8]int32)
 //go:noescape
 func qrequantRow_avx512(src *int32, dst *byte, n int, scale *float32, perCh int, flo, fhi float32, zp int32)
 
-// qdwQuad_avx512vnni and qdwQuadBuild_avx512 are qdwQuadAsm and
-// qdwQuadBuildAsm.
-//
-//go:noescape
-func qdwQuad_avx512vnni(rows *unsafe.Pointer, kh, nq, sws, npix int, wq *int32, c, wstride int, init, acc *int32)
-
-//go:noescape
-func qdwQuadBuild_avx512(dst *int32, segs *qdwSeg, c, off int)
-
-// qdwRow_avx512vnni and qdwRow_avx512 are qdwRow (depthwise, a row
-// segment of output pixels) with VPDPWSSD (AVX512-VNNI) or VPMULLD
-// (AVX512F).
-//
-//go:noescape
-func qdwRow_avx512vnni(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
-
-//go:noescape
-func qdwRow_avx512(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
-
 // qfloatRow_avx512 is the float32 output stage of one tile row (see
 // qfloatRow), AVX512F.
 //
@@ -128,9 +109,6 @@ func qrequantRow_avx2(src *int32, dst *byte, n int, scale *float32, perCh int, f
 
 //go:noescape
 func qfloatRow_avx2(src *int32, dst *float32, n int, scale, fbias *float32, perCh int)
-
-//go:noescape
-func qdwRow_avx2(ptrs *unsafe.Pointer, strides *int, ntaps, npix int, w *int32, c int, init, acc *int32)
 
 //go:noescape
 func qpackA4_avx2(dst unsafe.Pointer, stride int, src0, src1, src2, src3 unsafe.Pointer, chunks int, x uint32)

@@ -33,3 +33,20 @@ func splitWork(threads, m, n, mr, nr int, f func(i0, m, j0, n int)) {
 	}
 	wg.Wait()
 }
+
+// splitRows runs run on up to threads goroutines (the caller's among
+// them), each on a share [y0, y1) of n rows.
+func splitRows(threads, n int, run func(y0, y1 int)) {
+	threads = max(1, min(threads, n))
+	if threads == 1 {
+		run(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := 1; t < threads; t++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(n*t/threads, n*(t+1)/threads) }()
+	}
+	run(0, n/threads)
+	wg.Wait()
+}
