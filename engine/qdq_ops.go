@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/qtool/qtool/kernels"
@@ -867,6 +868,9 @@ func (k *qbinaryK) infer(in []*Tensor) ([]spec, error) {
 
 func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 	a, b, o := in[0], in[1], out[0]
+	if k.common(rc, a, b, o) {
+		return nil
+	}
 	if k.nhwc {
 		r := len(o.Shape)
 		if len(a.Shape) != r || len(b.Shape) != r {
@@ -880,6 +884,73 @@ func (k *qbinaryK) run(rc *runCtx, in, out []*Tensor) error {
 	}
 	k.apply(rc, a, b, o)
 	return nil
+}
+
+// common computes the shapes of most calls without the broadcasting
+// machinery (and its allocations, a visible share of a small model's run):
+// equal shapes, and in channels-last layout a per-channel row ([N,C,1,1])
+// against a whole tensor (the squeeze-excitation gate). It reports false,
+// doing nothing, for other shapes.
+func (k *qbinaryK) common(rc *runCtx, a, b, o *Tensor) bool {
+	ad, bd, od := qbytes(a), qbytes(b), qbytes(o)
+	if slices.Equal(a.Shape, o.Shape) && slices.Equal(b.Shape, o.Shape) {
+		if rc.threads <= 1 {
+			k.pair(od, ad, bd)
+			return true
+		}
+		parallelFor(rc.threads, len(od), 1<<15, func(lo, hi int) { k.pair(od[lo:hi], ad[lo:hi], bd[lo:hi]) })
+		return true
+	}
+	sh := o.Shape
+	if !k.nhwc || len(sh) != 4 {
+		return false
+	}
+	first := slices.Equal(b.Shape, sh) // a is the row
+	gate, other := a, b
+	if !first {
+		if !slices.Equal(a.Shape, sh) {
+			return false
+		}
+		gate, other = b, a
+	}
+	if gs := gate.Shape; len(gs) != 4 || gs[0] != sh[0] || gs[1] != sh[1] || gs[2] != 1 || gs[3] != 1 {
+		return false
+	}
+	n, c, p := sh[0], sh[1], sh[2]*sh[3]
+	xd, gd := qbytes(other), qbytes(gate)
+	for i := 0; i < n; i++ {
+		x, d, row := xd[i*p*c:(i+1)*p*c], od[i*p*c:(i+1)*p*c], gd[i*c:(i+1)*c]
+		if rc.threads <= 1 {
+			k.pairRepeated(d, x, row, p, c, first)
+			continue
+		}
+		parallelFor(rc.threads, p, max(1, (1<<15)/c), func(lo, hi int) {
+			k.pairRepeated(d[lo*c:hi*c], x[lo*c:hi*c], row, hi-lo, c, first)
+		})
+	}
+	return true
+}
+
+// pairRepeated computes the rows×c outputs d from other (rows×c) and row
+// (c values, the same for every row; the operator's first input when
+// first): row is laid out about 4 KB at a time, by doubling copies, so
+// that one pair call covers many rows.
+func (k *qbinaryK) pairRepeated(d, other, row []byte, rows, c int, first bool) {
+	per := max(1, min(rows, 4096/c))
+	bp, buf := scratchBytes(per * c)
+	defer byteScratch.Put(bp)
+	copy(buf, row)
+	for n := c; n < len(buf); n *= 2 {
+		copy(buf[n:], buf[:n])
+	}
+	for r0 := 0; r0 < rows; r0 += per {
+		lo, hi := r0*c, min(rows, r0+per)*c
+		if first {
+			k.pair(d[lo:hi], buf[:hi-lo], other[lo:hi])
+		} else {
+			k.pair(d[lo:hi], other[lo:hi], buf[:hi-lo])
+		}
+	}
 }
 
 // pair computes len(d) outputs from as many values of each input: the
@@ -1006,30 +1077,13 @@ func (k *qbinaryK) applyRepeated(rc *runCtx, a, b, o []byte, oshape []int, ishap
 	bst := [][]int{append(append([]int{}, st[0][:r-2]...), st[0][r-2]), append(append([]int{}, st[1][:r-2]...), st[1][r-2])}
 	src := [2][]byte{a, b}
 	parallelFor(rc.threads, numel(shape[:r-2])*chunks, 1, func(lo, hi int) {
-		bp, buf := scratchBytes(rows * c)
-		defer byteScratch.Put(bp)
-		filled := -1
 		for task := lo; task < hi; task++ {
 			blk, ch := task/chunks, task%chunks
 			bcastWalk(bshape, bst, blk, blk+1, func(oo int, off []int, _ int, _ []int) {
-				if filled != blk {
-					// The row, then doubling copies (a copy per row
-					// costs more than the lookups on rows of 8).
-					copy(buf, src[rep][off[rep]:off[rep]+c])
-					for n := c; n < rows*c; n *= 2 {
-						copy(buf[n:rows*c], buf[:n])
-					}
-					filled = blk
-				}
 				p0, p1 := ch*rows, min(p, (ch+1)*rows)
 				n := (p1 - p0) * c
 				other := src[1-rep][off[1-rep]+p0*c : off[1-rep]+p0*c+n]
-				d := o[(oo+p0)*c : (oo+p0)*c+n]
-				if rep == 1 {
-					k.pair(d, other, buf[:n])
-				} else {
-					k.pair(d, buf[:n], other)
-				}
+				k.pairRepeated(o[(oo+p0)*c:(oo+p0)*c+n], other, src[rep][off[rep]:off[rep]+c], p1-p0, c, rep == 0)
 			})
 		}
 	})
