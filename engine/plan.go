@@ -708,6 +708,9 @@ type plan struct {
 type arena struct {
 	slots   [][]float32
 	scratch []float32
+	// hdr holds the headers of the values in slots, by value id: one
+	// allocation for the plan's life instead of one per value per run.
+	hdr []Tensor
 }
 
 func (s *Session) newPlan(inputs map[string]*Tensor) (*plan, error) {
@@ -836,8 +839,8 @@ func slotLen(t *Tensor) int {
 }
 
 // slotTensor is a tensor of sp's type and shape on the memory of slot.
-func slotTensor(sp *Tensor, slot []float32) *Tensor {
-	t := &Tensor{Type: sp.Type, Shape: sp.Shape}
+func slotTensor(sp *Tensor, slot []float32) Tensor {
+	t := Tensor{Type: sp.Type, Shape: sp.Shape}
 	n := sp.Len()
 	switch sp.Type {
 	case onnxio.Float:
@@ -1021,7 +1024,11 @@ func (p *plan) run(s *Session, inputs map[string]*Tensor, observe Observer, prof
 			case j == 0 && p.alias[i]:
 				outs[j] = ins[0].view(sp.Shape)
 			case id >= 0 && p.slot[id] >= 0:
-				outs[j] = slotTensor(sp, ar.slots[p.slot[id]])
+				if ar.hdr == nil {
+					ar.hdr = make([]Tensor, len(p.vals))
+				}
+				ar.hdr[id] = slotTensor(sp, ar.slots[p.slot[id]])
+				outs[j] = &ar.hdr[id]
 			default:
 				outs[j] = newTensor(sp.Type, sp.Shape)
 			}

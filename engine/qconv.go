@@ -89,9 +89,11 @@ func sub[T any](v []T, lo, hi int) []T {
 	return v[lo:hi]
 }
 
-// stage returns the kernels' output stage for channels [c0, c0+n).
-func (q *qout) stage(c0, n int) *kernels.QOutput {
-	o := &kernels.QOutput{Ldc: n, Bias: sub(q.bias, c0, c0+n)}
+// stage returns the kernels' output stage for channels [c0, c0+n) (a
+// value: the kernels copy what they keep, so it stays on the caller's
+// stack).
+func (q *qout) stage(c0, n int) kernels.QOutput {
+	o := kernels.QOutput{Ldc: n, Bias: sub(q.bias, c0, c0+n)}
 	switch q.dt {
 	case onnxio.Int32:
 	case onnxio.Float:
@@ -104,7 +106,7 @@ func (q *qout) stage(c0, n int) *kernels.QOutput {
 
 // stageInto is stage(c0, n) writing rows×n results into dst (of q.dt's
 // element type) from element off, rows ldc apart (0: n).
-func (q *qout) stageInto(c0, n, rows int, dst *Tensor, off, ldc int) *kernels.QOutput {
+func (q *qout) stageInto(c0, n, rows int, dst *Tensor, off, ldc int) kernels.QOutput {
 	if ldc == 0 {
 		ldc = n
 	}
@@ -133,9 +135,9 @@ func (q *qout) gemm(rc *runCtx, m int, a []uint8, lda int, signed bool, za int32
 	}
 	o := q.stageInto(c0, n, m, dst, off, ldc)
 	if signed {
-		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, o, rc.threads)
+		kernels.QGemmS8(m, asInt8(a), lda, int8(za), w, &o, rc.threads)
 	} else {
-		kernels.QGemmU8(m, a, lda, uint8(za), w, o, rc.threads)
+		kernels.QGemmU8(m, a, lda, uint8(za), w, &o, rc.threads)
 	}
 }
 
@@ -388,11 +390,12 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 		nhwc := xb[n0*img : (n0+nb)*img]
 		if !k.inNHWC {
 			nhwc = bufs.nhwc[:nb*img]
-			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-				for b := lo; b < hi; b++ {
-					transposeInto(nhwc[b*img:], c, xb[(n0+b)*img:(n0+b+1)*img], c, h*wd)
-				}
-			})
+			j := imagesNHWC{dst: nhwc, src: xb[n0*img : (n0+nb)*img], c: c, hw: h * wd}
+			if rc.threads <= 1 {
+				j.run(0, nb)
+			} else {
+				parallelFor(rc.threads, nb, 1, j.par())
+			}
 		}
 		for gi := 0; gi < k.group; gi++ {
 			for oy0 := 0; oy0 < oh; oy0 += rows {
@@ -404,14 +407,12 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 				if direct {
 					a, lda = nhwc, c
 				} else {
-					parallelFor(rc.threads, nb*(oy1-oy0), 1, func(lo, hi int) {
-						for u := lo; u < hi; {
-							b, r := u/(oy1-oy0), u%(oy1-oy0)
-							r1 := min(oy1-oy0, r+hi-u)
-							im2colNHWC(col[(b*pb+r*ow)*kk:(b*pb+r1*ow)*kk], nhwc[b*img:(b+1)*img], c, gi*cg, cg, h, wd, g, oy0+r, oy0+r1, ow, byte(za))
-							u += r1 - r
-						}
-					})
+					j := unfold{col: col, x: nhwc, img: img, c: c, c0: gi * cg, cg: cg, h: h, w: wd, g: g, oy0: oy0, oy1: oy1, ow: ow, pad: byte(za)}
+					if rc.threads <= 1 {
+						j.run(0, nb*(oy1-oy0))
+					} else {
+						parallelFor(rc.threads, nb*(oy1-oy0), 1, j.par())
+					}
 				}
 				switch {
 				case k.post != nil:
@@ -427,16 +428,83 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 			}
 		}
 		if k.post != nil {
-			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-				bp := byteScratch.Get().(*[]byte)
-				defer byteScratch.Put(bp)
-				for b := lo; b < hi; b++ {
-					k.post.apply(qbytes(tmp)[b*p*m:(b+1)*p*m], q.dt == onnxio.Int8, m, oh, ow, qbytes(o), n0+b, bp)
-				}
-			})
+			j := pooled{pp: k.post, src: qbytes(tmp), signed: q.dt == onnxio.Int8, c: m, h: oh, w: ow, dst: qbytes(o), n0: n0}
+			if rc.threads <= 1 {
+				j.run(0, nb)
+			} else {
+				parallelFor(rc.threads, nb, 1, j.par())
+			}
 		}
 	}
 	return nil
+}
+
+// imagesNHWC, unfold and pooled are the parts of a convolution split
+// over threads: run does a range of the work, and par returns run as
+// the closure parallelFor takes, the only one allocated (a run on one
+// thread allocates none: small models make many such calls).
+
+// imagesNHWC turns images [lo, hi) of src (c planes of hw bytes each) to
+// channels last in dst.
+type imagesNHWC struct {
+	dst, src []uint8
+	c, hw    int
+}
+
+func (j imagesNHWC) par() func(lo, hi int) { return j.run }
+
+func (j imagesNHWC) run(lo, hi int) {
+	img := j.c * j.hw
+	for b := lo; b < hi; b++ {
+		transposeInto(j.dst[b*img:], j.c, j.src[b*img:(b+1)*img], j.c, j.hw)
+	}
+}
+
+// unfold is im2colNHWC of output rows [oy0, oy1) of channels [c0,
+// c0+cg) of the channels-last images at x (img bytes apart) into col;
+// run does units [lo, hi): image u/(oy1-oy0), row u%(oy1-oy0).
+type unfold struct {
+	col, x         []uint8
+	img, c, c0, cg int
+	h, w           int
+	g              convGeom
+	oy0, oy1, ow   int
+	pad            byte
+}
+
+func (j unfold) par() func(lo, hi int) { return j.run }
+
+func (j unfold) run(lo, hi int) {
+	rows := j.oy1 - j.oy0
+	kk := j.cg * j.g.kh * j.g.kw
+	pb := rows * j.ow
+	for u := lo; u < hi; {
+		b, r := u/rows, u%rows
+		r1 := min(rows, r+hi-u)
+		im2colNHWC(j.col[(b*pb+r*j.ow)*kk:(b*pb+r1*j.ow)*kk], j.x[b*j.img:(b+1)*j.img], j.c, j.c0, j.cg, j.h, j.w, j.g, j.oy0+r, j.oy0+r1, j.ow, j.pad)
+		u += r1 - r
+	}
+}
+
+// pooled applies a fused MaxPool to images [lo, hi) of src (channels-last
+// h×w×c each), writing images n0+lo.. of dst.
+type pooled struct {
+	pp       *qpoolPost
+	src, dst []uint8
+	signed   bool
+	c, h, w  int
+	n0       int
+}
+
+func (j pooled) par() func(lo, hi int) { return j.run }
+
+func (j pooled) run(lo, hi int) {
+	bp := byteScratch.Get().(*[]byte)
+	defer byteScratch.Put(bp)
+	p := j.h * j.w * j.c
+	for b := lo; b < hi; b++ {
+		j.pp.apply(j.src[b*p:(b+1)*p], j.signed, j.c, j.h, j.w, j.dst, j.n0+b, bp)
+	}
 }
 
 // runRows convolves x into o on kernels.QConvRows, image by image, and
@@ -476,7 +544,7 @@ func (k *qconv) runRows(rc *runCtx, x *Tensor, za int32, w *kernels.QConvRowsWei
 		} else {
 			out.Uint8 = dst.U8[off : off+m*p]
 		}
-		kernels.QConvRows(xb[b*img:(b+1)*img], x.Type == onnxio.Int8, za, h, wd, w, geom, out, rc.threads)
+		kernels.QConvRows(xb[b*img:(b+1)*img], x.Type == onnxio.Int8, za, h, wd, w, geom, &out, rc.threads)
 		if tmp != nil {
 			transposeTensor(o, b*p*m, m, tmp, 0, m, p)
 		}

@@ -99,9 +99,9 @@ func (k *qconv) runDepthwise(rc *runCtx, x *Tensor, za int32, dw *kernels.QDepth
 			dst, off = bufs.tmp, 0
 		}
 		if st := q.stageInto(0, m, p, dst, off, m); direct && signed {
-			kernels.QDepthwiseConvS8(asInt8(in), h, wd, int8(za), dw, geom, st, rc.threads)
+			kernels.QDepthwiseConvS8(asInt8(in), h, wd, int8(za), dw, geom, &st, rc.threads)
 		} else {
-			kernels.QDepthwiseConvU8(in, h, wd, uint8(zu), dw, geom, st, rc.threads)
+			kernels.QDepthwiseConvU8(in, h, wd, uint8(zu), dw, geom, &st, rc.threads)
 		}
 		switch {
 		case k.post != nil:

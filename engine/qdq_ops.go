@@ -795,6 +795,10 @@ func ones(r int) []int {
 func (k *qtableK) run(rc *runCtx, in, out []*Tensor) error {
 	x, o := qbytes(in[0]), qbytes(out[0])
 	t := (*[256]byte)(k.t)
+	if rc.threads <= 1 || len(x) < 1<<16 {
+		kernels.Lookup8(o, x, t) // (no closure to allocate)
+		return nil
+	}
 	parallelFor(rc.threads, len(x), 1<<15, func(lo, hi int) {
 		kernels.Lookup8(o[lo:hi], x[lo:hi], t)
 	})

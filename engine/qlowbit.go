@@ -470,7 +470,7 @@ func (k *lowbitK) mul(rc *runCtx, bufs *lowbitBufs, rows int, a []byte, lda, gi 
 		default:
 			o.Uint8 = dst.U8[off:end]
 		}
-		kernels.QGemmW4U8(rows, a, lda, uint8(k.za), k.w4[gi], o, rc.threads)
+		kernels.QGemmW4U8(rows, a, lda, uint8(k.za), k.w4[gi], &o, rc.threads)
 		return
 	}
 	o := &kernels.QOutput{Scale: []float32{k.ascale}, FloatBias: sub(k.fbias, c0, c0+mg), Ldc: ldc}

@@ -423,7 +423,7 @@ const (
 // qoutStage is a validated QOutput for one call, with the per-column
 // correction folded: colCorr[n] = Bias[n] - za·colsum[n] + K·za·zw[n].
 type qoutStage struct {
-	*QOutput
+	QOutput  // a copy: the caller's stays its own (and on its stack)
 	kind     qoutKind
 	signed   bool // Int8 output
 	perCh    bool // per-column parameters have length N
@@ -497,7 +497,7 @@ var qfusedOff bool
 // the per-column terms; colSum and zp may be nil (no za or zw terms).
 func newQoutStage(m, n, k int, za int32, colSum, zp []int32, out *QOutput) *qoutStage {
 	st := qoutStagePool.Get().(*qoutStage)
-	*st = qoutStage{QOutput: out, zp: zp, colCorr: st.colCorr, rowSum: st.rowSum}
+	*st = qoutStage{QOutput: *out, zp: zp, colCorr: st.colCorr, rowSum: st.rowSum}
 	set := 0
 	need := 0
 	switch {
@@ -599,7 +599,7 @@ var qoutStagePool = sync.Pool{New: func() any { return new(qoutStage) }}
 // release returns st to the pool once its call is over (a stage not
 // released is simply collected).
 func (st *qoutStage) release() {
-	st.QOutput, st.zp = nil, nil
+	st.QOutput, st.zp = QOutput{}, nil
 	qoutStagePool.Put(st)
 }
 
