@@ -185,10 +185,14 @@ func transposeTensor(dst *Tensor, doff, ldd int, src *Tensor, soff, p, n int) {
 		transposeInto(dst.I32[doff:], ldd, src.I32[soff:soff+p*n], p, n)
 	case onnxio.Float:
 		transposeInto(dst.F32[doff:], ldd, src.F32[soff:soff+p*n], p, n)
-	case onnxio.Uint8:
+	case onnxio.Uint8, onnxio.Uint4:
 		transposeInto(dst.U8[doff:], ldd, src.U8[soff:soff+p*n], p, n)
-	case onnxio.Int8:
+	case onnxio.Int8, onnxio.Int4:
 		transposeInto(dst.I8[doff:], ldd, src.I8[soff:soff+p*n], p, n)
+	case onnxio.Int16:
+		transposeInto(dst.I16[doff:], ldd, src.I16[soff:soff+p*n], p, n)
+	case onnxio.Uint16:
+		transposeInto(dst.U16[doff:], ldd, src.U16[soff:soff+p*n], p, n)
 	}
 }
 
@@ -207,11 +211,12 @@ type qconv struct {
 	post *qpoolPost
 }
 
-// qconvBufs is one run's scratch: the NHWC image, the unfolded rows and
-// the GEMM's pixels × channels output.
+// qconvBufs is one run's scratch: the NHWC image, the unfolded rows, the
+// GEMM's pixels × channels output and the call's multiplier.
 type qconvBufs struct {
 	nhwc, col []uint8
 	tmp       *Tensor
+	mul       int8Mul
 }
 
 // byteScratch holds byte buffers for the scratch of one call on one
@@ -342,55 +347,90 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 	if weights.rows != nil && k.runRows(rc, x, za, weights.rows, g, wShape[0], oh, ow, q, o) {
 		return nil
 	}
-	packed := weights.gemm
-	n, c, h, wd, _ := as4(x.Shape)
-	m := wShape[0]
-	mg, cg := m/k.group, c/k.group
-	kk := cg * g.kh * g.kw
-	p := oh * ow
-	if n == 0 || p == 0 || m == 0 {
-		return nil
-	}
-	xb := qbytes(x)
-	signed := x.Type == onnxio.Int8
 	bufs, _ := k.bufs.Get().(*qconvBufs)
 	if bufs == nil {
 		bufs = &qconvBufs{}
 	}
 	defer k.bufs.Put(bufs)
+	// (The multiplier lives in the pooled buffers: as an interface value
+	// of its own it would be allocated on every call.)
+	bufs.mul = int8Mul{rc: rc, q: q, packed: weights.gemm, signed: x.Type == onnxio.Int8, za: za, mg: wShape[0] / k.group}
+	k.drive(rc, x, 1, byte(za), false, wShape[0], g, oh, ow, &bufs.mul, bufs, q.dt, o)
+	bufs.mul = int8Mul{}
+	return nil
+}
+
+// convMul multiplies a convolution's unfolded rows for drive: rows×N
+// outputs of group gi from A (rows of lda elements) into dst from element
+// off, rows ldc apart (0: N, the group's channels).
+type convMul interface {
+	mul(rows int, a []byte, lda, gi int, dst *Tensor, off, ldc int)
+}
+
+// int8Mul is the INT8 GEMM with q's output stage.
+type int8Mul struct {
+	rc     *runCtx
+	q      *qout
+	packed []*kernels.QPackedWeights
+	signed bool
+	za     int32
+	mg     int
+}
+
+func (j *int8Mul) mul(rows int, a []byte, lda, gi int, dst *Tensor, off, ldc int) {
+	j.q.gemm(j.rc, rows, a, lda, j.signed, j.za, j.packed[gi], gi*j.mg, dst, off, ldc)
+}
+
+// drive convolves x (elements of es bytes; za padding bytes pad) into o
+// (m channels of type dt) on mul: each chunk of images is turned
+// channels-last once; a 1×1 convolution of stride 1 over all channels
+// multiplies it directly, others unfold it (im2colNHWC) per group, a
+// block of output rows at a time (with flip, the unfolded bytes are
+// XORed 0x80 before the multiply). mul writes pixels × channels: the
+// channels-last output directly, or a buffer transposed into planes or
+// max-pooled (k.post).
+func (k *qconv) drive(rc *runCtx, x *Tensor, es int, pad byte, flip bool, m int, g convGeom, oh, ow int, mul convMul, bufs *qconvBufs, dt onnxio.DataType, o *Tensor) {
+	n, c, h, wd, _ := as4(x.Shape)
+	mg, cg := m/k.group, c/k.group
+	kk := cg * g.kh * g.kw
+	p := oh * ow
+	if n == 0 || p == 0 || m == 0 {
+		return
+	}
+	xb := rawBytes(x)
 	direct := k.group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
 	// The GEMM takes images in chunks of about qconvColBytes of unfolded
 	// rows, amortising its per-call work over several small images; a
 	// larger image is unfolded a block of output rows at a time, so that
 	// its rows are still in cache when the GEMM packs them.
-	chunk := max(1, min(n, qconvColBytes/max(p*kk, 1)))
+	chunk := max(1, min(n, qconvColBytes/max(p*kk*es, 1)))
 	rows := oh // output rows per block
 	if chunk == 1 && !direct {
-		rows = max(1, min(oh, qconvColBytes/max(ow*kk, 1)))
+		rows = max(1, min(oh, qconvColBytes/max(ow*kk*es, 1)))
 	}
 	img := c * h * wd
 	if !k.inNHWC {
-		bufs.nhwc = grow(bufs.nhwc, chunk*img)
+		bufs.nhwc = grow(bufs.nhwc, chunk*img*es)
 	}
 	var col []uint8
-	if !direct {
-		bufs.col = grow(bufs.col, chunk*rows*ow*kk)
+	if !direct || flip {
+		bufs.col = grow(bufs.col, max(chunk*rows*ow*kk, chunk*img)*es)
 		col = bufs.col
 	}
 	tmpLen := chunk * rows * ow * mg
 	if k.post != nil {
 		tmpLen = chunk * p * m
 	}
-	if (!k.outNHWC || k.post != nil) && (bufs.tmp == nil || bufs.tmp.Type != q.dt || bufs.tmp.Len() < tmpLen) {
-		bufs.tmp = newTensor(q.dt, []int{tmpLen})
+	if (!k.outNHWC || k.post != nil) && (bufs.tmp == nil || bufs.tmp.Type != dt || bufs.tmp.Len() < tmpLen) {
+		bufs.tmp = newTensor(dt, []int{tmpLen})
 	}
 	tmp := bufs.tmp
 	for n0 := 0; n0 < n; n0 += chunk {
 		nb := min(chunk, n-n0)
-		nhwc := xb[n0*img : (n0+nb)*img]
+		nhwc := xb[n0*img*es : (n0+nb)*img*es]
 		if !k.inNHWC {
-			nhwc = bufs.nhwc[:nb*img]
-			j := imagesNHWC{dst: nhwc, src: xb[n0*img : (n0+nb)*img], c: c, hw: h * wd}
+			nhwc = bufs.nhwc[:nb*img*es]
+			j := imagesNHWC{dst: nhwc, src: xb[n0*img*es : (n0+nb)*img*es], c: c, hw: h * wd, es: es}
 			if rc.threads <= 1 {
 				j.run(0, nb)
 			} else {
@@ -403,24 +443,33 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 				// them when nb > 1): pb pixels per image.
 				oy1 := min(oh, oy0+rows)
 				pb := (oy1 - oy0) * ow
-				a, lda := col, kk
-				if direct {
+				var a []byte
+				lda := kk
+				switch {
+				case direct && flip:
+					a, lda = col[:len(nhwc)], c
+					flipInto(a, nhwc)
+				case direct:
 					a, lda = nhwc, c
-				} else {
-					j := unfold{col: col, x: nhwc, img: img, c: c, c0: gi * cg, cg: cg, h: h, w: wd, g: g, oy0: oy0, oy1: oy1, ow: ow, pad: byte(za)}
+				default:
+					a = col[:nb*pb*kk*es]
+					j := unfold{col: a, x: nhwc, img: img * es, c: c * es, c0: gi * cg * es, cg: cg * es, h: h, w: wd, g: g, oy0: oy0, oy1: oy1, ow: ow, pad: pad}
 					if rc.threads <= 1 {
 						j.run(0, nb*(oy1-oy0))
 					} else {
 						parallelFor(rc.threads, nb*(oy1-oy0), 1, j.par())
 					}
+					if flip {
+						flipInto(a, a)
+					}
 				}
 				switch {
 				case k.post != nil:
-					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, oy0*ow*m+gi*mg, m)
+					mul.mul(nb*pb, a, lda, gi, tmp, oy0*ow*m+gi*mg, m)
 				case k.outNHWC:
-					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, o, (n0*p+oy0*ow)*m+gi*mg, m)
+					mul.mul(nb*pb, a, lda, gi, o, (n0*p+oy0*ow)*m+gi*mg, m)
 				default:
-					q.gemm(rc, nb*pb, a, lda, signed, za, packed[gi], gi*mg, tmp, 0, 0)
+					mul.mul(nb*pb, a, lda, gi, tmp, 0, 0)
 					for b := 0; b < nb; b++ {
 						transposeTensor(o, ((n0+b)*m+gi*mg)*p+oy0*ow, p, tmp, b*pb*mg, pb, mg)
 					}
@@ -428,7 +477,7 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 			}
 		}
 		if k.post != nil {
-			j := pooled{pp: k.post, src: qbytes(tmp), signed: q.dt == onnxio.Int8, c: m, h: oh, w: ow, dst: qbytes(o), n0: n0}
+			j := pooled{pp: k.post, src: qbytes(tmp), signed: dt == onnxio.Int8, c: m, h: oh, w: ow, dst: qbytes(o), n0: n0}
 			if rc.threads <= 1 {
 				j.run(0, nb)
 			} else {
@@ -436,7 +485,6 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 			}
 		}
 	}
-	return nil
 }
 
 // imagesNHWC, unfold and pooled are the parts of a convolution split
@@ -444,11 +492,11 @@ func (k *qconv) run(rc *runCtx, x *Tensor, za int32, wShape []int, weights *qcon
 // the closure parallelFor takes, the only one allocated (a run on one
 // thread allocates none: small models make many such calls).
 
-// imagesNHWC turns images [lo, hi) of src (c planes of hw bytes each) to
-// channels last in dst.
+// imagesNHWC turns images [lo, hi) of src (c planes of hw elements of
+// es bytes each) to channels last in dst.
 type imagesNHWC struct {
-	dst, src []uint8
-	c, hw    int
+	dst, src  []uint8
+	c, hw, es int
 }
 
 func (j imagesNHWC) par() func(lo, hi int) { return j.run }
@@ -456,12 +504,13 @@ func (j imagesNHWC) par() func(lo, hi int) { return j.run }
 func (j imagesNHWC) run(lo, hi int) {
 	img := j.c * j.hw
 	for b := lo; b < hi; b++ {
-		transposeInto(j.dst[b*img:], j.c, j.src[b*img:(b+1)*img], j.c, j.hw)
+		transposeRaw(j.dst, b*img, j.c, j.src, b*img, j.c, j.hw, j.es)
 	}
 }
 
 // unfold is im2colNHWC of output rows [oy0, oy1) of channels [c0,
-// c0+cg) of the channels-last images at x (img bytes apart) into col;
+// c0+cg) of the channels-last images at x (img bytes apart) into col
+// (channel counts in bytes: wider elements unfold as several bytes);
 // run does units [lo, hi): image u/(oy1-oy0), row u%(oy1-oy0).
 type unfold struct {
 	col, x         []uint8

@@ -122,9 +122,9 @@ type lowbitK struct {
 
 // lowbitBufs is one run's scratch.
 type lowbitBufs struct {
-	nhwc, col []byte
-	tmp       *Tensor
-	ftmp      []float32
+	qconvBufs
+	ftmp []float32
+	lmul lowbitMul
 }
 
 // elemBytes is the size of one quantized element of dt as the engine holds it.
@@ -521,86 +521,34 @@ func (k *lowbitK) run(rc *runCtx, in, out []*Tensor) error {
 	return k.runConv(rc, bufs, x, o)
 }
 
-// runConv is qconv.run's driver for the 4-bit and 16-bit kernels: each
-// image NHWC, unfolded per group (or multiplied directly for a 1×1
-// convolution of stride 1 over all channels), the GEMM's pixels ×
-// channels transposed into NCHW unless the output stays NHWC.
+// runConv runs the convolution on qconv's driver with the 4-bit or
+// 16-bit kernels (signed 8- and 4-bit activations flipped to unsigned
+// after unfolding, their padding flipped back in advance).
 func (k *lowbitK) runConv(rc *runCtx, bufs *lowbitBufs, x, o *Tensor) error {
 	g, oh, ow, err := k.geom(x.Shape, k.wShape)
 	if err != nil {
 		return err
 	}
-	n, c, h, wd, _ := as4(x.Shape)
-	m := k.n
-	group := k.qconv.group
-	mg, cg := m/group, c/group
-	kk := cg * g.kh * g.kw
-	p := oh * ow
-	if n == 0 || p == 0 || m == 0 {
-		return nil
-	}
-	es := elemBytes(x.Type)
-	xb := rawBytes(x)
-	direct := group == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && oh == h && ow == wd
-	chunk := max(1, min(n, (1<<20)/max(p*kk*es, 1)))
-	img := c * h * wd
-	if !k.inNHWC {
-		bufs.nhwc = grow(bufs.nhwc, chunk*img*es)
-	}
-	if !direct || k.flip {
-		bufs.col = grow(bufs.col, chunk*p*kk*es)
-	}
-	if !k.outNHWC && (bufs.tmp == nil || bufs.tmp.Type != o.Type || bufs.tmp.Len() < chunk*p*mg) {
-		bufs.tmp = newTensor(o.Type, []int{chunk * p * mg})
-	}
 	pad := byte(k.za)
 	if k.flip {
-		pad = byte(k.za - 128) // flipped after unfolding
+		pad = byte(k.za - 128)
 	}
-	for n0 := 0; n0 < n; n0 += chunk {
-		nb := min(chunk, n-n0)
-		nhwc := xb[n0*img*es : (n0+nb)*img*es]
-		if !k.inNHWC {
-			nhwc = bufs.nhwc[:nb*img*es]
-			parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-				for b := lo; b < hi; b++ {
-					transposeRaw(nhwc, b*img, c, xb, (n0+b)*img, c, h*wd, es)
-				}
-			})
-		}
-		for gi := 0; gi < group; gi++ {
-			a := nhwc
-			lda := c
-			if !direct {
-				a, lda = bufs.col[:nb*p*kk*es], kk
-				parallelFor(rc.threads, nb, 1, func(lo, hi int) {
-					for b := lo; b < hi; b++ {
-						im2colNHWC(a[b*p*kk*es:(b+1)*p*kk*es], nhwc[b*img*es:(b+1)*img*es], c*es, gi*cg*es, cg*es, h, wd, g, 0, oh, ow, pad)
-					}
-				})
-				if k.flip {
-					flipInto(a, a)
-				}
-			} else if k.flip {
-				a = bufs.col[:len(nhwc)]
-				flipInto(a, nhwc)
-			}
-			if k.outNHWC {
-				k.mul(rc, bufs, nb*p, a, lda, gi, o, n0*p*m+gi*mg, m)
-				continue
-			}
-			k.mul(rc, bufs, nb*p, a, lda, gi, bufs.tmp, 0, mg)
-			ob, tb, oes := rawBytes(o), rawBytes(bufs.tmp), elemBytes(o.Type)
-			if o.Type == onnxio.Float {
-				for b := 0; b < nb; b++ {
-					transposeInto(o.F32[((n0+b)*m+gi*mg)*p:], p, bufs.tmp.F32[b*p*mg:(b+1)*p*mg], p, mg)
-				}
-				continue
-			}
-			for b := 0; b < nb; b++ {
-				transposeRaw(ob, ((n0+b)*m+gi*mg)*p, p, tb, b*p*mg, p, mg, oes)
-			}
-		}
-	}
+	bufs.lmul = lowbitMul{k: k, rc: rc, bufs: bufs}
+	k.drive(rc, x, elemBytes(x.Type), pad, k.flip, k.n, g, oh, ow, &bufs.lmul, &bufs.qconvBufs, o.Type, o)
+	bufs.lmul = lowbitMul{}
 	return nil
+}
+
+// lowbitMul is lowbitK.mul for qconv's driver.
+type lowbitMul struct {
+	k    *lowbitK
+	rc   *runCtx
+	bufs *lowbitBufs
+}
+
+func (j *lowbitMul) mul(rows int, a []byte, lda, gi int, dst *Tensor, off, ldc int) {
+	if ldc == 0 {
+		ldc = j.k.n / j.k.groups()
+	}
+	j.k.mul(j.rc, j.bufs, rows, a, lda, gi, dst, off, ldc)
 }
