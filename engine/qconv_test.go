@@ -211,8 +211,14 @@ func TestQConvRowsPath(t *testing.T) {
 		rc := &runCtx{threads: 1 + rng.Intn(2)}
 		got, want := newTensor(onnxio.Int8, os), newTensor(onnxio.Int8, os)
 		g, oh, ow, _ := k.geom(x.Shape, w.Shape)
-		if ran := k.runRows(rc, x, za, weights.rows, g, m, oh, ow, q, got); ran != kernels.QConvRowsFast() {
+		ran := k.runRows(rc, x, za, weights.rows, g, m, oh, ow, q, got)
+		if ran != kernels.QConvRowsFast() {
 			t.Fatalf("runRows ran %v, QConvRowsFast %v", ran, kernels.QConvRowsFast())
+		}
+		if !ran { // (no SIMD form here: the convolution takes the GEMM form)
+			if err := k.run(rc, x, za, w.Shape, weights, q, got); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := k.run(rc, x, za, w.Shape, &qconvWeights{gemm: weights.gemm}, q, want); err != nil {
 			t.Fatal(err)
