@@ -730,17 +730,18 @@ func benchOperands(m, n, k int) ([]uint8, []int8) {
 
 // BenchmarkQGemmRequant: best path with a per-channel requantized int8
 // output from int8 activations (a QDQ convolution), to weigh the output
-// stage: the fused kernels against the packed path with its separate
-// stage, on two large shapes and the 1x1 convolutions of a mobile network
-// (PP-OCR's classifier: few channels, short K).
+// stage: the default choice (the fused kernels up to qfusedMaxK) against
+// the packed path with its separate stage, on large shapes, the 1x1
+// convolutions of a mobile network (PP-OCR's classifier: few channels,
+// short K) and shapes around the crossover.
 func BenchmarkQGemmRequant(b *testing.B) {
 	shapes := append(benchShapes[:2:2], []struct{ m, n, k int }{
 		{2304, 8, 27}, {2304, 8, 8}, {1152, 24, 8}, {576, 8, 32}, {288, 88, 16},
 		{288, 16, 88}, {192, 200, 32}, {192, 32, 200}, {1, 200, 50}, {784, 64, 288}, {784, 64, 576}, {196, 128, 1152}, {3136, 24, 144}, {3136, 256, 64}, {784, 512, 128}, {196, 1024, 256}}...)
 	for _, s := range shapes {
-		for _, fused := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d/fused=%v", Int8.Active(), s.m, s.n, s.k, fused), func(b *testing.B) {
-				qfusedOff = !fused
+		for _, packed := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", Int8.Active(), s.m, s.n, s.k, map[bool]string{true: "packed", false: "default"}[packed]), func(b *testing.B) {
+				qfusedOff = packed
 				defer func() { qfusedOff = false }()
 				m, n, k := s.m, s.n, s.k
 				a, w := benchOperands(m, n, k)
