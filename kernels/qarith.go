@@ -119,14 +119,20 @@ func SumDequantized(acc []float32, q []byte, rows int, signed bool, scale float3
 		panic(fmt.Sprintf("kernels: SumDequantized: %d codes for %d rows of %d", len(q), rows, c))
 	}
 	done := 0
-	if sumDeqAsm != nil && QArithFast() && c > 0 && rows > 0 {
-		done = c
+	if c > 0 && rows > 0 {
 		z := float32(zp)
 		var flip uint32
 		if signed {
 			flip, z = 0x80808080, float32(zp+128)
 		}
-		sumDeqAsm(&acc[0], unsafe.Pointer(&q[0]), rows, c, done, flip, z, scale)
+		switch {
+		case sumDeqAsm != nil && QArithFast():
+			done = c
+			sumDeqAsm(&acc[0], unsafe.Pointer(&q[0]), rows, c, done, flip, z, scale)
+		case sumDeqAVX2 != nil && c >= 8 && Quantize.Active() == "avx2":
+			done = c &^ 7
+			sumDeqAVX2(&acc[0], unsafe.Pointer(&q[0]), rows, c, done, flip, z, scale)
+		}
 	}
 	if done == c {
 		return
@@ -139,6 +145,8 @@ func SumDequantized(acc []float32, q []byte, rows int, signed bool, scale float3
 	}
 }
 
-// sumDeqAsm, where set, is SumDequantized for channels [0, n), codes
-// XORed with flip (its low byte) in unsigned order less z.
-var sumDeqAsm func(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)
+// sumDeqAsm and sumDeqAVX2, where set, are SumDequantized for channels
+// [0, n) (any n; a multiple of 8 for AVX2) on the avx512 and avx2
+// Quantize paths, codes XORed with flip (its low byte) in unsigned order
+// less z.
+var sumDeqAsm, sumDeqAVX2 func(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)

@@ -115,3 +115,44 @@ sdrow:
 sddone:
 	VZEROUPPER
 	RET
+
+// func sumDeq_avx2(acc *float32, q unsafe.Pointer, rows, c, n int, flip uint32, z, scale float32)
+//
+// sumDeq_avx512 on blocks of 8 channels (n a multiple of 8).
+TEXT ·sumDeq_avx2(SB), NOSPLIT, $0-52
+	MOVQ acc+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ c+24(FP), R8
+	MOVQ n+32(FP), R9
+	MOVL flip+40(FP), AX
+	ANDL $0xFF, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VBROADCASTSS z+44(FP), Y11
+	VBROADCASTSS scale+48(FP), Y12
+	XORQ R10, R10
+
+s2blk:
+	CMPQ R10, R9
+	JGE s2done
+	VMOVUPS (DI)(R10*4), Y0
+	LEAQ (SI)(R10*1), DX
+	MOVQ rows+16(FP), CX
+
+s2row:
+	VPMOVZXBD (DX), Y1
+	VPXOR Y10, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VSUBPS Y11, Y1, Y1
+	VMULPS Y12, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, DX
+	DECQ CX
+	JNZ s2row
+	VMOVUPS Y0, (DI)(R10*4)
+	ADDQ $8, R10
+	JMP s2blk
+
+s2done:
+	VZEROUPPER
+	RET
