@@ -145,8 +145,11 @@ var qdwFlipPool = sync.Pool{New: func() any { return new([]uint8) }}
 // and ow output columns.
 func (dw *QDepthwiseWeights) quadForm(g QConvGeom, ow int) bool {
 	// (The quad rows take (kh·DilationH + 1)·(about OW·StrideW)·C·4
-	// bytes: a very wide image keeps the pointer form.)
-	return dw.wq != nil && qdwQuadAsm != nil && !qrequantNoAsm && g.DilationW == 1 && (dw.kh*g.DilationH+1)*(ow*g.StrideW+dw.kw)*dw.c*4 <= qdwQuadMaxBytes
+	// bytes: a very wide image keeps the pointer form. The quads need
+	// VPDPBUSD zmm: with another Int8 path forced, the pointer form runs,
+	// as on a CPU without it.)
+	return dw.wq != nil && qdwQuadAsm != nil && !qrequantNoAsm && Int8.Active() == "avx512vnni" &&
+		g.DilationW == 1 && (dw.kh*g.DilationH+1)*(ow*g.StrideW+dw.kw)*dw.c*4 <= qdwQuadMaxBytes
 }
 
 // qdepthwise is QDepthwiseConvU8; with flip, in holds int8 codes that
