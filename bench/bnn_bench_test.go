@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/binarize"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
@@ -21,13 +23,13 @@ import (
 //
 //	go test ./bench -run '^$' -bench BNN -benchtime 1x
 func BenchmarkBNN(b *testing.B) {
-	m := embeddedModel(b, "bnn")
+	m := fixtures.Model(b, "bnn")
 	fs, err := engine.Compile(m, engine.Options{Threads: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, rest := range []string{"int8", "fp32"} {
-		res, err := binarize.Binarize(m, calib.Sample(fashionMNIST(b), 200, 1), binarize.Options{Rest: rest, Calib: calib.Config{Quiet: true}})
+		res, err := binarize.Binarize(m, calib.Sample(fixtures.FashionMNIST(b), 200, 1), binarize.Options{Rest: rest, Calib: calib.Config{Quiet: true}})
 		if err != nil {
 			b.Fatal(err)
 		}

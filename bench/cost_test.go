@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"google.golang.org/protobuf/proto"
 
-	"github.com/qtool/qtool"
 	"github.com/qtool/qtool/binarize"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
@@ -17,37 +18,13 @@ import (
 	"github.com/qtool/qtool/quant"
 )
 
-func embeddedModel(t testing.TB, name string) *onnxio.Model {
-	t.Helper()
-	b, err := qtool.Fixtures.ReadFile("testdata/models/" + name + ".onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnxio.LoadBytes(b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// fashionMNIST is the embedded 1000-image subset, labelled.
-func fashionMNIST(t testing.TB) calib.Source {
-	t.Helper()
-	in := []engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}}
-	src, err := calib.OpenIDXFS(qtool.Fixtures, qtool.FashionMNISTImages, qtool.FashionMNISTLabels, calib.Options{Inputs: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
-}
-
 func quantized(t testing.TB, scheme string) *onnxio.Model {
 	t.Helper()
 	s, err := quant.SchemeByName(scheme)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := quant.Quantize(embeddedModel(t, "cnn"), calib.Sample(fashionMNIST(t), 100, 1), quant.Config{Scheme: s},
+	res, err := quant.Quantize(fixtures.Model(t, "cnn"), calib.Sample(fixtures.FashionMNIST(t), 100, 1), quant.Config{Scheme: s},
 		quant.Options{Calib: calib.Config{Quiet: true, BatchSize: 50}})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +68,7 @@ func (l cnnLayer) weights() int64 { return int64(l.m * l.c * max(l.k*l.k, 1)) }
 // activation bytes, and times that add up to the total.
 func TestCostCNN(t *testing.T) {
 	for _, scheme := range []string{"fp32", "int8", "w4a8"} {
-		m := embeddedModel(t, "cnn")
+		m := fixtures.Model(t, "cnn")
 		if scheme != "fp32" {
 			m = quantized(t, scheme)
 		}
@@ -218,7 +195,7 @@ func TestBinaryMACs(t *testing.T) {
 // of their own in the report, with their MACs, and the caller's model
 // is left as it was.
 func TestCostNamelessNodes(t *testing.T) {
-	m := embeddedModel(t, "cnn")
+	m := fixtures.Model(t, "cnn")
 	nodes := m.Graph().GetNode()
 	for i, n := range nodes {
 		switch {
@@ -250,12 +227,12 @@ func TestCostNamelessNodes(t *testing.T) {
 // Inspect on the converted binary fixture: the binary layers keep the
 // float layers' MACs, now counted as bit-operations too.
 func TestInspectBinaryFixture(t *testing.T) {
-	m := embeddedModel(t, "bnn")
+	m := fixtures.Model(t, "bnn")
 	fi, err := Inspect(m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := embeddedModel(t, "bnn")
+	cm := fixtures.Model(t, "bnn")
 	names, err := binarize.Convert(cm)
 	if err != nil || len(names) != 6 {
 		t.Fatalf("converted %v (%v), want the 6 binary blocks", names, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool"
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
@@ -82,8 +84,8 @@ func TestEvaluate(t *testing.T) {
 	if slow() {
 		n = 60
 	}
-	src := fashionMNIST(t)
-	fs, err := engine.Compile(embeddedModel(t, "cnn"), engine.Options{})
+	src := fixtures.FashionMNIST(t)
+	fs, err := engine.Compile(fixtures.Model(t, "cnn"), engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +268,7 @@ func TestReadLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := fashionMNIST(t)
+	src := fixtures.FashionMNIST(t)
 	for _, i := range []int{0, 1, 999} {
 		it, err := src.Item(i)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
@@ -19,14 +21,14 @@ import (
 // its bit-operations those of its precisions, and the fronts
 // ParetoFront's.
 func TestSweep(t *testing.T) {
-	data := fashionMNIST(t)
+	data := fixtures.FashionMNIST(t)
 	items := 300
 	if slow() {
 		items = 60
 	}
 	eval := calib.Sample(data, items, 2)
 	dir := t.TempDir()
-	rep, err := Sweep(embeddedModel(t, "cnn"), "cnn", SweepOptions{Schemes: []string{"fp32", "int8", "w4a8"},
+	rep, err := Sweep(fixtures.Model(t, "cnn"), "cnn", SweepOptions{Schemes: []string{"fp32", "int8", "w4a8"},
 		Calib: calib.Sample(data, 50, 1), Eval: eval, Runs: 3, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func TestSweep(t *testing.T) {
 	}
 	// A scheme listed twice, and an unknown one, are errors.
 	for _, bad := range [][]string{{"int8", "int8"}, {"fp32", "int3"}} {
-		if _, err := Sweep(embeddedModel(t, "cnn"), "cnn", SweepOptions{Schemes: bad, Calib: calib.Sample(data, 10, 1), Eval: eval, Runs: 1, Dir: dir}); err == nil {
+		if _, err := Sweep(fixtures.Model(t, "cnn"), "cnn", SweepOptions{Schemes: bad, Calib: calib.Sample(data, 10, 1), Eval: eval, Runs: 1, Dir: dir}); err == nil {
 			t.Errorf("schemes %v: no error", bad)
 		}
 	}

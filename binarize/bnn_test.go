@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
@@ -14,12 +16,12 @@ import (
 // float model on src: top-1 of each, agreement and output SQNR.
 func compareBNN(t *testing.T, rest string, src calib.Source) (*Result, *quant.Comparison) {
 	t.Helper()
-	m := loadFixture(t, "bnn")
+	m := fixtures.Model(t, "bnn")
 	calibN := 200
 	if slow() {
 		calibN = 20
 	}
-	res, err := Binarize(m, calib.Sample(mnist(t), calibN, 1), quietOpts(rest, ""))
+	res, err := Binarize(m, calib.Sample(fixtures.FashionMNIST(t), calibN, 1), quietOpts(rest, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,37 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qtool/qtool"
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/onnxio"
 	"github.com/qtool/qtool/quant"
 )
-
-func loadFixture(t testing.TB, name string) *onnxio.Model {
-	t.Helper()
-	b, err := qtool.Fixtures.ReadFile("testdata/models/" + name + ".onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := onnxio.LoadBytes(b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Path = name + ".onnx"
-	return m
-}
-
-// mnist is the embedded 1000-image Fashion-MNIST subset with labels.
-func mnist(t testing.TB) calib.Source {
-	t.Helper()
-	in := []engine.ValueInfo{{Name: "input", Type: onnxio.Float, Shape: []int{-1, 1, 28, 28}}}
-	src, err := calib.OpenIDXFS(qtool.Fixtures, qtool.FashionMNISTImages, qtool.FashionMNISTLabels, calib.Options{Inputs: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src
-}
 
 func accuracy(t testing.TB, m *onnxio.Model, src calib.Source) float64 {
 	t.Helper()
@@ -58,9 +34,9 @@ func slow() bool { return raceEnabled || testing.Short() || runtime.GOARCH != "a
 // images is the embedded set, or its first n under slow().
 func images(t testing.TB, n int) calib.Source {
 	if slow() {
-		return calib.Sample(mnist(t), n, 3)
+		return calib.Sample(fixtures.FashionMNIST(t), n, 3)
 	}
-	return mnist(t)
+	return fixtures.FashionMNIST(t)
 }
 
 func quietOpts(rest string, th Thresholds) Options {
@@ -73,14 +49,14 @@ func quietOpts(rest string, th Thresholds) Options {
 // the embedded images is logged. Without retraining it falls to about
 // chance with every inner layer binary (see TestPostTrainingThresholds).
 func TestPostTrainingFixtures(t *testing.T) {
-	data := calib.Sample(mnist(t), 300, 2)
-	cal := calib.Sample(mnist(t), 100, 1)
-	fixtures := []string{"cnn", "resnet", "mobilenet"}
+	data := calib.Sample(fixtures.FashionMNIST(t), 300, 2)
+	cal := calib.Sample(fixtures.FashionMNIST(t), 100, 1)
+	names := fixtures.Names
 	if slow() {
-		data, cal, fixtures = calib.Sample(data, 30, 1), calib.Sample(cal, 20, 1), fixtures[:1]
+		data, cal, names = calib.Sample(data, 30, 1), calib.Sample(cal, 20, 1), names[:1]
 	}
-	for _, f := range fixtures {
-		m := loadFixture(t, f)
+	for _, f := range names {
+		m := fixtures.Model(t, f)
 		rests := []string{"int8"}
 		if f == "cnn" {
 			rests = append(rests, "fp32")
@@ -134,7 +110,7 @@ func TestPostTrainingFixtures(t *testing.T) {
 func TestPostTrainingOneLayer(t *testing.T) {
 	data := images(t, 200)
 	cal := calib.Sample(data, 200, 1)
-	m := loadFixture(t, "cnn")
+	m := fixtures.Model(t, "cnn")
 	for _, th := range []Thresholds{Mean, Median, Zero} {
 		o := quietOpts("fp32", th)
 		o.Layers = []string{"/features/features.10/Conv"}

@@ -5,6 +5,8 @@ package binarize
 import (
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 )
 
@@ -14,10 +16,10 @@ import (
 // images. Logged for the README; the accuracy is near chance whichever
 // is chosen.
 func TestPostTrainingThresholds(t *testing.T) {
-	data := mnist(t)
+	data := fixtures.FashionMNIST(t)
 	cal := calib.Sample(data, 200, 1)
 	for _, f := range []string{"cnn", "resnet", "mobilenet"} {
-		m := loadFixture(t, f)
+		m := fixtures.Model(t, f)
 		t.Logf("%-9s float %.1f %%", f, accuracy(t, m, data))
 		for _, th := range []Thresholds{Mean, Median, Zero} {
 			res, err := Binarize(m, cal, quietOpts("fp32", th))

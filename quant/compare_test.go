@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 )
@@ -13,7 +15,7 @@ import (
 // more than its accuracy change allows; unlabelled data gives agreement
 // without accuracy.
 func TestCompare(t *testing.T) {
-	src := mnist(t)
+	src := fixtures.FashionMNIST(t)
 	res := quantizeFixture(t, "cnn", mustScheme(t, "w4a4", 0), 100)
 	// w4a4 changes many predictions (72 % agree), so the bound on the
 	// accuracy change below is tested where it can fail.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/internal/testdeps"
@@ -42,7 +44,7 @@ func TestQuantizeFullSplitTargets(t *testing.T) {
 		sc   schemeCase
 		drop float64
 	}{{schemeCase{"int8", 0}, 0.3}, {schemeCase{"dfp16", 0}, 0.05}, {schemeCase{"w4a8", 0}, 1.5}, {schemeCase{"w4a8", 32}, 1.5}}
-	for _, f := range fixtureNames {
+	for _, f := range fixtures.Names {
 		floatAcc := 0.0
 		for _, tc := range targets {
 			res := quantizeFixture(t, f, mustScheme(t, tc.sc.name, tc.sc.block), 200)
@@ -93,7 +95,7 @@ func TestQuantizeFullSplitAgreeORT(t *testing.T) {
 	}
 	var models []model
 	var jobs []testdeps.ORTJob
-	for _, f := range fixtureNames {
+	for _, f := range fixtures.Names {
 		for _, sc := range agreeSchemes {
 			t0 := time.Now()
 			res := quantizeFixture(t, f, mustScheme(t, sc.name, sc.block), 200)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/engine"
 	"github.com/qtool/qtool/internal/testdeps"
 	"github.com/qtool/qtool/onnxio"
@@ -36,7 +38,7 @@ var schemePrecision = map[string]string{"int8": "int8", "u8s8": "int8", "w4a8": 
 // the same predictions (one image may differ) and every logit within one
 // step of ours (see compareLogits).
 func TestQuantizeFixturesORT(t *testing.T) {
-	src := mnist(t)
+	src := fixtures.FashionMNIST(t)
 	const nORT = 100
 	dir := t.TempDir()
 	type job struct {
@@ -58,7 +60,7 @@ func TestQuantizeFixturesORT(t *testing.T) {
 	}
 	x := in["input"]
 	ortIn := testdeps.ORTFloat32("input", x.Shape, x.F32)
-	fixtures, schemes := fixtureNames, ortSchemes
+	fixtures, schemes := fixtures.Names, ortSchemes
 	if raceEnabled || testing.Short() || runtime.GOARCH != "amd64" {
 		// The race detector and emulation make the engine ten times
 		// slower or more.

@@ -3,6 +3,8 @@ package quant
 import (
 	"slices"
 	"testing"
+
+	"github.com/qtool/qtool/internal/fixtures"
 )
 
 // The first and last weighted layers of 4-bit schemes default to int8;
@@ -19,7 +21,7 @@ func TestPlanFirstLast(t *testing.T) {
 		{"dfp16", "int8", []string{"w8a8", "dfp16", "dfp16", "dfp16", "dfp16", "w8a8"}},
 	}
 	for _, c := range cases {
-		m := loadFixture(t, "cnn")
+		m := fixtures.Model(t, "cnn")
 		if _, err := Prepare(m, 21); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +43,7 @@ func TestPlanFirstLast(t *testing.T) {
 			t.Errorf("%s, first/last %q: %v, want %v", c.scheme, c.firstLast, got, c.want)
 		}
 	}
-	m := loadFixture(t, "cnn")
+	m := fixtures.Model(t, "cnn")
 	if _, err := MakePlan(m, Config{Scheme: mustScheme(t, "w4a8", 0), FirstLast: "int3"}); err == nil {
 		t.Error("first/last scheme int3 accepted")
 	}

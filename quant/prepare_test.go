@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/qtool/qtool/engine"
@@ -17,7 +19,7 @@ import (
 // shortcut ones read their bias through Identity nodes) and keeps the
 // outputs equal up to float rounding.
 func TestPrepareFixtures(t *testing.T) {
-	src := mnist(t)
+	src := fixtures.FashionMNIST(t)
 	var in map[string]*engine.Tensor
 	if err := batches(src, 16, func(b map[string]*engine.Tensor, _ []int) error {
 		if in == nil {
@@ -27,8 +29,8 @@ func TestPrepareFixtures(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range fixtureNames {
-		m := loadFixture(t, f)
+	for _, f := range fixtures.Names {
+		m := fixtures.Model(t, f)
 		bns := 0
 		for _, n := range m.Graph().GetNode() {
 			if n.GetOpType() == "BatchNormalization" {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/qtool/qtool/internal/fixtures"
+
 	"github.com/qtool/qtool/calib"
 )
 
@@ -12,7 +14,7 @@ import (
 // engine's integer execution) and differs from float by rounding noise.
 func TestMeasureSQNRFinite(t *testing.T) {
 	res := quantizeFixture(t, "cnn", mustScheme(t, "int8", 0), 100)
-	if err := MeasureSQNR(res.Float, res.Model, res.Layers, calib.Sample(mnist(t), 50, 2), 1); err != nil {
+	if err := MeasureSQNR(res.Float, res.Model, res.Layers, calib.Sample(fixtures.FashionMNIST(t), 50, 2), 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range res.Layers {
