@@ -2,6 +2,7 @@ package bench
 
 import (
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // int8 cases quantize the model to int8 QDQ with qtool first (calibrated
 // on seeded random inputs), run the saved file in both, and also report
 // the engine's int8/fp32 ratio (int8_fp32: its float model timed in the
-// same rounds). Run it once per model:
+// same rounds). qtool_allocs/run counts the heap allocations of one of
+// qtool's runs of the case's model. Run it once per model:
 //
 //	go test ./bench -run '^$' -bench VsORT -benchtime 1x
 func BenchmarkVsORT(b *testing.B) {
@@ -82,7 +84,16 @@ func BenchmarkVsORT(b *testing.B) {
 			}
 			const warmup, runs = 5, 25
 			var ours, theirs, float []float64
+			var allocs uint64 // heap allocations of qtool's runs
 			time1 := func(s *engine.Session, ms *[]float64) {
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				defer func() {
+					runtime.ReadMemStats(&m1)
+					if s != fp32 {
+						allocs += m1.Mallocs - m0.Mallocs
+					}
+				}()
 				for i := 0; i < warmup+runs; i++ {
 					t := time.Now()
 					if _, err := s.Run(ins); err != nil {
@@ -107,6 +118,7 @@ func BenchmarkVsORT(b *testing.B) {
 			med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
 			o, t := med(ours), med(theirs)
 			b.ReportMetric(o, "qtool_ms")
+			b.ReportMetric(float64(allocs)/float64(2*(warmup+runs)), "qtool_allocs/run")
 			b.ReportMetric(t, "ort_ms")
 			b.ReportMetric(o/t, "ratio")
 			// The best runs: less moved by other work on a shared machine.
